@@ -1,0 +1,188 @@
+"""What every input backend provides: primitives in, classified events out.
+
+A *primitive* is the smallest thing the executor sends: one key down or up, one
+button down or up, one pointer motion. Each primitive is written to the
+:class:`Ledger` before it is sent; the backend's observer matches the events it
+sees against the ledger to tell our own input from a person's.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    KEY_DOWN = "key_down"
+    KEY_UP = "key_up"
+    BUTTON_DOWN = "button_down"
+    BUTTON_UP = "button_up"
+    MOTION = "motion"
+
+
+class Origin(enum.Enum):
+    """Who produced an input event."""
+
+    OURS = "ours"  # injected by this process, matched in the ledger
+    HUMAN = "human"  # a physical device
+    FOREIGN = "foreign"  # another injector: VNC, remote desktop, xdotool (treated as human)
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """One injected input: ``code`` is a backend key code or a button number."""
+
+    kind: Kind
+    code: int = 0
+    x: int = 0
+    y: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InputEvent:
+    """One observed input event, classified.
+
+    ``keysym`` is resolved for key events (0 when unknown); ``time`` is the input
+    system's own timestamp in ms; ``received`` is ``time.monotonic()`` on arrival.
+    """
+
+    kind: Kind
+    code: int
+    origin: Origin
+    time: int
+    received: float
+    device: int = 0
+    keysym: int = 0
+
+
+Observer = Callable[[InputEvent], None]
+
+
+class Ledger:
+    """Primitives we sent and have not yet seen come back, first in first out.
+
+    Matching is on (kind, code), so an event only proves itself ours if we sent a
+    primitive of the same kind and code no longer than ``expiry`` seconds ago.
+    """
+
+    def __init__(self, expiry: float = 2.0) -> None:
+        self.expiry = expiry
+        self._pending: dict[tuple[Kind, int], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, kind: Kind, code: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._pending.setdefault((kind, code), deque()).append(now)
+
+    def match(self, kind: Kind, code: int) -> bool:
+        """Consume the oldest live entry of this kind and code; False if none."""
+        cutoff = time.monotonic() - self.expiry
+        with self._lock:
+            q = self._pending.get((kind, code))
+            while q and q[0] < cutoff:
+                q.popleft()
+            if q:
+                q.popleft()
+                return True
+            return False
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(q) for q in self._pending.values())
+
+
+class InputBackend(abc.ABC):
+    """Inject and observe input on one desktop.
+
+    Threading: ``send``/``plan_*``/``release_all``/``barrier`` belong to one thread
+    (the executor); the observer runs on a thread of the backend's own and calls the
+    callback there, so the callback must be quick and must not block.
+    """
+
+    name: str = "base"
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self._held_keys: dict[int, None] = {}
+        self._held_buttons: dict[int, None] = {}
+
+    # -- injection ---------------------------------------------------------------
+    def send(self, p: Primitive) -> None:
+        """Write ``p`` to the ledger, then inject it; tracks held keys and buttons."""
+        self.ledger.add(p.kind, p.code if p.kind is not Kind.MOTION else 0)
+        self._inject(p)
+        if p.kind is Kind.KEY_DOWN:
+            self._held_keys[p.code] = None
+        elif p.kind is Kind.KEY_UP:
+            self._held_keys.pop(p.code, None)
+        elif p.kind is Kind.BUTTON_DOWN:
+            self._held_buttons[p.code] = None
+        elif p.kind is Kind.BUTTON_UP:
+            self._held_buttons.pop(p.code, None)
+
+    @abc.abstractmethod
+    def _inject(self, p: Primitive) -> None: ...
+
+    def held(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(key codes, buttons) this backend pressed and has not released."""
+        return tuple(self._held_keys), tuple(self._held_buttons)
+
+    def release_all(self) -> int:
+        """Release every key and button we hold (last pressed first); returns how many."""
+        n = 0
+        for b in reversed(list(self._held_buttons)):
+            self.send(Primitive(Kind.BUTTON_UP, b))
+            n += 1
+        for k in reversed(list(self._held_keys)):
+            self.send(Primitive(Kind.KEY_UP, k))
+            n += 1
+        return n
+
+    def barrier(self) -> None:
+        """Return once every input event the system produced so far was observed.
+
+        The executor calls this before checking the yield flag, so that a person's
+        event that reached the input system before our next primitive is always
+        seen first. Backends whose observer cannot lag may leave it empty.
+        """
+
+    @abc.abstractmethod
+    def key_code(self, keysym: int) -> int:
+        """The key code that produces ``keysym`` at level 0 (for shortcuts)."""
+
+    @abc.abstractmethod
+    def plan_char(self, ch: str, pause: Callable[[float], bool]) -> list[Primitive] | None:
+        """The primitives that type ``ch``; may remap a spare key first.
+
+        ``pause(seconds)`` waits interruptibly and returns True if interrupted, in
+        which case this returns None.
+        """
+
+    # -- sensing -----------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self, observer: Observer) -> None:
+        """Start observing; ``observer`` gets every event that is not ours."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop the observer and release what the backend changed (keymap)."""
+
+    @abc.abstractmethod
+    def cursor_position(self) -> tuple[int, int]: ...
+
+    @abc.abstractmethod
+    def pointer_of(self, event: InputEvent) -> tuple[int, int] | None:
+        """Where the pointer that produced ``event`` is now (for activity summaries)."""
+
+    @abc.abstractmethod
+    def screen_size(self) -> tuple[int, int]: ...
+
+    def keysym_of(self, code: int, shifted: bool = False) -> int:
+        """The keysym a key code produces (for summaries and hotkeys)."""
+        return 0

@@ -1,0 +1,393 @@
+"""X11 input backend: XTest injection, XInput2 raw-event provenance.
+
+Why not pynput here (measured, see docs/x11-input.md): pynput's ``injected`` flag is
+always False for XTest input on X11, its keyboard Controller types characters with
+XSendEvent (no device event, ignored by some apps) and its XRecord listener can stall
+for hundreds of ms on a quiet server. XInput2 raw events instead name the slave device
+each event came from (``sourceid``), arrive 1:1 with XTest requests and reach us even
+while another client holds a grab.
+
+Classification of a raw event:
+- from a slave that is not an XTEST device -> a person (physical device);
+- from the core XTEST slaves and matching our ledger -> ours;
+- from any XTEST slave otherwise -> another injector (xdotool, VNC): treated as human.
+
+Three connections: one for injection (executor thread), one for the observer thread,
+and none shared between threads (python-xlib connections are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from Xlib import X, XK, display, error
+from Xlib.ext import xinput, xtest
+from Xlib.ext.ge import GenericEventCode
+from Xlib.protocol import rq
+
+from capture.errors import CaptureError, UnsupportedPlatform
+from capture.input._base import InputBackend, InputEvent, Kind, Observer, Origin, Primitive
+from capture.input.keys import keysym_for_char
+
+# XI 2.2 raw events (XI2proto.h); python-xlib 0.33 has no parser for them.
+RAW_KEY_PRESS, RAW_KEY_RELEASE, RAW_BUTTON_PRESS, RAW_BUTTON_RELEASE, RAW_MOTION = 13, 14, 15, 16, 17
+RAW_KINDS = {
+    RAW_KEY_PRESS: Kind.KEY_DOWN,
+    RAW_KEY_RELEASE: Kind.KEY_UP,
+    RAW_BUTTON_PRESS: Kind.BUTTON_DOWN,
+    RAW_BUTTON_RELEASE: Kind.BUTTON_UP,
+    RAW_MOTION: Kind.MOTION,
+}
+RAW_MASK = sum(1 << t for t in RAW_KINDS)
+HIERARCHY_MASK = 1 << xinput.HierarchyChanged
+
+RawEventData = rq.Struct(
+    rq.Card16("deviceid"),
+    rq.Card32("time"),
+    rq.Card32("detail"),
+    rq.Card16("sourceid"),
+    rq.Card16("valuators_len"),
+    rq.Card32("flags"),
+    rq.Pad(4),
+)
+
+_X_KIND = {
+    Kind.KEY_DOWN: X.KeyPress,
+    Kind.KEY_UP: X.KeyRelease,
+    Kind.BUTTON_DOWN: X.ButtonPress,
+    Kind.BUTTON_UP: X.ButtonRelease,
+}
+
+
+class _XIQueryVersion(rq.ReplyRequest):
+    _request = rq.Struct(
+        rq.Card8("opcode"), rq.Opcode(47), rq.RequestLength(),
+        rq.Card16("major_version"), rq.Card16("minor_version"),
+    )  # fmt: skip
+    _reply = rq.Struct(
+        rq.ReplyCode(), rq.Pad(1), rq.Card16("sequence_number"), rq.ReplyLength(),
+        rq.Card16("major_version"), rq.Card16("minor_version"), rq.Pad(20),
+    )  # fmt: skip
+
+
+class _XIQueryPointer(rq.ReplyRequest):
+    _request = rq.Struct(
+        rq.Card8("opcode"), rq.Opcode(40), rq.RequestLength(),
+        rq.Window("window"), rq.Card16("deviceid"), rq.Pad(2),
+    )  # fmt: skip
+    _reply = rq.Struct(
+        rq.ReplyCode(), rq.Pad(1), rq.Card16("sequence_number"), rq.ReplyLength(),
+        rq.Window("root"), rq.Window("child"),
+        xinput.FP1616("root_x"), xinput.FP1616("root_y"),
+        xinput.FP1616("win_x"), xinput.FP1616("win_y"),
+        rq.Bool("same_screen"), rq.Pad(1), rq.LengthOf("buttons", 2),
+        rq.Object("mods", xinput.ModifierInfo), rq.Object("groups", xinput.GroupInfo),
+        rq.List("buttons", rq.Card32),
+    )  # fmt: skip
+
+
+# A remapped spare key is reused only this long after its last use: a client that
+# lags behind looks the keycode up when it handles the event, with the map of then.
+REMAP_REUSE_AFTER = 0.05
+
+
+def _open(name: str) -> display.Display:
+    try:
+        return display.Display(name)
+    except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
+        raise CaptureError(f"cannot open X display {name!r}: {exc}", display=name) from exc
+
+
+class XorgBackend(InputBackend):
+    """Inject through XTest and observe XInput2 raw events on one X display."""
+
+    name = "xorg"
+
+    def __init__(self, display_name: str | None = None) -> None:
+        super().__init__()
+        name = display_name or os.environ.get("DISPLAY", "")
+        if not name:
+            raise UnsupportedPlatform(
+                "no X display: DISPLAY is not set (use --display :N, or `make run`, "
+                "which starts a virtual display)"
+            )
+        self.display_name = name
+        self._inj = _open(name)
+        self._obs = _open(name)
+        try:
+            self._check_extensions()
+        except Exception:
+            self._inj.close()
+            self._obs.close()
+            raise
+        self._xi_opcode = self._obs.display.get_extension_major(xinput.extname)
+        for t in RAW_KINDS:
+            self._obs.ge_add_event_data(self._xi_opcode, t, RawEventData)
+        self._ours: frozenset[int] = frozenset()
+        self._xtest: frozenset[int] = frozenset()
+        self._refresh_devices()
+        # keysym -> (keycode, level); spare keycodes (empty at start) remapped on demand
+        self._keymap: dict[int, tuple[int, int]] = {}
+        self._spares: OrderedDict[int, tuple[int, float]] = OrderedDict()
+        self._spare_codes: list[int] = []
+        self._remapped: set[int] = set()
+        self._keymap_dirty = threading.Event()
+        self._load_keymap(initial=True)
+        self._shift_code = self.key_code(XK.XK_Shift_L)
+        self._obs_mapping_events: list[Any] = []
+        # observer thread state
+        self._busy = False
+        self._drained = threading.Condition()
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread: threading.Thread | None = None
+        self._observer: Observer | None = None
+        self.failure: BaseException | None = None
+        self.on_failure: Callable[[BaseException], None] | None = None
+        self.ours_seen = 0
+
+    # -- setup -------------------------------------------------------------------
+    def _check_extensions(self) -> None:
+        for d in (self._inj, self._obs):
+            for ext in ("XTEST", xinput.extname):
+                if not d.query_extension(ext):
+                    raise CaptureError(f"the X server has no {ext} extension", display=self.display_name)
+        reply = _XIQueryVersion(
+            display=self._obs.display,
+            opcode=self._obs.display.get_extension_major(xinput.extname),
+            major_version=2,
+            minor_version=2,
+        )
+        if (reply.major_version, reply.minor_version) < (2, 2):
+            raise CaptureError(
+                f"XInput {reply.major_version}.{reply.minor_version} is too old: raw events "
+                "with source devices need XInput 2.2",
+                display=self.display_name,
+            )
+
+    def _refresh_devices(self) -> None:
+        devices = self._obs.xinput_query_device(xinput.AllDevices).devices
+        by_name = {d.name: d.deviceid for d in devices}
+        core = {by_name.get("Virtual core pointer"), by_name.get("Virtual core keyboard")}
+        xtest_ids = {d.deviceid for d in devices if "XTEST" in d.name}
+        self._xtest = frozenset(xtest_ids)
+        self._ours = frozenset(
+            d.deviceid for d in devices if d.deviceid in xtest_ids and d.attachment in core
+        )
+
+    def _load_keymap(self, initial: bool = False) -> None:
+        info = self._inj.display.info
+        lo, hi = info.min_keycode, info.max_keycode
+        rows = self._inj.get_keyboard_mapping(lo, hi - lo + 1)
+        keymap: dict[int, tuple[int, int]] = {}
+        for level in (0, 1):
+            for i, row in enumerate(rows):
+                code = lo + i
+                if code in self._remapped or len(row) <= level:
+                    continue
+                ks = row[level]
+                if ks and ks not in keymap:
+                    keymap[ks] = (code, level)
+        self._per_code = max(2, len(rows[0]))
+        if initial:
+            self._spare_codes = [lo + i for i, row in enumerate(rows) if not any(row)]
+        self._keymap = keymap
+        self._keymap_dirty.clear()
+
+    # -- injection (executor thread) -----------------------------------------------
+    def _inject(self, p: Primitive) -> None:
+        if p.kind is Kind.MOTION:
+            xtest.fake_input(self._inj, X.MotionNotify, x=p.x, y=p.y)
+        else:
+            xtest.fake_input(self._inj, _X_KIND[p.kind], p.code)
+        self._inj.flush()
+
+    def barrier(self) -> None:
+        # The round trip returns after the server handled every request sent before it
+        # and flushed its output, so a person's event that came earlier is now on the
+        # observer's socket, or already handled by the observer.
+        self._inj.sync()
+        if self.failure is not None:
+            raise CaptureError(f"the input observer stopped: {self.failure!r}")
+        if not self._pending_observation():
+            return
+        with self._drained:
+            self._drained.wait_for(lambda: not self._pending_observation(), timeout=0.05)
+
+    def _pending_observation(self) -> bool:
+        if self._busy:
+            return True
+        readable, _, _ = select.select([self._obs.fileno()], [], [], 0)
+        return bool(readable)
+
+    def key_code(self, keysym: int) -> int:
+        if self._keymap_dirty.is_set():
+            self._load_keymap()
+        hit = self._keymap.get(keysym)
+        if hit is not None:
+            return hit[0]
+        if keysym in {ks for ks, _ in self._spares.values()}:
+            return next(c for c, (ks, _) in self._spares.items() if ks == keysym)
+        code = self._remap(keysym, lambda s: False)
+        assert code is not None
+        return code
+
+    def plan_char(self, ch: str, pause: Callable[[float], bool]) -> list[Primitive] | None:
+        ks = keysym_for_char(ch)
+        if self._keymap_dirty.is_set():
+            self._load_keymap()
+        hit = self._keymap.get(ks)
+        if hit is not None:
+            code, level = hit
+        else:
+            code = self._remap(ks, pause)
+            if code is None:
+                return None
+            level = 0
+        if level == 1:
+            return [
+                Primitive(Kind.KEY_DOWN, self._shift_code),
+                Primitive(Kind.KEY_DOWN, code),
+                Primitive(Kind.KEY_UP, code),
+                Primitive(Kind.KEY_UP, self._shift_code),
+            ]
+        return [Primitive(Kind.KEY_DOWN, code), Primitive(Kind.KEY_UP, code)]
+
+    def _remap(self, keysym: int, pause: Callable[[float], bool]) -> int | None:
+        """Put ``keysym`` on a spare keycode (as xdotool does), least recently used first."""
+        for code, (ks, _) in self._spares.items():
+            if ks == keysym:
+                self._spares[code] = (ks, time.monotonic())
+                self._spares.move_to_end(code)
+                return code
+        free = [c for c in self._spare_codes if c not in self._spares]
+        if free:
+            code = free[0]
+        elif self._spares:
+            code, (_, last) = next(iter(self._spares.items()))
+            wait = last + REMAP_REUSE_AFTER - time.monotonic()
+            if wait > 0 and pause(wait):
+                return None
+            del self._spares[code]
+        else:
+            raise CaptureError("no spare keycode to type this character", keysym=keysym)
+        per = self._per_code
+        self._inj.change_keyboard_mapping(code, [(keysym,) * 2 + (0,) * (per - 2)])
+        self._remapped.add(code)
+        self._spares[code] = (keysym, time.monotonic())
+        return code
+
+    # -- observation (observer thread) ---------------------------------------------
+    def start(self, observer: Observer) -> None:
+        if self._thread is not None:
+            raise CaptureError("observer already started")
+        self._observer = observer
+        root = self._obs.screen().root
+        root.xinput_select_events(
+            [(xinput.AllMasterDevices, RAW_MASK), (xinput.AllDevices, HIERARCHY_MASK)]
+        )
+        self._obs.sync()
+        self._thread = threading.Thread(target=self._run, name="driverseat-x11-observer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        fd = self._obs.fileno()
+        try:
+            while True:
+                ready, _, _ = select.select([fd, self._stop_r], [], [])
+                if self._stop_r in ready:
+                    return
+                self._busy = True
+                try:
+                    while self._obs.pending_events():
+                        self._handle(self._obs.next_event())
+                finally:
+                    self._busy = False
+                    with self._drained:
+                        self._drained.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - handed to the owner, as pynput does
+            self.failure = exc
+            if self.on_failure is not None:
+                self.on_failure(exc)
+
+    def _handle(self, ev: Any) -> None:
+        if ev.type == GenericEventCode and ev.extension == self._xi_opcode:
+            kind = RAW_KINDS.get(ev.evtype)
+            if kind is not None:
+                data = ev.data
+                src = data.sourceid
+                code = data.detail if kind is not Kind.MOTION else 0
+                if src in self._ours and self.ledger.match(kind, code):
+                    self.ours_seen += 1
+                    return
+                origin = Origin.FOREIGN if src in self._xtest else Origin.HUMAN
+                assert self._observer is not None
+                self._observer(
+                    InputEvent(kind, code, origin, data.time, time.monotonic(), data.deviceid)
+                )
+            elif ev.evtype == xinput.HierarchyChanged:
+                self._refresh_devices()
+        elif ev.type == X.MappingNotify:
+            self._obs_mapping_events.append(ev)
+            self._keymap_dirty.set()
+
+    # -- queries (observer thread, after the takeover is signalled) -------------------
+    def keysym_of(self, code: int, shifted: bool = False) -> int:
+        events, self._obs_mapping_events = self._obs_mapping_events, []
+        for ev in events:
+            self._obs.refresh_keyboard_mapping(ev)
+        ks = int(self._obs.keycode_to_keysym(code, 1 if shifted else 0))
+        if ks == 0 and shifted:
+            ks = int(self._obs.keycode_to_keysym(code, 0))
+        return ks
+
+    def pointer_of(self, event: InputEvent) -> tuple[int, int] | None:
+        try:
+            reply = _XIQueryPointer(
+                display=self._obs.display,
+                opcode=self._xi_opcode,
+                window=self._obs.screen().root,
+                deviceid=event.device,
+            )
+        except error.XError:
+            return None
+        return int(reply.root_x), int(reply.root_y)
+
+    # -- executor-thread queries -----------------------------------------------------
+    def cursor_position(self) -> tuple[int, int]:
+        p = self._inj.screen().root.query_pointer()
+        return int(p.root_x), int(p.root_y)
+
+    def screen_size(self) -> tuple[int, int]:
+        s = self._inj.screen()
+        return int(s.width_in_pixels), int(s.height_in_pixels)
+
+    # -- teardown ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Release what we hold, restore remapped keys, stop the observer."""
+        try:
+            self.release_all()
+            for code in sorted(self._remapped):
+                self._inj.change_keyboard_mapping(code, [(0,) * self._per_code])
+            self._inj.sync()
+        except (error.XError, error.ConnectionClosedError, OSError):
+            pass  # the server is gone: nothing is held on it any more
+        if self._thread is not None:
+            os.write(self._stop_w, b"x")
+            self._thread.join(timeout=5)
+            self._thread = None
+        for fd in (self._stop_r, self._stop_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for d in (self._inj, self._obs):
+            try:
+                d.close()
+            except (error.XError, error.ConnectionClosedError, OSError):
+                pass

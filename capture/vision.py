@@ -1,0 +1,327 @@
+"""Find the UI element under a point of a screenshot, and draw correction feedback.
+
+Everything here works on BGR ``uint8`` arrays (OpenCV's layout) and is deterministic.
+
+The locator looks at a window around the point only. It splits the window into
+*surfaces* (large regions of near-constant colour: page background, button fills,
+input interiors) and *ink* (everything else: glyphs, icons, borders, pictures), then
+
+1. if there is ink at or next to the point, it groups the ink blobs of one text line
+   (glyphs into words, words into a label) or takes the blob itself (icon, picture,
+   a box's border ring); if that group sits in a small surface that hugs it (a button,
+   a tag), the surface is the element;
+2. otherwise the point is on a surface: a bounded one (input, button, card) is the
+   element; on the open page background the nearest ink group wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from capture.errors import CaptureError
+
+__all__ = ["Box", "annotate", "crop_around", "locate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """An axis-aligned pixel rectangle; ``x1`` and ``y1`` are exclusive."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return max(0, self.x1 - self.x0)
+
+    @property
+    def height(self) -> int:
+        return max(0, self.y1 - self.y0)
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[int, int]:
+        return ((self.x0 + self.x1) // 2, (self.y0 + self.y1) // 2)
+
+    def contains(self, x: int, y: int) -> bool:
+        """Whether pixel (x, y) lies inside the box."""
+        return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with ``other`` (0.0 when both are empty)."""
+        iw = min(self.x1, other.x1) - max(self.x0, other.x0)
+        ih = min(self.y1, other.y1) - max(self.y0, other.y0)
+        inter = max(0, iw) * max(0, ih)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+# --- tuning (all in screenshot pixels; no per-image constants) -------------------------
+_HALF_W = 320  # the window around the point
+_HALF_H = 240
+_FLAT = 28  # max 3x3 morphological gradient of a "flat" pixel
+_MIN_SURFACE = 80  # min area of a flat region to count as a surface
+_NEAR = 6  # ink this close to the point counts as under it
+_FAR = 14  # on open background, ink this close is still taken
+_WORD_GAP = 0.5  # glyphs/words closer than this x line height belong to one label
+_TEXT_PAD = 1.3  # ink height -> line-box height for text-like groups
+
+
+def _check(image: np.ndarray, x: int, y: int) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise CaptureError("image must be a numpy array", type=type(image).__name__)
+    if image.dtype != np.uint8:
+        raise CaptureError("image must be uint8", dtype=str(image.dtype))
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise CaptureError("image must be HxWx3 (BGR) or HxWx4 (BGRA)", shape=image.shape)
+    h, w = image.shape[:2]
+    if not (0 <= x < w and 0 <= y < h):
+        raise CaptureError("point outside the image", x=x, y=y, width=w, height=h)
+    return image[:, :, :3] if image.shape[2] == 4 else image
+
+
+def _gradient(win: np.ndarray) -> np.ndarray:
+    """Per-pixel 3x3 max-min range, the max over the colour channels."""
+    k = np.ones((3, 3), np.uint8)
+    g = cv2.morphologyEx(win, cv2.MORPH_GRADIENT, k)
+    return np.asarray(g.max(axis=2), dtype=np.uint8)
+
+
+class _Window:
+    """The segmentation of the window around the point into surfaces and ink blobs."""
+
+    def __init__(self, image: np.ndarray, x: int, y: int) -> None:
+        h, w = image.shape[:2]
+        self.ox, self.oy = max(0, x - _HALF_W), max(0, y - _HALF_H)
+        ex, ey = min(w, x + _HALF_W + 1), min(h, y + _HALF_H + 1)
+        self.w, self.h = ex - self.ox, ey - self.oy
+        # window edges that are not image edges: a region touching them is unbounded
+        self.open_l, self.open_t = self.ox > 0, self.oy > 0
+        self.open_r, self.open_b = ex < w, ey < h
+        win = image[self.oy : ey, self.ox : ex]
+        flat = (_gradient(win) <= _FLAT).astype(np.uint8)
+        _, self.slab, sstats, _ = cv2.connectedComponentsWithStats(flat, connectivity=4)
+        is_surface = sstats[:, cv2.CC_STAT_AREA] >= _MIN_SURFACE
+        is_surface[0] = False  # label 0 is the non-flat pixels
+        self.sstats = sstats
+        self.is_surface = is_surface
+        ink = (~is_surface[self.slab]).astype(np.uint8)
+        _, self.ilab, istats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        self.istats = istats
+
+    def ibox(self, i: int) -> tuple[int, int, int, int]:
+        s = self.istats[i]
+        return int(s[0]), int(s[1]), int(s[0] + s[2]), int(s[1] + s[3])
+
+    def sbox(self, i: int) -> tuple[int, int, int, int]:
+        s = self.sstats[i]
+        return int(s[0]), int(s[1]), int(s[0] + s[2]), int(s[1] + s[3])
+
+    def bounded(self, b: tuple[int, int, int, int]) -> bool:
+        return not (
+            (self.open_l and b[0] <= 0)
+            or (self.open_t and b[1] <= 0)
+            or (self.open_r and b[2] >= self.w)
+            or (self.open_b and b[3] >= self.h)
+        )
+
+    def nearest_ink(self, px: int, py: int, r: int) -> int:
+        """The ink label nearest to (px, py) within ``r`` pixels, or 0."""
+        x0, y0 = max(0, px - r), max(0, py - r)
+        patch = self.ilab[y0 : py + r + 1, x0 : px + r + 1]
+        ys, xs = np.nonzero(patch)
+        if len(xs) == 0:
+            return 0
+        d = (xs + x0 - px) ** 2 + (ys + y0 - py) ** 2
+        j = int(np.argmin(d))
+        if d[j] > r * r:
+            return 0
+        return int(patch[ys[j], xs[j]])
+
+    def group(self, seed: int) -> tuple[int, int, int, int]:
+        """Grow an ink blob along its text line: glyphs into words, words into a label."""
+        st = self.istats
+        gx0, gy0, gx1, gy1 = self.ibox(seed)
+        line_h = gy1 - gy0
+        if line_h > 48 or (gx1 - gx0) > 400:
+            return gx0, gy0, gx1, gy1  # a picture, a border ring, a big graphic
+        x0 = st[:, 0]
+        y0 = st[:, 1]
+        x1 = x0 + st[:, 2]
+        y1 = y0 + st[:, 3]
+        hh = st[:, 3]
+        used = np.zeros(len(st), bool)
+        used[0] = True
+        used[seed] = True
+        for _ in range(64):
+            lh = max(line_h, gy1 - gy0)
+            ov = np.minimum(y1, gy1) - np.maximum(y0, gy0)
+            gap = np.maximum(x0 - gx1, gx0 - x1)
+            ok = (
+                ~used
+                & (ov >= 0.5 * np.minimum(hh, gy1 - gy0))
+                & (gap <= max(2.0, _WORD_GAP * lh))
+                & (hh <= 1.6 * lh + 2)
+            )
+            if not ok.any():
+                break
+            used |= ok
+            gx0 = min(gx0, int(x0[ok].min()))
+            gy0 = min(gy0, int(y0[ok].min()))
+            gx1 = max(gx1, int(x1[ok].max()))
+            gy1 = max(gy1, int(y1[ok].max()))
+        return gx0, gy0, gx1, gy1
+
+    def hugging_surface(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+        """The small bounded surface (button, tag) that tightly encloses ink group ``g``."""
+        gx0, gy0, gx1, gy1 = g
+        gw, gh = gx1 - gx0, gy1 - gy0
+        ring = []
+        for d in (2, 3):
+            ax0, ay0 = max(0, gx0 - d), max(0, gy0 - d)
+            ax1, ay1 = min(self.w - 1, gx1 - 1 + d), min(self.h - 1, gy1 - 1 + d)
+            ring.extend(
+                [
+                    self.slab[ay0, ax0 : ax1 + 1],
+                    self.slab[ay1, ax0 : ax1 + 1],
+                    self.slab[ay0 : ay1 + 1, ax0],
+                    self.slab[ay0 : ay1 + 1, ax1],
+                ]
+            )
+        labels = np.concatenate(ring)
+        labels = labels[self.is_surface[labels]]
+        if len(labels) == 0:
+            return None
+        lab = int(np.bincount(labels).argmax())
+        s = self.sbox(lab)
+        sw, sh = s[2] - s[0], s[3] - s[1]
+        if not self.bounded(s):
+            return None
+        if not (s[0] <= gx0 and s[1] <= gy0 and s[2] >= gx1 and s[3] >= gy1):
+            return None
+        if sh > 3.2 * gh + 4 or sw > gw + max(4 * gh, 40):
+            return None
+        return s
+
+
+def _text_pad(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = b
+    h = y1 - y0
+    if h <= 40 and (x1 - x0) >= h:
+        extra = int(round(h * (_TEXT_PAD - 1) / 2))
+        return x0, y0 - extra, x1, y1 + extra
+    return b
+
+
+def locate(image: np.ndarray, x: int, y: int) -> Box:
+    """The bounding box of the UI element (button, label, input, icon, picture) at (x, y).
+
+    ``image`` is an HxWx3 BGR (or HxWx4 BGRA) ``uint8`` screenshot and (x, y) a pixel in it.
+    Only a window around the point is analysed, so the cost does not grow with the frame.
+
+    Raises:
+        CaptureError: if ``image`` is not such an array or the point lies outside it.
+    """
+    x, y = int(x), int(y)
+    img = _check(image, x, y)
+    win = _Window(img, x, y)
+    px, py = x - win.ox, y - win.oy
+    b: tuple[int, int, int, int] | None = None
+    seed = int(win.ilab[py, px]) or win.nearest_ink(px, py, _NEAR)
+    if seed:
+        g = win.group(seed)
+        s = win.hugging_surface(g)
+        b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1) if s is not None else _text_pad(g)
+    else:
+        lab = int(win.slab[py, px])
+        s = win.sbox(lab)
+        if win.bounded(s) and s[2] - s[0] < win.w - 2 and s[3] - s[1] < win.h - 2:
+            b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
+        else:
+            seed = win.nearest_ink(px, py, _FAR)
+            if seed:
+                b = _text_pad(win.group(seed))
+    if b is None:
+        b = (px - 8, py - 8, px + 9, py + 9)
+    h, w = img.shape[:2]
+    return Box(
+        max(0, b[0] + win.ox),
+        max(0, b[1] + win.oy),
+        min(w, b[2] + win.ox),
+        min(h, b[3] + win.oy),
+    )
+
+
+# --- feedback drawing ----------------------------------------------------------------
+
+_RED = (0, 0, 255)
+_GREEN = (0, 200, 0)
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise CaptureError("image must be a uint8 numpy array")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image.copy()
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    raise CaptureError("image must be HxW, HxWx3 or HxWx4", shape=image.shape)
+
+
+def annotate(
+    image: np.ndarray,
+    proposed: tuple[int, int],
+    corrected: tuple[int, int] | None,
+    box: Box | None,
+) -> np.ndarray:
+    """A copy of ``image`` with the agent's proposed point in red and the correction in green.
+
+    The proposed point gets a red ring and crosshair; the corrected point (if any) a green
+    ring and crosshair, the element ``box`` (if any) a green rectangle, and a green arrow runs
+    from the proposed to the corrected point. The input array is never modified.
+    """
+    out = _bgr(image)
+    scale = max(1, round(max(out.shape[:2]) / 1000))
+    thick = 2 * scale
+    r = 10 * scale
+    if box is not None:
+        cv2.rectangle(out, (box.x0, box.y0), (box.x1 - 1, box.y1 - 1), _GREEN, thick)
+    if corrected is not None:
+        cv2.arrowedLine(
+            out, proposed, corrected, _GREEN, thick, cv2.LINE_AA, tipLength=0.15
+        )
+    for pt, colour in ((proposed, _RED), (corrected, _GREEN)):
+        if pt is None:
+            continue
+        cx, cy = int(pt[0]), int(pt[1])
+        cv2.circle(out, (cx, cy), r, colour, thick, cv2.LINE_AA)
+        cv2.line(out, (cx - r - 4 * scale, cy), (cx + r + 4 * scale, cy), colour, scale)
+        cv2.line(out, (cx, cy - r - 4 * scale), (cx, cy + r + 4 * scale), colour, scale)
+        cv2.circle(out, (cx, cy), 2 * scale, colour, -1)
+    return out
+
+
+def crop_around(image: np.ndarray, x: int, y: int, size: int = 200) -> np.ndarray:
+    """A ``size`` x ``size`` crop centred on (x, y), shifted to stay inside the image.
+
+    Smaller than ``size`` only when the image itself is. Returns a copy.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim < 2 or image.size == 0:
+        raise CaptureError("image must be a non-empty numpy array")
+    if size < 1:
+        raise CaptureError("size must be positive", size=size)
+    h, w = image.shape[:2]
+    cw, ch = min(size, w), min(size, h)
+    x0 = min(max(0, int(x) - cw // 2), w - cw)
+    y0 = min(max(0, int(y) - ch // 2), h - ch)
+    return image[y0 : y0 + ch, x0 : x0 + cw].copy()

@@ -1,0 +1,1 @@
+"""Real-X11 test helpers: a simulated human device and a logging target window."""
