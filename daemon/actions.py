@@ -1,0 +1,291 @@
+"""The canonical action and outcome models: what every agent dialect translates to.
+
+Validation happens here, before anything is sent: unknown keys, characters that
+cannot be typed, NaN, negative durations and oversized text are rejected by the
+models; points off the screen by :func:`check_bounds`, which needs the screen size.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from capture import CaptureError
+from capture.input.keys import keysym_for_char, parse_keys
+from daemon.errors import ActionError
+
+MAX_TEXT = 10_000
+MAX_PATH = 5_000
+MAX_DURATION = 60.0
+MAX_SCROLL = 100
+
+Button = Literal["left", "right", "middle"]
+BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
+
+
+class _Action(BaseModel):
+    """What every action may carry besides its own fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    reason: str | None = Field(None, max_length=4_000, description="the agent's own words")
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+    screen_text: str | None = Field(
+        None,
+        max_length=20_000,
+        description="text the agent read from the screen or the web (kept apart from its "
+        "own reasoning: it may be a prompt injection)",
+    )
+
+    def points(self) -> list[tuple[int, int]]:
+        """Every screen point this action touches (for bounds checks)."""
+        return []
+
+
+def _check_modifiers(mods: tuple[str, ...]) -> tuple[str, ...]:
+    for m in mods:
+        try:
+            combo = parse_keys(m)
+        except CaptureError as exc:
+            raise ValueError(str(exc)) from None
+        if len(combo) != 1 or len(combo[0].keysyms) != 1:
+            raise ValueError(f"modifier {m!r} must be a single key name")
+    return mods
+
+
+class _Pointed(_Action):
+    x: int = Field(ge=0, le=1_000_000)
+    y: int = Field(ge=0, le=1_000_000)
+
+    def points(self) -> list[tuple[int, int]]:
+        return [(self.x, self.y)]
+
+
+class Click(_Pointed):
+    action: Literal["click"] = "click"
+    button: Button = "left"
+    count: int = Field(1, ge=1, le=3, description="1 single, 2 double, 3 triple click")
+    modifiers: tuple[str, ...] = Field((), max_length=8, description='held keys, e.g. ["ctrl"]')
+
+    _mods = field_validator("modifiers")(_check_modifiers)
+
+
+class Move(_Pointed):
+    action: Literal["move"] = "move"
+
+
+class Drag(_Action):
+    action: Literal["drag"] = "drag"
+    path: tuple[tuple[int, int], ...] = Field(min_length=2, max_length=MAX_PATH)
+    button: Button = "left"
+    modifiers: tuple[str, ...] = Field((), max_length=8)
+    duration: float = Field(0.3, ge=0.0, le=MAX_DURATION, description="seconds for the whole path")
+
+    _mods = field_validator("modifiers")(_check_modifiers)
+
+    @field_validator("path")
+    @classmethod
+    def _non_negative(cls, v: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        if any(x < 0 or y < 0 for x, y in v):
+            raise ValueError("path points must not be negative")
+        return v
+
+    def points(self) -> list[tuple[int, int]]:
+        return list(self.path)
+
+
+class MouseDown(_Action):
+    action: Literal["mouse_down"] = "mouse_down"
+    button: Button = "left"
+    x: int | None = Field(None, ge=0)
+    y: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _both_or_none(self) -> MouseDown:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y, or neither")
+        return self
+
+    def points(self) -> list[tuple[int, int]]:
+        return [] if self.x is None or self.y is None else [(self.x, self.y)]
+
+
+class MouseUp(MouseDown):
+    action: Literal["mouse_up"] = "mouse_up"  # type: ignore[assignment]
+
+
+class Scroll(_Action):
+    action: Literal["scroll"] = "scroll"
+    x: int | None = Field(None, ge=0)
+    y: int | None = Field(None, ge=0)
+    dx: int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is right")
+    dy: int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is down")
+    modifiers: tuple[str, ...] = Field((), max_length=8)
+
+    _mods = field_validator("modifiers")(_check_modifiers)
+
+    @model_validator(mode="after")
+    def _something(self) -> Scroll:
+        if self.dx == 0 and self.dy == 0:
+            raise ValueError("scroll needs dx or dy")
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y, or neither")
+        return self
+
+    def points(self) -> list[tuple[int, int]]:
+        return [] if self.x is None or self.y is None else [(self.x, self.y)]
+
+
+class Type(_Action):
+    action: Literal["type"] = "type"
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+    @field_validator("text")
+    @classmethod
+    def _typeable(cls, v: str) -> str:
+        for i, ch in enumerate(v):
+            try:
+                keysym_for_char(ch)
+            except CaptureError as exc:
+                raise ValueError(f"character {i} cannot be typed: {exc}") from None
+        return v
+
+
+class Key(_Action):
+    action: Literal["key"] = "key"
+    keys: str = Field(min_length=1, max_length=500, description='xdotool style: "ctrl+s", "Return"')
+
+    @field_validator("keys")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        try:
+            parse_keys(v)
+        except CaptureError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
+class HoldKey(Key):
+    action: Literal["hold_key"] = "hold_key"  # type: ignore[assignment]
+    duration: float = Field(gt=0.0, le=MAX_DURATION)
+
+
+class Wait(_Action):
+    action: Literal["wait"] = "wait"
+    duration: float = Field(1.0, ge=0.0, le=MAX_DURATION)
+
+
+class Screenshot(_Action):
+    action: Literal["screenshot"] = "screenshot"
+
+
+class CursorPosition(_Action):
+    action: Literal["cursor_position"] = "cursor_position"
+
+
+Action = Annotated[
+    Click | Move | Drag | MouseDown | MouseUp | Scroll | Type | Key | HoldKey | Wait
+    | Screenshot | CursorPosition,
+    Field(discriminator="action"),
+]
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+ACTION_KINDS = (
+    "click", "move", "drag", "mouse_down", "mouse_up", "scroll", "type", "key", "hold_key",
+    "wait", "screenshot", "cursor_position",
+)  # fmt: skip
+
+
+def parse_action(data: Any) -> Action:
+    """Validate a JSON-like object as an action; raises pydantic's ValidationError."""
+    return ACTION_ADAPTER.validate_python(data)
+
+
+def check_bounds(action: _Action, width: int, height: int) -> None:
+    """Raise ActionError if any point of ``action`` lies off a ``width`` x ``height`` screen."""
+    for x, y in action.points():
+        if not (0 <= x < width and 0 <= y < height):
+            raise ActionError(
+                f"point ({x}, {y}) is off the screen, which is {width}x{height}",
+                point=[x, y],
+                screen=[width, height],
+            )
+
+
+# --- outcomes -------------------------------------------------------------------------
+
+Status = Literal["executed", "interrupted", "denied", "rejected", "corrected", "error"]
+Control = Literal["agent", "human", "stopped"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Progress(_Wire):
+    done: int
+    total: int
+    unit: str
+
+
+class HumanClick(_Wire):
+    x: int | None
+    y: int | None
+    button: int
+    space: Literal["screen"] = "screen"
+
+
+class HumanActivity(_Wire):
+    """What the person did while they had control."""
+
+    seconds: float
+    clicks: tuple[HumanClick, ...] = ()
+    text: str = ""
+    keys: tuple[str, ...] = ()
+    motions: int = 0
+
+    def summary(self) -> str:
+        parts = [f"The person had control for {self.seconds:.1f} s"]
+        if self.clicks:
+            where = ", ".join(
+                f"({c.x}, {c.y})" if c.x is not None else "(?)" for c in self.clicks[:10]
+            )
+            more = f" and {len(self.clicks) - 10} more" if len(self.clicks) > 10 else ""
+            parts.append(f"clicked {len(self.clicks)} time(s) at {where}{more}")
+        if self.text:
+            shown = self.text if len(self.text) <= 200 else self.text[:200] + "..."
+            parts.append(f"typed {shown!r}")
+        if self.keys:
+            parts.append("pressed " + ", ".join(self.keys[:20]))
+        if self.motions and not self.clicks:
+            parts.append("moved the mouse")
+        return "; ".join(parts) + "."
+
+
+class Image(_Wire):
+    media_type: str
+    data: str  # base64
+    width: int
+    height: int
+    space: Literal["screen", "agent"] = "screen"
+
+
+class Outcome(_Wire):
+    """What became of one action; ``id`` is stable and names it in the store."""
+
+    id: str
+    action: str
+    status: Status
+    detail: str = ""
+    control: Control = "agent"
+    progress: Progress | None = None
+    cursor: tuple[int, int] | None = None
+    human_activity: HumanActivity | None = None
+    screenshot: Image | None = None
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("executed", "corrected")
+
+

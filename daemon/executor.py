@@ -1,0 +1,232 @@
+"""Runs actions as primitives on one thread, yielding to the person between every two.
+
+Before each primitive the executor asks the backend for a *barrier* (every input
+event produced so far has been observed), then checks the yield flag; between
+primitives it sleeps *on* the flag, so a takeover wakes it at once. When the flag
+is up it stops, releases every key and button it holds, and the action returns
+``interrupted`` with how far it got. Actions submitted while a person has control
+return ``interrupted`` at once: they are never queued behind the human.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from capture import CaptureError
+from capture.input import InputBackend, Primitive
+from daemon.actions import (
+    Action,
+    CursorPosition,
+    Image,
+    Outcome,
+    Progress,
+    Screenshot,
+    check_bounds,
+)
+from daemon.intervention import Intervention
+from daemon.plans import Pause, plan
+
+ScreenshotFn = Callable[[], Image]
+OutcomeHook = Callable[[Action, Outcome], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    id: str
+    action: Action
+    future: Future[Outcome]
+    submitted: float
+
+
+_STOP = object()
+
+
+class Executor:
+    """The one thread that touches the input backend's injection side."""
+
+    def __init__(
+        self,
+        backend: InputBackend,
+        intervention: Intervention,
+        *,
+        step_interval: float = 0.002,
+        screenshot: ScreenshotFn | None = None,
+        on_outcome: OutcomeHook | None = None,
+    ) -> None:
+        self.backend = backend
+        self.intervention = intervention
+        self.step_interval = step_interval
+        self.screenshot = screenshot
+        self.on_outcome = on_outcome
+        self._yield = intervention.yield_event
+        self.screen = backend.screen_size()
+        self._q: queue.Queue[_Job | object] = queue.Queue()
+        self.last_halt: float = 0.0  # perf_counter() when the last interruption took effect
+        self.primitives_sent = 0
+        self._thread = threading.Thread(target=self._loop, name="driverseat-executor", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    # -- submitting (any thread) --------------------------------------------------------------
+    def submit(self, action: Action, action_id: str | None = None) -> Future[Outcome]:
+        """Queue ``action``; raises ActionError (nothing executed) if it is off the screen."""
+        check_bounds(action, *self.screen)
+        aid = action_id or uuid.uuid4().hex
+        fut: Future[Outcome] = Future()
+        if self._closed:
+            fut.set_result(self._outcome(aid, action, "error", "driverseat is shutting down", 0.0))
+            return fut
+        if self.intervention.state != "agent" and action.action not in ("screenshot", "cursor_position"):
+            fut.set_result(self._refused(aid, action))
+            return fut
+        self._q.put(_Job(aid, action, fut, time.perf_counter()))
+        return fut
+
+    def run(self, action: Action, timeout: float | None = None) -> Outcome:
+        """Submit and wait (for scripts and tests)."""
+        return self.submit(action).result(timeout)
+
+    # -- the thread ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while True:
+                job = self._q.get()
+                if job is _STOP:
+                    return
+                assert isinstance(job, _Job)
+                try:
+                    outcome = self._execute(job)
+                except CaptureError as exc:
+                    self.backend.release_all()
+                    self.intervention.stop(by="input-failure")
+                    outcome = self._outcome(job.id, job.action, "error", f"input backend failed: {exc}", job.submitted)
+                if self.on_outcome is not None:
+                    self.on_outcome(job.action, outcome)
+                job.future.set_result(outcome)
+        finally:
+            try:
+                self.backend.release_all()
+            except CaptureError:
+                pass
+            while True:  # nothing left waiting forever
+                try:
+                    left = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(left, _Job):
+                    left.future.set_result(
+                        self._outcome(left.id, left.action, "error", "driverseat shut down", left.submitted)
+                    )
+
+    def _execute(self, job: _Job) -> Outcome:
+        action = job.action
+        self.screen = self.backend.screen_size()
+        if isinstance(action, Screenshot):
+            if self.screenshot is None:
+                return self._outcome(job.id, action, "error", "screenshots are not available", job.submitted)
+            return self._outcome(
+                job.id, action, "executed", "", job.submitted, screenshot=self.screenshot(), after_action=True
+            )
+        if isinstance(action, CursorPosition):
+            pos = self.backend.cursor_position()
+            return self._outcome(job.id, action, "executed", f"X={pos[0]},Y={pos[1]}", job.submitted, cursor=pos)
+        if self._yield.is_set():
+            return self._refused(job.id, action)
+        p = plan(action, self.backend, self._pause, self.step_interval)  # type: ignore[arg-type]
+        done = 0
+        halted = False
+        next_at = time.perf_counter()
+        for step, completes in p.steps:
+            if isinstance(step, Pause):
+                if self._yield.wait(step.seconds):
+                    halted = True
+                    break
+            else:
+                wait = next_at - time.perf_counter()
+                if wait > 0 and self._yield.wait(wait):
+                    halted = True
+                    break
+                if not self._send(step):
+                    halted = True
+                    break
+                next_at = max(next_at + self.step_interval, time.perf_counter())
+            if completes:
+                done += 1
+        if not halted and self._yield.is_set() and done < p.total:
+            halted = True  # the plan gave up early (e.g. while waiting for a spare key)
+        progress = Progress(done=done, total=p.total, unit=p.unit)
+        if halted:
+            self.last_halt = time.perf_counter()
+            released = self.backend.release_all()
+            detail = f"{p.unit}: {done} of {p.total} done before " + self.intervention.why_not_agent()
+            if released:
+                detail += f"; released {released} held key(s)/button(s)"
+            return self._outcome(job.id, action, "interrupted", detail, job.submitted, progress=progress)
+        return self._outcome(job.id, action, "executed", "", job.submitted, progress=progress, after_action=True)
+
+    def _send(self, p: Primitive) -> bool:
+        """Barrier, check the flag, send. False if the person took over first."""
+        self.backend.barrier()
+        if self._yield.is_set():
+            return False
+        self.backend.send(p)
+        self.primitives_sent += 1
+        return True
+
+    def _pause(self, seconds: float) -> bool:
+        return self._yield.wait(seconds)
+
+    # -- outcomes -------------------------------------------------------------------------------
+    def _refused(self, aid: str, action: Action) -> Outcome:
+        return self._outcome(
+            aid, action, "interrupted", "not started: " + self.intervention.why_not_agent(), time.perf_counter()
+        )
+
+    def _outcome(
+        self,
+        aid: str,
+        action: Action,
+        status: str,
+        detail: str,
+        submitted: float,
+        *,
+        progress: Progress | None = None,
+        screenshot: Image | None = None,
+        cursor: tuple[int, int] | None = None,
+        after_action: bool = False,
+    ) -> Outcome:
+        activity = None
+        if after_action:
+            activity = self.intervention.take_summary()
+            if activity is not None:
+                detail = activity.summary() + (" " + detail if detail else "")
+                if screenshot is None and self.screenshot is not None:
+                    screenshot = self.screenshot()
+        return Outcome(
+            id=aid,
+            action=action.action,
+            status=status,  # type: ignore[arg-type]
+            detail=detail,
+            control=self.intervention.state,
+            progress=progress,
+            cursor=cursor,
+            human_activity=activity,
+            screenshot=screenshot,
+            elapsed_ms=round((time.perf_counter() - submitted) * 1000, 3) if submitted else 0.0,
+        )
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the action in flight, release what is held, end the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._yield.set()  # halts the action in flight at its next primitive
+        self._q.put(_STOP)
+        self._thread.join(timeout)

@@ -1,0 +1,268 @@
+"""The control state machine: who drives the desktop now, ``agent``, ``human`` or ``stopped``.
+
+The observer thread calls :meth:`Intervention.on_input` for every input event that is
+not ours. The first thing it does is set ``yield_event``: the executor checks that
+flag before every primitive (and sleeps on it between primitives), so it stops at
+once. Everything else (bookkeeping, activity summary, notifications) comes after.
+
+- any human or foreign input while ``agent`` -> ``human``;
+- ``human`` -> ``agent`` after ``resume_after`` seconds without input and with no key
+  or button of the person's still held;
+- the kill-switch hotkey -> ``stopped`` from any state; only an explicit resume (the
+  hotkey again, the CLI or the API) leaves ``stopped``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from capture.input import InputEvent, Kind, Origin
+from capture.input.keys import char_for_keysym, is_modifier, name_for_keysym, parse_combo
+from daemon.actions import Control, HumanActivity, HumanClick
+
+# Left and right variants count as the same modifier for the hotkey.
+_SAME = {
+    0xFFE4: 0xFFE3,  # Control_R -> Control_L
+    0xFFE2: 0xFFE1,  # Shift_R -> Shift_L
+    0xFFEA: 0xFFE9,  # Alt_R -> Alt_L
+    0xFFEC: 0xFFEB,  # Super_R -> Super_L
+    0xFFE8: 0xFFE7,  # Meta_R -> Meta_L
+}
+_SHIFTS = {0xFFE1, 0xFFE2}
+
+DEFAULT_KILL_SWITCH = "ctrl+alt+End"
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class _Activity:
+    started: float
+    clicks: list[HumanClick] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    motions: int = 0
+
+    def freeze(self, now: float) -> HumanActivity:
+        return HumanActivity(
+            seconds=round(now - self.started, 3),
+            clicks=tuple(self.clicks),
+            text="".join(self.text),
+            keys=tuple(self.keys),
+            motions=self.motions,
+        )
+
+
+class Intervention:
+    """Thread-safe state; ``on_input`` runs on the observer thread."""
+
+    def __init__(
+        self,
+        *,
+        resume_after: float = 2.0,
+        kill_switch: str = DEFAULT_KILL_SWITCH,
+        keysym_of: Callable[[int, bool], int] = lambda code, shifted: 0,
+        pointer_of: Callable[[InputEvent], tuple[int, int] | None] = lambda ev: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resume_after = resume_after
+        self.kill_switch = kill_switch
+        self._hotkey = frozenset(_SAME.get(k, k) for k in parse_combo(kill_switch).keysyms)
+        self._keysym_of = keysym_of
+        self._pointer_of = pointer_of
+        self._clock = clock
+        self.yield_event = threading.Event()
+        self._state: Control = "agent"
+        self._cond = threading.Condition()
+        self._last_input = 0.0
+        self._since = clock()
+        self._held_keys: dict[int, int] = {}  # keycode -> keysym, the person's
+        self._held_buttons: set[int] = set()
+        self._hotkey_release: set[int] = set()
+        self._activity: _Activity | None = None
+        self._summary: HumanActivity | None = None
+        self.takeover_id: str | None = None
+        self.takeovers = 0
+        self.listeners: list[Listener] = []
+        self._closed = False
+        self._timer = threading.Thread(target=self._resume_loop, name="driverseat-resume", daemon=True)
+        self._timer.start()
+
+    # -- reading -------------------------------------------------------------------------
+    @property
+    def state(self) -> Control:
+        return self._state
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._cond:
+            now = self._clock()
+            idle = now - self._last_input if self._last_input else None
+            return {
+                "control": self._state,
+                "since_s": round(now - self._since, 3),
+                "idle_s": None if idle is None else round(idle, 3),
+                "resume_after_s": self.resume_after,
+                "kill_switch": self.kill_switch,
+                "takeovers": self.takeovers,
+                "takeover_id": self.takeover_id,
+                "person_holding": bool(self._held_keys or self._held_buttons),
+            }
+
+    def take_summary(self) -> HumanActivity | None:
+        """What the person did in the last takeover, once (for the next outcome)."""
+        with self._cond:
+            s, self._summary = self._summary, None
+            return s
+
+    def why_not_agent(self) -> str:
+        with self._cond:
+            if self._state == "stopped":
+                return (
+                    f"driverseat is stopped (kill switch {self.kill_switch} or a stop request); "
+                    "it waits for an explicit resume"
+                )
+            return (
+                "a person is using the mouse or keyboard; control returns to the agent after "
+                f"{self.resume_after:g} s without their input"
+            )
+
+    # -- the hot path (observer thread) ------------------------------------------------------
+    def on_input(self, ev: InputEvent) -> None:
+        if ev.origin is Origin.OURS:
+            return
+        if ev.kind is Kind.KEY_UP and ev.code in self._hotkey_release:
+            # letting go of the kill-switch chord is part of the chord, not a takeover
+            self._hotkey_release.discard(ev.code)
+            self._held_keys.pop(ev.code, None)
+            return
+        if self._state == "agent":
+            self.yield_event.set()  # first: the executor stops before its next primitive
+        with self._cond:
+            self._last_input = ev.received
+            changed = None
+            if self._state == "agent":
+                changed = self._enter("human", ev)
+            if self._activity is None and self._state == "human":
+                self._activity = _Activity(self._clock())
+            toggled = self._track(ev)
+            if toggled:
+                changed = self._enter("agent" if self._state == "stopped" else "stopped", ev) or changed
+            self._cond.notify_all()
+        if changed:
+            self._emit(*changed)
+
+    def _track(self, ev: InputEvent) -> bool:
+        """Record the person's input; True when the kill-switch chord completes."""
+        act = self._activity
+        if ev.kind is Kind.KEY_DOWN:
+            ks = self._keysym_of(ev.code, bool(_SHIFTS & set(self._held_keys.values())))
+            self._held_keys[ev.code] = ks
+            held = {_SAME.get(k, k) for k in self._held_keys.values()}
+            if self._hotkey <= held and _SAME.get(ks, ks) in self._hotkey:
+                self._hotkey_release = set(self._held_keys)
+                return True
+            if act is not None:
+                mods = [k for k in self._held_keys.values() if is_modifier(k) and k not in _SHIFTS]
+                ch = char_for_keysym(ks)
+                if ch is not None and not mods:
+                    act.text.append(ch)
+                elif not is_modifier(ks):
+                    act.keys.append("+".join([name_for_keysym(m) for m in mods] + [name_for_keysym(ks)]))
+        elif ev.kind is Kind.KEY_UP:
+            self._held_keys.pop(ev.code, None)
+        elif ev.kind is Kind.BUTTON_DOWN:
+            self._held_buttons.add(ev.code)
+            if act is not None:
+                pos = self._pointer_of(ev)
+                act.clicks.append(
+                    HumanClick(x=pos[0] if pos else None, y=pos[1] if pos else None, button=ev.code)
+                )
+        elif ev.kind is Kind.BUTTON_UP:
+            self._held_buttons.discard(ev.code)
+        elif act is not None:
+            act.motions += 1
+        return False
+
+    # -- transitions ----------------------------------------------------------------------
+    def _enter(self, state: Control, ev: InputEvent | None, *, by: str = "input") -> tuple[str, dict[str, Any]] | None:
+        """Caller holds the lock. Returns the event to emit (after the lock is released)."""
+        old = self._state
+        if old == state:
+            return None
+        now = self._clock()
+        payload: dict[str, Any] = {"from": old, "to": state, "by": by}
+        if state == "agent":
+            if self._activity is not None:
+                self._summary = self._activity.freeze(now)
+                payload["human_activity"] = self._summary.model_dump()
+            self._activity = None
+            self._held_keys.clear()
+            self._held_buttons.clear()
+            self._state = state
+            self.yield_event.clear()
+        else:
+            self.yield_event.set()
+            self._state = state
+            if old == "agent":
+                self.takeovers += 1
+                self.takeover_id = uuid.uuid4().hex
+                if self._activity is None:
+                    self._activity = _Activity(now)
+            if ev is not None:
+                payload["origin"] = ev.origin.value
+                payload["device"] = ev.device
+        payload["takeover_id"] = self.takeover_id
+        self._since = now
+        return "control", payload
+
+    def stop(self, by: str = "api") -> None:
+        with self._cond:
+            changed = self._enter("stopped", None, by=by)
+            self._cond.notify_all()
+        if changed:
+            self._emit(*changed)
+
+    def resume(self, by: str = "api") -> None:
+        """Explicit resume: back to ``agent`` from ``stopped`` or ``human``."""
+        with self._cond:
+            changed = self._enter("agent", None, by=by)
+            self._last_input = 0.0
+            self._cond.notify_all()
+        if changed:
+            self._emit(*changed)
+
+    def _resume_loop(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._state != "human":
+                    self._cond.wait()
+                    continue
+                if self._held_keys or self._held_buttons:
+                    self._cond.wait()  # the person still holds something: wait for release
+                    continue
+                left = self._last_input + self.resume_after - self._clock()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                changed = self._enter("agent", None, by="idle")
+                if changed:
+                    self._cond.release()
+                    try:
+                        self._emit(*changed)
+                    finally:
+                        self._cond.acquire()
+
+    def _emit(self, kind: str, payload: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(kind, payload)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._timer.join(timeout=2)

@@ -1,0 +1,64 @@
+"""One desktop under driverseat: backend, intervention, executor, wired together.
+
+The server owns one Runtime; tests and benchmarks build one directly.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from capture.input import InputBackend, open_backend
+from daemon.actions import Action, Outcome
+from daemon.executor import Executor, OutcomeHook, ScreenshotFn
+from daemon.intervention import DEFAULT_KILL_SWITCH, Intervention
+
+
+class Runtime:
+    def __init__(
+        self,
+        backend: InputBackend | None = None,
+        *,
+        display: str | None = None,
+        resume_after: float = 2.0,
+        kill_switch: str = DEFAULT_KILL_SWITCH,
+        step_interval: float = 0.002,
+        screenshot: ScreenshotFn | None = None,
+        on_outcome: OutcomeHook | None = None,
+    ) -> None:
+        self.backend = backend if backend is not None else open_backend(display)
+        self.intervention = Intervention(
+            resume_after=resume_after,
+            kill_switch=kill_switch,
+            keysym_of=self.backend.keysym_of,
+            pointer_of=self.backend.pointer_of,
+        )
+        if hasattr(self.backend, "on_failure"):
+            self.backend.on_failure = lambda exc: self.intervention.stop(by="observer-failure")
+        self.backend.start(self.intervention.on_input)
+        self.executor = Executor(
+            self.backend,
+            self.intervention,
+            step_interval=step_interval,
+            screenshot=screenshot,
+            on_outcome=on_outcome,
+        )
+
+    def run(self, action: Action, timeout: float | None = 30.0) -> Outcome:
+        return self.executor.run(action, timeout)
+
+    def close(self) -> None:
+        """Halt, release everything held, restore the keymap, stop the threads."""
+        self.executor.shutdown()
+        self.intervention.close()
+        self.backend.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
