@@ -70,19 +70,20 @@ class Ledger:
     primitive of the same kind and code no longer than ``expiry`` seconds ago.
     """
 
-    def __init__(self, expiry: float = 2.0) -> None:
+    def __init__(self, expiry: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.expiry = expiry
+        self._clock = clock
         self._pending: dict[tuple[Kind, int], deque[float]] = {}
         self._lock = threading.Lock()
 
     def add(self, kind: Kind, code: int) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._pending.setdefault((kind, code), deque()).append(now)
 
     def match(self, kind: Kind, code: int) -> bool:
         """Consume the oldest live entry of this kind and code; False if none."""
-        cutoff = time.monotonic() - self.expiry
+        cutoff = self._clock() - self.expiry
         with self._lock:
             q = self._pending.get((kind, code))
             while q and q[0] < cutoff:

@@ -1,0 +1,150 @@
+"""The executor's logic against the fake backend: plans, progress, yielding, releasing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from capture.input import Kind, Primitive
+from capture.input._fake import FakeBackend
+from capture.input.keys import keysym_for_name
+from daemon.actions import parse_action
+from daemon.errors import ActionError
+from daemon.runtime import Runtime
+
+
+@pytest.fixture
+def fake() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def rt(fake: FakeBackend) -> Iterator[Runtime]:
+    r = Runtime(fake, resume_after=0.2, step_interval=0.0)
+    yield r
+    r.close()
+
+
+def kinds(prims: list[Primitive]) -> list[tuple[str, int]]:
+    return [(p.kind.value, p.code) for p in prims]
+
+
+def test_type_sends_every_character(rt: Runtime, fake: FakeBackend) -> None:
+    out = rt.run(parse_action({"action": "type", "text": "héllo ✓ 你好"}))
+    assert out.status == "executed"
+    assert out.progress is not None and out.progress.done == out.progress.total == 10
+    assert fake.typed() == "héllo ✓ 你好"
+    assert fake.held() == ((), ())
+
+
+def test_click_with_modifier_is_wrapped_and_balanced(rt: Runtime, fake: FakeBackend) -> None:
+    rt.run(parse_action({"action": "click", "x": 5, "y": 6, "count": 2, "modifiers": ["shift"]}))
+    shift = keysym_for_name("shift")
+    assert kinds(fake.sent) == [
+        ("key_down", shift), ("motion", 0),
+        ("button_down", 1), ("button_up", 1), ("button_down", 1), ("button_up", 1),
+        ("key_up", shift),
+    ]  # fmt: skip
+    assert fake.cursor == (5, 6)
+
+
+def test_scroll_uses_wheel_buttons(rt: Runtime, fake: FakeBackend) -> None:
+    rt.run(parse_action({"action": "scroll", "x": 1, "y": 1, "dy": 2, "dx": -1}))
+    downs = [p.code for p in fake.sent if p.kind is Kind.BUTTON_DOWN]
+    assert downs == [5, 5, 6]
+
+
+def test_drag_interpolates_and_releases(rt: Runtime, fake: FakeBackend) -> None:
+    out = rt.run(parse_action({"action": "drag", "path": [[0, 0], [100, 0], [100, 50]], "duration": 0}))
+    assert out.status == "executed" and out.progress and out.progress.done == 3
+    assert fake.sent[1].kind is Kind.BUTTON_DOWN
+    assert fake.sent[-1].kind is Kind.BUTTON_UP
+    assert fake.cursor == (100, 50)
+
+
+def test_takeover_mid_type_stops_reports_progress_and_releases(rt: Runtime, fake: FakeBackend) -> None:
+    count = 0
+
+    def on_send(p: Primitive) -> None:
+        nonlocal count
+        if p.kind is Kind.KEY_DOWN:
+            count += 1
+            if count == 37:
+                fake.human(Kind.BUTTON_DOWN, 1)
+
+    fake.on_send = on_send
+    out = rt.run(parse_action({"action": "type", "text": "x" * 120}))
+    assert out.status == "interrupted"
+    assert out.progress is not None and (out.progress.done, out.progress.total) == (37, 120)
+    assert "37 of 120" in out.detail
+    assert fake.typed() == "x" * 37
+    # the 37th key went down and was released by the interruption, not left held
+    assert fake.sent[-1] == Primitive(Kind.KEY_UP, ord("x"))
+    assert fake.held() == ((), ())
+
+
+def test_takeover_mid_drag_releases_the_button(rt: Runtime, fake: FakeBackend) -> None:
+    def on_send(p: Primitive) -> None:
+        if p.kind is Kind.MOTION and p.x == 50:
+            fake.human(Kind.MOTION)
+
+    fake.on_send = on_send
+    path = [[0, 0], [25, 0], [50, 0], [75, 0], [100, 0]]
+    out = rt.run(parse_action({"action": "drag", "path": path, "modifiers": ["ctrl"]}))
+    assert out.status == "interrupted"
+    assert [p.kind for p in fake.sent[-2:]] == [Kind.BUTTON_UP, Kind.KEY_UP]
+    assert fake.held() == ((), ())
+    assert not any(p.kind is Kind.MOTION and p.x > 50 for p in fake.sent)
+
+
+def test_actions_while_human_return_at_once_never_queued(rt: Runtime, fake: FakeBackend) -> None:
+    fake.human(Kind.MOTION)
+    before = len(fake.sent)
+    fut = rt.executor.submit(parse_action({"action": "key", "keys": "Return"}))
+    assert fut.done()  # answered synchronously, not queued behind the person
+    out = fut.result()
+    assert out.status == "interrupted" and out.control == "human"
+    assert "not started" in out.detail
+    assert len(fake.sent) == before
+
+
+def test_wait_is_interruptible(rt: Runtime, fake: FakeBackend) -> None:
+    fut = rt.executor.submit(parse_action({"action": "wait", "duration": 30}))
+    fake.human(Kind.KEY_DOWN, 97)
+    assert fut.result(timeout=2).status == "interrupted"
+
+
+def test_next_outcome_after_resume_carries_the_summary(rt: Runtime, fake: FakeBackend) -> None:
+    fake.human(Kind.BUTTON_DOWN, 1)
+    fake.human(Kind.BUTTON_UP, 1)
+    fake.human(Kind.KEY_DOWN, ord("q"))
+    fake.human(Kind.KEY_UP, ord("q"))
+    import time
+
+    deadline = time.monotonic() + 3
+    while rt.intervention.state != "agent" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    out = rt.run(parse_action({"action": "move", "x": 3, "y": 3}))
+    assert out.status == "executed"
+    assert out.human_activity is not None and out.human_activity.text == "q"
+    assert "clicked 1 time(s)" in out.detail
+    again = rt.run(parse_action({"action": "move", "x": 4, "y": 4}))
+    assert again.human_activity is None
+
+
+def test_off_screen_is_rejected_before_anything_is_sent(rt: Runtime, fake: FakeBackend) -> None:
+    with pytest.raises(ActionError, match="off the screen"):
+        rt.executor.submit(parse_action({"action": "click", "x": 1920, "y": 5}))
+    with pytest.raises(ActionError):
+        rt.executor.submit(parse_action({"action": "drag", "path": [[0, 0], [5000, 5]]}))
+    assert fake.sent == []
+
+
+def test_shutdown_releases_held_keys(fake: FakeBackend) -> None:
+    r = Runtime(fake, step_interval=0.0)
+    r.run(parse_action({"action": "mouse_down", "x": 1, "y": 1}))
+    assert fake.held() == ((), (1,))
+    r.close()
+    assert fake.held() == ((), ())
+    assert fake.sent[-1] == Primitive(Kind.BUTTON_UP, 1)
