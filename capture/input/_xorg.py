@@ -150,6 +150,7 @@ class XorgBackend(InputBackend):
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], None] | None = None
         self.ours_seen = 0
+        self._closed = False
 
     # -- setup -------------------------------------------------------------------
     def _check_extensions(self) -> None:
@@ -369,7 +370,10 @@ class XorgBackend(InputBackend):
 
     # -- teardown ----------------------------------------------------------------------
     def close(self) -> None:
-        """Release what we hold, restore remapped keys, stop the observer."""
+        """Release what we hold, restore remapped keys, stop the observer. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.release_all()
             for code in sorted(self._remapped):
