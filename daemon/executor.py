@@ -172,10 +172,8 @@ class Executor:
 
     def _send(self, p: Primitive) -> bool:
         """Barrier, check the flag, send. False if the person took over first."""
-        self.backend.barrier()
-        if self._yield.is_set():
+        if not self.backend.send_guarded(p, self._yield.is_set):
             return False
-        self.backend.send(p)
         self.primitives_sent += 1
         return True
 

@@ -148,10 +148,20 @@ class InputBackend(abc.ABC):
     def barrier(self) -> None:
         """Return once every input event the system produced so far was observed.
 
-        The executor calls this before checking the yield flag, so that a person's
-        event that reached the input system before our next primitive is always
-        seen first. Backends whose observer cannot lag may leave it empty.
+        Backends whose observer cannot lag may leave it empty.
         """
+
+    def send_guarded(self, p: Primitive, halted: Callable[[], bool]) -> bool:
+        """Send ``p`` unless ``halted()`` is true once every earlier input event is observed.
+
+        This is the executor's one call per primitive: a person's event that reached
+        the input system before our primitive is always seen (and halts us) first.
+        """
+        self.barrier()
+        if halted():
+            return False
+        self.send(p)
+        return True
 
     @abc.abstractmethod
     def key_code(self, keysym: int) -> int:

@@ -109,8 +109,9 @@ class XorgBackend(InputBackend):
 
     name = "xorg"
 
-    def __init__(self, display_name: str | None = None) -> None:
+    def __init__(self, display_name: str | None = None, *, strict_order: bool = True) -> None:
         super().__init__()
+        self.strict_order = strict_order
         name = display_name or os.environ.get("DISPLAY", "")
         if not name:
             raise UnsupportedPlatform(
@@ -213,12 +214,45 @@ class XorgBackend(InputBackend):
         # and flushed its output, so a person's event that came earlier is now on the
         # observer's socket, or already handled by the observer.
         self._inj.sync()
+        self._await_observer()
+
+    def _await_observer(self) -> None:
+        """Wait for the observer to handle what is on its socket."""
         if self.failure is not None:
             raise CaptureError(f"the input observer stopped: {self.failure!r}")
         if not self._pending_observation():
             return
         with self._drained:
             self._drained.wait_for(lambda: not self._pending_observation(), timeout=0.05)
+
+    def send_guarded(self, p: Primitive, halted: Callable[[], bool]) -> bool:
+        if not self.strict_order:
+            return super().send_guarded(p, halted)
+        # Under a server grab no other client's request runs between our check and our
+        # primitive, so input from any XTEST injector (VNC, remote desktop, xdotool)
+        # cannot slip in between. Events from physical devices are still processed
+        # during a grab: for them the window is the ~0.1 ms from the reply to our
+        # primitive. The grab is dropped while waiting for the observer, which may
+        # itself need a round trip (XIQueryPointer) to finish its work.
+        inj = self._inj
+        try:
+            while True:
+                inj.grab_server()
+                inj.sync()
+                if self.failure is not None:
+                    raise CaptureError(f"the input observer stopped: {self.failure!r}")
+                if not self._pending_observation():
+                    break
+                inj.ungrab_server()
+                inj.flush()
+                self._await_observer()
+            if halted():
+                return False
+            self.send(p)
+            return True
+        finally:
+            inj.ungrab_server()
+            inj.flush()
 
     def _pending_observation(self) -> bool:
         if self._busy:

@@ -42,7 +42,7 @@ from capture.errors import CaptureError
         ((3840, 1080), (1366, 384)),  # 32:9: fitted into 1366x768, aspect kept
         ((1280, 1024), (1000, 800)),  # 5:4: fitted into 1280x800 keeps the most pixels
         ((1920, 700), (1366, 498)),  # short and wide: no choice fits, still scaled down
-        ((1080, 1920), (432, 768)),  # portrait
+        ((1080, 1920), (450, 800)),  # portrait: 1280x800 is the tallest bound
         ((1, 1), (1, 1)),
     ],
 )
@@ -99,7 +99,9 @@ def test_parse_agent_size(text: str, expected: object) -> None:
     assert parse_agent_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "1366", "1366x", "x768", "1366x768x2", "-5x7", "big", "1.5x2"])
+@pytest.mark.parametrize(
+    "text", ["", "1366", "1366x", "x768", "1366x768x2", "-5x7", "big", "1.5x2"]
+)
 def test_parse_agent_size_rejects_garbage_with_a_sentence(text: str) -> None:
     with pytest.raises(CaptureError, match=r"is not WIDTHxHEIGHT .*\"native\"") as info:
         parse_agent_size(text)
@@ -221,16 +223,20 @@ def scalings(draw: st.DrawFn, *, downscale_only: bool = False) -> Scaling:
 def _screen_points(s: Scaling) -> st.SearchStrategy[Point]:
     r = s.screen
     return st.builds(
-        Point, st.integers(r.left, r.right - 1), st.integers(r.top, r.bottom - 1),
+        Point,
+        st.integers(r.left, r.right - 1),
+        st.integers(r.top, r.bottom - 1),
         st.just(Space.SCREEN),
-    )  # fmt: skip
+    )
 
 
 def _agent_points(s: Scaling) -> st.SearchStrategy[Point]:
     return st.builds(
-        Point, st.integers(0, s.agent_width - 1), st.integers(0, s.agent_height - 1),
+        Point,
+        st.integers(0, s.agent_width - 1),
+        st.integers(0, s.agent_height - 1),
         st.just(Space.AGENT),
-    )  # fmt: skip
+    )
 
 
 def _near(a: int, b: int, fine: int, coarse: int) -> bool:
@@ -269,8 +275,11 @@ def test_any_scaling_round_trips_within_one_pixel_of_the_coarser_grid(
     b = s.point_to_agent(s.point_to_screen(a))
     sw, sh, aw, ah = s.screen.width, s.screen.height, s.agent_width, s.agent_height
     for start, back, n_start, n_other in (
-        (p.x, q.x, sw, aw), (p.y, q.y, sh, ah), (a.x, b.x, aw, sw), (a.y, b.y, ah, sh),
-    ):  # fmt: skip
+        (p.x, q.x, sw, aw),
+        (p.y, q.y, sh, ah),
+        (a.x, b.x, aw, sw),
+        (a.y, b.y, ah, sh),
+    ):
         if n_start <= n_other:  # started on the coarse grid: exact
             assert back == start
         else:
@@ -282,8 +291,9 @@ def test_rect_round_trips(data: st.DataObject, s: Scaling) -> None:
     r = s.screen
     x0 = data.draw(st.integers(r.left, r.right - 1))
     y0 = data.draw(st.integers(r.top, r.bottom - 1))
-    target = Rect(x0, y0, data.draw(st.integers(1, r.right - x0)),
-                  data.draw(st.integers(1, r.bottom - y0)))  # fmt: skip
+    target = Rect(
+        x0, y0, data.draw(st.integers(1, r.right - x0)), data.draw(st.integers(1, r.bottom - y0))
+    )
     a = s.rect_to_agent(target)
     back = s.rect_to_screen(a)
     if s.agent_width <= r.width and s.agent_height <= r.height:
@@ -299,8 +309,9 @@ def test_agent_centre_of_a_target_lands_inside_it(data: st.DataObject, s: Scalin
     r = s.screen
     x0 = data.draw(st.integers(r.left, r.right - 1))
     y0 = data.draw(st.integers(r.top, r.bottom - 1))
-    target = Rect(x0, y0, data.draw(st.integers(1, r.right - x0)),
-                  data.draw(st.integers(1, r.bottom - y0)))  # fmt: skip
+    target = Rect(
+        x0, y0, data.draw(st.integers(1, r.right - x0)), data.draw(st.integers(1, r.bottom - y0))
+    )
     a = s.rect_to_agent(target)
     # a target shown as one or two agent pixels wide can't be hit reliably: the agent
     # has no way to say which of the screen pixels behind one agent pixel it meant
@@ -314,8 +325,13 @@ def test_agent_target_maps_to_screen_pixels_that_map_back_into_it(
 ) -> None:
     ax = data.draw(st.integers(0, s.agent_width - 1))
     ay = data.draw(st.integers(0, s.agent_height - 1))
-    a = Rect(ax, ay, data.draw(st.integers(1, s.agent_width - ax)),
-             data.draw(st.integers(1, s.agent_height - ay)), Space.AGENT)  # fmt: skip
+    a = Rect(
+        ax,
+        ay,
+        data.draw(st.integers(1, s.agent_width - ax)),
+        data.draw(st.integers(1, s.agent_height - ay)),
+        Space.AGENT,
+    )
     screen_rect = s.rect_to_screen(a)
     assert s.screen.contains_rect(screen_rect)
     assert a.contains(s.point_to_agent(screen_rect.center))

@@ -1,0 +1,313 @@
+"""Anthropic's computer tool (``computer_20250124``) <-> canonical actions.
+
+The tool's ``input`` object carries ``action`` and, depending on it, ``coordinate``
+``[x, y]``, ``start_coordinate``, ``text``, ``scroll_direction``, ``scroll_amount`` and
+``duration``. On clicks and scrolls ``text`` names the modifier keys held meanwhile
+(``"shift"``, ``"ctrl+shift"``); Anthropic's reference implementation reads them from
+``key`` instead, so both are accepted. A click without ``coordinate`` clicks where the
+pointer is: the caller passes ``cursor`` (the server asks the executor for it first,
+see :func:`needs_cursor`). Agent space = screen space for now.
+
+Pure functions: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from daemon.actions import (
+    Action,
+    Button,
+    Click,
+    CursorPosition,
+    Drag,
+    HoldKey,
+    Key,
+    MouseDown,
+    MouseUp,
+    Move,
+    Outcome,
+    Screenshot,
+    Scroll,
+    Type,
+    Wait,
+)
+from daemon.adapters import describe_validation_error
+from daemon.errors import ActionError
+
+__all__ = ["ACTIONS", "TOOL_VERSION", "needs_cursor", "to_canonical", "to_tool_result"]
+
+TOOL_VERSION = "computer_20250124"
+
+_CLICKS: dict[str, tuple[Button, int]] = {
+    "left_click": ("left", 1),
+    "right_click": ("right", 1),
+    "middle_click": ("middle", 1),
+    "double_click": ("left", 2),
+    "triple_click": ("left", 3),
+}
+_SCROLL: dict[str, tuple[int, int]] = {
+    "up": (0, -1),
+    "down": (0, 1),
+    "left": (-1, 0),
+    "right": (1, 0),
+}
+ACTIONS = (
+    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+    "double_click", "triple_click", "left_mouse_down", "left_mouse_up", "scroll", "hold_key",
+    "wait", "screenshot", "cursor_position",
+)  # fmt: skip
+_FIELDS = frozenset(
+    {"action", "coordinate", "start_coordinate", "text", "key", "scroll_direction",
+     "scroll_amount", "duration"}
+)  # fmt: skip
+# What each action may carry besides "action"; anything else given is a mistake worth naming.
+_ALLOWED: dict[str, frozenset[str]] = {
+    "key": frozenset({"text"}),
+    "type": frozenset({"text"}),
+    "mouse_move": frozenset({"coordinate"}),
+    "left_click_drag": frozenset({"coordinate", "start_coordinate", "text", "key"}),
+    "left_mouse_down": frozenset({"coordinate"}),
+    "left_mouse_up": frozenset({"coordinate"}),
+    "scroll": frozenset({"coordinate", "scroll_direction", "scroll_amount", "text", "key"}),
+    "hold_key": frozenset({"text", "duration"}),
+    "wait": frozenset({"duration"}),
+    "screenshot": frozenset(),
+    "cursor_position": frozenset(),
+    **{name: frozenset({"coordinate", "text", "key"}) for name in _CLICKS},
+}
+
+
+def _coordinate(value: Any, field: str, action: str) -> tuple[int, int]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ActionError(f"{action}: {field} must be a list of two numbers [x, y], got {value!r}")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ActionError(f"{action}: {field} must hold two numbers [x, y], got {value!r}")
+        if not math.isfinite(v) or v != int(v) or v < 0:
+            raise ActionError(
+                f"{action}: {field} must hold two non-negative whole numbers, got {value!r}"
+            )
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def _text(inp: dict[str, Any], action: str) -> str:
+    text = inp.get("text")
+    if not isinstance(text, str) or not text:
+        raise ActionError(f'{action} needs "text": a non-empty string')
+    return text
+
+
+def _modifiers(inp: dict[str, Any], action: str) -> tuple[str, ...]:
+    raw = inp.get("text") if inp.get("text") is not None else inp.get("key")
+    if raw is None:
+        return ()
+    if not isinstance(raw, str):
+        raise ActionError(
+            f'{action}: "text" names the modifier keys to hold, as a string like "shift"'
+        )
+    return tuple(p for p in re.split(r"[+\s]+", raw.strip()) if p)
+
+
+def _duration(inp: dict[str, Any], action: str) -> float:
+    d = inp.get("duration")
+    if isinstance(d, bool) or not isinstance(d, int | float) or not math.isfinite(d):
+        raise ActionError(f'{action} needs "duration": a number of seconds')
+    return float(d)
+
+
+def needs_cursor(inp: dict[str, Any]) -> bool:
+    """True when ``inp`` acts where the pointer is now (a click or drag without a start)."""
+    action = inp.get("action")
+    if action in _CLICKS:
+        return inp.get("coordinate") is None
+    if action == "left_click_drag":
+        return inp.get("start_coordinate") is None
+    return False
+
+
+def to_canonical(inp: dict[str, Any], *, cursor: tuple[int, int] | None = None) -> Action:
+    """Translate one tool ``input``; ActionError (one sentence) for anything not understood."""
+    if not isinstance(inp, dict):
+        raise ActionError(
+            f"the computer tool input must be a JSON object, got {type(inp).__name__}"
+        )
+    action = inp.get("action")
+    if action not in _ALLOWED:
+        raise ActionError(
+            f"unknown computer action {action!r}; {TOOL_VERSION} has: {', '.join(ACTIONS)}",
+            action=action,
+        )
+    given = {k for k, v in inp.items() if v is not None and k != "action"}
+    unknown = sorted(given - _FIELDS)
+    if unknown:
+        raise ActionError(f"{action}: unknown field(s) {', '.join(unknown)}")
+    misplaced = sorted(given - _ALLOWED[action])
+    if misplaced:
+        raise ActionError(f"{action} does not take {', '.join(misplaced)}")
+    try:
+        return _translate(action, inp, cursor)
+    except ValidationError as exc:
+        message, details = describe_validation_error(exc)
+        # say it in the tool's field names, which are the ones this agent knows
+        sentence = "; ".join(f"{_tool_field(d['loc'])}: {d['msg']}" for d in details) or message
+        raise ActionError(f"{action}: {sentence}", details=details) from None
+
+
+_FIELD_NAMES = {"keys": "text", "modifiers": "text", "x": "coordinate", "y": "coordinate",
+                "path": "coordinate", "dx": "scroll_amount", "dy": "scroll_amount"}  # fmt: skip
+
+
+def _tool_field(loc: str) -> str:
+    """The tool's name for a canonical field: ``keys`` -> ``text``, ``path[1]`` -> ``coordinate``"""
+    name = loc.split(".")[-1].split("[")[0] or "input"
+    return _FIELD_NAMES.get(name, name)
+
+
+def _here(
+    inp: dict[str, Any], field: str, action: str, cursor: tuple[int, int] | None
+) -> tuple[int, int]:
+    if inp.get(field) is not None:
+        return _coordinate(inp[field], field, action)
+    if cursor is None:
+        raise ActionError(f'{action} needs "{field}" [x, y] (the pointer position is not known)')
+    return cursor
+
+
+def _translate(action: str, inp: dict[str, Any], cursor: tuple[int, int] | None) -> Action:
+    if action == "key":
+        return Key(keys=_text(inp, action))
+    if action == "type":
+        return Type(text=_text(inp, action))
+    if action == "mouse_move":
+        if inp.get("coordinate") is None:
+            raise ActionError('mouse_move needs "coordinate" [x, y]')
+        x, y = _coordinate(inp["coordinate"], "coordinate", action)
+        return Move(x=x, y=y)
+    if action in _CLICKS:
+        button, count = _CLICKS[action]
+        x, y = _here(inp, "coordinate", action, cursor)
+        return Click(x=x, y=y, button=button, count=count, modifiers=_modifiers(inp, action))
+    if action == "left_click_drag":
+        if inp.get("coordinate") is None:
+            raise ActionError('left_click_drag needs "coordinate" [x, y]: where to drag to')
+        start = _here(inp, "start_coordinate", action, cursor)
+        end = _coordinate(inp["coordinate"], "coordinate", action)
+        return Drag(path=(start, end), modifiers=_modifiers(inp, action))
+    if action in ("left_mouse_down", "left_mouse_up"):
+        model = MouseDown if action == "left_mouse_down" else MouseUp
+        if inp.get("coordinate") is None:
+            return model(button="left")
+        x, y = _coordinate(inp["coordinate"], "coordinate", action)
+        return model(button="left", x=x, y=y)
+    if action == "scroll":
+        return _scroll(inp)
+    if action == "hold_key":
+        return HoldKey(keys=_text(inp, action), duration=_duration(inp, action))
+    if action == "wait":
+        return Wait(duration=_duration(inp, action))
+    if action == "screenshot":
+        return Screenshot()
+    return CursorPosition()
+
+
+def _scroll(inp: dict[str, Any]) -> Scroll:
+    direction = inp.get("scroll_direction")
+    if direction not in _SCROLL:
+        raise ActionError(
+            f'scroll needs "scroll_direction": up, down, left or right, got {direction!r}'
+        )
+    amount = inp.get("scroll_amount", 3)
+    if amount is None:
+        amount = 3
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, int | float)
+        or amount != int(amount)
+        or amount < 1
+    ):
+        raise ActionError(
+            f'scroll needs "scroll_amount": a whole number of wheel clicks >= 1, got {amount!r}'
+        )
+    sx, sy = _SCROLL[direction]
+    x = y = None
+    if inp.get("coordinate") is not None:
+        x, y = _coordinate(inp["coordinate"], "coordinate", "scroll")
+    return Scroll(
+        x=x, y=y, dx=sx * int(amount), dy=sy * int(amount), modifiers=_modifiers(inp, "scroll")
+    )
+
+
+# -- outcomes -> tool_result -------------------------------------------------------------
+
+_DONE = {"characters": "typed", "clicks": "clicked", "path points": "dragged through",
+         "wheel clicks": "scrolled", "key combos": "pressed"}  # fmt: skip
+
+
+def _progress(outcome: Outcome) -> str:
+    p = outcome.progress
+    if p is None or p.done == 0:
+        return "nothing was done"
+    verb = _DONE.get(p.unit)
+    if verb:
+        return f"{verb} {p.done} of {p.total} {p.unit}"
+    return f"{p.done} of {p.total} {p.unit} done"
+
+
+def _interrupted_text(outcome: Outcome) -> str:
+    if outcome.control == "stopped":
+        why = "the person stopped the agent (kill switch or stop request)"
+        advice = "Do not continue until they resume; then take a screenshot before continuing."
+    else:
+        why = "a person took control of the mouse and keyboard"
+        advice = "Take a screenshot before continuing."
+    return f"Interrupted: {why}; {_progress(outcome)}. {advice}"
+
+
+def to_tool_result(outcome: Outcome) -> dict[str, Any]:
+    """The ``content`` and ``is_error`` of a ``tool_result`` block, plus driverseat's own ids."""
+    is_error = outcome.status not in ("executed", "corrected")
+    if outcome.status == "executed":
+        text = outcome.detail or "Done."
+    elif outcome.status == "interrupted":
+        text = _interrupted_text(outcome)
+    elif outcome.status == "corrected":
+        text = (
+            f"Corrected by the person: {outcome.detail}"
+            if outcome.detail
+            else "Corrected by the person."
+        )
+    elif outcome.status == "denied":
+        text = f"Denied: {outcome.detail or 'this action is not allowed.'}"
+    elif outcome.status == "rejected":
+        text = f"Rejected by the person: {outcome.detail or 'do not repeat this action as it was.'}"
+    else:
+        text = f"Error: {outcome.detail or 'the action failed.'}"
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    if outcome.screenshot is not None:
+        content.append(
+            {
+                "type": "image",
+                "source": {
+                    "type": "base64",
+                    "media_type": outcome.screenshot.media_type,
+                    "data": outcome.screenshot.data,
+                },
+            }
+        )
+    return {
+        "content": content,
+        "is_error": is_error,
+        "driverseat": {
+            "id": outcome.id,
+            "status": outcome.status,
+            "action": outcome.action,
+            "control": outcome.control,
+        },
+    }

@@ -1,0 +1,377 @@
+"""``driverseat ...``: serve the daemon, print its token, talk to a running one.
+
+Errors become one sentence on stderr and an exit code here: 2 for bad arguments
+(argparse's convention), 1 when the daemon cannot start or cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import functools
+import json
+import math
+import os
+import re
+import socket
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from capture import CaptureError
+from capture.input import backend_name
+from capture.input.keys import parse_combo
+from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token, token_path
+from daemon.client import DEFAULT_URL, Client
+from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.intervention import DEFAULT_KILL_SWITCH
+
+PROG = "driverseat"
+_DISPLAY = re.compile(r"^[A-Za-z0-9_.\-/]*:\d+(\.\d+)?$")
+
+
+class _Exit(Exception):
+    """One sentence for stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- argument types: each raises ArgumentTypeError with the sentence argparse prints --------
+
+
+def _display(text: str) -> str:
+    if not _DISPLAY.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an X display name; expected one like :0 or :1"
+        )
+    return text
+
+
+def _kill_switch(text: str) -> str:
+    try:
+        combo = parse_combo(text)
+    except CaptureError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc}; expected a key combo like {DEFAULT_KILL_SWITCH}"
+        ) from None
+    if len(combo.keysyms) < 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a single key; a kill switch needs modifiers, like {DEFAULT_KILL_SWITCH}"
+        )
+    return text
+
+
+def _size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d{2,5})x(\d{2,5})", text.strip())
+    if not m or not all(64 <= int(v) <= 16384 for v in m.groups()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a screen size; expected WIDTHxHEIGHT like 1920x1080"
+        )
+    return int(m.group(1)), int(m.group(2))
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v) or v < 0 or v > 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds between 0 and 3600")
+    return v
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a TCP port (0-65535; 0 picks a free one)"
+        )
+    return int(text)
+
+
+def _data_dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the token and the database live "
+        f"(default: ${ENV_DATA_DIR} or {default_data_dir()})",
+    )
+
+
+def _url_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--url", default=DEFAULT_URL, help=f"the daemon's address (default: {DEFAULT_URL})"
+    )
+    _data_dir_arg(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Keeps a person in the driver's seat of a computer-use AI agent: executes the "
+        "agent's mouse and keyboard actions and yields at once when the person touches the real "
+        "mouse or keyboard.",
+        epilog=f"Start with `{PROG} serve`, then `{PROG} state` in another terminal.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser(
+        "serve",
+        help="run the daemon (HTTP API for agents)",
+        description="Run the daemon on an X display: an HTTP/WebSocket API that executes agent "
+        "actions and yields to the person. Stop it with Ctrl-C or SIGTERM; held keys are released.",
+    )
+    s.add_argument("--display", type=_display, help="X display to drive (default: $DISPLAY)")
+    s.add_argument(
+        "--virtual-display",
+        type=_size,
+        metavar="WxH",
+        help="start a virtual X display (Xvfb) of this size and drive it, e.g. 1920x1080",
+    )
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    s.add_argument("--port", type=_port, default=8765, help="port to listen on (default: 8765)")
+    _data_dir_arg(s)
+    s.add_argument(
+        "--resume-after",
+        type=_seconds,
+        default=2.0,
+        metavar="S",
+        help="give control back to the agent after the person has been idle this many "
+        "seconds (default: 2)",
+    )
+    s.add_argument(
+        "--kill-switch",
+        type=_kill_switch,
+        default=DEFAULT_KILL_SWITCH,
+        metavar="COMBO",
+        help="hotkey that stops the agent until an explicit resume "
+        f"(default: {DEFAULT_KILL_SWITCH})",
+    )
+    # accepted now so scripts written today keep working once the overlay exists
+    s.add_argument(
+        "--no-overlay", action="store_true", help="do not start the review overlay (not built yet)"
+    )
+
+    t = sub.add_parser(
+        "token",
+        help="print the API token (creating it if missing)",
+        description="Print the bearer token clients send as 'Authorization: Bearer <token>'.",
+    )
+    _data_dir_arg(t)
+
+    for name, what in (("state", "show who has control (agent, human or stopped)"),
+                       ("stop", "stop the agent until `resume` (like the kill switch)"),
+                       ("resume", "give control back to the agent")):  # fmt: skip
+        _url_arg(sub.add_parser(name, help=what, description=what[0].upper() + what[1:] + "."))
+
+    a = sub.add_parser(
+        "act",
+        help="execute one action and print its outcome",
+        description="Send one canonical action (JSON) to the running daemon and print the outcome. "
+        "Exits 0 if it was executed, 1 otherwise.",
+        epilog=f"""example: {PROG} act '{{"action": "click", "x": 10, "y": 20}}'""",
+    )
+    a.add_argument(
+        "action", help="""the action as JSON, e.g. '{"action": "type", "text": "hello"}'"""
+    )
+    _url_arg(a)
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir).expanduser() if args.data_dir is not None else default_data_dir()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _client(args: argparse.Namespace) -> Client:
+    try:
+        return Client(args.url, read_token(_data_dir(args)))
+    except AuthError as exc:
+        raise _Exit(str(exc)) from None
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    print(load_or_create_token(_data_dir(args)))
+    return 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        call: Callable[[], dict[str, Any]] = {"state": c.state, "stop": c.stop, "resume": c.resume}[
+            args.command
+        ]
+        _print_json(call())
+    return 0
+
+
+def cmd_act(args: argparse.Namespace) -> int:
+    try:
+        action = json.loads(args.action)
+    except ValueError as exc:
+        raise _Exit(
+            f"the action is not valid JSON ({exc}); quote it like "
+            """'{"action": "click", "x": 10, "y": 20}'""",
+            2,
+        ) from None
+    with _client(args) as c:
+        try:
+            outcome = c.act(action)
+        except ActionError as exc:
+            raise _Exit(f"the daemon refused the action, nothing was done: {exc}", 2) from None
+    _print_json(outcome.model_dump(mode="json", exclude_none=True))
+    return 0 if outcome.ok else 1
+
+
+@contextmanager
+def _opened_display(args: argparse.Namespace) -> Iterator[str]:
+    """The display to drive: --display, $DISPLAY, or a virtual one started here."""
+    if args.virtual_display is not None:
+        if args.display:
+            raise _Exit("give --display or --virtual-display, not both", 2)
+        from capture.xvfb import VirtualDisplay
+
+        w, h = args.virtual_display
+        with VirtualDisplay(w, h) as vd:
+            why = "" if os.environ.get("DISPLAY") else "no DISPLAY: "
+            print(f"{why}started a virtual display {vd.name} ({w}x{h})", file=sys.stderr)
+            yield vd.name
+        return
+    name = args.display or os.environ.get("DISPLAY", "")
+    if not name and backend_name() != "xorg":
+        yield ""  # not X11: the backend chooser says what this platform needs
+        return
+    if not name:
+        raise _Exit(
+            "no X display: DISPLAY is not set; use --display :N, or --virtual-display 1920x1080 "
+            "to start a virtual one"
+        )
+    yield name
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _Exit(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(is another driverseat running?)"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # imported here: `driverseat state` should not pay for FastAPI and uvicorn
+    from daemon.runtime import Runtime
+    from daemon.screenshots import ScreenGrabber
+    from daemon.server import VERSION, create_app, make_server
+    from daemon.store import Store
+
+    data_dir = _data_dir(args)
+    with ExitStack() as stack:
+        display = stack.enter_context(_opened_display(args))
+        if display:
+            os.environ["DISPLAY"] = display  # the backend chooser and later child processes read it
+        token = load_or_create_token(data_dir)
+        try:
+            store = stack.enter_context(Store(data_dir / "driverseat.db"))
+        except (sqlite3.Error, RuntimeError) as exc:
+            raise _Exit(f"cannot open the database in {data_dir}: {exc}") from None
+        sock = _bind(args.host, args.port)
+        stack.callback(sock.close)
+        grabber = ScreenGrabber(display or None)
+        try:
+            runtime = Runtime(
+                display=display or None,
+                resume_after=args.resume_after,
+                kill_switch=args.kill_switch,
+                screenshot=grabber,
+            )
+        except CaptureError as exc:
+            hint = "" if args.display else "; --virtual-display 1920x1080 starts a virtual one"
+            raise _Exit(
+                f"cannot drive display {display or '(none)'}: {exc}{hint}", 2 if args.display else 1
+            ) from None
+        closed = False
+
+        def close_runtime() -> None:
+            nonlocal closed
+            if not closed:
+                closed = True
+                runtime.close()  # halts the action in flight and releases held keys and buttons
+                grabber.close()
+
+        atexit.register(close_runtime)  # the crash path; the normal path closes below
+        stack.callback(atexit.unregister, close_runtime)
+        stack.callback(close_runtime)
+        app = create_app(runtime, store, token)
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        w, h = runtime.executor.screen
+        say = functools.partial(print, file=sys.stderr, flush=True)
+        say(f"driverseat {VERSION} on display {display or '(default)'} ({w}x{h})")
+        say(f"API:        http://{shown}:{port}")
+        say(f"data dir:   {data_dir}")
+        say(f"token file: {token_path(data_dir)}  (`{PROG} token` prints it)")
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            say(f"warning: listening on {host}: anyone who can reach this port and has the token "
+                "can drive this desktop")  # fmt: skip
+
+        def halt() -> None:
+            # stopped first, so the action in flight reports a shutdown, not a person
+            runtime.intervention.stop(by="shutdown")
+            runtime.executor.shutdown()
+
+        make_server(app, before_shutdown=halt).run(sockets=[sock])
+    print("driverseat stopped; released every key and button it held", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``driverseat`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
+        "resume": cmd_control, "act": cmd_act,
+    }  # fmt: skip
+    try:
+        return commands[args.command](args)
+    except _Exit as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.code
+    except AuthError as exc:
+        print(
+            f"{PROG}: {exc}; is the daemon using another data dir than {_data_dir(args)}?",
+            file=sys.stderr,
+        )
+        return 1
+    except (DaemonError, CaptureError) as exc:  # NotRunning among them
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

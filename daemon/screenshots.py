@@ -1,0 +1,113 @@
+"""The runtime's screenshot function: one place to swap how the daemon grabs the screen.
+
+It prefers ``capture.screen`` (``Screen(display)`` + ``encode``) and falls back to
+``mss`` + OpenCV while that module is missing. The grabber is called on the executor
+thread only, so it opens its screen connection lazily, on that thread, on first use.
+Every failure is a :class:`~capture.CaptureError`, the one error the executor expects
+from the machine's senses.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import struct
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+from capture import CaptureError
+from daemon.actions import Image
+
+__all__ = ["ScreenGrabber", "png_size"]
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, whatever produced the bytes."""
+    if len(data) < 24 or not data.startswith(_PNG_MAGIC) or data[12:16] != b"IHDR":
+        raise CaptureError("the screenshot is not a PNG image")
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+class ScreenGrabber:
+    """A callable returning the whole screen as a base64 PNG :class:`Image` (``space="screen"``).
+
+    ``monitor=0`` is the whole virtual desktop (every monitor), as the input
+    backend's screen coordinates are.
+    """
+
+    def __init__(self, display: str | None = None, monitor: int = 0) -> None:
+        self.display = display
+        self.monitor = monitor
+        self.backend = ""  # "capture.screen" or "mss", once the first grab chose
+        self._grab: Callable[[], bytes] | None = None
+        self._stack = ExitStack()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Image:
+        try:
+            with self._lock:
+                if self._grab is None:
+                    self._grab = self._open()
+                png = self._grab()
+        except CaptureError:
+            raise
+        except Exception as exc:  # any grabber failure becomes the one capture error
+            raise CaptureError(f"screenshot failed: {exc}") from exc
+        width, height = png_size(png)
+        return Image(
+            media_type="image/png",
+            data=base64.b64encode(png).decode("ascii"),
+            width=width,
+            height=height,
+            space="screen",
+        )
+
+    def _open(self) -> Callable[[], bytes]:
+        capture_screen: Any
+        try:
+            capture_screen = importlib.import_module("capture.screen")  # may not exist yet
+        except ImportError:
+            capture_screen = None
+        if (
+            capture_screen is not None
+            and hasattr(capture_screen, "Screen")
+            and hasattr(capture_screen, "encode")
+        ):
+            scr: Any = self._stack.enter_context(capture_screen.Screen(self.display))
+            self.backend = "capture.screen"
+            return lambda: bytes(capture_screen.encode(scr.grab(monitor=self.monitor), fmt="png"))
+        return self._open_mss()
+
+    def _open_mss(self) -> Callable[[], bytes]:
+        import cv2
+        import mss
+        import numpy as np
+
+        kwargs = {"display": self.display} if self.display else {}
+        factory = getattr(mss, "MSS", None) or mss.mss  # mss 10.2 deprecates the lower-case name
+        sct = self._stack.enter_context(factory(**kwargs))
+        self.backend = "mss"
+
+        def grab() -> bytes:
+            shot = sct.grab(sct.monitors[self.monitor])
+            bgr = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)[
+                ..., :3
+            ]
+            # fastest compression: a screenshot is sent once and the agent decodes it once
+            ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            if not ok:
+                raise CaptureError("OpenCV could not encode the screenshot as PNG")
+            return bytes(buf.tobytes())
+
+        return grab
+
+    def close(self) -> None:
+        """Close the screen connection (call after the executor thread has ended)."""
+        with self._lock:
+            self._grab = None
+            self._stack.close()

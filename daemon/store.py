@@ -1,0 +1,239 @@
+"""The daemon's memory: every action with its outcome, every control event (SQLite, WAL).
+
+One connection guarded by a lock serves every thread: the writes are small and few
+(one or two per action), so a connection pool would buy nothing but more ways to
+hold a write lock. The schema carries ``PRAGMA user_version`` so later versions
+migrate a database in place: add a function to ``_MIGRATIONS``, never edit one.
+
+Screenshots are not stored inline: the outcome's image is reduced to its size and
+type (frames will live as files beside the database, referenced by id).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import BaseModel
+
+from daemon.actions import Outcome
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    # one statement at a time: executescript() would commit the migration's transaction
+    for sql in (
+        """CREATE TABLE actions (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            kind TEXT NOT NULL,
+            dialect TEXT NOT NULL,
+            action_json TEXT NOT NULL,
+            status TEXT NOT NULL,
+            outcome_json TEXT,
+            elapsed_ms REAL
+        )""",
+        "CREATE INDEX actions_created ON actions (created)",
+        """CREATE TABLE interventions (
+            id TEXT PRIMARY KEY,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            payload_json TEXT NOT NULL
+        )""",
+        "CREATE INDEX interventions_at ON interventions (at)",
+    ):
+        db.execute(sql)
+
+
+# Index i upgrades a database from user_version i to i + 1.
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _as_dict(obj: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json", exclude_none=True)
+    return dict(obj)
+
+
+def outcome_for_storage(outcome: Outcome) -> dict[str, Any]:
+    """The outcome as stored (and as sent on the event stream): images without pixels."""
+    data = outcome.model_dump(mode="json", exclude={"screenshot"})
+    if outcome.screenshot is not None:
+        shot = outcome.screenshot
+        data["screenshot"] = {
+            "media_type": shot.media_type,
+            "width": shot.width,
+            "height": shot.height,
+            "space": shot.space,
+            "data_omitted": True,
+        }
+    return data
+
+
+class Store:
+    """Thread-safe SQLite store; a context manager that closes the connection on exit."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: autocommit, so each `with self._tx()` is one explicit transaction
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._closed = False
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across application crashes in WAL mode; only a power cut
+            # may lose the last transactions, which is fine for an audit trail of a desktop.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer driverseat (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade driverseat or use another --data-dir"
+            )
+        for i in range(version, SCHEMA_VERSION):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                _MIGRATIONS[i](self._db)
+                self._db.execute(f"PRAGMA user_version = {i + 1}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writing ---------------------------------------------------------------------------
+    def record_action(
+        self,
+        action_id: str,
+        dialect: str,
+        action: BaseModel | dict[str, Any],
+        outcome: Outcome | None = None,
+    ) -> None:
+        """Insert or update one action; ``outcome=None`` records it as ``pending``.
+
+        Recording the same id again (pending first, then its outcome) updates the row
+        and keeps its ``created`` time.
+        """
+        data = _as_dict(action)
+        kind = str(data.get("action", "?"))
+        status = outcome.status if outcome is not None else "pending"
+        outcome_json = json.dumps(outcome_for_storage(outcome)) if outcome is not None else None
+        elapsed = outcome.elapsed_ms if outcome is not None else None
+        with self._lock:
+            self._db.execute(
+                """
+                INSERT INTO actions (id, created, kind, dialect, action_json, status,
+                                     outcome_json, elapsed_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    status = excluded.status,
+                    outcome_json = excluded.outcome_json,
+                    elapsed_ms = excluded.elapsed_ms
+                """,
+                (
+                    action_id,
+                    time.time(),
+                    kind,
+                    dialect,
+                    json.dumps(data),
+                    status,
+                    outcome_json,
+                    elapsed,
+                ),
+            )
+
+    def record_event(self, kind: str, payload: dict[str, Any], *, at: float | None = None) -> str:
+        """Append one control event; returns its id (the payload's ``event_id`` if any)."""
+        event_id = str(payload.get("event_id") or uuid.uuid4().hex)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO interventions (id, at, kind, payload_json) VALUES (?, ?, ?, ?)",
+                (
+                    event_id,
+                    time.time() if at is None else at,
+                    kind,
+                    json.dumps(payload, default=str),
+                ),
+            )
+        return event_id
+
+    # -- reading ---------------------------------------------------------------------------
+    @staticmethod
+    def _action_row(row: sqlite3.Row) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "created": row["created"],
+            "kind": row["kind"],
+            "dialect": row["dialect"],
+            "action": json.loads(row["action_json"]),
+            "status": row["status"],
+            "outcome": json.loads(row["outcome_json"]) if row["outcome_json"] else None,
+            "elapsed_ms": row["elapsed_ms"],
+        }
+
+    def get_action(self, action_id: str) -> dict[str, Any] | None:
+        """One action by id, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM actions WHERE id = ?", (action_id,)).fetchone()
+        return None if row is None else self._action_row(row)
+
+    def recent_actions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The last ``limit`` actions, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM actions ORDER BY created DESC, rowid DESC LIMIT ?", (max(0, limit),)
+            ).fetchall()
+        return [self._action_row(r) for r in rows]
+
+    def recent_events(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The last ``limit`` control events, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM interventions ORDER BY at DESC, rowid DESC LIMIT ?", (max(0, limit),)
+            ).fetchall()
+        return [
+            {
+                "id": r["id"],
+                "at": r["at"],
+                "kind": r["kind"],
+                "payload": json.loads(r["payload_json"]),
+            }
+            for r in rows
+        ]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,324 @@
+"""``driverseat ...`` as a user meets it: help, argument errors, and a real serve lifecycle."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from daemon.cli import main
+
+EXE = Path(sys.executable).with_name("driverseat")
+
+
+def _run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "daemon.cli"]
+    return subprocess.run(
+        [*cmd, *args], check=False, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def _poll(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- help and argument errors (in process: fast) ------------------------------------------------
+
+
+def test_console_script_help() -> None:
+    r = _run("--help")
+    assert r.returncode == 0
+    for word in ("serve", "token", "state", "resume", "stop", "act"):
+        assert word in r.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "token", "state", "resume", "stop", "act"])
+def test_subcommand_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: driverseat {command}")
+    assert "--data-dir" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["serve", "--port", "http"], "argument --port: 'http' is not a TCP port"),
+        (["serve", "--port", "70000"], "is not a TCP port"),
+        (
+            ["serve", "--kill-switch", "ctrl+nokey"],
+            "argument --kill-switch: unknown key name 'nokey'",
+        ),
+        (["serve", "--kill-switch", "End"], "a kill switch needs modifiers"),
+        (["serve", "--display", "nope"], "argument --display: 'nope' is not an X display name"),
+        (["serve", "--virtual-display", "big"], "expected WIDTHxHEIGHT like 1920x1080"),
+        (
+            ["serve", "--resume-after", "-1"],
+            "argument --resume-after: '-1' is not a number of seconds",
+        ),
+        (["serve", "--resume-after", "nan"], "is not a number of seconds"),
+        (["act"], "the following arguments are required: action"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_sentence(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_act_with_bad_json_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["act", "{x: 1}", "--data-dir", str(tmp_path)]) == 2
+    assert "the action is not valid JSON" in capsys.readouterr().err
+
+
+def test_serve_without_a_display_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("DRIVERSEAT_INPUT_BACKEND", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    data = tmp_path / "data"
+    assert main(["serve", "--data-dir", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("driverseat: no X display")
+    assert "--virtual-display 1920x1080" in err
+    assert not data.exists()  # failing early leaves nothing behind
+
+
+def test_token_command_creates_then_repeats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["token", "--data-dir", str(tmp_path)]) == 0
+    first = capsys.readouterr().out.strip()
+    assert main(["token", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == first
+    assert (tmp_path / "token").read_text().strip() == first
+
+
+def test_token_dir_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DRIVERSEAT_DATA_DIR", str(tmp_path / "env"))
+    assert main(["token"]) == 0
+    assert (tmp_path / "env" / "token").read_text().strip() == capsys.readouterr().out.strip()
+
+
+def test_state_when_no_daemon_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["token", "--data-dir", str(tmp_path)])
+    capsys.readouterr()
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert main(["state", "--url", url, "--data-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"driverseat: the driverseat daemon is not running at {url} "
+        "(start it with `driverseat serve`)"
+    )
+
+
+def test_state_without_a_token_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["state", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "no token file" in capsys.readouterr().err
+
+
+# -- a real daemon -------------------------------------------------------------------------------
+
+
+class _Serving:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        self._reader.join(timeout=5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def wait_line(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines:
+                    m = re.search(pattern, line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no line matching {pattern!r} in: {self.lines}")
+                self._cond.wait(min(left, 0.2))
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[tuple[_Serving, str, Path]]:
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed")
+    data = tmp_path / "data"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DRIVERSEAT_DATA_DIR")
+    }
+    cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "daemon.cli"]
+    proc = subprocess.Popen(
+        [*cmd, "serve", "--virtual-display", "1280x800", "--port", "0", "--data-dir", str(data),
+         "--no-overlay"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    s = _Serving(proc)
+    try:
+        url = s.wait_line(r"API: +(http://127\.0\.0\.1:\d+)").group(1)
+        yield s, url, data
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        s.close()
+
+
+@pytest.mark.x11
+def test_serve_lifecycle(serving: tuple[_Serving, str, Path]) -> None:
+    s, url, data = serving
+    display = s.wait_line(r"^no DISPLAY: started a virtual display (:\d+) \(1280x800\)$").group(1)
+    assert _poll(lambda: _healthy(url))
+    assert s.wait_line(r"^token file: (.+?) ").group(1) == str(data / "token")
+    assert s.wait_line(r"^data dir: +(.+)$").group(1) == str(data)
+
+    tok = _run("token", "--data-dir", str(data))
+    assert tok.returncode == 0 and tok.stdout.strip() == (data / "token").read_text().strip()
+
+    st = _run("state", "--url", url, "--data-dir", str(data))
+    assert st.returncode == 0, st.stderr
+    state = json.loads(st.stdout)
+    assert state["control"] == "agent" and state["screen"] == [1280, 800]
+
+    act = _run(
+        "act", '{"action": "click", "x": 10, "y": 20}', "--url", url, "--data-dir", str(data)
+    )
+    assert act.returncode == 0, act.stderr
+    assert json.loads(act.stdout)["status"] == "executed"
+
+    off = _run(
+        "act", '{"action": "click", "x": 10, "y": 2000}', "--url", url, "--data-dir", str(data)
+    )
+    assert off.returncode == 2
+    assert "off the screen, which is 1280x800" in off.stderr
+
+    assert (
+        json.loads(_run("stop", "--url", url, "--data-dir", str(data)).stdout)["control"]
+        == "stopped"
+    )
+    refused = _run(
+        "act", '{"action": "move", "x": 1, "y": 1}', "--url", url, "--data-dir", str(data)
+    )
+    assert refused.returncode == 1 and json.loads(refused.stdout)["status"] == "interrupted"
+    assert (
+        json.loads(_run("resume", "--url", url, "--data-dir", str(data)).stdout)["control"]
+        == "agent"
+    )
+
+    # another data dir means another token: refused, with a hint
+    other = _run("state", "--url", url, "--data-dir", str(data.parent / "other"))
+    assert other.returncode == 1 and "no token file" in other.stderr
+    _run("token", "--data-dir", str(data.parent / "other"))
+    wrong = _run("state", "--url", url, "--data-dir", str(data.parent / "other"))
+    assert wrong.returncode == 1 and "wrong bearer token" in wrong.stderr
+
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=15) == 0
+    s.wait_line(r"^driverseat stopped")
+    assert not _healthy(url)
+    # the virtual display it started is gone with it
+    assert _poll(lambda: not Path(f"/tmp/.X11-unix/X{display[1:]}").exists(), timeout=5)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return bool(httpx.get(url + "/healthz", timeout=1).json().get("ok"))
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.x11
+def test_sigterm_halts_the_action_in_flight(serving: tuple[_Serving, str, Path]) -> None:
+    s, url, data = serving
+    assert _poll(lambda: _healthy(url))
+    token = (data / "token").read_text().strip()
+    ws_url = url.replace("http://", "ws://") + f"/v1/events?token={token}"
+    db = sqlite3.connect(f"file:{data / 'driverseat.db'}?mode=ro", uri=True)
+    try:
+        with ThreadPoolExecutor(1) as pool, connect(ws_url, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "state"
+            long_wait = pool.submit(
+                httpx.post,
+                url + "/v1/actions",
+                json={"action": "wait", "duration": 50},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+            assert _poll(
+                lambda: (
+                    db.execute("SELECT status FROM actions WHERE kind = 'wait'").fetchall()
+                    == [("pending",)]
+                )
+            )
+            t0 = time.monotonic()
+            s.proc.send_signal(signal.SIGTERM)
+            assert s.proc.wait(timeout=15) == 0
+            assert time.monotonic() - t0 < 10  # not the 50 s the action asked for
+            out = long_wait.result(timeout=5).json()
+            assert out["status"] == "interrupted" and "stopped" in out["detail"]
+            seen = []
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    seen.append(json.loads(ws.recv(timeout=5)))
+            assert {"type": "control", "to": "stopped", "by": "shutdown"}.items() <= seen[0].items()
+        final = db.execute("SELECT status FROM actions WHERE kind = 'wait'").fetchall()
+        assert final == [("interrupted",)]
+    finally:
+        db.close()
