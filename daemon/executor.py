@@ -10,6 +10,7 @@ return ``interrupted`` at once: they are never queued behind the human.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -31,6 +32,8 @@ from daemon.actions import (
 )
 from daemon.intervention import Intervention
 from daemon.plans import Pause, plan
+
+log = logging.getLogger(__name__)
 
 ScreenshotFn = Callable[[], Image]
 OutcomeHook = Callable[[Action, Outcome], None]
@@ -100,20 +103,15 @@ class Executor:
                 if job is _STOP:
                     return
                 assert isinstance(job, _Job)
-                try:
-                    outcome = self._execute(job)
-                except CaptureError as exc:
-                    self.backend.release_all()
-                    self.intervention.stop(by="input-failure")
-                    outcome = self._outcome(job.id, job.action, "error", f"input backend failed: {exc}", job.submitted)
+                outcome = self._execute_safely(job)
                 if self.on_outcome is not None:
-                    self.on_outcome(job.action, outcome)
+                    try:
+                        self.on_outcome(job.action, outcome)
+                    except Exception:  # noqa: BLE001 - a listener must not kill the executor
+                        log.exception("outcome hook failed for %s", job.id)
                 job.future.set_result(outcome)
         finally:
-            try:
-                self.backend.release_all()
-            except CaptureError:
-                pass
+            self._release_quietly()
             while True:  # nothing left waiting forever
                 try:
                     left = self._q.get_nowait()
@@ -124,15 +122,42 @@ class Executor:
                         self._outcome(left.id, left.action, "error", "driverseat shut down", left.submitted)
                     )
 
+    def _execute_safely(self, job: _Job) -> Outcome:
+        """Run one job; every failure becomes an ``error`` outcome and nothing stays held."""
+        try:
+            return self._execute(job)
+        except CaptureError as exc:
+            # The hands failed: we can no longer promise to yield, so stop until resumed.
+            self._release_quietly()
+            self.intervention.stop(by="input-failure")
+            detail = f"input backend failed: {exc}; driverseat stopped until resumed"
+        except Exception as exc:  # noqa: BLE001 - the thread must survive any one action
+            log.exception("action %s failed", job.id)
+            self._release_quietly()
+            detail = f"internal error: {type(exc).__name__}: {exc}"
+        return self._outcome(job.id, job.action, "error", detail, job.submitted)
+
+    def _release_quietly(self) -> None:
+        try:
+            self.backend.release_all()
+        except Exception:  # noqa: BLE001 - best effort on a failing backend
+            log.exception("releasing held input failed")
+
+    def _grab(self) -> Image:
+        assert self.screenshot is not None
+        return self.screenshot()
+
     def _execute(self, job: _Job) -> Outcome:
         action = job.action
         self.screen = self.backend.screen_size()
         if isinstance(action, Screenshot):
             if self.screenshot is None:
                 return self._outcome(job.id, action, "error", "screenshots are not available", job.submitted)
-            return self._outcome(
-                job.id, action, "executed", "", job.submitted, screenshot=self.screenshot(), after_action=True
-            )
+            try:
+                shot = self._grab()
+            except CaptureError as exc:
+                return self._outcome(job.id, action, "error", f"screenshot failed: {exc}", job.submitted)
+            return self._outcome(job.id, action, "executed", "", job.submitted, screenshot=shot, after_action=True)
         if isinstance(action, CursorPosition):
             pos = self.backend.cursor_position()
             return self._outcome(job.id, action, "executed", f"X={pos[0]},Y={pos[1]}", job.submitted, cursor=pos)
@@ -164,7 +189,8 @@ class Executor:
         if halted:
             self.last_halt = time.perf_counter()
             released = self.backend.release_all()
-            detail = f"{p.unit}: {done} of {p.total} done before " + self.intervention.why_not_agent()
+            why = "driverseat shut down" if self._closed else self.intervention.why_not_agent()
+            detail = f"{p.unit}: {done} of {p.total} done before " + why
             if released:
                 detail += f"; released {released} held key(s)/button(s)"
             return self._outcome(job.id, action, "interrupted", detail, job.submitted, progress=progress)
@@ -205,7 +231,10 @@ class Executor:
             if activity is not None:
                 detail = activity.summary() + (" " + detail if detail else "")
                 if screenshot is None and self.screenshot is not None:
-                    screenshot = self.screenshot()
+                    try:
+                        screenshot = self._grab()
+                    except CaptureError as exc:
+                        detail += f" (no fresh screenshot: {exc})"
         return Outcome(
             id=aid,
             action=action.action,

@@ -148,3 +148,41 @@ def test_shutdown_releases_held_keys(fake: FakeBackend) -> None:
     r.close()
     assert fake.held() == ((), ())
     assert fake.sent[-1] == Primitive(Kind.BUTTON_UP, 1)
+
+
+def test_input_failure_stops_and_releases(rt: Runtime, fake: FakeBackend) -> None:
+    from capture import CaptureError
+
+    def on_send(p: Primitive) -> None:
+        if p.kind is Kind.BUTTON_DOWN:
+            raise CaptureError("X server went away")
+
+    fake.on_send = on_send
+    out = rt.run(parse_action({"action": "click", "x": 1, "y": 1, "modifiers": ["ctrl"]}))
+    assert out.status == "error" and "X server went away" in out.detail
+    assert rt.intervention.state == "stopped"  # no promise to yield any more: stop
+    fake.on_send = None
+    assert fake.held() == ((), ())
+
+
+def test_unexpected_error_keeps_the_executor_alive(rt: Runtime, fake: FakeBackend) -> None:
+    def on_send(p: Primitive) -> None:
+        raise RuntimeError("boom")
+
+    fake.on_send = on_send
+    out = rt.run(parse_action({"action": "key", "keys": "a"}))
+    assert out.status == "error" and "boom" in out.detail
+    fake.on_send = None
+    assert rt.run(parse_action({"action": "key", "keys": "b"})).status == "executed"
+
+
+def test_failed_screenshot_is_an_error_not_a_stop(fake: FakeBackend) -> None:
+    from capture import CaptureError
+
+    def shot():  # type: ignore[no-untyped-def]
+        raise CaptureError("no screen")
+
+    with Runtime(fake, screenshot=shot) as r:
+        out = r.run(parse_action({"action": "screenshot"}))
+        assert out.status == "error" and "screenshot failed" in out.detail
+        assert r.intervention.state == "agent"
