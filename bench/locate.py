@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -26,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from capture.vision import Box, locate  # noqa: E402
+from capture.vision import Box, locate
 
 CONTAINER = "CONTAINER Node"
 SEED = 20240611
@@ -75,9 +74,11 @@ def points_for(box: Box, rng: np.random.Generator, jitter: int) -> list[tuple[in
 class CannyBaseline:
     """Canny on the whole frame; the smallest contour bounding box that encloses the point."""
 
-    def __init__(self, image: np.ndarray) -> None:
+    def __init__(self, image: np.ndarray, dilate: int = 0) -> None:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         edges = cv2.Canny(gray, 50, 150)
+        if dilate:
+            edges = cv2.dilate(edges, np.ones((dilate, dilate), np.uint8))
         contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         rects = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64).reshape(-1, 4)
         self.rects = rects
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ious: dict[str, list[float]] = defaultdict(list)
     base: dict[str, list[float]] = defaultdict(list)
+    base5: dict[str, list[float]] = defaultdict(list)
     ms: list[float] = []
     n_elements = 0
     for folder in folders:
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"skip {folder.name}: unreadable PNG")
             continue
         baseline = CannyBaseline(img)
+        baseline5 = CannyBaseline(img, dilate=5)
         elements = load_elements(folder, img)
         n_elements += len(elements)
         mine: list[float] = []
@@ -164,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 ms.append((time.perf_counter() - t0) * 1000)
                 ious[kind].append(got.iou(truth))
                 base[kind].append(baseline.locate(x, y).iou(truth))
+                base5[kind].append(baseline5.locate(x, y).iou(truth))
                 if kind != CONTAINER:
                     mine.append(ious[kind][-1])
         if args.verbose:
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     def pooled(d: dict[str, list[float]]) -> list[float]:
         return [v for k, vs in d.items() if k != CONTAINER for v in vs]
 
-    ours, theirs = pooled(ious), pooled(base)
+    ours, theirs, theirs5 = pooled(ious), pooled(base), pooled(base5)
     result: dict[str, Any] = {
         "bench": "locate",
         "data": str(root),
@@ -195,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             "share_iou50": _share(theirs),
             "median_iou": round(_pct(theirs, 50), 4),
             "container_share_iou50": _share(base.get(CONTAINER, [])),
+        },
+        "baseline_canny_dilate5": {
+            "share_iou50": _share(theirs5),
+            "median_iou": round(_pct(theirs5, 50), 4),
+            "per_type": {k: _share(v) for k, v in sorted(base5.items()) if k != CONTAINER},
         },
         "ms_median": round(_pct(ms, 50), 2),
         "ms_p95": round(_pct(ms, 95), 2),

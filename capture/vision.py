@@ -9,7 +9,9 @@ input interiors) and *ink* (everything else: glyphs, icons, borders, pictures), 
 1. if there is ink at or next to the point, it groups the ink blobs of one text line
    (glyphs into words, words into a label) or takes the blob itself (icon, picture,
    a box's border ring); if that group sits in a small surface that hugs it (a button,
-   a tag), the surface is the element;
+   a tag), the surface is the element; for a small (text/icon) group, the smallest
+   outline of the dilated Canny edges around the point is preferred when it holds
+   the whole group, since it matches rendered line boxes more closely;
 2. otherwise the point is on a surface: a bounded one (input, button, card) is the
    element; on the open page background the nearest ink group wins.
 """
@@ -67,12 +69,17 @@ class Box:
 # --- tuning (all in screenshot pixels; no per-image constants) -------------------------
 _HALF_W = 320  # the window around the point
 _HALF_H = 240
-_FLAT = 28  # max 3x3 morphological gradient of a "flat" pixel
+_FLAT = 12  # max 3x3 colour range of a flat pixel away from strong edges
+_STRONG = 32  # a strong edge; weaker ones next to it are compression/antialias halo
 _MIN_SURFACE = 80  # min area of a flat region to count as a surface
 _NEAR = 6  # ink this close to the point counts as under it
 _FAR = 14  # on open background, ink this close is still taken
-_WORD_GAP = 0.5  # glyphs/words closer than this x line height belong to one label
-_TEXT_PAD = 1.3  # ink height -> line-box height for text-like groups
+_WORD_GAP = 0.25  # glyphs/words closer than this x line height belong to one label
+_HUG_H = 3.5  # a button/tag is at most this many times its content's height
+_EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
+_SPECK = 6  # ink blobs smaller than this (px) never join a group
+_ICON_PAD = 1.1  # icon ink -> its (square) hit area
+_TEXT_PAD = 1.2  # ink height -> line-box height for text-like groups
 
 
 def _check(image: np.ndarray, x: int, y: int) -> np.ndarray:
@@ -107,13 +114,18 @@ class _Window:
         self.open_l, self.open_t = self.ox > 0, self.oy > 0
         self.open_r, self.open_b = ex < w, ey < h
         win = image[self.oy : ey, self.ox : ex]
-        flat = (_gradient(win) <= _FLAT).astype(np.uint8)
+        self.win = win
+        grad = _gradient(win)
+        strong = (grad > _STRONG).astype(np.uint8)
+        halo = cv2.dilate(strong, np.ones((5, 5), np.uint8))
+        flat = (grad <= _FLAT).astype(np.uint8)
         _, self.slab, sstats, _ = cv2.connectedComponentsWithStats(flat, connectivity=4)
         is_surface = sstats[:, cv2.CC_STAT_AREA] >= _MIN_SURFACE
         is_surface[0] = False  # label 0 is the non-flat pixels
         self.sstats = sstats
         self.is_surface = is_surface
-        ink = (~is_surface[self.slab]).astype(np.uint8)
+        # weak edges right next to strong ones are antialiasing or compression ringing
+        ink = ((flat == 0) & ((strong > 0) | (halo == 0))).astype(np.uint8)
         _, self.ilab, istats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         self.istats = istats
 
@@ -124,6 +136,19 @@ class _Window:
     def sbox(self, i: int) -> tuple[int, int, int, int]:
         s = self.sstats[i]
         return int(s[0]), int(s[1]), int(s[0] + s[2]), int(s[1] + s[3])
+
+    def edge_blob(self, px: int, py: int) -> tuple[int, int, int, int] | None:
+        """The smallest closed outline (of dilated Canny edges) around the point."""
+        gray = cv2.cvtColor(self.win, cv2.COLOR_BGR2GRAY)
+        edges = cv2.dilate(cv2.Canny(gray, 50, 150), np.ones((5, 5), np.uint8))
+        contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        best: tuple[int, int, int, int] | None = None
+        best_area = 0
+        for c in contours:
+            x, y, w, h = cv2.boundingRect(c)
+            if x <= px < x + w and y <= py < y + h and (best is None or w * h < best_area):
+                best, best_area = (x, y, x + w, y + h), w * h
+        return best
 
     def bounded(self, b: tuple[int, int, int, int]) -> bool:
         return not (
@@ -150,26 +175,27 @@ class _Window:
         """Grow an ink blob along its text line: glyphs into words, words into a label."""
         st = self.istats
         gx0, gy0, gx1, gy1 = self.ibox(seed)
-        line_h = gy1 - gy0
-        if line_h > 48 or (gx1 - gx0) > 400:
-            return gx0, gy0, gx1, gy1  # a picture, a border ring, a big graphic
+        line_h = gy1 - gy0 - 2  # the gradient widens every blob by 1 px each side
+        if line_h > 120 or (gx1 - gx0) > 400:
+            return gx0 + 1, gy0 + 1, gx1 - 1, gy1 - 1  # a picture, a border ring, a big graphic
         x0 = st[:, 0]
         y0 = st[:, 1]
         x1 = x0 + st[:, 2]
         y1 = y0 + st[:, 3]
         hh = st[:, 3]
-        used = np.zeros(len(st), bool)
+        used = st[:, cv2.CC_STAT_AREA] < _SPECK  # compression noise, not glyphs
         used[0] = True
         used[seed] = True
         for _ in range(64):
-            lh = max(line_h, gy1 - gy0)
+            lh = max(line_h, gy1 - gy0 - 2)
             ov = np.minimum(y1, gy1) - np.maximum(y0, gy0)
             gap = np.maximum(x0 - gx1, gx0 - x1)
             ok = (
                 ~used
                 & (ov >= 0.5 * np.minimum(hh, gy1 - gy0))
-                & (gap <= max(2.0, _WORD_GAP * lh))
+                & (gap <= max(1.0, _WORD_GAP * lh))
                 & (hh <= 1.6 * lh + 2)
+                & ((hh >= 0.4 * lh) | (lh <= 40))
             )
             if not ok.any():
                 break
@@ -178,7 +204,7 @@ class _Window:
             gy0 = min(gy0, int(y0[ok].min()))
             gx1 = max(gx1, int(x1[ok].max()))
             gy1 = max(gy1, int(y1[ok].max()))
-        return gx0, gy0, gx1, gy1
+        return gx0 + 1, gy0 + 1, gx1 - 1, gy1 - 1
 
     def hugging_surface(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         """The small bounded surface (button, tag) that tightly encloses ink group ``g``."""
@@ -207,17 +233,33 @@ class _Window:
             return None
         if not (s[0] <= gx0 and s[1] <= gy0 and s[2] >= gx1 and s[3] >= gy1):
             return None
-        if sh > 3.2 * gh + 4 or sw > gw + max(4 * gh, 40):
+        if sh > _HUG_H * gh + 4 or sw > 12 * sh:
             return None
-        return s
+        # buttons and tags centre their content; inputs left-align theirs
+        centred = abs((s[0] + s[2]) - (gx0 + gx1)) <= 0.3 * sw + 6
+        tight = sw <= gw + 2 * gh + 8
+        return s if centred or tight else None
 
 
-def _text_pad(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+def _is_text(b: tuple[int, int, int, int]) -> bool:
+    w, h = b[2] - b[0], b[3] - b[1]
+    return h <= 40 and (w >= 1.5 * h or w <= 40)
+
+
+def _pad(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Ink box -> element box: a text line gets its line height, a small icon its hit area."""
     x0, y0, x1, y1 = b
-    h = y1 - y0
-    if h <= 40 and (x1 - x0) >= h:
-        extra = int(round(h * (_TEXT_PAD - 1) / 2))
-        return x0, y0 - extra, x1, y1 + extra
+    w, h = x1 - x0, y1 - y0
+    if h > 40:
+        return b
+    if w >= 1.5 * h:
+        dy = round(h * (_TEXT_PAD - 1) / 2)
+        return x0, y0 - dy, x1, y1 + dy
+    if w <= 40:
+        side = max(w, h)
+        dx = round((side * _ICON_PAD - w) / 2)
+        dy = round((side * _ICON_PAD - h) / 2)
+        return x0 - dx, y0 - dy, x1 + dx, y1 + dy
     return b
 
 
@@ -239,7 +281,15 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     if seed:
         g = win.group(seed)
         s = win.hugging_surface(g)
-        b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1) if s is not None else _text_pad(g)
+        if s is not None:
+            b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
+        elif _EDGE and _is_text(g):
+            e = win.edge_blob(px, py)
+            # an outline strictly inside the ink group is a hole (the inside of an icon)
+            hole = e is not None and e[0] > g[0] and e[1] > g[1] and e[2] < g[2] and e[3] < g[3]
+            b = e if e is not None and not hole else _pad(g)
+        else:
+            b = _pad(g)
     else:
         lab = int(win.slab[py, px])
         s = win.sbox(lab)
@@ -248,7 +298,7 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
         else:
             seed = win.nearest_ink(px, py, _FAR)
             if seed:
-                b = _text_pad(win.group(seed))
+                b = _pad(win.group(seed))
     if b is None:
         b = (px - 8, py - 8, px + 9, py + 9)
     h, w = img.shape[:2]
@@ -297,9 +347,7 @@ def annotate(
     if box is not None:
         cv2.rectangle(out, (box.x0, box.y0), (box.x1 - 1, box.y1 - 1), _GREEN, thick)
     if corrected is not None:
-        cv2.arrowedLine(
-            out, proposed, corrected, _GREEN, thick, cv2.LINE_AA, tipLength=0.15
-        )
+        cv2.arrowedLine(out, proposed, corrected, _GREEN, thick, cv2.LINE_AA, tipLength=0.15)
     for pt, colour in ((proposed, _RED), (corrected, _GREEN)):
         if pt is None:
             continue
