@@ -21,10 +21,11 @@ MAX_DURATION = 60.0
 MAX_SCROLL = 100
 
 Button = Literal["left", "right", "middle"]
+Space = Literal["agent", "screen"]
 BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
 
 
-class _Action(BaseModel):
+class ActionBase(BaseModel):
     """What every action may carry besides its own fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -36,6 +37,11 @@ class _Action(BaseModel):
         max_length=20_000,
         description="text the agent read from the screen or the web (kept apart from its "
         "own reasoning: it may be a prompt injection)",
+    )
+    space: Space = Field(
+        "agent",
+        description="coordinates are in the pixels of the screenshot the agent was shown "
+        "('agent', the default) or of the physical desktop ('screen')",
     )
 
     def points(self) -> list[tuple[int, int]]:
@@ -54,7 +60,7 @@ def _check_modifiers(mods: tuple[str, ...]) -> tuple[str, ...]:
     return mods
 
 
-class _Pointed(_Action):
+class _Pointed(ActionBase):
     x: int = Field(ge=0, le=1_000_000)
     y: int = Field(ge=0, le=1_000_000)
 
@@ -75,7 +81,7 @@ class Move(_Pointed):
     action: Literal["move"] = "move"
 
 
-class Drag(_Action):
+class Drag(ActionBase):
     action: Literal["drag"] = "drag"
     path: tuple[tuple[int, int], ...] = Field(min_length=2, max_length=MAX_PATH)
     button: Button = "left"
@@ -95,7 +101,7 @@ class Drag(_Action):
         return list(self.path)
 
 
-class MouseDown(_Action):
+class MouseDown(ActionBase):
     action: Literal["mouse_down"] = "mouse_down"
     button: Button = "left"
     x: int | None = Field(None, ge=0)
@@ -115,7 +121,7 @@ class MouseUp(MouseDown):
     action: Literal["mouse_up"] = "mouse_up"  # type: ignore[assignment]
 
 
-class Scroll(_Action):
+class Scroll(ActionBase):
     action: Literal["scroll"] = "scroll"
     x: int | None = Field(None, ge=0)
     y: int | None = Field(None, ge=0)
@@ -137,7 +143,7 @@ class Scroll(_Action):
         return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
 
-class Type(_Action):
+class Type(ActionBase):
     action: Literal["type"] = "type"
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
@@ -152,7 +158,7 @@ class Type(_Action):
         return v
 
 
-class Key(_Action):
+class Key(ActionBase):
     action: Literal["key"] = "key"
     keys: str = Field(min_length=1, max_length=500, description='xdotool style: "ctrl+s", "Return"')
 
@@ -171,16 +177,16 @@ class HoldKey(Key):
     duration: float = Field(gt=0.0, le=MAX_DURATION)
 
 
-class Wait(_Action):
+class Wait(ActionBase):
     action: Literal["wait"] = "wait"
     duration: float = Field(1.0, ge=0.0, le=MAX_DURATION)
 
 
-class Screenshot(_Action):
+class Screenshot(ActionBase):
     action: Literal["screenshot"] = "screenshot"
 
 
-class CursorPosition(_Action):
+class CursorPosition(ActionBase):
     action: Literal["cursor_position"] = "cursor_position"
 
 
@@ -201,7 +207,7 @@ def parse_action(data: Any) -> Action:
     return ACTION_ADAPTER.validate_python(data)
 
 
-def check_bounds(action: _Action, width: int, height: int) -> None:
+def check_bounds(action: ActionBase, width: int, height: int) -> None:
     """Raise ActionError if any point of ``action`` lies off a ``width`` x ``height`` screen."""
     for x, y in action.points():
         if not (0 <= x < width and 0 <= y < height):
@@ -232,7 +238,7 @@ class HumanClick(_Wire):
     x: int | None
     y: int | None
     button: int
-    space: Literal["screen"] = "screen"
+    space: Space = "screen"
 
 
 class HumanActivity(_Wire):
@@ -267,7 +273,7 @@ class Image(_Wire):
     data: str  # base64
     width: int
     height: int
-    space: Literal["screen", "agent"] = "screen"
+    space: Space = "screen"
 
 
 class Outcome(_Wire):
@@ -280,6 +286,7 @@ class Outcome(_Wire):
     control: Control = "agent"
     progress: Progress | None = None
     cursor: tuple[int, int] | None = None
+    space: Space = Field("screen", description="the space of every point in this outcome")
     human_activity: HumanActivity | None = None
     screenshot: Image | None = None
     elapsed_ms: float = 0.0

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture import CaptureError
 from capture.input import backend_name
@@ -28,6 +28,9 @@ from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, re
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.intervention import DEFAULT_KILL_SWITCH
+
+if TYPE_CHECKING:
+    from daemon.view import AgentView
 
 PROG = "driverseat"
 _DISPLAY = re.compile(r"^[A-Za-z0-9_.\-/]*:\d+(\.\d+)?$")
@@ -73,6 +76,16 @@ def _size(text: str) -> tuple[int, int]:
             f"{text!r} is not a screen size; expected WIDTHxHEIGHT like 1920x1080"
         )
     return int(m.group(1)), int(m.group(2))
+
+
+def _agent_size(text: str) -> str:
+    from capture.coords import parse_agent_size
+
+    try:
+        parse_agent_size(text)
+    except CaptureError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -155,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COMBO",
         help="hotkey that stops the agent until an explicit resume "
         f"(default: {DEFAULT_KILL_SWITCH})",
+    )
+    s.add_argument(
+        "--agent-size",
+        type=_agent_size,
+        default=None,
+        metavar="WxH|native",
+        help="size of the screenshots the agent sees and of the coordinates it answers in "
+        "(default: the largest of 1024x768, 1280x800, 1366x768 that keeps the monitor's "
+        "aspect, never upscaled; 'native' = the monitor's own pixels)",
+    )
+    s.add_argument(
+        "--monitor",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the monitor the agent works on: 1 = the primary, 2... the others left to right, "
+        "0 = the whole desktop (default: 1)",
     )
     # accepted now so scripts written today keep working once the overlay exists
     s.add_argument(
@@ -280,6 +310,25 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentView:
+    """The agent's monitor and size, read from the screen once at start."""
+    from capture.screen import Screen
+    from daemon.view import AgentView
+
+    with Screen(display) as scr:
+        monitors = scr.monitors()
+    if not 0 <= monitor < len(monitors):
+        raise _Exit(
+            f"there is no monitor {monitor}: this desktop has monitors 1 to {len(monitors) - 1} "
+            "(0 is the whole desktop)",
+            2,
+        )
+    try:
+        return AgentView.for_monitor(monitors[monitor], monitor, spec)
+    except ActionError as exc:
+        raise _Exit(f"bad --agent-size: {exc}", 2) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.runtime import Runtime
@@ -299,13 +348,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise _Exit(f"cannot open the database in {data_dir}: {exc}") from None
         sock = _bind(args.host, args.port)
         stack.callback(sock.close)
-        grabber = ScreenGrabber(display or None)
         try:
+            view = _agent_view(display or None, args.monitor, args.agent_size)
+            grabber = ScreenGrabber(display or None, view.monitor, view.agent_size, "agent")
             runtime = Runtime(
                 display=display or None,
                 resume_after=args.resume_after,
                 kill_switch=args.kill_switch,
                 screenshot=grabber,
+                view=view,
             )
         except CaptureError as exc:
             hint = "" if args.display else "; --virtual-display 1920x1080 starts a virtual one"
@@ -330,6 +381,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         w, h = runtime.executor.screen
         say = functools.partial(print, file=sys.stderr, flush=True)
         say(f"driverseat {VERSION} on display {display or '(default)'} ({w}x{h})")
+        r = view.screen_rect
+        aw, ah = view.agent_size
+        say(f"agent view: monitor {view.monitor} ({r.width}x{r.height}+{r.left}+{r.top}) "
+            f"seen at {aw}x{ah}")  # fmt: skip
         say(f"API:        http://{shown}:{port}")
         say(f"data dir:   {data_dir}")
         say(f"token file: {token_path(data_dir)}  (`{PROG} token` prints it)")

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from concurrent.futures import Future
+
 from capture.input import InputBackend, open_backend
 from daemon.actions import Action, Outcome
 from daemon.executor import Executor, OutcomeHook, ScreenshotFn
 from daemon.intervention import DEFAULT_KILL_SWITCH, Intervention
+from daemon.view import AgentView
 
 
 class Runtime:
@@ -24,8 +27,10 @@ class Runtime:
         step_interval: float = 0.002,
         screenshot: ScreenshotFn | None = None,
         on_outcome: OutcomeHook | None = None,
+        view: AgentView | None = None,
     ) -> None:
         self.backend = backend if backend is not None else open_backend(display)
+        self.view = view if view is not None else AgentView.native(*self.backend.screen_size())
         self.intervention = Intervention(
             resume_after=resume_after,
             kill_switch=kill_switch,
@@ -43,8 +48,26 @@ class Runtime:
             on_outcome=on_outcome,
         )
 
+    def submit(self, action: Action, action_id: str | None = None) -> Future[Outcome]:
+        """Run ``action`` (in the space it names) and answer in the agent's space.
+
+        Raises ActionError (nothing executed) for a point off the agent's screen.
+        """
+        inner = self.executor.submit(self.view.to_screen(action), action_id)
+        outer: Future[Outcome] = Future()
+
+        def done(f: Future[Outcome]) -> None:
+            try:
+                outer.set_result(self.view.outcome_to_agent(f.result()))
+            except Exception as exc:  # noqa: BLE001 - handed to whoever waits
+                outer.set_exception(exc)
+
+        inner.add_done_callback(done)
+        return outer
+
     def run(self, action: Action, timeout: float | None = 30.0) -> Outcome:
-        return self.executor.run(action, timeout)
+        """Submit and wait (for scripts and tests)."""
+        return self.submit(action).result(timeout)
 
     def close(self) -> None:
         """Halt, release everything held, restore the keymap, stop the threads."""

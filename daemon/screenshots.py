@@ -15,7 +15,7 @@ import struct
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Literal
 
 from capture import CaptureError
 from daemon.actions import Image
@@ -40,9 +40,17 @@ class ScreenGrabber:
     backend's screen coordinates are.
     """
 
-    def __init__(self, display: str | None = None, monitor: int = 0) -> None:
+    def __init__(
+        self,
+        display: str | None = None,
+        monitor: int = 0,
+        size: tuple[int, int] | None = None,
+        space: Literal["agent", "screen"] = "screen",
+    ) -> None:
         self.display = display
         self.monitor = monitor
+        self.size = size  # the agent's size: one resize, inside the one encode
+        self.space = space
         self.backend = ""  # "capture.screen" or "mss", once the first grab chose
         self._grab: Callable[[], bytes] | None = None
         self._stack = ExitStack()
@@ -64,7 +72,7 @@ class ScreenGrabber:
             data=base64.b64encode(png).decode("ascii"),
             width=width,
             height=height,
-            space="screen",
+            space=self.space,
         )
 
     def _open(self) -> Callable[[], bytes]:
@@ -80,7 +88,9 @@ class ScreenGrabber:
         ):
             scr: Any = self._stack.enter_context(capture_screen.Screen(self.display))
             self.backend = "capture.screen"
-            return lambda: bytes(capture_screen.encode(scr.grab(monitor=self.monitor), fmt="png"))
+            return lambda: bytes(
+                capture_screen.encode(scr.grab(monitor=self.monitor), size=self.size, fmt="png")
+            )
         return self._open_mss()
 
     def _open_mss(self) -> Callable[[], bytes]:
@@ -98,6 +108,8 @@ class ScreenGrabber:
             bgr = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)[
                 ..., :3
             ]
+            if self.size is not None and self.size != (shot.width, shot.height):
+                bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA)
             # fastest compression: a screenshot is sent once and the agent decodes it once
             ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
             if not ok:

@@ -194,7 +194,7 @@ def create_app(
     async def run(action: Action, dialect: str) -> Outcome:
         """Submit, record, await without blocking the loop, record, publish."""
         aid = uuid.uuid4().hex
-        future = executor.submit(action, aid)  # ActionError (off-screen): nothing queued
+        future = runtime.submit(action, aid)  # ActionError (off-screen): nothing queued
         await asyncio.to_thread(store.record_action, aid, dialect, action, None)
         outcome = await asyncio.wrap_future(future)
         await asyncio.to_thread(store.record_action, aid, dialect, action, outcome)
@@ -202,7 +202,12 @@ def create_app(
         return outcome
 
     def state() -> dict[str, Any]:
-        return {**intervention.snapshot(), "screen": list(screen()), "version": VERSION}
+        return {
+            **intervention.snapshot(),
+            "screen": list(screen()),
+            **runtime.view.describe(),
+            "version": VERSION,
+        }
 
     # -- routes ----------------------------------------------------------------------------
     @app.get("/healthz", tags=["meta"])
@@ -243,7 +248,7 @@ def create_app(
         try:
             cursor = None
             if isinstance(body, dict) and anthropic.needs_cursor(body):
-                cursor = (await asyncio.wrap_future(executor.submit(CursorPosition()))).cursor
+                cursor = (await asyncio.wrap_future(runtime.submit(CursorPosition()))).cursor
             action = anthropic.to_canonical(body, cursor=cursor)
             outcome = await run(action, "anthropic")
         except ActionError as exc:
@@ -262,7 +267,7 @@ def create_app(
             and executor.screenshot
         ):
             # the reference tool answers a wait with a fresh look at the screen
-            shot = await asyncio.wrap_future(executor.submit(Screenshot()))
+            shot = await asyncio.wrap_future(runtime.submit(Screenshot()))
             if shot.screenshot is not None:
                 outcome = outcome.model_copy(update={"screenshot": shot.screenshot})
         return JSONResponse({**anthropic.to_tool_result(outcome), **extra})

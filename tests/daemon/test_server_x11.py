@@ -136,6 +136,7 @@ def test_requests_without_the_token_get_401_and_nothing_runs(daemon: Daemon, tar
         "button": "left",
         "count": 1,
         "modifiers": [],
+        "space": "agent",
     }
 
 

@@ -31,6 +31,7 @@ def test_action_round_trip_and_pending_update(tmp_path: Path) -> None:
             "count": 1,
             "modifiers": [],
             "reason": "open the menu",
+            "space": "agent",
         }
         created = pending["created"]
 

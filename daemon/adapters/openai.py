@@ -1,0 +1,368 @@
+"""OpenAI's computer-use tool (Responses API ``computer_call`` items) <-> canonical actions.
+
+A ``computer_call`` output item carries ``call_id``, one ``action`` (``computer_use_preview``)
+or a batch ``actions[]`` (the GA ``computer`` tool), and ``pending_safety_checks``. Each
+action is ``{"type": ..., ...}``: ``click`` (x, y, button: left/right/wheel/back/forward),
+``double_click``, ``scroll`` (x, y, scroll_x, scroll_y in pixels), ``type`` (text),
+``keypress`` (keys: ``["CTRL", "A"]``), ``wait``, ``move``, ``drag`` (path of ``{x, y}``),
+``screenshot``; pointer actions may carry ``keys`` held meanwhile (GA tool).
+
+Choices made here (OpenAI leaves them to the harness):
+
+- ``button: "wheel"`` is the middle button. ``back``/``forward`` (mouse buttons 8/9) are
+  refused with a sentence pointing at ``keypress ["ALT", "LEFT"]``: turning them into a
+  key combo would send it to the focused window, not to the one under the pointer.
+- scroll distances are pixels; the daemon scrolls in wheel clicks: one click per
+  :data:`PIXELS_PER_CLICK` pixels, rounded half away from zero, at least one click for
+  any non-zero distance (``scroll_y: 30`` -> 1, ``150`` -> 2, ``-420`` -> -4).
+- ``wait`` lasts 1 s, or ``ms`` milliseconds when given (OpenAI's sample harness has it).
+- ``keypress`` keys become one xdotool combo joined with ``+`` (see :data:`KEY_NAMES`).
+
+Pending safety checks are never acknowledged here: a call that carries any raises
+:class:`SafetyCheckPending` and nothing is executed. Coordinates stay in the agent's
+space: the daemon converts them centrally. Pure functions: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from capture import CaptureError
+from capture.input.keys import keysym_for_name
+from daemon.actions import (
+    MAX_SCROLL,
+    Action,
+    Button,
+    Click,
+    Drag,
+    Image,
+    Key,
+    Move,
+    Outcome,
+    Screenshot,
+    Scroll,
+    Type,
+    Wait,
+)
+from daemon.adapters import anthropic, describe_validation_error
+from daemon.errors import ActionError
+
+__all__ = [
+    "ACTIONS",
+    "KEY_NAMES",
+    "PIXELS_PER_CLICK",
+    "SafetyCheckPending",
+    "for_api",
+    "map_key",
+    "to_canonical",
+    "to_output",
+    "wheel_clicks",
+]
+
+PIXELS_PER_CLICK = 100
+DEFAULT_WAIT_MS = 1000
+
+# OpenAI's key names (any case) -> xdotool names the daemon parses (capture.input.keys).
+KEY_NAMES: dict[str, str] = {
+    "CTRL": "ctrl", "CONTROL": "ctrl", "ALT": "alt", "OPTION": "alt", "SHIFT": "shift",
+    "CMD": "super", "COMMAND": "super", "META": "super", "SUPER": "super", "WIN": "super",
+    "WINDOWS": "super",
+    "ENTER": "Return", "RETURN": "Return", "ESC": "Escape", "ESCAPE": "Escape", "TAB": "Tab",
+    "SPACE": "space", "BACKSPACE": "BackSpace", "DELETE": "Delete", "DEL": "Delete",
+    "INSERT": "Insert", "HOME": "Home", "END": "End", "PAGEUP": "Page_Up",
+    "PAGEDOWN": "Page_Down", "ARROWUP": "Up", "ARROWDOWN": "Down", "ARROWLEFT": "Left",
+    "ARROWRIGHT": "Right", "UP": "Up", "DOWN": "Down", "LEFT": "Left", "RIGHT": "Right",
+    "CAPSLOCK": "Caps_Lock", "PRINTSCREEN": "Print",
+    # "+" joins the combo and whitespace separates combos, so these need their names
+    "+": "plus", "-": "minus", " ": "space", "\t": "Tab", "\n": "Return",
+}  # fmt: skip
+_FKEY = re.compile(r"^[Ff]([1-9]|1[0-9]|2[0-4])$")
+
+_BUTTONS: dict[str, Button] = {"left": "left", "right": "right", "wheel": "middle"}
+_HELD = frozenset({"keys"})
+# What each action may carry besides "type"; anything else is a mistake worth naming.
+_ALLOWED: dict[str, frozenset[str]] = {
+    "click": frozenset({"x", "y", "button"}) | _HELD,
+    "double_click": frozenset({"x", "y"}) | _HELD,
+    "scroll": frozenset({"x", "y", "scroll_x", "scroll_y"}) | _HELD,
+    "type": frozenset({"text"}),
+    "keypress": frozenset({"keys"}),
+    "wait": frozenset({"ms"}),
+    "move": frozenset({"x", "y"}) | _HELD,
+    "drag": frozenset({"path"}) | _HELD,
+    "screenshot": frozenset(),
+}
+ACTIONS = tuple(_ALLOWED)
+# canonical field -> the tool's name for it, for validation messages
+_FIELD_NAMES = {"modifiers": "keys", "dx": "scroll_x", "dy": "scroll_y", "duration": "ms"}
+
+
+class SafetyCheckPending(ActionError):
+    """The call carries ``pending_safety_checks`` that only a person may acknowledge."""
+
+
+def _number(value: Any, field: str, where: str, *, minimum: float | None = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ActionError(f"{where}: {field} must be a whole number, got {value!r}")
+    if not math.isfinite(value) or value != int(value):
+        raise ActionError(f"{where}: {field} must be a whole number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ActionError(f"{where}: {field} must not be negative, got {value!r}")
+    return int(value)
+
+
+def _point(act: dict[str, Any], where: str) -> tuple[int, int]:
+    for field in ("x", "y"):
+        if act.get(field) is None:
+            raise ActionError(f'{where} needs "{field}": a pixel of the screenshot')
+    return _number(act["x"], "x", where), _number(act["y"], "y", where)
+
+
+def map_key(name: Any, where: str = "keypress") -> str:
+    """One OpenAI key name (``"CTRL"``, ``"ArrowLeft"``, ``"a"``, ``"F5"``) -> xdotool's name."""
+    if not isinstance(name, str) or not name:
+        raise ActionError(f"{where}: each key must be a non-empty string, got {name!r}")
+    mapped = KEY_NAMES.get(name.upper())
+    if mapped is not None:
+        return mapped
+    if _FKEY.match(name):
+        return name.upper()
+    if len(name) == 1:
+        # letters lowercased: "A" in ["CTRL", "A"] means the A key, not shift+a
+        return name.lower() if name.isalpha() else name
+    try:
+        keysym_for_name(name)  # X names such as "KP_Enter" or "XF86AudioMute" pass through
+    except CaptureError:
+        raise ActionError(
+            f"{where}: unknown key {name!r}; use names like CTRL, ALT, SHIFT, CMD, ENTER, ESC, "
+            "TAB, SPACE, BACKSPACE, DELETE, ARROWLEFT, PAGEUP, HOME, F5 or a single character",
+            key=name,
+        ) from None
+    return name
+
+
+def _keys(act: dict[str, Any], where: str, *, required: bool) -> tuple[str, ...]:
+    keys = act.get("keys")
+    if keys is None or (keys == [] and not required):
+        if required:
+            raise ActionError(f'{where} needs "keys": a list of key names like ["CTRL", "C"]')
+        return ()
+    if not isinstance(keys, list) or not keys:
+        raise ActionError(f'{where}: "keys" must be a list of key names like ["CTRL", "C"]')
+    return tuple(map_key(k, where) for k in keys)
+
+
+def wheel_clicks(pixels: Any, field: str = "scroll_y", where: str = "scroll") -> int:
+    """Pixels -> wheel clicks: 1 per 100 px, half away from zero, at least 1 if non-zero."""
+    px = _number(pixels, field, where, minimum=None)
+    if px == 0:
+        return 0
+    clicks = max(1, int(abs(px) / PIXELS_PER_CLICK + 0.5))
+    if clicks > MAX_SCROLL:
+        raise ActionError(
+            f"{where}: {field} of {px} px is more than one action may scroll "
+            f"({MAX_SCROLL * PIXELS_PER_CLICK} px); split it"
+        )
+    return clicks if px > 0 else -clicks
+
+
+def _path(act: dict[str, Any], where: str) -> tuple[tuple[int, int], ...]:
+    path = act.get("path")
+    if not isinstance(path, list) or len(path) < 2:
+        raise ActionError(
+            f'{where} needs "path": a list of at least two points like [{{"x": 1, "y": 2}}, ...]'
+        )
+    points = []
+    for i, p in enumerate(path):
+        if not isinstance(p, dict) or set(p) != {"x", "y"}:
+            raise ActionError(f"{where}: path[{i}] must be an object {{x, y}}, got {p!r}")
+        points.append(_point(p, f"{where} path[{i}]"))
+    return tuple(points)
+
+
+def _translate(kind: str, act: dict[str, Any], where: str) -> Action:
+    if kind in ("click", "double_click"):
+        x, y = _point(act, where)
+        button = act.get("button", "left") if kind == "click" else "left"
+        if button in ("back", "forward"):
+            key = "LEFT" if button == "back" else "RIGHT"
+            raise ActionError(
+                f'{where}: button "{button}" (mouse button {8 if key == "LEFT" else 9}) is not '
+                f'supported; to go {button} in a browser send a keypress ["ALT", "{key}"]',
+                button=button,
+            )
+        if button not in _BUTTONS:
+            raise ActionError(
+                f"{where}: button must be left, right, wheel, back or forward, got {button!r}"
+            )
+        mods = _keys(act, where, required=False)
+        return Click(x=x, y=y, button=_BUTTONS[button], count=1 if kind == "click" else 2,
+                     modifiers=mods)  # fmt: skip
+    if kind == "scroll":
+        x, y = _point(act, where)
+        dx = wheel_clicks(act.get("scroll_x", 0) or 0, "scroll_x", where)
+        dy = wheel_clicks(act.get("scroll_y", 0) or 0, "scroll_y", where)
+        if dx == 0 and dy == 0:
+            raise ActionError(f"{where}: scroll_x and scroll_y are both 0: nothing to scroll")
+        return Scroll(x=x, y=y, dx=dx, dy=dy, modifiers=_keys(act, where, required=False))
+    if kind == "type":
+        text = act.get("text")
+        if not isinstance(text, str) or not text:
+            raise ActionError(f'{where} needs "text": a non-empty string')
+        return Type(text=text)
+    if kind == "keypress":
+        return Key(keys="+".join(_keys(act, where, required=True)))
+    if kind == "wait":
+        ms = act.get("ms")
+        ms = DEFAULT_WAIT_MS if ms is None else _number(ms, "ms", where)
+        return Wait(duration=ms / 1000)
+    if kind == "move":
+        if _keys(act, where, required=False):
+            raise ActionError(f"{where}: moving with keys held is not supported; drop keys")
+        x, y = _point(act, where)
+        return Move(x=x, y=y)
+    if kind == "drag":
+        return Drag(path=_path(act, where), modifiers=_keys(act, where, required=False))
+    return Screenshot()
+
+
+def _one(act: Any, where: str) -> Action:
+    if not isinstance(act, dict):
+        raise ActionError(f"{where} must be a JSON object, got {type(act).__name__}")
+    kind = act.get("type")
+    if kind not in _ALLOWED:
+        raise ActionError(
+            f"{where}: unknown action type {kind!r}; the computer tool has: {', '.join(ACTIONS)}",
+            action=kind,
+        )
+    where = f"{where} ({kind})" if where != kind else kind
+    given = {k for k, v in act.items() if v is not None and k != "type"}
+    unknown = sorted(given - _ALLOWED[kind])
+    if unknown:
+        raise ActionError(f"{where} does not take {', '.join(unknown)}")
+    try:
+        return _translate(kind, act, where)
+    except ValidationError as exc:
+        message, details = describe_validation_error(exc)
+        sentence = "; ".join(f"{_tool_field(d['loc'])}: {d['msg']}" for d in details) or message
+        raise ActionError(f"{where}: {sentence}", details=details) from None
+
+
+def _tool_field(loc: str) -> str:
+    name = loc.split(".")[-1].split("[")[0] or "action"
+    return _FIELD_NAMES.get(name, name)
+
+
+def _check_safety(call: dict[str, Any]) -> None:
+    checks = call.get("pending_safety_checks")
+    if checks is None or checks == []:
+        return
+    if not isinstance(checks, list):
+        raise ActionError("pending_safety_checks must be a list")
+    listed = []
+    for c in checks:
+        c = c if isinstance(c, dict) else {"message": str(c)}
+        listed.append({k: c.get(k) for k in ("id", "code", "message")})
+    shown = "; ".join(f"{c['code'] or 'unknown'}: {c['message'] or '(no message)'}" for c in listed)
+    raise SafetyCheckPending(
+        f"the computer call carries {len(listed)} pending safety check(s) ({shown}) that a "
+        "person must acknowledge; driverseat never acknowledges them itself and its approval "
+        "overlay is not built yet, so the call is refused and nothing was executed",
+        call_id=call.get("call_id"),
+        checks=listed,
+    )
+
+
+def to_canonical(call: dict[str, Any]) -> list[Action]:
+    """Translate one ``computer_call`` item into canonical actions, in order.
+
+    All or nothing: any action that is not understood raises ActionError (one sentence
+    naming the field) before anything runs. Pending safety checks raise
+    :class:`SafetyCheckPending`.
+    """
+    if not isinstance(call, dict):
+        raise ActionError(f"a computer_call must be a JSON object, got {type(call).__name__}")
+    if call.get("type", "computer_call") != "computer_call":
+        raise ActionError(f"expected a computer_call item, got type {call.get('type')!r}")
+    _check_safety(call)
+    action, actions = call.get("action"), call.get("actions")
+    if action is not None and actions is not None:
+        raise ActionError('a computer_call carries "action" or "actions", not both')
+    if actions is not None:
+        if not isinstance(actions, list) or not actions:
+            raise ActionError('"actions" must be a non-empty list of actions')
+        return [_one(a, f"actions[{i}]") for i, a in enumerate(actions)]
+    if action is None:
+        raise ActionError('a computer_call needs "action" (or "actions"), and has neither')
+    kind = action.get("type") if isinstance(action, dict) else None
+    return [_one(action, kind if kind in _ALLOWED else "action")]
+
+
+# -- outcomes -> computer_call_output --------------------------------------------------------
+
+
+def to_output(
+    call_id: str,
+    outcomes: list[Outcome],
+    screenshot: Image | None,
+    *,
+    planned: int | None = None,
+) -> dict[str, Any]:
+    """A ``computer_call_output`` item answering ``call_id``, plus a ``driverseat`` key.
+
+    The screenshot is ``screenshot``, else the last outcome's. ``planned`` is how many
+    actions the call had (to report those not run after an interruption). The API's item
+    has no room for text, so what went wrong is in ``driverseat["message"]``: use
+    :func:`for_api` to strip the ``driverseat`` key (the API rejects unknown fields) and
+    get a user message to send right after the item, so the model learns of it.
+    """
+    if screenshot is None:
+        screenshot = next((o.screenshot for o in reversed(outcomes) if o.screenshot), None)
+    if screenshot is None:
+        raise ValueError("a computer_call_output needs a screenshot, and none was given")
+    notes = [
+        anthropic.to_tool_result(o)["content"][0]["text"]
+        for o in outcomes
+        if o.status != "executed"
+    ]
+    skipped = (planned or 0) - len(outcomes)
+    if skipped > 0:
+        notes.append(f"{skipped} later action(s) of this call were not run.")
+    status = next((o.status for o in outcomes if o.status != "executed"), "executed")
+    return {
+        "type": "computer_call_output",
+        "call_id": call_id,
+        "output": {
+            "type": "computer_screenshot",
+            "image_url": f"data:{screenshot.media_type};base64,{screenshot.data}",
+        },
+        # never acknowledged here: a call with pending checks is refused before it runs
+        "acknowledged_safety_checks": [],
+        "driverseat": {
+            "call_id": call_id,
+            "status": status,
+            "actions": [
+                {"id": o.id, "action": o.action, "status": o.status, "detail": o.detail,
+                 "control": o.control}
+                for o in outcomes
+            ],  # fmt: skip
+            "message": " ".join(notes) or None,
+        },
+    }
+
+
+def for_api(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Split :func:`to_output`'s item into what the Responses API accepts and a user message.
+
+    The message (``None`` when every action executed) tells the model about an
+    interruption, a correction or a refusal; append it to ``input`` after the item.
+    """
+    api_item = {k: v for k, v in item.items() if k != "driverseat"}
+    message = (item.get("driverseat") or {}).get("message")
+    if not message:
+        return api_item, None
+    return api_item, {"role": "user", "content": [{"type": "input_text", "text": message}]}
