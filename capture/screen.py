@@ -12,10 +12,12 @@ starts skipping pixels (aliasing, lost thin lines), so INTER_AREA averages inste
 grab is then larger than 2732x1536 and AREA's cost is the price of a readable image.
 Upscaling (an explicit agent size above the monitor's) uses LINEAR.
 
-PNG at zlib level 1, 1366x768 web pages (midscene inputs): libpng's default adaptive
-filtering takes 21-32 ms; the fixed SUB filter with zlib's RLE strategy 6.6-14.5 ms,
-for files between 5 % smaller and 30 % larger, so :func:`encode` asks for those
-(OpenCV >= 4.11 exposes the filter; older builds keep their default filtering).
+PNG, 1366x768 web page (midscene githubstatus), same machine and run: OpenCV/libpng at
+zlib level 1 25 ms (21-32 ms across pages with its adaptive filtering; 6.6-14.5 ms with
+the fixed SUB filter and zlib's RLE strategy); a hand-built PNG with ISA-L deflate
+6.4 ms; fpng (SIMD PNG writer, lossless, files within 1 % of libpng level 1) 2.0 ms. So
+:func:`encode` writes PNGs with fpng, and falls back to OpenCV with SUB + RLE where the
+fpng wheel is missing (OpenCV >= 4.11 exposes the filter; older builds keep theirs).
 
 Scale factor (DPI): on X11, RandR 1.5 monitors report their physical size; a monitor's
 ``scale_factor`` is its DPI / 96 rounded to a quarter, and 1.0 when the size is missing
@@ -383,6 +385,11 @@ def _png_params() -> list[int]:
 
 _PNG_PARAMS: Final = _png_params()
 
+try:  # the fast PNG writer; every major platform has a wheel, but stay correct without it
+    import fpng as _fpng
+except ImportError:  # pragma: no cover - exercised where fpng has no wheel
+    _fpng = None
+
 
 def _interpolation(src: tuple[int, int], dst: tuple[int, int]) -> int:
     if dst[0] * 2 < src[0] or dst[1] * 2 < src[1]:
@@ -431,6 +438,10 @@ def encode(
                 # upscaling: drop the padding byte first, on the smaller image
                 image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
             image = cv2.resize(image, dst, interpolation=_interpolation(src, dst))
+        if fmt == "png" and _fpng is not None:
+            # one conversion, straight to the RGB fpng writes (its from_cv2 would add one)
+            code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+            return bytes(_fpng.from_ndarray(cv2.cvtColor(image, code)))
         if image.shape[2] == 4:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
         ok, buf = cv2.imencode(_EXTENSIONS[fmt], image, params)
