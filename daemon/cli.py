@@ -214,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         "action", help="""the action as JSON, e.g. '{"action": "type", "text": "hello"}'"""
     )
     _url_arg(a)
+    m = sub.add_parser(
+        "mcp",
+        help="serve the running daemon to an MCP client over stdin/stdout",
+        description="Run a stdio MCP server with the tools `computer` (the input of "
+        "Anthropic's computer tool) and `state`, proxying to the running daemon; "
+        "see docs/mcp.md for the client configuration.",
+    )
+    _url_arg(m)
     return parser
 
 
@@ -402,13 +410,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    try:
+        from daemon.mcp import run_mcp  # imported here: only this command needs the MCP SDK
+    except ImportError as exc:
+        raise _Exit(f"the MCP SDK is not installed ({exc}); pip install 'mcp>=2.3,<3'") from None
+    return run_mcp(args.url, _data_dir(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``driverseat`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
-        "resume": cmd_control, "act": cmd_act,
+        "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp,
     }  # fmt: skip
     try:
         return commands[args.command](args)

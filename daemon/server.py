@@ -34,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.actions import Action, CursorPosition, Outcome, Screenshot, Wait, parse_action
-from daemon.adapters import anthropic, describe_validation_error
+from daemon import openapi
+from daemon.adapters import anthropic, describe_validation_error, openai
 from daemon.auth import bearer, token_matches
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.runtime import Runtime
@@ -51,7 +52,7 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_TOO_SLOW = 4408
 QUEUE_SIZE = 256
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})  # documentation is not control
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -169,6 +170,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(_BearerAuth, token=token)
+    openapi.install(app)
 
     # -- errors -> HTTP (the only place) -------------------------------------------------
     @app.exception_handler(ActionError)
@@ -271,6 +273,36 @@ def create_app(
             if shot.screenshot is not None:
                 outcome = outcome.model_copy(update={"screenshot": shot.screenshot})
         return JSONResponse({**anthropic.to_tool_result(outcome), **extra})
+
+    @app.post("/v1/openai/computer", tags=["actions"])
+    async def post_openai(request: Request) -> JSONResponse:
+        """Execute an OpenAI ``computer_call`` (one ``action`` or batched ``actions[]``).
+
+        Returns a ``computer_call_output`` with a fresh screenshot as a data URL. Actions
+        run in order and stop at the first that does not execute. A call with
+        ``pending_safety_checks`` is refused (403) until a person can acknowledge them:
+        they are never acknowledged on the person's behalf.
+        """
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise ActionError("expected a computer_call object")
+        try:
+            actions = openai.to_canonical(body)
+        except openai.SafetyCheckPending as exc:
+            return _error(403, str(exc), details=_jsonable(exc.details))
+        for action in actions:
+            runtime.view.to_screen(action)  # every bounds check before anything runs
+        outcomes: list[Outcome] = []
+        for action in actions:
+            outcome = await run(action, "openai")
+            outcomes.append(outcome)
+            if outcome.status != "executed":
+                break
+        shot = await asyncio.wrap_future(runtime.submit(Screenshot()))
+        if shot.screenshot is None:
+            return _error(503, f"no screenshot for the computer_call_output: {shot.detail}")
+        call_id = str(body.get("call_id", ""))
+        return JSONResponse(openai.to_output(call_id, outcomes, shot.screenshot, planned=len(actions)))
 
     @app.get("/v1/state", tags=["control"])
     async def get_state() -> dict[str, Any]:

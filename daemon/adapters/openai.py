@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from capture import CaptureError
 from capture.input.keys import keysym_for_name
 from daemon.actions import (
+    MAX_DURATION,
     MAX_SCROLL,
     Action,
     Button,
@@ -199,13 +200,15 @@ def _translate(kind: str, act: dict[str, Any], where: str) -> Action:
             raise ActionError(
                 f"{where}: button must be left, right, wheel, back or forward, got {button!r}"
             )
+        count = 1 if kind == "click" else 2
         mods = _keys(act, where, required=False)
-        return Click(x=x, y=y, button=_BUTTONS[button], count=1 if kind == "click" else 2,
-                     modifiers=mods)  # fmt: skip
+        return Click(x=x, y=y, button=_BUTTONS[button], count=count, modifiers=mods)
     if kind == "scroll":
         x, y = _point(act, where)
-        dx = wheel_clicks(act.get("scroll_x", 0) or 0, "scroll_x", where)
-        dy = wheel_clicks(act.get("scroll_y", 0) or 0, "scroll_y", where)
+        sx, sy = act.get("scroll_x"), act.get("scroll_y")
+        # a missing distance is no scroll along that axis
+        dx = wheel_clicks(0 if sx is None else sx, "scroll_x", where)
+        dy = wheel_clicks(0 if sy is None else sy, "scroll_y", where)
         if dx == 0 and dy == 0:
             raise ActionError(f"{where}: scroll_x and scroll_y are both 0: nothing to scroll")
         return Scroll(x=x, y=y, dx=dx, dy=dy, modifiers=_keys(act, where, required=False))
@@ -219,6 +222,8 @@ def _translate(kind: str, act: dict[str, Any], where: str) -> Action:
     if kind == "wait":
         ms = act.get("ms")
         ms = DEFAULT_WAIT_MS if ms is None else _number(ms, "ms", where)
+        if ms > MAX_DURATION * 1000:
+            raise ActionError(f"{where}: ms must be at most {MAX_DURATION * 1000:.0f}, got {ms}")
         return Wait(duration=ms / 1000)
     if kind == "move":
         if _keys(act, where, required=False):
@@ -346,10 +351,15 @@ def to_output(
             "call_id": call_id,
             "status": status,
             "actions": [
-                {"id": o.id, "action": o.action, "status": o.status, "detail": o.detail,
-                 "control": o.control}
+                {
+                    "id": o.id,
+                    "action": o.action,
+                    "status": o.status,
+                    "detail": o.detail,
+                    "control": o.control,
+                }
                 for o in outcomes
-            ],  # fmt: skip
+            ],
             "message": " ".join(notes) or None,
         },
     }

@@ -19,7 +19,7 @@ from capture.coords import Rect
 from capture.screen import Screen
 from capture.xvfb import VirtualDisplay
 from daemon.actions import Action, parse_action
-from daemon.adapters import anthropic
+from daemon.adapters import anthropic, openai
 from daemon.runtime import Runtime
 from daemon.screenshots import ScreenGrabber
 from daemon.view import AgentView
@@ -89,6 +89,10 @@ Dialect = Callable[[int, int], Action]
 DIALECTS: dict[str, Dialect] = {
     "canonical": lambda x, y: parse_action({"action": "click", "x": x, "y": y}),
     "anthropic": lambda x, y: anthropic.to_canonical({"action": "left_click", "coordinate": [x, y]}),
+    "openai": lambda x, y: openai.to_canonical(
+        {"type": "computer_call", "call_id": "c1", "action": {"type": "click", "button": "left", "x": x, "y": y},
+         "pending_safety_checks": []}
+    )[0],
 }
 
 

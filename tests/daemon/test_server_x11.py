@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +25,9 @@ from websockets.sync.client import ClientConnection, connect
 from capture.input.keys import char_for_keysym
 from daemon.runtime import Runtime
 from daemon.screenshots import ScreenGrabber, png_size
-from daemon.server import WS_CLOSE_UNAUTHORIZED, create_app, make_server
+from daemon.server import WS_CLOSE_UNAUTHORIZED, create_app
 from daemon.store import Store
+from tests.daemon.live import poll, serving
 
 pytestmark = pytest.mark.x11
 
@@ -48,40 +47,19 @@ class Daemon:
         return self.http.post(path, json=body, **kw)
 
 
-def poll(pred: Callable[[], bool], timeout: float = 5.0, every: float = 0.02) -> bool:
-    """True as soon as ``pred()`` is; False after ``timeout`` (a bounded wait, not a sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
-
-
 @pytest.fixture(scope="module")
 def daemon(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     grabber = ScreenGrabber(xserver)
     runtime = Runtime(display=xserver, resume_after=0.3, screenshot=grabber)
     store = Store(tmp_path_factory.mktemp("store") / "driverseat.db")
     app = create_app(runtime, store, TOKEN)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = make_server(app, before_shutdown=lambda: None)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    assert poll(lambda: server.started, timeout=10), "uvicorn did not start"
-    url = f"http://127.0.0.1:{port}"
-    http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
-    try:
-        yield Daemon(url, f"ws://127.0.0.1:{port}/v1/events", runtime, store, http)
-    finally:
-        http.close()
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        runtime.close()
+    with serving(app) as url:
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        try:
+            yield Daemon(url, url.replace("http://", "ws://") + "/v1/events", runtime, store, http)
+        finally:
+            http.close()
+            runtime.close()
         grabber.close()
         store.close()
 

@@ -1,0 +1,197 @@
+"""``driverseat mcp``: a stdio MCP server that proxies to the running daemon.
+
+An MCP client (Claude Desktop, an IDE, an agent framework) starts this process and talks
+JSON-RPC over its stdin/stdout; each tool call becomes one HTTP request to the daemon,
+with the bearer token read from the daemon's data dir at call time (so the daemon may
+start, or restart with a new token, after this server). Tools:
+
+- ``computer``: the input of Anthropic's computer tool (``action``, ``coordinate``,
+  ``text``, ...), sent to ``POST /v1/anthropic/computer``; the reply's text and image
+  blocks become MCP text and image content, ``is_error`` becomes ``isError``.
+- ``state``: ``GET /v1/state`` as JSON text (who has control: agent, human or stopped).
+
+A daemon that is not running, refuses the token or refuses the action gives an error
+result with one sentence; the MCP server itself keeps running. Nothing but the protocol
+may be written to stdout.
+
+Needs the official MCP Python SDK, version 2 (``mcp.server.mcpserver.MCPServer``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
+from pydantic import Field
+
+from daemon.adapters.anthropic import ACTIONS, TOOL_VERSION
+from daemon.auth import default_data_dir, read_token
+from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
+from daemon.errors import ActionError, AuthError, DaemonError
+
+__all__ = ["build_server", "main", "run_mcp"]
+
+INSTRUCTIONS = (
+    "driverseat executes mouse and keyboard actions on a real desktop while a person can "
+    "take over at any moment. Coordinates are pixels of the latest screenshot the computer "
+    "tool returned: take a screenshot first. An 'Interrupted' result means the person took "
+    "control: take a new screenshot before going on."
+)
+
+
+def _arg(description: str, **schema: Any) -> Any:
+    """A parameter the daemon validates (its sentences beat pydantic's), with its JSON schema."""
+    return Field(description=description, json_schema_extra=schema)
+
+
+_POINT = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
+          "maxItems": 2}  # fmt: skip
+_WHERE = "[x, y] in pixels of the latest screenshot"
+
+
+def _error(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def _content(blocks: Any) -> list[ContentBlock]:
+    """The daemon's Anthropic-style blocks as MCP content (text and base64 images)."""
+    out: list[ContentBlock] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            out.append(TextContent(type="text", text=str(block.get("text", ""))))
+        elif block.get("type") == "image" and isinstance(block.get("source"), dict):
+            src = block["source"]
+            out.append(
+                ImageContent(
+                    type="image",
+                    data=str(src.get("data", "")),
+                    mime_type=str(src.get("media_type", "image/png")),
+                )
+            )
+    return out
+
+
+class _Proxy:
+    """Calls the daemon for each tool call; every expected failure becomes an error result."""
+
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.url = url
+        self.data_dir = data_dir
+
+    async def call(self, request: Callable[[AsyncClient], Awaitable[Any]]) -> Any:
+        """Run ``request`` with a fresh client; returns its result or a CallToolResult error."""
+        try:
+            token = read_token(self.data_dir)
+        except AuthError as exc:
+            # no token usually means no daemon: say that, which is what the person must fix
+            async with AsyncClient(self.url) as probe:
+                if not await probe.healthy():
+                    return _error(_not_running(self.url))
+            return _error(f"{exc}; is the daemon using another data dir?")
+        async with AsyncClient(self.url, token) as client:
+            try:
+                return await request(client)
+            except NotRunning:
+                return _error(_not_running(self.url))
+            except AuthError as exc:
+                return _error(f"{exc}; is the daemon using another data dir than {self.data_dir}?")
+            except ActionError as exc:  # a 422: the action was refused, nothing ran
+                return _error(f"Error: {exc}")
+            except DaemonError as exc:
+                return _error(f"The driverseat daemon failed: {exc}")
+
+
+def _not_running(url: str) -> str:
+    return (
+        f"The driverseat daemon is not running at {url}; start it with `driverseat serve` "
+        "and try again."
+    )
+
+
+def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> MCPServer:
+    """The MCP server with the ``computer`` and ``state`` tools, proxying to ``url``."""
+    proxy = _Proxy(url, Path(data_dir).expanduser() if data_dir else default_data_dir())
+    server = MCPServer("driverseat", instructions=INSTRUCTIONS)
+
+    @server.tool(
+        description=f"Use the mouse and keyboard of the desktop and take screenshots "
+        f"(the input of Anthropic's {TOOL_VERSION} computer tool). A person may take over at "
+        "any time; the result then says 'Interrupted'. Actions: key and hold_key (text: "
+        "xdotool keys like 'ctrl+s'), type (text), mouse_move, left_click, right_click, "
+        "middle_click, double_click, triple_click (coordinate; text names modifiers held), "
+        "left_click_drag (start_coordinate to coordinate), left_mouse_down, left_mouse_up, "
+        "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), wait "
+        "(duration in seconds), screenshot, cursor_position."
+    )
+    async def computer(
+        action: Annotated[Any, _arg("what to do", type="string", enum=list(ACTIONS))],
+        coordinate: Annotated[Any, _arg(_WHERE, **_POINT)] = None,
+        text: Annotated[
+            Any, _arg("text to type, keys to press, or modifiers to hold", type="string")
+        ] = None,
+        scroll_direction: Annotated[
+            Any, _arg("scroll direction", type="string", enum=["up", "down", "left", "right"])
+        ] = None,
+        scroll_amount: Annotated[Any, _arg("wheel clicks", type="integer", minimum=1)] = None,
+        duration: Annotated[Any, _arg("seconds", type="number", minimum=0)] = None,
+        start_coordinate: Annotated[Any, _arg(f"drag start, {_WHERE}", **_POINT)] = None,
+    ) -> CallToolResult:
+        given = {
+            "action": action, "coordinate": coordinate, "text": text,
+            "scroll_direction": scroll_direction, "scroll_amount": scroll_amount,
+            "duration": duration, "start_coordinate": start_coordinate,
+        }  # fmt: skip
+        tool_input = {k: v for k, v in given.items() if v is not None}
+        reply = await proxy.call(lambda c: c.anthropic(tool_input))
+        if isinstance(reply, CallToolResult):
+            return reply
+        content = _content(reply.get("content"))
+        if not content:
+            return _error("The driverseat daemon sent a reply without content.")
+        return CallToolResult(content=content, is_error=bool(reply.get("is_error")))
+
+    @server.tool(
+        description="Who drives the desktop now: control is 'agent', 'human' (a person took "
+        "over; wait until it is 'agent' again) or 'stopped' (until the person resumes); "
+        "also the screen size."
+    )
+    async def state() -> CallToolResult:
+        reply = await proxy.call(lambda c: c.state())
+        if isinstance(reply, CallToolResult):
+            return reply
+        return CallToolResult(content=[TextContent(type="text", text=json.dumps(reply))])
+
+    return server
+
+
+def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
+    """Serve MCP on stdin/stdout until the client closes it; returns the exit code."""
+    try:
+        build_server(url, data_dir).run("stdio")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m daemon.mcp [--url URL] [--data-dir DIR]`` (what ``driverseat mcp`` runs)."""
+    parser = argparse.ArgumentParser(
+        prog="driverseat mcp",
+        description="Serve the running daemon to an MCP client over stdin/stdout.",
+    )
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the daemon (default: {DEFAULT_URL})")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where the token lives")
+    args = parser.parse_args(argv)
+    return run_mcp(args.url, args.data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

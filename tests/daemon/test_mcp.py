@@ -1,0 +1,235 @@
+"""``python -m daemon.mcp`` as an MCP client meets it: the SDK's own stdio client, a real daemon.
+
+The daemon runs as ``driverseat serve --virtual-display ...`` (its own Xvfb); the MCP server
+runs as a subprocess the SDK's ``stdio_client`` spawns, exactly as Claude Desktop would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.types import CallToolResult, ImageContent, TextContent
+
+pytestmark = pytest.mark.x11
+
+ROOT = Path(__file__).resolve().parents[2]
+EXE = Path(sys.executable).with_name("driverseat")
+T = TypeVar("T")
+
+
+class _Daemon:
+    """A ``driverseat serve`` subprocess; its stderr lines are collected by a reader thread."""
+
+    def __init__(self, data: Path) -> None:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DRIVERSEAT_DATA_DIR")}  # fmt: skip
+        cmd = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "daemon.cli"]
+        self.proc = subprocess.Popen(
+            [*cmd, "serve", "--virtual-display", "1280x800", "--port", "0",
+             "--data-dir", str(data), "--no-overlay"],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def url(self, timeout: float = 30.0) -> str:
+        """The API address the daemon printed, once it answers /healthz."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (m := next(filter(None, (re.search(r"API: +(http://\S+)", ln)
+                                               for ln in self.lines)), None)):  # fmt: skip
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"the daemon printed no API line: {self.lines}")
+                self._cond.wait(min(left, 0.2))
+        url = m.group(1)
+        while not _healthy(url):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"the daemon at {url} never became healthy: {self.lines}")
+            time.sleep(0.05)  # polling /healthz, bounded by the deadline
+        return url
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return bool(httpx.get(url + "/healthz", timeout=1).json().get("ok"))
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed")
+    data = tmp_path_factory.mktemp("mcp") / "data"
+    d = _Daemon(data)
+    try:
+        yield d.url(), data
+    finally:
+        d.close()
+
+
+def _with_session(
+    url: str, data: Path, errlog: Path, use: Callable[[ClientSession], Awaitable[T]]
+) -> T:
+    """Spawn ``python -m daemon.mcp`` through the SDK's stdio client and run ``use`` on it."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "daemon.mcp", "--url", url, "--data-dir", str(data)],
+        cwd=str(ROOT),
+    )
+
+    async def run() -> T:
+        with errlog.open("a") as err:
+            async with (
+                stdio_client(params, errlog=err) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await asyncio.wait_for(session.initialize(), 30)
+                return await asyncio.wait_for(use(session), 60)
+
+    return asyncio.run(run())
+
+
+def _call(
+    name: str, args: dict[str, Any] | None = None
+) -> Callable[[ClientSession], Awaitable[Any]]:
+    async def use(session: ClientSession) -> Any:
+        return await session.call_tool(name, args or {})
+
+    return use
+
+
+def _text(result: CallToolResult) -> str:
+    return " ".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+def test_tools_are_listed(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    url, data = daemon
+
+    async def use(session: ClientSession) -> Any:
+        return await session.list_tools()
+
+    tools = {t.name: t for t in _with_session(url, data, tmp_path / "err", use).tools}
+    assert set(tools) == {"computer", "state"}
+    schema = tools["computer"].input_schema
+    assert schema["required"] == ["action"]
+    assert "screenshot" in schema["properties"]["action"]["enum"]
+    assert set(schema["properties"]) == {
+        "action", "coordinate", "text", "scroll_direction", "scroll_amount", "duration",
+        "start_coordinate",
+    }  # fmt: skip
+
+
+def test_screenshot_click_and_state(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    url, data = daemon
+
+    async def use(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("computer", {"action": "screenshot"}),
+            await session.call_tool("computer", {"action": "left_click", "coordinate": [40, 30]}),
+            await session.call_tool("state", {}),
+        ]
+
+    shot, click, state = _with_session(url, data, tmp_path / "err", use)
+
+    assert not shot.is_error, _text(shot)
+    images = [c for c in shot.content if isinstance(c, ImageContent)]
+    assert len(images) == 1 and images[0].mime_type == "image/png"
+    assert base64.b64decode(images[0].data).startswith(b"\x89PNG\r\n\x1a\n")
+
+    assert not click.is_error, _text(click)
+    assert _text(click) and not _text(click).startswith("Error")
+
+    assert not state.is_error, _text(state)
+    snapshot = json.loads(_text(state))
+    assert snapshot["control"] == "agent"
+
+
+def test_refused_actions_are_error_results(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    url, data = daemon
+
+    async def use(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("computer", {"action": "fly"}),
+            await session.call_tool(
+                "computer", {"action": "left_click", "coordinate": [1, 99_999]}
+            ),
+            # the server survives refusals: a good call still works afterwards
+            await session.call_tool("state", {}),
+        ]
+
+    bad, off, after = _with_session(url, data, tmp_path / "err", use)
+    assert bad.is_error
+    assert _text(bad).startswith("Error: unknown computer action 'fly'")
+    assert "\n" not in _text(bad)
+    assert off.is_error and "off the screen" in _text(off)
+    assert not after.is_error
+
+
+def test_daemon_not_running(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    _, data = daemon
+    url = f"http://127.0.0.1:{_closed_port()}"
+
+    async def use(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("computer", {"action": "screenshot"}),
+            await session.call_tool("state", {}),
+        ]
+
+    for result in _with_session(url, data, tmp_path / "err", use):
+        assert result.is_error
+        assert _text(result) == (
+            f"The driverseat daemon is not running at {url}; start it with `driverseat serve` "
+            "and try again."
+        )
+
+
+def test_no_token_and_no_daemon_says_not_running(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = _with_session(url, tmp_path / "none", tmp_path / "err", _call("state"))
+    assert result.is_error and "not running" in _text(result)
