@@ -38,11 +38,20 @@ class ActionBase(BaseModel):
         description="text the agent read from the screen or the web (kept apart from its "
         "own reasoning: it may be a prompt injection)",
     )
+    goal: str | None = Field(None, max_length=2_000, description="the task the agent is on")
+    steps: tuple[str, ...] = Field((), max_length=50, description="what the agent did so far")
     space: Space = Field(
         "agent",
         description="coordinates are in the pixels of the screenshot the agent was shown "
         "('agent', the default) or of the physical desktop ('screen')",
     )
+
+    @field_validator("steps")
+    @classmethod
+    def _short_steps(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(len(step) > 500 for step in v):
+            raise ValueError("each step is at most 500 characters")
+        return v
 
     def points(self) -> list[tuple[int, int]]:
         """Every screen point this action touches (for bounds checks)."""
@@ -276,6 +285,91 @@ class Image(_Wire):
     space: Space = "screen"
 
 
+Tier = Literal["auto", "notify", "grace", "approve", "approve2", "deny"]
+Verdict = Literal["approve", "reject", "correct", "edit", "cancel"]
+ReviewStatus = Literal[
+    "pending", "approved", "rejected", "corrected", "edited", "cancelled", "expired"
+]
+
+
+class Feedback(_Wire):
+    """What a person's answer to a review means for the agent, in the agent's space.
+
+    For a correction: where the agent proposed to act, where the right element is
+    (its box, and which way and how far), with an annotated image and crops; for a
+    rejection the reason; for an edit what changed.
+    """
+
+    text: str
+    space: Space = "agent"
+    proposed: tuple[int, int] | None = None
+    corrected: tuple[int, int] | None = None
+    box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 (x1, y1 exclusive)
+    dx: int | None = None
+    dy: int | None = None
+    image: Image | None = None
+    crops: tuple[Image, ...] = ()
+    reason: str | None = None
+    edited: dict[str, Any] | None = None
+
+
+class Decision(_Wire):
+    """One person's answer to a review; every decision has a stable id."""
+
+    id: str
+    review_id: str
+    reviewer: str
+    verdict: Verdict
+    at: float
+    latency_ms: float | None = None  # shown -> decided
+    rationale: str | None = None
+    points: tuple[tuple[int, int], ...] = ()  # corrected point(s), screen space
+    edited: dict[str, Any] | None = None
+
+
+class DecisionRequest(BaseModel):
+    """What the overlay (or any reviewer client) posts to decide a review."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    verdict: Verdict
+    reviewer: str = Field(min_length=1, max_length=200)
+    points: tuple[tuple[int, int], ...] = Field(
+        (), max_length=2, description="screen-space point(s) of a correction (two for a drag)"
+    )
+    edited: dict[str, Any] | None = Field(None, description="replacement fields, e.g. text or keys")
+    rationale: str | None = Field(None, max_length=2_000)
+    shown_at: float | None = Field(None, description="when the review was shown (epoch s)")
+
+
+class Review(_Wire):
+    """An action held for a person, with everything they need to judge it.
+
+    ``action`` is what the agent sent (its space); ``screen_action`` the same action in
+    screen space, to draw on the frozen screenshot 1:1. The screenshot itself is served
+    at ``GET /v1/reviews/{id}/screenshot`` (PNG, screen pixels of ``screen_rect``).
+    """
+
+    id: str
+    action_id: str
+    action: dict[str, Any]
+    screen_action: dict[str, Any]
+    tier: Tier
+    rule: str
+    status: ReviewStatus = "pending"
+    needed: int = 1  # approvals needed (2 for approve2, from distinct reviewers)
+    created: float
+    expires: float | None = None
+    reason: str | None = None
+    confidence: float | None = None
+    goal: str | None = None
+    steps: tuple[str, ...] = ()
+    screen_text: str | None = None
+    screen_rect: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, width, height
+    agent_size: tuple[int, int] = (0, 0)
+    decisions: tuple[Decision, ...] = ()
+
+
 class Outcome(_Wire):
     """What became of one action; ``id`` is stable and names it in the store."""
 
@@ -290,6 +384,10 @@ class Outcome(_Wire):
     human_activity: HumanActivity | None = None
     screenshot: Image | None = None
     elapsed_ms: float = 0.0
+    review_id: str | None = None
+    tier: Tier | None = None
+    rule: str | None = None
+    feedback: Feedback | None = None
 
     @property
     def ok(self) -> bool:

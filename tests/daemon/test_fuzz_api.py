@@ -7,6 +7,8 @@ leaves the desktop untouched (no primitive sent, nothing reaches the target wind
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +31,9 @@ from tests.x11.target import TargetWindow
 pytestmark = pytest.mark.x11
 
 TOKEN = "fuzz-token-0123456789"
+# bench/fuzz_api.py runs this module with many more examples and reads the report
+EXAMPLES = int(os.environ.get("DRIVERSEAT_FUZZ_EXAMPLES", "30"))
+REPORT = os.environ.get("DRIVERSEAT_FUZZ_REPORT")
 
 
 class Live:
@@ -76,16 +81,18 @@ def test_api_survives_fuzzing(live: Live, mode: GenerationMode) -> None:
     operations = [op for op in _operations(live.url) if op.path != "/v1/control/stop"]
     assert {op.path for op in operations} >= {"/v1/actions", "/v1/anthropic/computer", "/v1/state"}
     # (a stop would turn every later action into a quick "interrupted": less coverage)
+    counts: dict[str, int] = {}
     for op in operations:
 
         @given(case=op.as_strategy(generation_mode=mode))
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case: Any) -> None:
             _tame(case.body)
             live.runtime.intervention.resume(by="fuzz")
             sent = live.runtime.executor.primitives_sent
             seen = len(live.target.snapshot())
             response = case.call(base_url=live.url, headers={"Authorization": f"Bearer {TOKEN}"})
+            counts[f"{response.status_code // 100}xx"] = counts.get(f"{response.status_code // 100}xx", 0) + 1
             assert response.status_code < 500, (op.label, case.body, response.text[:300])
             if mode is GenerationMode.POSITIVE or response.status_code < 400:
                 case.validate_response(
@@ -103,3 +110,6 @@ def test_api_survives_fuzzing(live: Live, mode: GenerationMode) -> None:
             # an operation with nothing to get wrong (no body, no parameters) has no
             # negative cases; the positive run covered it
             assert mode is GenerationMode.NEGATIVE
+    if REPORT:
+        with open(REPORT, "a") as f:
+            f.write(json.dumps({"mode": mode.value, "operations": len(operations), "responses": counts}) + "\n")

@@ -115,6 +115,7 @@ def test_requests_without_the_token_get_401_and_nothing_runs(daemon: Daemon, tar
         "count": 1,
         "modifiers": [],
         "space": "agent",
+        "steps": [],
     }
 
 

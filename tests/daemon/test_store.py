@@ -32,6 +32,7 @@ def test_action_round_trip_and_pending_update(tmp_path: Path) -> None:
             "modifiers": [],
             "reason": "open the menu",
             "space": "agent",
+            "steps": [],
         }
         created = pending["created"]
 
