@@ -36,6 +36,7 @@ _SAME = {
 _SHIFTS = {0xFFE1, 0xFFE2}
 
 DEFAULT_KILL_SWITCH = "ctrl+alt+End"
+REVIEW_SETTLE_S = 0.5  # motion right after a review closes is the same hand, not a takeover
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -84,6 +85,9 @@ class Intervention:
         self._held_keys: dict[int, int] = {}  # keycode -> keysym, the person's
         self._held_buttons: set[int] = set()
         self._hotkey_release: set[int] = set()
+        self._reviews_open = 0
+        self._review_held: set[tuple[bool, int]] = set()  # (is a key, code) pressed for a review
+        self._settle_until = 0.0
         self._activity: _Activity | None = None
         self._summary: HumanActivity | None = None
         self.takeover_id: str | None = None
@@ -140,6 +144,9 @@ class Intervention:
             self._hotkey_release.discard(ev.code)
             self._held_keys.pop(ev.code, None)
             return
+        if self._reviews_open or self._review_held or ev.received < self._settle_until:
+            if self._review_input(ev):
+                return
         if self._state == "agent":
             self.yield_event.set()  # first: the executor stops before its next primitive
         with self._cond:
@@ -155,6 +162,39 @@ class Intervention:
             self._cond.notify_all()
         if changed:
             self._emit(*changed)
+
+    # -- reviews: input given to an open review is review input, not a takeover ----------------
+    def review_opened(self) -> None:
+        """A review is on the person's screen: their input now answers it."""
+        with self._cond:
+            self._reviews_open += 1
+
+    def review_closed(self) -> None:
+        with self._cond:
+            self._reviews_open = max(0, self._reviews_open - 1)
+            if not self._reviews_open:
+                # the hand that just clicked "approve" is still on the mouse
+                self._settle_until = self._clock() + REVIEW_SETTLE_S
+
+    def _review_input(self, ev: InputEvent) -> bool:
+        """True if ``ev`` belongs to a review (and was handled: kill switch only)."""
+        key = (ev.kind in (Kind.KEY_DOWN, Kind.KEY_UP), ev.code)
+        if ev.kind in (Kind.KEY_UP, Kind.BUTTON_UP) and key in self._review_held:
+            self._review_held.discard(key)  # letting go of what was pressed for the review
+        elif self._reviews_open:
+            if ev.kind in (Kind.KEY_DOWN, Kind.BUTTON_DOWN):
+                self._review_held.add(key)
+        elif not (ev.kind is Kind.MOTION and ev.received < self._settle_until):
+            return False
+        with self._cond:
+            toggled = self._track(ev)  # the kill switch works during reviews too
+            changed = (
+                self._enter("agent" if self._state == "stopped" else "stopped", ev) if toggled else None
+            )
+            self._cond.notify_all()
+        if changed:
+            self._emit(*changed)
+        return True
 
     def _track(self, ev: InputEvent) -> bool:
         """Record the person's input; True when the kill-switch chord completes."""

@@ -127,3 +127,27 @@ def test_listener_runs_outside_the_lock(iv: Intervention) -> None:
     iv.listeners.append(listener)
     iv.on_input(ev(Kind.MOTION))
     assert seen.wait(1)
+
+
+def test_input_to_an_open_review_is_not_a_takeover(iv: Intervention) -> None:
+    iv.review_opened()
+    iv.on_input(ev(Kind.MOTION))
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name("Return")))
+    assert iv.state == "agent" and not iv.yield_event.is_set()
+    iv.review_closed()
+    # letting go of what was pressed for the review, and the hand settling, are not takeovers
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    iv.on_input(ev(Kind.KEY_UP, keysym_for_name("Return")))
+    iv.on_input(ev(Kind.MOTION))
+    assert iv.state == "agent" and iv.takeovers == 0
+    # a new press is a takeover again
+    iv.on_input(ev(Kind.BUTTON_DOWN, 3))
+    assert iv.state == "human"
+
+
+def test_kill_switch_works_during_a_review(iv: Intervention) -> None:
+    iv.review_opened()
+    for name in ("ctrl", "alt", "End"):
+        iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name(name)))
+    assert iv.state == "stopped"
