@@ -1,0 +1,520 @@
+"""The policy: pure rules that give each action a tier.
+
+A policy is a TOML file (``--policy PATH``): optional ``[defaults]`` and a list of
+``[[rule]]`` tables, each naming a tier and some conditions. All of a rule's conditions
+must hold (AND); the first matching rule wins; no match means the default tier. The
+conditions are documented where users read them, in the shipped ``assets/policy.toml``.
+
+Two choices worth knowing:
+
+- ``confidence_below``: an action without a confidence does **not** match unless the
+  rule says ``missing_confidence = "match"``. Confidence is the agent's own claim, so
+  its absence is "no signal", and agents that never send one (Anthropic's computer
+  tool) would otherwise have every click held.
+- screenshot, cursor_position and wait only look or wait: they are ``auto`` unless a
+  rule lists them in ``kinds`` (a rule without ``kinds`` never applies to them, and
+  neither does the default tier).
+
+Everything here is pure (no clock, no display) except :func:`load_policy` and
+:func:`default_policy`, which read a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from capture import CaptureError
+from capture.input.keys import char_for_keysym, name_for_keysym, parse_keys
+from daemon.actions import ACTION_KINDS, ActionBase, Key, Tier, Type
+from daemon.errors import DaemonError
+
+__all__ = [
+    "DEFAULT_POLICY_PATH", "DEFAULT_RULE", "PASSIVE_KINDS", "TIERS", "Policy", "PolicyError",
+    "Rule", "Verdict", "action_kind", "default_policy", "evaluate", "load_policy",
+    "normalise_keys", "parse_policy", "typed_text",
+]  # fmt: skip
+
+TIERS: tuple[Tier, ...] = get_args(Tier)
+PASSIVE_KINDS = frozenset({"screenshot", "cursor_position", "wait"})
+DEFAULT_RULE = "(default)"  # parentheses cannot occur in a rule name
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "assets" / "policy.toml"
+DEFAULT_RATIONALES = ("needed for the task", "checked on screen", "the person asked for it",
+                      "not needed for the task", "wrong target", "too risky")  # fmt: skip
+MissingConfidence = Literal["skip", "match"]
+
+
+class PolicyError(DaemonError):
+    """A policy file that cannot be used (the message starts with ``file:line:``), or an
+    action the policy cannot judge (agent-space points against a screen region)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy says about one action: its tier, the rule, and why in words."""
+
+    tier: Tier
+    rule: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One ``[[rule]]``: a tier for the actions that meet every condition given."""
+
+    name: str
+    tier: Tier
+    description: str = ""
+    kinds: frozenset[str] | None = None
+    keys: frozenset[str] | None = None
+    key_pattern: tuple[re.Pattern[str], ...] | None = None
+    text: tuple[re.Pattern[str], ...] | None = None
+    region: tuple[int, int, int, int] | None = None
+    window: tuple[re.Pattern[str], ...] | None = None
+    confidence_below: float | None = None
+    missing_confidence: MissingConfidence = "skip"
+    line: int | None = None  # where the rule starts in its file
+
+    def match(self, action: ActionBase, window_title: str | None = None) -> list[str] | None:
+        """Why ``action`` meets this rule (one clause per condition), or None if it does not."""
+        kind = action_kind(action)
+        why: list[str] = []
+        if self.kinds is not None:
+            if kind not in self.kinds:
+                return None
+            why.append(f"it is a {kind}")
+        elif kind in PASSIVE_KINDS:
+            return None
+        if self.keys is not None or self.key_pattern is not None:
+            combos = _combos(action)
+            if self.keys is not None:
+                hit = next((c for c in combos if c in self.keys), None)
+                if hit is None:
+                    return None
+                why.append(f"it presses {hit}")
+            if self.key_pattern is not None:
+                found = _first_search(self.key_pattern, combos)
+                if found is None:
+                    return None
+                why.append(f"{found.string} matches /{_clip(found.re.pattern)}/")
+        if self.text is not None:
+            typed = typed_text(action)
+            found = _first_search(self.text, [typed] if typed else [])
+            if found is None:
+                return None
+            where = repr(_clip(found[0])) if found[0] else f"position {found.start()}"
+            why.append(f"the typed text matches /{_clip(found.re.pattern)}/ at {where}")
+        if self.region is not None:
+            point = self._point_inside(action)
+            if point is None:
+                return None
+            why.append(f"({point[0]}, {point[1]}) is inside the region {list(self.region)}")
+        if self.window is not None:
+            found = _first_search(self.window, [window_title] if window_title else [])
+            if found is None:
+                return None
+            title, pattern = _clip(found.string), _clip(found.re.pattern)
+            why.append(f"the active window {title!r} matches /{pattern}/")
+        if self.confidence_below is not None:
+            conf = action.confidence
+            if conf is None:
+                if self.missing_confidence == "skip":
+                    return None
+                why.append("the agent gave no confidence")
+            elif conf >= self.confidence_below:
+                return None
+            else:
+                why.append(f"its confidence {conf:g} is below {self.confidence_below:g}")
+        return why
+
+    def _point_inside(self, action: ActionBase) -> tuple[int, int] | None:
+        assert self.region is not None
+        points = action.points()
+        if points and action.space != "screen":
+            # Regions are screen pixels; an agent-space point here would be a silent miss.
+            raise PolicyError(f"rule {self.name!r}: the action must be in screen space")
+        x0, y0, x1, y1 = self.region
+        return next(((x, y) for x, y in points if x0 <= x < x1 and y0 <= y < y1), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A parsed policy. ``Policy()`` lets everything through (all ``auto``)."""
+
+    rules: tuple[Rule, ...] = ()
+    default_tier: Tier = "auto"
+    grace_seconds: float = 5.0
+    review_expiry_seconds: float | None = None  # None: reviews wait until decided
+    rationale_required: frozenset[Tier] = frozenset({"approve2"})
+    rationales: tuple[str, ...] = DEFAULT_RATIONALES
+    source: str = "<policy>"
+
+    def needs_rationale(self, tier: Tier) -> bool:
+        """Whether a decision on a review of this tier must carry one of ``rationales``."""
+        return tier in self.rationale_required
+
+
+def evaluate(policy: Policy, action: ActionBase, *, window_title: str | None = None) -> Verdict:
+    """The tier of ``action`` (in screen space) under ``policy``: first matching rule wins."""
+    for rule in policy.rules:
+        clauses = rule.match(action, window_title)
+        if clauses is not None:
+            label = f"rule {rule.name!r}" + (f" ({rule.description})" if rule.description else "")
+            reasons = "; ".join(clauses) if clauses else "it matches every action"
+            return Verdict(rule.tier, rule.name, f"{label}: {reasons} -> {rule.tier}")
+    kind = action_kind(action)
+    if kind in PASSIVE_KINDS:
+        return Verdict(
+            "auto", DEFAULT_RULE, f"a {kind} changes nothing and no rule names it -> auto"
+        )
+    tier = policy.default_tier
+    return Verdict(tier, DEFAULT_RULE, f"no rule matches this {kind}; the default tier is {tier}")
+
+
+def action_kind(action: ActionBase) -> str:
+    """The action's kind (``"click"``, ``"type"``...), as rules name it."""
+    return str(getattr(action, "action", type(action).__name__.lower()))
+
+
+# --- keys and typed text ------------------------------------------------------------
+
+_MODIFIERS = {"Control": "ctrl", "Alt": "alt", "Shift": "shift", "Super": "super",
+              "Meta": "meta", "Hyper": "hyper"}  # fmt: skip
+_MODIFIER_ORDER = ("ctrl", "alt", "shift", "super", "meta", "hyper", "altgr")
+_PUNCTUATION: dict[int, str] = {}
+
+
+def _key_name(keysym: int) -> tuple[str, bool]:
+    """(normalised name, is a modifier) of one keysym."""
+    name = name_for_keysym(keysym)
+    if name == "ISO_Level3_Shift":
+        return "altgr", True
+    base, _, side = name.rpartition("_")
+    if side in ("L", "R") and base in _MODIFIERS:
+        return _MODIFIERS[base], True
+    if 0x20 <= keysym <= 0x7E:
+        ch = chr(keysym)
+        # Punctuation by its X name: "ctrl+plus" reads (and regexes) better than "ctrl++".
+        return (ch.lower() if ch.isalnum() else _punctuation_name(keysym)), False
+    letter = char_for_keysym(keysym)
+    if letter is not None and letter.isalpha():
+        return letter.lower(), False
+    return name, False
+
+
+def _punctuation_name(keysym: int) -> str:
+    if not _PUNCTUATION:
+        from Xlib import XK
+
+        for attr in sorted(dir(XK)):
+            value = getattr(XK, attr)
+            if attr.startswith("XK_") and isinstance(value, int) and 0x20 <= value <= 0x7E:
+                _PUNCTUATION.setdefault(value, attr[3:])
+    return _PUNCTUATION.get(keysym, chr(keysym))
+
+
+def normalise_keys(keys: str) -> tuple[str, ...]:
+    """``"Ctrl+Alt+Del super+L"`` -> ``("ctrl+alt+Delete", "super+l")``.
+
+    Raises CaptureError for key names no keyboard has.
+    """
+    out = []
+    for combo in parse_keys(keys):
+        mods: set[str] = set()
+        others: list[str] = []
+        for ks in combo.keysyms:
+            name, is_mod = _key_name(ks)
+            if is_mod:
+                mods.add(name)
+            else:
+                others.append(name)
+        out.append("+".join([m for m in _MODIFIER_ORDER if m in mods] + others))
+    return tuple(out)
+
+
+def _combos(action: ActionBase) -> tuple[str, ...]:
+    return normalise_keys(action.keys) if isinstance(action, Key) else ()
+
+
+def typed_text(action: ActionBase) -> str | None:
+    """The text an action types: a type action's text, or what a key action's keys type.
+
+    Key actions count too so that spelling a command key by key does not slip past a
+    ``text`` rule. Combos with modifiers other than shift type nothing.
+    """
+    if isinstance(action, Type):
+        return action.text
+    if not isinstance(action, Key):
+        return None
+    chars = []
+    for combo in parse_keys(action.keys):
+        mods = {_key_name(ks)[0] for ks in combo.modifiers}
+        ch = char_for_keysym(combo.key)
+        if ch is not None and mods <= {"shift"}:
+            chars.append(ch.upper() if mods else ch)
+    return "".join(chars) or None
+
+
+def _first_search(patterns: tuple[re.Pattern[str], ...], texts: Any) -> re.Match[str] | None:
+    for text in texts:
+        for pattern in patterns:
+            found = pattern.search(text)
+            if found is not None:
+                return found
+    return None
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_RULE_KEYS = ("name", "tier", "description", "kinds", "keys", "key_pattern", "text", "region",
+              "window", "confidence_below", "missing_confidence")  # fmt: skip
+_DEFAULT_KEYS = ("tier", "grace_seconds", "review_expiry_seconds", "rationale_required",
+                 "rationales")  # fmt: skip
+_DEFAULT_FIELDS = {"tier": "default_tier"}  # [defaults] key -> Policy field
+_DECIDED_TIERS = ("grace", "approve", "approve2")  # the tiers a person decides on
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Read and parse the policy file at ``path``; raises PolicyError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read the policy: {exc}", source=str(path)) from exc
+    return parse_policy(text, source=str(path))
+
+
+def default_policy() -> Policy:
+    """The shipped default policy (``assets/policy.toml`` beside the packages)."""
+    if not DEFAULT_POLICY_PATH.is_file():
+        raise PolicyError(
+            f"the default policy is missing: looked for {DEFAULT_POLICY_PATH}",
+            source=str(DEFAULT_POLICY_PATH),
+        )
+    return load_policy(DEFAULT_POLICY_PATH)
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse a policy's TOML text; raises PolicyError naming ``source``, the line and why."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+)", str(exc))
+        line = int(at[1]) if at else None
+        raise _error(source, line, f"invalid TOML: {exc}") from exc
+    return _Parser(text, source).policy(data)
+
+
+def _error(source: str, line: int | None, message: str) -> PolicyError:
+    where = f"{source}:{line}: " if line else f"{source}: "
+    return PolicyError(where + message, source=source, line=line)
+
+
+def _expected(value: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"(expected one of {', '.join(choices)}){hint}"
+
+
+class _Parser:
+    """Turns tomllib's dict into a Policy, pointing every complaint at a line."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source, self.where = source, _Locator(text)
+        self.table, self.index, self.label = "", 0, ""  # where we are, for messages
+
+    def fail(self, message: str, key: str | None = None, needle: str | None = None) -> PolicyError:
+        line = self.where.line(self.table, self.index, key, needle)
+        line = line or self.where.line("", 0, self.table)  # e.g. `rule = 3` at the top
+        return _error(self.source, line, self.label + message)
+
+    def policy(self, data: dict[str, Any]) -> Policy:
+        for key in data:
+            if key not in ("defaults", "rule"):
+                self.table = key
+                raise self.fail(f"unknown table {key!r} {_expected(key, ('defaults', 'rule'))}")
+        self.table, self.label = "defaults", "[defaults]: "
+        raw = data.get("defaults", {})
+        if not isinstance(raw, dict):
+            raise self.fail("must be a table")
+        self.unknown(raw, _DEFAULT_KEYS)
+        fields: dict[str, Any] = {
+            _DEFAULT_FIELDS.get(str(k), str(k)): self.value(k, v) for k, v in raw.items()
+        }
+        self.table, self.label = "rule", ""
+        rules_data = data.get("rule", [])
+        if not isinstance(rules_data, list) or not all(isinstance(r, dict) for r in rules_data):
+            raise self.fail("rules must be [[rule]] tables")
+        rules: list[Rule] = []
+        for self.index, raw in enumerate(rules_data):
+            rule = self.rule(raw)
+            if any(r.name == rule.name for r in rules):
+                raise self.fail(f"the name {rule.name!r} is used by an earlier rule", "name")
+            rules.append(rule)
+        return Policy(rules=tuple(rules), source=self.source, **fields)
+
+    def rule(self, raw: dict[str, Any]) -> Rule:
+        self.label = f"rule #{self.index + 1}: "
+        name = raw.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise self.fail("needs a name of letters, digits, '-', '_' or '.' (at most 64)", "name")
+        self.label = f"rule {name!r}: "
+        self.unknown(raw, _RULE_KEYS)
+        if "tier" not in raw:
+            raise self.fail(f"needs a tier (one of {', '.join(TIERS)})")
+        if "missing_confidence" in raw and "confidence_below" not in raw:
+            raise self.fail("missing_confidence needs confidence_below", "missing_confidence")
+        fields = {k: self.value(k, v) for k, v in raw.items() if k != "name"}
+        return Rule(name=name, line=self.where.line("rule", self.index), **fields)
+
+    def unknown(self, raw: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        # A misspelt condition would be ignored and so widen the rule: refuse it.
+        for key in raw:
+            if key not in allowed:
+                raise self.fail(f"unknown key {key!r} {_expected(key, allowed)}", key)
+
+    def value(self, key: str, value: Any) -> Any:
+        """One key's value, checked and converted to what Rule or Policy holds."""
+        if key == "tier":
+            return self.choice(value, key, TIERS, "tier")
+        if key in ("grace_seconds", "review_expiry_seconds", "confidence_below"):
+            high = {"grace_seconds": 300, "confidence_below": 1}.get(key, 7 * 86400)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value <= high
+            ):
+                raise self.fail(
+                    f"{key} must be a number above 0 and at most {high}, not {value!r}", key
+                )
+            return float(value)
+        if key == "missing_confidence":
+            return self.choice(value, key, get_args(MissingConfidence), "value")
+        if key == "description":
+            if not isinstance(value, str):
+                raise self.fail("description must be a string", key)
+            return value
+        if key == "region":
+            return self.region(value)
+        if key == "rationale_required" and value == []:
+            return frozenset()  # no tier needs a rationale
+        strings = self.strings([value] if isinstance(value, str) else value, key)
+        if key == "kinds":
+            return frozenset(self.choice(k, key, ACTION_KINDS, "action kind") for k in strings)
+        if key == "rationale_required":
+            for t in strings:
+                if t not in _DECIDED_TIERS:
+                    who = (
+                        f"{t!r} is not a tier a person decides on"
+                        if t in TIERS
+                        else f"unknown tier {t!r}"
+                    )
+                    raise self.fail(
+                        f"rationale_required: {who} (expected one of {', '.join(_DECIDED_TIERS)})",
+                        key,
+                        t,
+                    )
+            return frozenset(strings)
+        if key == "rationales":
+            if len(set(strings)) != len(strings) or any(len(r) > 200 for r in strings):
+                raise self.fail("rationales must be distinct, of at most 200 characters", key)
+            return tuple(strings)
+        if key == "keys":
+            return frozenset(self.combo(c) for c in strings)
+        return tuple(self.regex(p, key) for p in strings)  # key_pattern, text, window
+
+    def choice(self, value: Any, key: str, allowed: tuple[str, ...], what: str) -> Any:
+        if value not in allowed:
+            if what == "tier":
+                raise self.fail(f"unknown tier {value!r} (expected one of {', '.join(TIERS)})", key)
+            raise self.fail(
+                f"unknown {what} {value!r} {_expected(str(value), allowed)}", key, str(value)
+            )
+        return value
+
+    def strings(self, value: Any, key: str) -> list[str]:
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            raise self.fail(f"{key} must be a non-empty string or list of them", key)
+        return value
+
+    def combo(self, value: str) -> str:
+        try:
+            combos = normalise_keys(value)
+        except CaptureError as exc:
+            raise self.fail(f"keys: {exc}", "keys", value) from exc
+        if len(combos) != 1:
+            raise self.fail(f"keys: give one combo per entry, not {value!r}", "keys", value)
+        return combos[0]
+
+    def regex(self, value: str, key: str) -> re.Pattern[str]:
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise self.fail(f"bad regex in {key} {value!r}: {exc}", key, value) from exc
+
+    def region(self, value: Any) -> tuple[int, int, int, int]:
+        ints = isinstance(value, list) and len(value) == 4
+        if not ints or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise self.fail(
+                f"region must be [x0, y0, x1, y1] in screen pixels, not {value!r}", "region"
+            )
+        x0, y0, x1, y1 = value
+        if not (x0 < x1 and y0 < y1):
+            raise self.fail(f"region {value!r} is empty: it needs x0 < x1 and y0 < y1", "region")
+        return x0, y0, x1, y1
+
+
+class _Locator:
+    """Lines of tables and keys in a TOML text, since tomllib reports no positions.
+
+    A line scan, not a parser: enough to point a message at the right line, and None
+    when it cannot tell (a rule written as an inline table, say).
+    """
+
+    _HEADER = re.compile(r"\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]")
+    _KEY = re.compile(r"\s*[\"']?([A-Za-z0-9_-]+)[\"']?\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.tables: list[tuple[str, int, dict[str, int]]] = [("", 0, {})]  # name, line, keys
+        quote = ""
+        for n, line in enumerate(self.lines, 1):
+            if quote:  # inside a multi-line string: nothing here is a key or a header
+                quote = "" if line.count(quote) % 2 else quote
+                continue
+            header, key = self._HEADER.match(line), self._KEY.match(line)
+            if header:
+                self.tables.append((header[1], n, {}))
+            elif key:
+                self.tables[-1][2].setdefault(key[1], n)
+            quote = next((q for q in ('"""', "'''") if line.count(q) % 2), "")
+
+    def line(self, table: str, index: int, key: str | None = None, needle: str | None = None
+             ) -> int | None:  # fmt: skip
+        """The line of the ``index``-th ``table`` (of its ``key``; of ``needle`` in its value)."""
+        tables = [t for t in self.tables if t[0] == table]
+        if index >= len(tables):
+            return None
+        _, start, keys = tables[index]
+        if key is None or key not in keys:
+            return start or None
+        at = keys[key]
+        if needle:
+            ends = [n for _, n, _ in self.tables if n > at] + [n for n in keys.values() if n > at]
+            for n in range(at, min(ends, default=len(self.lines) + 1)):
+                if needle in self.lines[n - 1]:
+                    return n
+        return at

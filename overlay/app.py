@@ -1,0 +1,270 @@
+"""The overlay process: listens to the daemon's event stream, shows reviews, posts decisions.
+
+Threads: the Qt main thread owns every widget and the presenter. An
+:class:`EventListener` thread holds the WebSocket ``/v1/events`` (websockets' sync
+client), lists the pending reviews after each (re)connect and fetches screenshots; a
+one-worker pool posts decisions. Both hand results to the Qt thread through the
+signals of a :class:`Bridge` (queued, because they are emitted from other threads).
+
+Event contract (``/v1/events?token=...``): ``{"type": "review", "review": {...}}`` is a
+new or updated :class:`~daemon.actions.Review`; ``{"type": "review_resolved", "id": ...}``
+removes one; other types are ignored. If the daemon goes away the window keeps its
+state, the listener reconnects with backoff, and nothing is ever decided for the person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+from PySide6.QtCore import QObject, QSocketNotifier, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
+
+from daemon.actions import DecisionRequest, Review
+from daemon.client import DEFAULT_URL, Client
+from daemon.errors import DaemonError
+from overlay.presenter import ReviewPresenter
+from overlay.widgets import GraceToast, ReviewWindow
+
+__all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
+
+log = logging.getLogger("driverseat.overlay")
+Event = tuple[str, Any]  # ("review", Review) | ("resolved", id) | ("snapshot", [Review])
+
+
+def ws_url(url: str, token: str) -> str:
+    """The event stream's URL for a daemon at ``url`` (http -> ws, https -> wss)."""
+    base = url.rstrip("/")
+    scheme, rest = base.split("://", 1) if "://" in base else ("http", base)
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/v1/events?token={quote(token)}"
+
+
+def token_of(client: Client) -> str:
+    """The bearer token a client sends (the CLI's way of finding it, reused)."""
+    return client.headers.get("Authorization", "").removeprefix("Bearer ")
+
+
+def _review(data: Any) -> Review:
+    return data if isinstance(data, Review) else Review.model_validate(data)
+
+
+def parse_event(data: Any) -> Event | None:
+    """One event-stream message as an :data:`Event`, or None for what the overlay ignores."""
+    if not isinstance(data, dict):
+        return None
+    if data.get("type") == "review" and isinstance(data.get("review"), dict):
+        return ("review", _review(data["review"]))
+    if data.get("type") == "review_resolved" and isinstance(data.get("id"), str):
+        return ("resolved", data["id"])
+    return None
+
+
+class Bridge(QObject):
+    """Signals from the worker threads to the Qt thread."""
+
+    event = Signal(object)  # Event
+    screenshot = Signal(str, bytes)
+    connection = Signal(bool, str)  # connected?, detail
+    sent = Signal(str, object)  # review id, the Review the daemon answered (or None)
+    failed = Signal(str, str)  # review id, why the decision was not sent
+
+
+class EventListener(threading.Thread):
+    """Keeps a WebSocket to the daemon open, reconnecting with backoff; never decides."""
+
+    def __init__(
+        self, client: Client, token: str, bridge: Bridge, *, retry: tuple[float, float] = (0.5, 5.0)
+    ) -> None:
+        super().__init__(name="overlay-events", daemon=True)
+        self.client, self.bridge, self.retry = client, bridge, retry
+        self.url = ws_url(client.url, token)
+        self._stopping = threading.Event()
+        self._ws: Any = None
+        self._fetched: set[str] = set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if (ws := self._ws) is not None:
+            ws.close()  # unblocks the iteration in run()
+
+    def run(self) -> None:
+        delay = self.retry[0]
+        while not self._stopping.is_set():
+            try:
+                with connect(self.url, open_timeout=5, close_timeout=1, proxy=None,
+                             max_size=8 * 2**20) as ws:  # fmt: skip
+                    self._ws = ws
+                    self.bridge.connection.emit(True, "")
+                    delay = self.retry[0]
+                    self._resync()  # after subscribing, so nothing falls between the two
+                    for raw in ws:
+                        self._handle(raw)
+                detail = "the daemon closed the event stream"
+            except (OSError, TimeoutError, WebSocketException, DaemonError) as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._ws = None
+            if self._stopping.is_set():
+                break
+            self.bridge.connection.emit(False, detail)
+            self._stopping.wait(delay)  # an Event wait: stop() cuts it short
+            delay = min(delay * 2, self.retry[1])
+
+    def _resync(self) -> None:
+        reviews = [_review(r) for r in self.client.reviews()]
+        for r in reviews:
+            self._fetch(r)
+        self.bridge.event.emit(("snapshot", reviews))
+
+    def _handle(self, raw: str | bytes) -> None:
+        try:
+            event = parse_event(json.loads(raw))
+        except ValueError as exc:  # bad JSON or a Review that does not validate
+            log.warning("ignored an event the overlay cannot read: %s", exc)
+            return
+        if event is None:
+            return
+        if event[0] == "review":
+            self._fetch(event[1])
+        self.bridge.event.emit(event)
+
+    def _fetch(self, review: Review) -> None:
+        if review.tier == "grace" or review.status != "pending" or review.id in self._fetched:
+            return
+        try:
+            png = self.client.review_screenshot(review.id)
+        except DaemonError as exc:
+            log.warning("no screenshot for review %s: %s", review.id, exc)
+            return
+        self._fetched.add(review.id)
+        self.bridge.screenshot.emit(review.id, png)
+
+
+class OverlayApp(QObject):
+    """Wires the presenter, the window, the toast and the daemon together."""
+
+    def __init__(
+        self,
+        make_client: Callable[[], Client],
+        token: str,
+        presenter: ReviewPresenter,
+        *,
+        listen: bool = True,
+    ) -> None:
+        super().__init__()
+        self.presenter = presenter
+        self.bridge = Bridge(self)
+        self.window = ReviewWindow(presenter)
+        self.toast = GraceToast(presenter)
+        self._client = make_client()  # for decisions, used only by the pool's one worker
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-decide")
+        self.bridge.event.connect(self.on_event)
+        self.bridge.screenshot.connect(self.on_screenshot)
+        self.bridge.connection.connect(self.window.set_connection)
+        self.bridge.sent.connect(self.on_sent)
+        self.bridge.failed.connect(self.on_failed)
+        self.window.decided_review.connect(self.decide)
+        self.toast.cancelled.connect(self.decide)
+        self.listener: EventListener | None = None
+        if listen:
+            self.listener = EventListener(make_client(), token, self.bridge)
+            self.listener.start()
+
+    def on_event(self, event: Event) -> None:
+        kind, payload = event
+        if kind == "snapshot":
+            self.presenter.sync(payload)
+        elif kind == "review":
+            self.presenter.add(payload)
+        elif kind == "resolved":
+            self.presenter.remove(payload)
+            self.window.forget(payload)
+        self._refresh()
+
+    def on_screenshot(self, review_id: str, png: bytes) -> None:
+        self.window.set_screenshot(review_id, QImage.fromData(png))
+
+    def decide(self, review_id: str, request: DecisionRequest) -> None:
+        """Post a decision from the pool's thread; the answer comes back as a signal."""
+        self._pool.submit(self._post, review_id, request)
+
+    def _post(self, review_id: str, request: DecisionRequest) -> None:
+        try:
+            answer = self._client.decide(review_id, request)
+        except DaemonError as exc:  # not running, refused, conflict: the person sees it
+            self.bridge.failed.emit(review_id, str(exc))
+            return
+        self.bridge.sent.emit(review_id, _review(answer) if answer is not None else None)
+
+    def on_sent(self, review_id: str, review: Review | None) -> None:
+        self.presenter.confirm(review_id, review)
+        self._refresh()
+
+    def on_failed(self, review_id: str, message: str) -> None:
+        self.presenter.send_failed(review_id, message)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.window.refresh()
+        self.toast.refresh()
+
+    def close(self) -> None:
+        """Stop the listener and the pool; decisions in flight finish."""
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+        if self.listener is not None:
+            self.listener.client.close()
+
+
+def _quit_on_signals(app: QApplication) -> QSocketNotifier:
+    """SIGINT/SIGTERM quit the Qt loop (Python handlers only run when Python runs)."""
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    wsock.setblocking(False)
+    signal.set_wakeup_fd(wsock.fileno())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    notifier = QSocketNotifier(rsock.fileno(), QSocketNotifier.Type.Read, app)
+    notifier.activated.connect(lambda: rsock.recv(64))
+    notifier.setProperty("keep", (rsock, wsock))  # the sockets live as long as the notifier
+    return notifier
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m overlay --url URL [--data-dir DIR] [--reviewer NAME]``."""
+    parser = argparse.ArgumentParser(prog="python -m overlay", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default=DEFAULT_URL, help="the daemon's URL")
+    parser.add_argument("--data-dir", default=None, help="the daemon's data dir (for the token)")
+    parser.add_argument("--reviewer", default=None, help="who decides (default: user@host)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="overlay: %(message)s")
+    try:
+        with Client.from_data_dir(args.url, args.data_dir) as probe:
+            token = token_of(probe)
+    except DaemonError as exc:
+        print(f"overlay: {exc}", file=sys.stderr)
+        return 2
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)  # the window hides between reviews
+    notifier = _quit_on_signals(app)
+    overlay = OverlayApp(lambda: Client(args.url, token), token, ReviewPresenter(args.reviewer))
+    try:
+        return app.exec()
+    finally:
+        overlay.close()
+        notifier.setEnabled(False)

@@ -1,0 +1,395 @@
+"""The state and logic of the review overlay, in plain Python (no Qt: tested without a screen).
+
+A :class:`ReviewPresenter` holds the queue of pending reviews and the state of the one
+being shown (its correction points, an edit, a reject reason, a rationale), turns the
+review's ``screen_action`` into plain :data:`Shape` values in SCREEN space for the canvas
+to paint, and maps the reviewer's keys to intents: a :class:`~daemon.actions.DecisionRequest`
+to post, or ``None`` when the key only changed local state. Grace-tier reviews are not
+queued for a full-screen review; each gets a :class:`GraceCountdown` for the undo toast.
+
+Nothing here decides on its own: no timer approves, rejects or cancels anything. A
+review leaves the screen when its decision is sent (:meth:`ReviewPresenter.on_enter`)
+and comes back if sending fails (:meth:`ReviewPresenter.send_failed`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
+
+from pydantic import ValidationError
+
+from daemon.actions import DecisionRequest, Review, parse_action
+from overlay.grace import GraceCountdown
+from overlay.shapes import (
+    ScreenPoint,
+    Shape,
+    action_shapes,
+    anchor_of,
+    correction_shapes,
+    describe,
+    points_needed,
+)
+
+__all__ = [
+    "DEFAULT_RATIONALES",
+    "EDITABLE_FIELDS",
+    "GraceCountdown",
+    "Mode",
+    "ReviewPresenter",
+    "default_reviewer",
+]
+
+Mode = Literal["review", "edit", "reason"]
+DEFAULT_RATIONALES: tuple[str, ...] = (
+    "checked on the screenshot",
+    "expected step of the task",
+    "reversible and low risk",
+)
+# which field of an action the E key edits
+EDITABLE_FIELDS: dict[str, str] = {"type": "text", "key": "keys", "hold_key": "keys"}
+_EXECUTING = ("approve", "correct", "edit")
+
+
+def default_reviewer() -> str:
+    """``user@host``: who decides, as recorded with every decision."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no USER variable (some containers)
+        user = "reviewer"
+    return f"{user}@{socket.gethostname()}"
+
+
+class ReviewPresenter:
+    """The queue of pending reviews and the state of the one on screen."""
+
+    def __init__(
+        self,
+        reviewer: str | None = None,
+        *,
+        rationales: Sequence[str] = DEFAULT_RATIONALES,
+        grace_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.reviewer = reviewer or default_reviewer()
+        self.default_rationales = tuple(rationales)
+        self.grace_seconds = grace_seconds
+        self.clock = clock
+        self._queue: dict[str, Review] = {}
+        self._graces: dict[str, GraceCountdown] = {}
+        self._sending: set[str] = set()
+        self._current_id: str | None = None
+        self.message = ""  # a hint or error for the reviewer, survives a change of review
+        self._reset()
+
+    # -- the queue ----------------------------------------------------------------------
+
+    def add(self, review: Review) -> None:
+        """Add a review, or replace the one with its id (a review event is new or updated)."""
+        if review.status != "pending":
+            self.remove(review.id)
+            return
+        if review.tier == "grace":
+            if review.id in self._graces:
+                self._graces[review.id].review = review
+            else:
+                self._graces[review.id] = GraceCountdown(
+                    review, self.reviewer, self.grace_seconds, self.clock()
+                )
+        else:
+            self._queue[review.id] = review
+        self._select()
+
+    def update(self, review: Review) -> bool:
+        """Replace a known review; an unknown id is ignored (returns False)."""
+        if review.id not in self._queue and review.id not in self._graces:
+            return False
+        self.add(review)
+        return True
+
+    def remove(self, review_id: str) -> bool:
+        """Forget a review (resolved, expired or decided elsewhere)."""
+        found = self._queue.pop(review_id, None) or self._graces.pop(review_id, None)
+        self._sending.discard(review_id)
+        self._select()
+        return found is not None
+
+    def sync(self, reviews: Iterable[Review]) -> None:
+        """Make the queue what the daemon says is pending (at start and after a reconnect)."""
+        fresh = {r.id: r for r in reviews if r.status == "pending"}
+        for gone in [i for i in [*self._queue, *self._graces] if i not in fresh]:
+            self.remove(gone)
+        for review in fresh.values():
+            self.add(review)
+
+    def get(self, review_id: str) -> Review | None:
+        return self._queue.get(review_id) or (
+            g.review if (g := self._graces.get(review_id)) else None
+        )
+
+    def _actionable(self) -> list[Review]:
+        return [
+            r for r in self._queue.values()
+            if r.id not in self._sending and not self.approved_by_me(r)
+        ]  # fmt: skip
+
+    def approved_by_me(self, review: Review) -> bool:
+        """This reviewer already said yes: approve2 needs someone else for the second one."""
+        return any(
+            d.reviewer == self.reviewer and d.verdict in _EXECUTING for d in review.decisions
+        )
+
+    @property
+    def current(self) -> Review | None:
+        """The review on screen: the oldest one this reviewer has not answered yet."""
+        return self._queue.get(self._current_id) if self._current_id else None
+
+    @property
+    def count(self) -> int:
+        """How many full-screen reviews wait for this reviewer (the current one included)."""
+        return len(self._actionable())
+
+    @property
+    def graces(self) -> list[GraceCountdown]:
+        """Undo windows running now, the most urgent first."""
+        return sorted(self._graces.values(), key=lambda g: g.deadline)
+
+    def grace(self, review_id: str) -> GraceCountdown | None:
+        return self._graces.get(review_id)
+
+    def _select(self) -> None:
+        actionable = self._actionable()
+        new_id = actionable[0].id if actionable else None
+        if new_id != self._current_id:
+            self._current_id = new_id
+            self._reset()
+            if new_id is not None:
+                self.shown_at = self.clock()
+
+    def _reset(self) -> None:
+        self.points: tuple[ScreenPoint, ...] = ()
+        self.mode: Mode = "review"
+        self.edit_value: str | None = None
+        self.edited: dict[str, str] | None = None
+        self.reason = ""
+        self.rationale: str | None = None
+        self.shown_at: float | None = None
+        self.panel_flipped = False
+
+    # -- sending -------------------------------------------------------------------------
+
+    def confirm(self, review_id: str, updated: Review | None = None) -> None:
+        """The daemon took the decision; ``updated`` is the review it answered with."""
+        self._sending.discard(review_id)
+        if updated is None or updated.status != "pending":
+            self.remove(review_id)
+        else:  # approve2 after the first approval: kept, but no longer ours to answer
+            self.add(updated)
+
+    def send_failed(self, review_id: str, message: str) -> None:
+        """The decision did not reach the daemon: show the review again, nothing decided."""
+        self._sending.discard(review_id)
+        if (g := self._graces.get(review_id)) is not None:
+            g.cancelled = False
+        self.message = f"not sent: {message}"
+        self._select()
+
+    # -- the current review's state ------------------------------------------------------
+
+    @property
+    def points_needed(self) -> int:
+        return points_needed(self.current.screen_action) if self.current else 0
+
+    @property
+    def rationales(self) -> tuple[str, ...]:
+        """The rationales a reviewer may pick from (the review's own list wins)."""
+        review = self.current
+        own = getattr(review, "rationales", None) if review else None
+        return tuple(own) if own else self.default_rationales
+
+    @property
+    def needs_rationale(self) -> bool:
+        """Whether approving the current review needs a rationale (approve2, or the review says so)."""
+        review = self.current
+        if review is None:
+            return False
+        required = review.tier == "approve2" or bool(getattr(review, "rationales_required", False))
+        return required and bool(self.rationales)
+
+    @property
+    def editable_field(self) -> str | None:
+        return (
+            EDITABLE_FIELDS.get(str(self.current.screen_action.get("action")))
+            if self.current
+            else None
+        )
+
+    def set_rationale(self, choice: str | int | None) -> None:
+        """Pick a rationale by text or by its 0-based index in :attr:`rationales`."""
+        if choice is None:
+            self.rationale = None
+            return
+        options = self.rationales
+        if isinstance(choice, int):
+            if not 0 <= choice < len(options):
+                raise ValueError(f"no rationale number {choice + 1}; there are {len(options)}")
+            choice = options[choice]
+        if choice not in options:
+            raise ValueError(f"{choice!r} is not one of the allowed rationales")
+        self.rationale = choice
+        self.message = ""
+
+    def set_edit_value(self, text: str) -> None:
+        """What the editor holds now (the widget calls this on every change)."""
+        if self.mode == "edit":
+            self.edit_value = text
+
+    def set_reason(self, text: str) -> None:
+        self.reason = text
+
+    # -- keys: intents -------------------------------------------------------------------
+
+    def on_click(self, point: ScreenPoint) -> bool:
+        """A click on the screenshot at a SCREEN point sets (part of) the correction."""
+        review, need = self.current, self.points_needed
+        if review is None or self.mode != "review":
+            return False
+        if need == 0:
+            self.message = "this action has no target to correct: press E to edit it, or Esc"
+            return False
+        left, top, width, height = review.screen_rect
+        x, y = int(point[0]), int(point[1])
+        if width and height and not (left <= x < left + width and top <= y < top + height):
+            return False
+        # a full correction starts over: a third click on a drag is a new start point
+        self.points = (*self.points, (x, y)) if len(self.points) < need else ((x, y),)
+        self.message = "now click where the drag should end" if len(self.points) < need else ""
+        return True
+
+    def on_backspace(self) -> bool:
+        """Clear the correction (the editors keep Backspace for themselves)."""
+        if self.mode != "review" or not self.points:
+            return False
+        self.points = ()
+        self.message = ""
+        return True
+
+    def on_edit(self) -> str | None:
+        """Start editing the text or key combo; returns what the editor starts with."""
+        field = self.editable_field
+        if self.current is None or self.mode != "review" or field is None:
+            return None
+        self.mode = "edit"
+        start = (self.edited or {}).get(field, str(self.current.screen_action.get(field, "")))
+        self.edit_value = start
+        return start
+
+    def on_reason(self) -> bool:
+        """Start typing a reject reason; Enter or Esc then rejects with it."""
+        if self.current is None or self.mode != "review":
+            return False
+        self.mode = "reason"
+        return True
+
+    def on_enter(self) -> DecisionRequest | None:
+        """Approve as proposed, or send the correction or edit; in the editor, commit it."""
+        review = self.current
+        if review is None:
+            return None
+        if self.mode == "edit":
+            self._commit_edit()
+            return None
+        if self.mode == "reason":
+            return self._send(review, "reject", rationale=self.reason.strip() or None)
+        if self.points and len(self.points) < self.points_needed:
+            self.message = "click where the drag should end, or Backspace to clear"
+            return None
+        verdict = "correct" if self.points else "edit" if self.edited else "approve"
+        if self.needs_rationale and self.rationale is None:
+            numbered = ", ".join(f"{i}: {r}" for i, r in enumerate(self.rationales, 1))
+            self.message = f"choose a rationale first ({numbered})"
+            return None
+        return self._send(review, verdict, rationale=self.rationale)
+
+    def on_escape(self) -> DecisionRequest | None:
+        """Reject (with the reason typed, if any); in the editor, discard the edit instead."""
+        review = self.current
+        if review is None:
+            return None
+        if self.mode == "edit":
+            self.mode, self.edit_value = "review", None
+            self.message = ""
+            return None
+        return self._send(review, "reject", rationale=self.reason.strip() or None)
+
+    def _commit_edit(self) -> None:
+        review, field = self.current, self.editable_field
+        assert review is not None and field is not None and self.edit_value is not None
+        value = self.edit_value
+        try:  # the daemon's own model says whether the edit can be typed / pressed
+            parse_action({**review.screen_action, field: value})
+        except ValidationError as exc:
+            self.message = f"cannot use that {field}: {exc.errors()[0]['msg']}"
+            return
+        original = review.screen_action.get(field)
+        self.edited = None if value == original else {field: value}
+        self.mode, self.edit_value = "review", None
+        self.message = "edited: Enter approves the edit, E edits again" if self.edited else ""
+
+    def _send(self, review: Review, verdict: str, rationale: str | None) -> DecisionRequest:
+        request = DecisionRequest(
+            verdict=verdict,  # type: ignore[arg-type]
+            reviewer=self.reviewer,
+            points=self.points if verdict == "correct" else (),
+            edited=self.edited if verdict == "edit" else None,
+            rationale=rationale,
+            shown_at=self.shown_at,
+        )
+        self._sending.add(review.id)
+        self.message = ""
+        self._select()
+        return request
+
+    # -- what to draw --------------------------------------------------------------------
+
+    def shapes(self) -> list[Shape]:
+        """Everything to paint on the screenshot, in SCREEN space, bottom layer first."""
+        review = self.current
+        if review is None:
+            return []
+        field = self.editable_field
+        override = self.edit_value if self.mode == "edit" else (self.edited or {}).get(field or "")
+        shapes = action_shapes(review.screen_action, review.screen_rect, override)
+        return shapes + correction_shapes(self.points, self.points_needed)
+
+    def summary(self) -> str:
+        """One line saying what the agent proposes (screen coordinates)."""
+        return describe(self.current.screen_action) if self.current else ""
+
+    def status(self) -> str:
+        """The queue line: position, count, tier and approvals."""
+        review = self.current
+        if review is None:
+            return "no pending reviews"
+        line = f"review 1 of {self.count} - {review.tier}"
+        if review.needed > 1:
+            done = sum(1 for d in review.decisions if d.verdict in _EXECUTING)
+            line += f" - {done} of {review.needed} approvals, from different people"
+        return line
+
+    def panel_side(self) -> Literal["left", "right"]:
+        """Where the why panel goes so that it does not hide the proposed action."""
+        review = self.current
+        if review is None:
+            return "right"
+        left, _, width, _ = review.screen_rect
+        xs = [anchor_of(s)[0] for s in self.shapes()]
+        right_half = bool(xs) and sum(xs) / len(xs) > left + width / 2
+        return "left" if right_half != self.panel_flipped else "right"
+
+    def on_flip_panel(self) -> None:
+        """Move the panel to the other side (to click a correction under it)."""
+        self.panel_flipped = not self.panel_flipped
