@@ -5,20 +5,23 @@
 'executed'
 
 Errors: :class:`NotRunning` (nothing listens at the URL), :class:`~daemon.errors.AuthError`
-(401), :class:`~daemon.errors.ActionError` (422: the action was refused, nothing ran),
-:class:`ClientError` for anything else unexpected.
+(401), :class:`~daemon.errors.ActionError` (422: the action or decision was refused, nothing
+ran), :class:`ClientError` for anything else unexpected; its ``details["status"]`` says
+which (404: no such review, 409: the review was already decided or expired).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
-from daemon.actions import Outcome
+from daemon.actions import DecisionRequest, Outcome, Review
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
 
@@ -28,6 +31,24 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 # Actions may legitimately take a minute (a long text, a 60 s hold_key or wait).
 ACTION_TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=30.0, pool=5.0)
 CONTROL_TIMEOUT = httpx.Timeout(10.0)
+MAX_WAIT = 60.0  # the longest long-poll the daemon holds; a longer wait takes several
+
+
+def _poll(left: float) -> tuple[dict[str, Any] | None, httpx.Timeout]:
+    """Query and timeout of one long-poll of at most ``left`` seconds."""
+    wait = min(max(0.0, left), MAX_WAIT)
+    timeout = httpx.Timeout(connect=5.0, read=wait + 15.0, write=10.0, pool=5.0)
+    return ({"wait": round(wait, 3)} if wait > 0 else None), timeout
+
+
+def _review_path(review_id: str, tail: str = "") -> str:
+    return f"/v1/reviews/{quote(review_id, safe='')}{tail}"
+
+
+def _decision_body(req: DecisionRequest | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(req, DecisionRequest):
+        return req.model_dump(mode="json", exclude_none=True)
+    return dict(req)
 
 
 class ClientError(DaemonError):
@@ -98,16 +119,30 @@ class Client(_Base):
         """A client using the token the daemon wrote in ``data_dir`` (default: the user's)."""
         return cls(url, cls._token_from(data_dir))
 
-    def _request(
-        self, method: str, path: str, json: Any = None, timeout: httpx.Timeout = CONTROL_TIMEOUT
-    ) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        timeout: httpx.Timeout = CONTROL_TIMEOUT,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         try:
-            resp = self._http.request(method, path, json=json, timeout=timeout)
+            return self._http.request(method, path, json=json, timeout=timeout, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _not_running(self.url, exc) from exc
         except httpx.HTTPError as exc:
             raise ClientError(f"request to {self.url}{path} failed: {exc}") from exc
-        return _check(resp)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        timeout: httpx.Timeout = CONTROL_TIMEOUT,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        return _check(self._send(method, path, json, timeout, params))
 
     def act(self, action: BaseModel | dict[str, Any]) -> Outcome:
         """Execute one canonical action; returns its Outcome (``status`` says what happened)."""
@@ -133,6 +168,36 @@ class Client(_Base):
     def resume(self) -> dict[str, Any]:
         result: dict[str, Any] = self._request("POST", "/v1/control/resume")
         return result
+
+    # -- reviews (the overlay's side) -------------------------------------------------------
+    def reviews(self) -> list[Review]:
+        """Every pending review, oldest first."""
+        return [Review.model_validate(r) for r in self._request("GET", "/v1/reviews")]
+
+    def review(self, review_id: str, wait: float = 0) -> Review:
+        """One review; with ``wait`` (seconds) it returns as soon as the review is decided
+        or expires, else as it stands when the wait ends (long-polls of 60 s at most)."""
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            params, timeout = _poll(left)
+            data = self._request("GET", _review_path(review_id), None, timeout, params)
+            review = Review.model_validate(data)
+            if review.status != "pending" or left <= MAX_WAIT:
+                return review
+
+    def review_screenshot(self, review_id: str) -> bytes:
+        """The review's frozen frame: PNG bytes, screen pixels of its ``screen_rect``."""
+        resp = self._send("GET", _review_path(review_id, "/screenshot"))
+        if resp.status_code != 200:
+            _check(resp)
+        return resp.content
+
+    def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
+        """Post a decision; returns the review after it (``status`` still ``pending`` after
+        the first of two approvals)."""
+        data = self._request("POST", _review_path(review_id, "/decision"), _decision_body(req))
+        return Review.model_validate(data)
 
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
@@ -175,16 +240,30 @@ class AsyncClient(_Base):
     ) -> AsyncClient:
         return cls(url, cls._token_from(data_dir))
 
-    async def _request(
-        self, method: str, path: str, json: Any = None, timeout: httpx.Timeout = CONTROL_TIMEOUT
-    ) -> Any:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        timeout: httpx.Timeout = CONTROL_TIMEOUT,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         try:
-            resp = await self._http.request(method, path, json=json, timeout=timeout)
+            return await self._http.request(method, path, json=json, timeout=timeout, params=params)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _not_running(self.url, exc) from exc
         except httpx.HTTPError as exc:
             raise ClientError(f"request to {self.url}{path} failed: {exc}") from exc
-        return _check(resp)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        timeout: httpx.Timeout = CONTROL_TIMEOUT,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        return _check(await self._send(method, path, json, timeout, params))
 
     async def act(self, action: BaseModel | dict[str, Any]) -> Outcome:
         return Outcome.model_validate(
@@ -208,6 +287,29 @@ class AsyncClient(_Base):
     async def resume(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._request("POST", "/v1/control/resume")
         return result
+
+    async def reviews(self) -> list[Review]:
+        return [Review.model_validate(r) for r in await self._request("GET", "/v1/reviews")]
+
+    async def review(self, review_id: str, wait: float = 0) -> Review:
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            params, timeout = _poll(left)
+            data = await self._request("GET", _review_path(review_id), None, timeout, params)
+            review = Review.model_validate(data)
+            if review.status != "pending" or left <= MAX_WAIT:
+                return review
+
+    async def review_screenshot(self, review_id: str) -> bytes:
+        resp = await self._send("GET", _review_path(review_id, "/screenshot"))
+        if resp.status_code != 200:
+            _check(resp)
+        return resp.content
+
+    async def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
+        path = _review_path(review_id, "/decision")
+        return Review.model_validate(await self._request("POST", path, _decision_body(req)))
 
     async def healthy(self) -> bool:
         try:

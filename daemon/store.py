@@ -1,4 +1,4 @@
-"""The daemon's memory: every action with its outcome, every control event (SQLite, WAL).
+"""The daemon's memory: actions and outcomes, control events, reviews, decisions (SQLite, WAL).
 
 One connection guarded by a lock serves every thread: the writes are small and few
 (one or two per action), so a connection pool would buy nothing but more ways to
@@ -6,7 +6,9 @@ hold a write lock. The schema carries ``PRAGMA user_version`` so later versions
 migrate a database in place: add a function to ``_MIGRATIONS``, never edit one.
 
 Screenshots are not stored inline: the outcome's image is reduced to its size and
-type (frames will live as files beside the database, referenced by id).
+type, and a review's frozen frame is a PNG file beside the database whose name the
+review row holds (written by :mod:`daemon.reviews` before the row, so a row never
+names a missing file).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 
-from daemon.actions import Outcome
+from daemon.actions import Decision, Outcome, Review
 
 
 def _v1(db: sqlite3.Connection) -> None:
@@ -51,8 +53,41 @@ def _v1(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Reviews and decisions (issue 4). A v1 database keeps its rows and gains these."""
+    for sql in (
+        # review_json is the Review without its decisions (those are rows of `decisions`);
+        # status, expires and decided are columns as well, to find pending/overdue ones.
+        """CREATE TABLE reviews (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            action_id TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            status TEXT NOT NULL,
+            expires REAL,
+            decided REAL,
+            frame TEXT NOT NULL,
+            rationales_required INTEGER NOT NULL DEFAULT 0,
+            rationales_json TEXT NOT NULL DEFAULT '[]',
+            review_json TEXT NOT NULL
+        )""",
+        "CREATE INDEX reviews_status ON reviews (status, created)",
+        "CREATE INDEX reviews_action ON reviews (action_id)",
+        """CREATE TABLE decisions (
+            id TEXT PRIMARY KEY,
+            review_id TEXT NOT NULL REFERENCES reviews (id),
+            at REAL NOT NULL,
+            reviewer TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            decision_json TEXT NOT NULL
+        )""",
+        "CREATE INDEX decisions_review ON decisions (review_id, at)",
+    ):
+        db.execute(sql)
+
+
 # Index i upgrades a database from user_version i to i + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -218,6 +253,111 @@ class Store:
             }
             for r in rows
         ]
+
+    # -- reviews -----------------------------------------------------------------------------
+    def record_review(
+        self,
+        review: Review,
+        frame: str,
+        *,
+        rationales_required: bool = False,
+        rationales: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        """Insert a new review; ``frame`` names its PNG (relative to the frames directory)."""
+        data = review.model_dump(mode="json", exclude={"decisions"})
+        with self._lock:
+            self._db.execute(
+                """
+                INSERT INTO reviews (id, created, action_id, tier, status, expires, decided,
+                                     frame, rationales_required, rationales_json, review_json)
+                VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)
+                """,
+                (
+                    review.id,
+                    review.created,
+                    review.action_id,
+                    review.tier,
+                    review.status,
+                    review.expires,
+                    frame,
+                    int(rationales_required),
+                    json.dumps(list(rationales)),
+                    json.dumps(data),
+                ),
+            )
+
+    def record_decision(self, decision: Decision, status: str) -> None:
+        """Append ``decision`` and set its review's status, in one transaction.
+
+        ``status`` may still be ``pending`` (the first of two approvals); any other
+        status stamps the review's ``decided`` time with the decision's.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    """INSERT INTO decisions (id, review_id, at, reviewer, verdict, decision_json)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    (
+                        decision.id,
+                        decision.review_id,
+                        decision.at,
+                        decision.reviewer,
+                        decision.verdict,
+                        json.dumps(decision.model_dump(mode="json")),
+                    ),
+                )
+                self._set_status(
+                    decision.review_id, status, None if status == "pending" else decision.at
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def set_review_status(self, review_id: str, status: str, at: float) -> None:
+        """Resolve a review without a decision (``expired``); ``at`` is when."""
+        with self._lock:
+            self._set_status(review_id, status, at)
+
+    def _set_status(self, review_id: str, status: str, at: float | None) -> None:
+        # json_set keeps review_json's status equal to the column, so a reload needs one source
+        self._db.execute(
+            """UPDATE reviews SET status = ?, decided = ?,
+                   review_json = json_set(review_json, '$.status', ?)
+               WHERE id = ?""",
+            (status, at, status, review_id),
+        )
+
+    def _review_row(self, row: sqlite3.Row) -> dict[str, Any]:
+        decisions = self._db.execute(
+            "SELECT decision_json FROM decisions WHERE review_id = ? ORDER BY at, rowid",
+            (row["id"],),
+        ).fetchall()
+        review = json.loads(row["review_json"])
+        review["decisions"] = [json.loads(d[0]) for d in decisions]
+        return {
+            "review": review,
+            "frame": row["frame"],
+            "decided": row["decided"],
+            "rationales_required": bool(row["rationales_required"]),
+            "rationales": json.loads(row["rationales_json"]),
+        }
+
+    def get_review(self, review_id: str) -> dict[str, Any] | None:
+        """``{"review": <Review JSON with decisions>, "frame", "decided", "rationales_required",
+        "rationales"}`` for one review, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            return None if row is None else self._review_row(row)
+
+    def reviews_with_status(self, status: str = "pending") -> list[dict[str, Any]]:
+        """Every review with ``status``, oldest first, shaped like :meth:`get_review`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM reviews WHERE status = ? ORDER BY created, rowid", (status,)
+            ).fetchall()
+            return [self._review_row(r) for r in rows]
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,234 @@
+"""A person's answer to a review, as feedback the agent can act on, in agent space.
+
+A correction says where the agent proposed to act, where the right element is (its
+box, and which way and how far, in the agent's pixels), and asks it to retry; it comes
+with the frozen screenshot annotated (proposed point red, correction and element box
+green, an arrow between) at the agent's size, and a crop around each point at full
+resolution. A rejection carries the person's reason; an edit says what changed.
+
+Pure functions of a :class:`~daemon.actions.Review` and its frame: no I/O, no clock.
+The frame is the review's screenshot, screen pixels of ``review.screen_rect``, so an
+image pixel is a screen point minus the rect's origin.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import cv2
+import numpy as np
+
+from capture.coords import Rect, Scaling
+from capture.vision import Box, annotate, crop_around, locate
+from daemon.actions import Feedback, Image, Review, Space
+
+__all__ = ["CROP_SIZE", "Feedback", "correction_feedback", "edit_feedback", "rejection_feedback"]
+
+CROP_SIZE = 240  # screen pixels around each point: enough to show the element and its label
+RETRY = "Based on this, please reassess your strategy and retry."
+_SHOWN = 200  # longest value quoted back to the agent
+
+Point = tuple[int, int]
+
+
+def _scaling(review: Review) -> Scaling:
+    return Scaling(Rect(*review.screen_rect), *review.agent_size)
+
+
+def _screen_points(review: Review) -> list[Point]:
+    """The proposed point(s) in screen space: the point, or a drag's start and end."""
+    act = review.screen_action
+    if act.get("path"):
+        path = act["path"]
+        return [(int(path[0][0]), int(path[0][1])), (int(path[-1][0]), int(path[-1][1]))]
+    if act.get("x") is not None and act.get("y") is not None:
+        return [(int(act["x"]), int(act["y"]))]
+    return []
+
+
+def _noun(review: Review) -> str:
+    """What the agent did, as a noun: "click", "double-click", "right-click", "drag"..."""
+    act = review.action
+    kind = str(act.get("action", "action"))
+    if kind == "click":
+        count = {2: "double-", 3: "triple-"}.get(int(act.get("count", 1)), "")
+        button = "" if act.get("button", "left") == "left" else f"{act['button']}-"
+        return f"{button}{count}click" if button or count else "click"
+    return {
+        "move": "pointer move", "mouse_down": "mouse press", "mouse_up": "mouse release",
+        "scroll": "scroll", "drag": "drag", "type": "typing", "key": "key press",
+        "hold_key": "key hold",
+    }.get(kind, f"{kind} action")  # fmt: skip
+
+
+def _at(p: Point) -> str:
+    return f"({p[0]}, {p[1]})"
+
+
+def _inside(box: tuple[int, int, int, int]) -> str:
+    return f"({box[0]}, {box[1]})-({box[2]}, {box[3]})"
+
+
+def _direction(dx: int, dy: int, what: str) -> str:
+    """ "90 px right and 190 px below your click" (agent pixels; y grows downwards)."""
+    horizontal = f"{abs(dx)} px {'right' if dx > 0 else 'left'}" if dx else ""
+    vertical = f"{abs(dy)} px {'below' if dy > 0 else 'above'}" if dy else ""
+    if horizontal and vertical:
+        return f"{horizontal} and {vertical} your {what}"
+    if horizontal:
+        return f"{horizontal} of your {what}"
+    if vertical:
+        return f"{vertical} your {what}"
+    return f"right at your {what}"
+
+
+def _png(image: np.ndarray, space: Space) -> Image:
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:  # cv2 reports failure with a flag; only an empty image gets here
+        raise ValueError("could not encode the feedback image as PNG")
+    h, w = image.shape[:2]
+    data = base64.b64encode(buf.tobytes()).decode("ascii")
+    return Image(media_type="image/png", data=data, width=w, height=h, space=space)
+
+
+class _Located:
+    """One corrected point: in the frame's pixels and in agent space, with its element."""
+
+    def __init__(self, frame: np.ndarray, review: Review, scaling: Scaling, p: Point) -> None:
+        left, top = review.screen_rect[0], review.screen_rect[1]
+        h, w = frame.shape[:2]
+        # clamped: a point on the rect's edge rounds onto the last pixel, never off the image
+        self.image = (min(max(p[0] - left, 0), w - 1), min(max(p[1] - top, 0), h - 1))
+        self.box: Box = locate(frame, *self.image)
+        screen_box = Rect(left + self.box.x0, top + self.box.y0, self.box.width, self.box.height)
+        r = scaling.rect_to_agent(screen_box)
+        self.agent_box = (r.left, r.top, r.right, r.bottom)
+        a = scaling.to_agent(p[0], p[1])
+        self.agent = (a.x, a.y)
+
+
+def correction_feedback(
+    review: Review, frame_bgr: np.ndarray, points: tuple[Point, ...] | list[Point]
+) -> Feedback:
+    """Feedback for a correction to screen point(s) ``points`` (two for a drag).
+
+    ``frame_bgr`` is the review's screenshot as a BGR (or BGRA) array of
+    ``review.screen_rect``'s size. Everything in the result is in agent space; the
+    fields describe the (first) point, the text both points of a drag.
+    """
+    left, top, width, height = review.screen_rect
+    if frame_bgr.shape[:2] != (height, width):
+        raise ValueError(
+            f"the frame is {frame_bgr.shape[1]}x{frame_bgr.shape[0]}, the review's screen "
+            f"area {width}x{height}"
+        )
+    if not points:
+        raise ValueError("a correction needs at least one point")
+    frame = frame_bgr[:, :, :3] if frame_bgr.shape[2] == 4 else frame_bgr
+    scaling = _scaling(review)
+    noun = _noun(review)
+    proposed_screen = _screen_points(review)
+    fixes = [_Located(frame, review, scaling, p) for p in points[:2]]
+    proposed = [(a.x, a.y) for a in (scaling.to_agent(*p) for p in proposed_screen)]
+
+    annotated = frame
+    for i, fix in enumerate(fixes):
+        ours = proposed_screen[i] if i < len(proposed_screen) else None
+        start = (ours[0] - left, ours[1] - top) if ours is not None else fix.image
+        annotated = annotate(annotated, start, fix.image, fix.box)
+
+    if noun == "drag" and len(fixes) == 2 and len(proposed) == 2:
+        legs = [
+            f"{end} at {_at(fix.agent)}, inside {_inside(fix.agent_box)}, "
+            + _direction(fix.agent[0] - mine[0], fix.agent[1] - mine[1], end)
+            for end, fix, mine in zip(("start", "end"), fixes, proposed, strict=True)
+        ]
+        text = (
+            f"Your previous drag from {_at(proposed[0])} to {_at(proposed[1])} was incorrect. "
+            f"It should {legs[0]}, and {legs[1]}. {RETRY}"
+        )
+    else:
+        fix = fixes[0]
+        if proposed:
+            where = _direction(fix.agent[0] - proposed[0][0], fix.agent[1] - proposed[0][1], noun)
+            text = (
+                f"Your previous {noun} at {_at(proposed[0])} was incorrect. The correct element "
+                f"is at {_at(fix.agent)}, inside {_inside(fix.agent_box)}, {where}. {RETRY}"
+            )
+        else:
+            text = (
+                f"Your previous {noun} was incorrect. The correct element is at "
+                f"{_at(fix.agent)}, inside {_inside(fix.agent_box)}. {RETRY}"
+            )
+
+    first = fixes[0]
+    crop_at = [(p[0] - left, p[1] - top) for p in proposed_screen[:1]] + [first.image]
+    resized = cv2.resize(annotated, scaling.agent_size, interpolation=cv2.INTER_AREA)
+    return Feedback(
+        text=text,
+        proposed=proposed[0] if proposed else None,
+        corrected=first.agent,
+        box=first.agent_box,
+        dx=first.agent[0] - proposed[0][0] if proposed else None,
+        dy=first.agent[1] - proposed[0][1] if proposed else None,
+        image=_png(resized, "agent"),
+        # full resolution on purpose: a crop is there for the detail the scaled image loses
+        crops=tuple(_png(crop_around(annotated, x, y, CROP_SIZE), "screen") for x, y in crop_at),
+    )
+
+
+def _what(review: Review) -> str:
+    """ "click at (10, 10)", "typing of 'hello'"... for the agent, in its own space."""
+    noun, act = _noun(review), review.action
+    scaling = _scaling(review)
+    pts = [(a.x, a.y) for a in (scaling.to_agent(*p) for p in _screen_points(review))]
+    if noun == "drag" and len(pts) == 2:
+        return f"drag from {_at(pts[0])} to {_at(pts[1])}"
+    if pts:
+        return f"{noun} at {_at(pts[0])}"
+    if "text" in act:
+        return f"typing of {_show(act['text'])}"
+    if "keys" in act:
+        return f"{noun} {_show(act['keys'])}"
+    return noun
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "...")
+    shown = json.dumps(value, default=str)
+    return shown if len(shown) <= _SHOWN else shown[:_SHOWN] + "..."
+
+
+def _proposed(review: Review) -> tuple[int, int] | None:
+    pts = _screen_points(review)
+    if not pts:
+        return None
+    a = _scaling(review).to_agent(*pts[0])
+    return (a.x, a.y)
+
+
+def rejection_feedback(review: Review, reason: str | None) -> Feedback:
+    """Feedback for a rejection: what was refused and the person's reason, if any."""
+    reason = reason.strip() if reason else None
+    why = f": {reason.rstrip('.')}." if reason else " without giving a reason."
+    text = (
+        f"The person rejected your {_what(review)}{why} It was not executed. "
+        "Please reassess your strategy before you try anything similar."
+    )
+    return Feedback(text=text, proposed=_proposed(review), reason=reason)
+
+
+def edit_feedback(review: Review, edited: dict[str, Any]) -> Feedback:
+    """Feedback for an edit: which fields the person changed, from what to what."""
+    done = [
+        f"changed {key} from {_show(review.action[key])} to {_show(new)}"
+        if review.action.get(key) is not None
+        else f"set {key} to {_show(new)}"
+        for key, new in edited.items()
+    ]
+    listed = done[0] if len(done) == 1 else ", ".join(done) + ","
+    text = f"The person {listed} and approved it."
+    return Feedback(text=text, proposed=_proposed(review), edited=dict(edited))

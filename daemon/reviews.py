@@ -1,0 +1,397 @@
+"""The review queue: actions held for a person, persisted, decided, expired.
+
+A review freezes what the person needs to judge an action: the screenshot taken when
+it was proposed (a PNG in ``frames_dir``, named by its database row), the action in
+agent and screen space, the agent's reason, confidence, goal, steps and screen text.
+
+Rules of :meth:`ReviewQueue.decide`: ``approve`` resolves a review, but ``approve2``
+needs approvals from two distinct reviewers; ``reject``, ``correct`` and ``edit``
+resolve any review at once; ``correct`` gives one screen point (two for a drag:
+start and end); ``edit`` replaces fields of the action (``text``, ``keys``...), never
+its kind, its points (a correction moves those) nor the agent's own words; ``cancel``
+is for a ``grace`` review only; a rationale from the policy's list where it asks.
+
+Threads: one lock guards the pending reviews and the store writes that change them;
+a waiter (:meth:`ReviewQueue.wait`, on an event loop) is an asyncio event set through
+``call_soon_threadsafe``; listeners are called after the lock is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from capture.coords import Rect
+from daemon import actions
+from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
+from daemon.adapters import describe_validation_error
+from daemon.errors import DaemonError
+from daemon.store import Store
+
+__all__ = [
+    "REVIEW_TIERS", "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
+    "ReviewError", "ReviewQueue", "UnknownReview",
+]  # fmt: skip
+
+log = logging.getLogger("driverseat.reviews")
+
+REVIEW_TIERS: tuple[Tier, ...] = ("grace", "approve", "approve2")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_RESOLVED: dict[Verdict, ReviewStatus] = {
+    "approve": "approved", "reject": "rejected", "correct": "corrected", "edit": "edited",
+    "cancel": "cancelled",
+}  # fmt: skip
+# An edit applies to the agent's action: points are moved by a correction (in screen
+# space), and the agent's own words are its record, not the person's to rewrite.
+_POINT_FIELDS = frozenset({"x", "y", "path"})
+_AGENT_FIELDS = frozenset({"reason", "confidence", "screen_text", "goal", "steps", "space"})
+
+Listener = Callable[[str, Review], None]
+"""Called with ``("created" | "decided" | "expired", review)`` on the thread that made the
+change; ``decided`` includes the first approval of an ``approve2`` (still pending)."""
+_Notes = list[tuple[str, Review]]  # listener calls to make once the lock is released
+
+
+class ReviewError(DaemonError):
+    """A review request that cannot be honoured; ``status`` is its HTTP status."""
+
+    status: int = 409
+
+
+class UnknownReview(ReviewError):
+    """No review (or no frame) with that id: 404."""
+
+    status = 404
+
+
+class ReviewConflict(ReviewError):
+    """The review is no longer pending (decided, cancelled, expired): 409."""
+
+
+class DuplicateApproval(ReviewConflict):
+    """The same reviewer approved an ``approve2`` review twice: 409."""
+
+
+class BadDecision(ReviewError):
+    """A decision that does not fit the review (points, edit, rationale...): 422."""
+
+    status = 422
+
+
+@dataclass(slots=True)
+class _Entry:
+    review: Review
+    frame: str
+    rationales_required: bool
+    rationales: tuple[str, ...]
+
+
+def _quote(options: Sequence[str]) -> str:
+    return ", ".join(repr(o) for o in options)
+
+
+def _check_rationale(entry: _Entry, req: DecisionRequest) -> None:
+    if not entry.rationales_required or req.verdict == "cancel":
+        return  # undoing a grace window is not a judgement to justify
+    if not req.rationale:
+        choice = f": one of {_quote(entry.rationales)}" if entry.rationales else ""
+        raise BadDecision(f"this review needs a rationale{choice}")
+    if entry.rationales and req.rationale not in entry.rationales:
+        raise BadDecision(f"rationale {req.rationale!r} is not one of {_quote(entry.rationales)}")
+
+
+def _check_points(review: Review, points: tuple[tuple[int, int], ...]) -> None:
+    kind = str(review.screen_action.get("action", "?"))
+    if not actions.parse_action(review.screen_action).points():
+        raise BadDecision(f"a {kind} action has no point to correct; edit or reject it")
+    needed = 2 if kind == "drag" else 1
+    if len(points) != needed:
+        what = "2 points (start and end)" if needed == 2 else "1 point"
+        raise BadDecision(f"a correction of a {kind} needs {what}, got {len(points)}")
+    left, top, width, height = review.screen_rect
+    for x, y in points:
+        if not (left <= x < left + width and top <= y < top + height):
+            raise BadDecision(
+                f"corrected point ({x}, {y}) is off the reviewed screen area "
+                f"({left}, {top}) {width}x{height}"
+            )
+
+
+def _check_edit(review: Review, edited: dict[str, Any] | None) -> dict[str, Any]:
+    """The edited fields as the action model normalises them."""
+    if not edited:
+        raise BadDecision("an edit needs the fields it changes in 'edited', like text or keys")
+    kind = str(review.action.get("action", "?"))
+    if "action" in edited:
+        raise BadDecision(f"an edit cannot change the kind of action ({kind}); reject it")
+    if moved := sorted(_POINT_FIELDS & edited.keys()):
+        raise BadDecision(f"an edit cannot move {', '.join(moved)}; correct the point instead")
+    if theirs := sorted(_AGENT_FIELDS & edited.keys()):
+        raise BadDecision(f"an edit cannot change {', '.join(theirs)}: they are the agent's")
+    try:
+        parsed = actions.parse_action({**review.action, **edited})
+    except ValidationError as exc:
+        raise BadDecision(f"the edit is not valid: {describe_validation_error(exc)[0]}") from None
+    normal = parsed.model_dump(mode="json")
+    changed = {k: normal[k] for k in edited}
+    if all(review.action.get(k) == v for k, v in changed.items()):
+        raise BadDecision("the edit changes nothing; approve the action instead")
+    return changed
+
+
+class ReviewQueue:
+    """Pending reviews in memory and in ``store``; frames as PNG files in ``frames_dir``.
+
+    A new queue on the same store (after a restart) reloads every pending review.
+    """
+
+    def __init__(
+        self, store: Store, frames_dir: str | Path, *, listener: Listener | None = None
+    ) -> None:
+        self.store = store
+        self.frames_dir = Path(frames_dir)
+        self.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.listeners: list[Listener] = [listener] if listener is not None else []
+        self._lock = threading.RLock()
+        self._pending: dict[str, _Entry] = {}
+        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        for row in store.reviews_with_status("pending"):
+            review = Review.model_validate(row["review"])
+            self._pending[review.id] = _Entry(
+                review, row["frame"], row["rationales_required"], tuple(row["rationales"])
+            )
+
+    # -- creating --------------------------------------------------------------------------
+    def create(
+        self, action_id: str, action: BaseModel | dict[str, Any],
+        screen_action: BaseModel | dict[str, Any], tier: Tier, rule: str, screenshot_png: bytes,
+        screen_rect: tuple[int, int, int, int], agent_size: tuple[int, int], *,
+        expires_in: float | None = None, rationales_required: bool = False,
+        rationales: Sequence[str] = (), now: float | None = None,
+    ) -> Review:  # fmt: skip
+        """Freeze ``action`` into a pending review; its frame is saved before its row.
+
+        ``screen_rect`` is the frame's ``(left, top, width, height)`` on the desktop;
+        ``expires_in`` (seconds) makes it expire; a rationale must come from
+        ``rationales`` (when given) if ``rationales_required``.
+        """
+        # the caller's mistakes (ValueError, CaptureError), not the reviewer's: a 500
+        now = time.time() if now is None else now
+        if tier not in REVIEW_TIERS:
+            raise ValueError(f"a {tier!r} action is never reviewed, only {_quote(REVIEW_TIERS)}")
+        if not screenshot_png.startswith(PNG_SIGNATURE):
+            raise ValueError("the review's screenshot must be a PNG image")
+        if expires_in is not None and not 0 < expires_in < float("inf"):
+            raise ValueError(f"expires_in must be a positive number of seconds: {expires_in!r}")
+        Rect(*screen_rect)  # CaptureError unless it has an area
+        Rect(0, 0, *agent_size)
+        data = action.model_dump(mode="json") if isinstance(action, BaseModel) else dict(action)
+        if isinstance(screen_action, BaseModel):
+            screen_action = screen_action.model_dump(mode="json")
+        review = Review(
+            id=uuid.uuid4().hex, action_id=action_id, action=data,
+            screen_action=dict(screen_action), tier=tier, rule=rule,
+            needed=2 if tier == "approve2" else 1, created=now,
+            expires=None if expires_in is None else now + expires_in,
+            steps=tuple(data.get("steps") or ()),
+            **{k: data.get(k) for k in ("reason", "confidence", "goal", "screen_text")},
+            screen_rect=tuple(screen_rect), agent_size=tuple(agent_size),
+        )  # fmt: skip
+        entry = _Entry(review, f"{review.id}.png", rationales_required, tuple(rationales))
+        # write-then-rename: a crash never leaves half a frame under a name a row points to
+        tmp = self.frames_dir / f".{entry.frame}.tmp"
+        tmp.write_bytes(screenshot_png)
+        os.replace(tmp, self.frames_dir / entry.frame)
+        with self._lock:
+            try:
+                self.store.record_review(
+                    review, entry.frame, rationales_required=rationales_required,
+                    rationales=entry.rationales,
+                )  # fmt: skip
+            except BaseException:
+                (self.frames_dir / entry.frame).unlink(missing_ok=True)
+                raise
+            self._pending[review.id] = entry
+        self._notify([("created", review)])
+        return review
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, review_id: str, now: float | None = None) -> Review | None:
+        """The review as it stands (an overdue pending one is expired first), or None."""
+        notes: _Notes = []
+        try:
+            with self._lock:
+                entry = self._pending.get(review_id)
+                if entry is None:
+                    return self._stored(review_id)
+                if self._overdue(entry, now):
+                    return self._resolve(entry, "expired", now, notes)
+                return entry.review
+        finally:
+            self._notify(notes)
+
+    def pending(self, now: float | None = None) -> list[Review]:
+        """Every pending review, oldest first (overdue ones are expired first)."""
+        self.expire(now)
+        with self._lock:
+            return sorted((e.review for e in self._pending.values()), key=lambda r: r.created)
+
+    def screenshot(self, review_id: str) -> bytes:
+        """The review's frozen frame: PNG, screen pixels of its ``screen_rect``."""
+        row = self.store.get_review(review_id)  # the row names the file: ids never build paths
+        if row is None:
+            raise UnknownReview(f"no review with id {review_id!r}")
+        try:
+            return (self.frames_dir / str(row["frame"])).read_bytes()
+        except FileNotFoundError:
+            raise UnknownReview(f"the screenshot of review {review_id!r} is gone") from None
+
+    def _stored(self, review_id: str) -> Review | None:
+        row = self.store.get_review(review_id)
+        return None if row is None else Review.model_validate(row["review"])
+
+    # -- deciding --------------------------------------------------------------------------
+    def decide(self, review_id: str, req: DecisionRequest, now: float | None = None) -> Review:
+        """Apply one person's decision; returns the review after it (see the module rules).
+
+        Raises :class:`UnknownReview` (404), :class:`ReviewConflict` /
+        :class:`DuplicateApproval` (409) or :class:`BadDecision` (422).
+        """
+        now = time.time() if now is None else now
+        notes: _Notes = []
+        try:
+            with self._lock:
+                return self._decide(review_id, req, now, notes)
+        finally:
+            self._notify(notes)
+
+    def _decide(self, review_id: str, req: DecisionRequest, now: float, notes: _Notes) -> Review:
+        entry = self._pending.get(review_id)
+        if entry is None:
+            done = self._stored(review_id)
+            if done is None:
+                raise UnknownReview(f"no review with id {review_id!r}")
+            raise ReviewConflict(f"review {review_id} is already {done.status}")
+        if self._overdue(entry, now):
+            self._resolve(entry, "expired", now, notes)
+            raise ReviewConflict(f"review {review_id} expired before this decision came")
+        review = entry.review
+        _check_rationale(entry, req)
+        status = _RESOLVED[req.verdict]
+        if req.verdict == "cancel" and review.tier != "grace":
+            raise BadDecision("only a grace-window review can be cancelled; reject this one")
+        if req.verdict == "approve":
+            approvers = {d.reviewer for d in review.decisions if d.verdict == "approve"}
+            if req.reviewer in approvers:
+                raise DuplicateApproval(
+                    f"{req.reviewer} already approved review {review_id}; "
+                    "the second approval must come from another reviewer"
+                )
+            if len(approvers) + 1 < review.needed:
+                status = "pending"
+        if req.verdict == "correct":
+            _check_points(review, req.points)
+        edited = _check_edit(review, req.edited) if req.verdict == "edit" else None
+        decision = Decision(
+            id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
+            verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
+            latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
+            points=req.points if req.verdict == "correct" else (),
+        )  # fmt: skip
+        self.store.record_decision(decision, status)
+        decisions = (*review.decisions, decision)
+        after = review.model_copy(update={"status": status, "decisions": decisions})
+        if status == "pending":
+            entry.review = after
+        else:
+            self._finish(after)
+        notes.append(("decided", after))
+        return after
+
+    # -- expiry ----------------------------------------------------------------------------
+    def expire(self, now: float | None = None) -> list[Review]:
+        """Mark every overdue pending review ``expired``; returns them."""
+        notes: _Notes = []
+        try:
+            with self._lock:
+                overdue = [e for e in self._pending.values() if self._overdue(e, now)]
+                return [self._resolve(e, "expired", now, notes) for e in overdue]
+        finally:
+            self._notify(notes)
+
+    @staticmethod
+    def _overdue(entry: _Entry, now: float | None) -> bool:
+        expires = entry.review.expires
+        return expires is not None and (time.time() if now is None else now) >= expires
+
+    def _resolve(
+        self, entry: _Entry, status: ReviewStatus, now: float | None, notes: _Notes
+    ) -> Review:
+        """Lock held: resolve a review without a decision (``expired``)."""
+        self.store.set_review_status(entry.review.id, status, time.time() if now is None else now)
+        after = entry.review.model_copy(update={"status": status})
+        self._finish(after)
+        notes.append((status, after))
+        return after
+
+    def _finish(self, review: Review) -> None:
+        """Lock held: take a resolved review out of pending and wake its waiters."""
+        self._pending.pop(review.id, None)
+        for loop, event in self._waiters.pop(review.id, ()):
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
+                loop.call_soon_threadsafe(event.set)
+
+    # -- waiting ---------------------------------------------------------------------------
+    async def wait(self, review_id: str, timeout: float) -> Review:
+        """The review once it is no longer pending, or as it stands after ``timeout`` s.
+
+        Returns at once for a resolved review, raises :class:`UnknownReview` for an
+        unknown id; a review that expires meanwhile comes back ``expired`` at its expiry.
+        """
+        event = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), event)
+        expires: float | None = None
+        with self._lock:
+            entry = self._pending.get(review_id)
+            if entry is not None:
+                self._waiters.setdefault(review_id, set()).add(waiter)
+                expires = entry.review.expires
+        if entry is None:
+            if (done := self._stored(review_id)) is None:
+                raise UnknownReview(f"no review with id {review_id!r}")
+            return done
+        limit = max(0.0, timeout)
+        if expires is not None:
+            limit = min(limit, max(0.0, expires - time.time()))
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), limit)
+        finally:
+            with self._lock:
+                waiting = self._waiters.get(review_id, set())
+                waiting.discard(waiter)
+                if not waiting:
+                    self._waiters.pop(review_id, None)
+        if (found := self.get(review_id)) is None:  # only if the row vanished meanwhile
+            raise UnknownReview(f"no review with id {review_id!r}")
+        return found
+
+    # -- listeners -------------------------------------------------------------------------
+    def _notify(self, notes: _Notes) -> None:
+        for kind, review in notes:
+            for listener in list(self.listeners):
+                try:
+                    listener(kind, review)
+                except Exception:  # a broken subscriber must not undo a recorded decision
+                    log.exception("review listener failed on %s of %s", kind, review.id)

@@ -1,0 +1,355 @@
+"""The review queue (daemon/reviews.py) on a real SQLite store: rules, persistence, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from daemon.actions import Click, DecisionRequest, Drag, Key, Review, Type
+from daemon.reviews import (
+    BadDecision,
+    DuplicateApproval,
+    ReviewConflict,
+    ReviewError,
+    ReviewQueue,
+    UnknownReview,
+)
+from daemon.store import _MIGRATIONS, SCHEMA_VERSION, Store
+
+RECT = (0, 0, 1920, 1080)
+AGENT = (1366, 768)
+T0 = 1_000_000.0
+
+
+def _png() -> bytes:
+    img = np.zeros((8, 12, 3), np.uint8)
+    img[2:5, 3:9] = (0, 0, 255)
+    ok, buf = cv2.imencode(".png", img)
+    assert ok
+    return buf.tobytes()
+
+
+PNG = _png()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "d.db") as s:
+        yield s
+
+
+@pytest.fixture
+def queue(store: Store, tmp_path: Path) -> ReviewQueue:
+    return ReviewQueue(store, tmp_path / "frames")
+
+
+def _create(q: ReviewQueue, action: Any = None, tier: str = "approve", **kw: Any) -> Review:
+    action = action if action is not None else Click(x=100, y=200, reason="open it")
+    screen = kw.pop("screen_action", action)
+    return q.create("act-1", action, screen, tier, "rule-1", PNG, RECT, AGENT, **kw)  # type: ignore[arg-type]
+
+
+def _req(verdict: str = "approve", reviewer: str = "ann", **kw: Any) -> DecisionRequest:
+    return DecisionRequest(verdict=verdict, reviewer=reviewer, **kw)  # type: ignore[arg-type]
+
+
+def test_create_freezes_everything_and_saves_the_frame(queue: ReviewQueue, store: Store) -> None:
+    action = Click(
+        x=100, y=200, reason="submit", confidence=0.4, goal="file the form",
+        steps=("opened the form", "filled it"), screen_text="Submit (irreversible)",
+    )  # fmt: skip
+    screen = action.model_copy(update={"x": 141, "y": 281, "space": "screen"})
+    r = queue.create("act-9", action, screen, "approve2", "money", PNG, RECT, AGENT, now=T0)
+    assert (r.status, r.tier, r.rule, r.needed, r.created, r.expires) == (
+        "pending", "approve2", "money", 2, T0, None,
+    )  # fmt: skip
+    assert (r.reason, r.confidence, r.goal, r.screen_text) == (
+        "submit", 0.4, "file the form", "Submit (irreversible)",
+    )  # fmt: skip
+    assert r.steps == ("opened the form", "filled it")
+    assert r.action["x"] == 100 and r.screen_action["x"] == 141
+    assert (r.screen_rect, r.agent_size, r.action_id) == (RECT, AGENT, "act-9")
+    assert queue.screenshot(r.id) == PNG
+    row = store.get_review(r.id)
+    assert row is not None and row["review"]["status"] == "pending"
+    assert (queue.frames_dir / row["frame"]).read_bytes() == PNG
+    assert queue.get(r.id) == r and queue.pending() == [r]
+
+
+def test_create_refuses_what_is_not_reviewable(queue: ReviewQueue) -> None:
+    with pytest.raises(ValueError, match="never reviewed"):
+        _create(queue, tier="auto")
+    with pytest.raises(ValueError, match="PNG"):
+        queue.create("a", Click(x=1, y=1), Click(x=1, y=1), "approve", "r", b"GIF89a", RECT, AGENT)
+    assert queue.pending() == []
+
+
+def test_approve_resolves_with_latency(queue: ReviewQueue) -> None:
+    r = _create(queue, now=T0)
+    done = queue.decide(r.id, _req(shown_at=T0 + 1.0), now=T0 + 2.5)
+    assert done.status == "approved"
+    (d,) = done.decisions
+    assert (d.reviewer, d.verdict, d.at, d.review_id) == ("ann", "approve", T0 + 2.5, r.id)
+    assert d.latency_ms == pytest.approx(1500.0)
+    assert len(d.id) == 32
+    assert queue.pending() == [] and queue.get(r.id) == done
+    with pytest.raises(ReviewConflict, match="already approved") as exc:
+        queue.decide(r.id, _req("reject", "bob"))
+    assert exc.value.status == 409
+
+
+def test_unknown_review_is_a_404(queue: ReviewQueue) -> None:
+    assert queue.get("nope") is None
+    for call in (lambda: queue.decide("nope", _req()), lambda: queue.screenshot("nope")):
+        with pytest.raises(UnknownReview, match="no review with id 'nope'") as exc:
+            call()
+        assert exc.value.status == 404
+
+
+def test_approve2_needs_two_distinct_reviewers(queue: ReviewQueue) -> None:
+    r = _create(queue, tier="approve2")
+    first = queue.decide(r.id, _req(reviewer="ann"))
+    assert first.status == "pending" and len(first.decisions) == 1
+    with pytest.raises(DuplicateApproval, match="ann already approved") as exc:
+        queue.decide(r.id, _req(reviewer="ann"))
+    assert exc.value.status == 409
+    assert queue.get(r.id) == first  # the refused approval left no trace
+    done = queue.decide(r.id, _req(reviewer="bob"))
+    assert done.status == "approved"
+    assert [d.reviewer for d in done.decisions] == ["ann", "bob"]
+
+
+def test_approve2_rejected_by_anyone_at_once(queue: ReviewQueue) -> None:
+    r = _create(queue, tier="approve2")
+    queue.decide(r.id, _req(reviewer="ann"))
+    done = queue.decide(r.id, _req("reject", "ann", rationale="changed my mind"))
+    assert done.status == "rejected" and done.decisions[-1].rationale == "changed my mind"
+
+
+def test_correction_points(queue: ReviewQueue) -> None:
+    r = _create(queue)
+    for points, match in (
+        ((), "needs 1 point, got 0"),
+        (((1, 1), (2, 2)), "needs 1 point, got 2"),
+        (((1920, 5),), r"off the reviewed screen area \(0, 0\) 1920x1080"),
+    ):
+        with pytest.raises(BadDecision, match=match) as exc:
+            queue.decide(r.id, _req("correct", points=points))
+        assert exc.value.status == 422
+    done = queue.decide(r.id, _req("correct", points=((1919, 1079),)))
+    assert done.status == "corrected" and done.decisions[0].points == ((1919, 1079),)
+
+    drag = _create(queue, Drag(path=((10, 10), (50, 50), (90, 90))))
+    with pytest.raises(BadDecision, match=r"drag needs 2 points \(start and end\), got 1"):
+        queue.decide(drag.id, _req("correct", points=((5, 5),)))
+    assert queue.decide(drag.id, _req("correct", points=((5, 5), (7, 7)))).status == "corrected"
+
+    typed = _create(queue, Type(text="hi"))
+    with pytest.raises(BadDecision, match="type action has no point to correct"):
+        queue.decide(typed.id, _req("correct", points=((5, 5),)))
+
+
+def test_edit_is_revalidated_against_the_action(queue: ReviewQueue) -> None:
+    r = _create(queue, Type(text="x", reason="say x"))
+    for edited, match in (
+        (None, "needs the fields it changes"),
+        ({"action": "key"}, "cannot change the kind of action"),
+        ({"text": ""}, "the edit is not valid: type.text: String should have at least 1"),
+        ({"colour": "red"}, "the edit is not valid: type.colour"),
+        ({"reason": "mine"}, "cannot change reason"),
+        ({"text": "x"}, "changes nothing"),
+    ):
+        with pytest.raises(BadDecision, match=match):
+            queue.decide(r.id, _req("edit", edited=edited))
+    done = queue.decide(r.id, _req("edit", edited={"text": "y"}))
+    assert done.status == "edited" and done.decisions[0].edited == {"text": "y"}
+
+    key = _create(queue, Key(keys="ctrl+s"))
+    with pytest.raises(BadDecision, match="the edit is not valid: key.keys"):
+        queue.decide(key.id, _req("edit", edited={"keys": "ctrl+nosuchkey"}))
+    click = _create(queue)
+    with pytest.raises(BadDecision, match="cannot move x; correct the point instead"):
+        queue.decide(click.id, _req("edit", edited={"x": 5}))
+    assert queue.decide(key.id, _req("edit", edited={"keys": "ctrl+shift+s"})).status == "edited"
+
+
+def test_rationale_where_the_policy_asks(queue: ReviewQueue) -> None:
+    why = ("wrong target", "too risky")
+    r = _create(queue, rationales_required=True, rationales=why)
+    with pytest.raises(BadDecision, match="needs a rationale: one of 'wrong target', 'too risky'"):
+        queue.decide(r.id, _req("reject"))
+    with pytest.raises(BadDecision, match="'meh' is not one of"):
+        queue.decide(r.id, _req("reject", rationale="meh"))
+    assert queue.decide(r.id, _req("reject", rationale="too risky")).status == "rejected"
+
+    free = _create(queue, rationales=why)  # not required: a free-text reason is fine
+    done = queue.decide(free.id, _req("reject", rationale="this deletes the draft"))
+    assert done.decisions[0].rationale == "this deletes the draft"
+
+
+def test_cancel_is_for_grace_reviews(queue: ReviewQueue) -> None:
+    grace = _create(queue, tier="grace")
+    assert queue.decide(grace.id, _req("cancel")).status == "cancelled"
+    held = _create(queue)
+    with pytest.raises(BadDecision, match="only a grace-window review can be cancelled"):
+        queue.decide(held.id, _req("cancel"))
+
+
+def test_expiry(queue: ReviewQueue, store: Store) -> None:
+    r = _create(queue, expires_in=10, now=T0)
+    keep = _create(queue, now=T0)
+    assert r.expires == T0 + 10
+    assert queue.expire(T0 + 9.99) == []
+    (gone,) = queue.expire(T0 + 10)
+    assert gone.id == r.id and gone.status == "expired"
+    assert queue.pending(T0 + 100) == [keep]
+    with pytest.raises(ReviewConflict, match="already expired"):
+        queue.decide(r.id, _req(), now=T0 + 11)
+    row = store.get_review(r.id)
+    assert row is not None and row["review"]["status"] == "expired" and row["decided"] == T0 + 10
+
+
+def test_a_late_decision_expires_the_review(queue: ReviewQueue) -> None:
+    r = _create(queue, expires_in=5, now=T0)
+    with pytest.raises(ReviewConflict, match="expired before this decision"):
+        queue.decide(r.id, _req(), now=T0 + 6)
+    got = queue.get(r.id)
+    assert got is not None and got.status == "expired"
+
+
+def test_restart_reloads_pending_reviews(tmp_path: Path) -> None:
+    frames = tmp_path / "frames"
+    with Store(tmp_path / "d.db") as store:
+        q = ReviewQueue(store, frames)
+        waiting = _create(q, tier="approve2", rationales_required=True, rationales=("ok",))
+        q.decide(waiting.id, _req(reviewer="ann", rationale="ok"))
+        decided = _create(q)
+        q.decide(decided.id, _req("reject", "bob"))
+        before = q.get(waiting.id)
+    with Store(tmp_path / "d.db") as store:
+        again = ReviewQueue(store, frames)
+        assert again.pending() == [before]
+        assert again.screenshot(waiting.id) == PNG
+        old = again.get(decided.id)
+        assert old is not None and old.status == "rejected" and old.decisions[0].reviewer == "bob"
+        # the policy's demands and the first approval survive the restart
+        with pytest.raises(BadDecision, match="needs a rationale"):
+            again.decide(waiting.id, _req(reviewer="cy"))
+        with pytest.raises(DuplicateApproval):
+            again.decide(waiting.id, _req(reviewer="ann", rationale="ok"))
+        assert again.decide(waiting.id, _req(reviewer="cy", rationale="ok")).status == "approved"
+
+
+def test_migrates_a_v1_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    _MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        "INSERT INTO actions VALUES ('old', 1.0, 'click', 'canonical', '{}', 'executed', NULL, 1.0)"
+    )
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.get_action("old") is not None
+        r = _create(ReviewQueue(store, tmp_path / "frames"))
+        assert store.get_review(r.id) is not None
+
+
+def test_concurrent_decisions_resolve_once(queue: ReviewQueue) -> None:
+    r = _create(queue)
+    results: list[str] = []
+    start = threading.Barrier(8)
+
+    def decide(n: int) -> None:
+        start.wait()
+        try:
+            queue.decide(r.id, _req(reviewer=f"r{n}"))
+            results.append("ok")
+        except ReviewError as exc:
+            results.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=decide, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ReviewConflict"] * 7 + ["ok"]
+    got = queue.get(r.id)
+    assert got is not None and len(got.decisions) == 1
+
+
+def test_wait_wakes_on_a_decision_from_another_thread(queue: ReviewQueue) -> None:
+    r = _create(queue)
+
+    async def scenario() -> tuple[Review, float]:
+        t0 = time.monotonic()
+        task = asyncio.create_task(queue.wait(r.id, 30))
+        await asyncio.sleep(0)  # one loop turn: the task registers before its first await
+        assert r.id in queue._waiters
+        worker = threading.Thread(target=queue.decide, args=(r.id, _req()))
+        worker.start()
+        done = await asyncio.wait_for(task, 10)
+        worker.join()
+        return done, time.monotonic() - t0
+
+    done, took = asyncio.run(scenario())
+    assert done.status == "approved" and took < 10
+    assert queue._waiters == {}
+
+
+def test_wait_times_out_pending_and_returns_resolved_at_once(queue: ReviewQueue) -> None:
+    r = _create(queue, tier="approve2")
+
+    async def scenario() -> None:
+        await asyncio.to_thread(queue.decide, r.id, _req(reviewer="ann"))
+        t0 = time.monotonic()
+        still = await queue.wait(r.id, 0.2)  # a first approval of two does not wake it
+        assert still.status == "pending" and len(still.decisions) == 1
+        assert time.monotonic() - t0 >= 0.19
+        await asyncio.to_thread(queue.decide, r.id, _req(reviewer="bob"))
+        assert (await queue.wait(r.id, 30)).status == "approved"
+        with pytest.raises(UnknownReview):
+            await queue.wait("nope", 1)
+
+    asyncio.run(scenario())
+
+
+def test_wait_returns_expired_at_the_expiry(queue: ReviewQueue) -> None:
+    r = _create(queue, expires_in=0.2)
+
+    async def scenario() -> Review:
+        return await asyncio.wait_for(queue.wait(r.id, 30), 10)
+
+    assert asyncio.run(scenario()).status == "expired"
+
+
+def test_listeners_hear_create_decide_expire(queue: ReviewQueue) -> None:
+    heard: list[tuple[str, str]] = []
+    queue.listeners.append(lambda kind, review: heard.append((kind, review.status)))
+
+    def broken(kind: str, review: Review) -> None:
+        raise RuntimeError("subscriber bug")
+
+    queue.listeners.append(broken)
+    a = _create(queue, tier="approve2", now=T0)
+    queue.decide(a.id, _req(reviewer="ann"))
+    queue.decide(a.id, _req("correct", "bob", points=((5, 5),)))
+    _create(queue, expires_in=1, now=T0)
+    queue.expire(T0 + 2)
+    assert heard == [
+        ("created", "pending"),
+        ("decided", "pending"),
+        ("decided", "corrected"),
+        ("created", "pending"),
+        ("expired", "expired"),
+    ]
