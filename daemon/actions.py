@@ -367,6 +367,8 @@ class Review(_Wire):
     screen_text: str | None = None
     screen_rect: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, width, height
     agent_size: tuple[int, int] = (0, 0)
+    rationales_required: bool = False  # approving needs a rationale picked from ...
+    rationales: tuple[str, ...] = ()  # ... this short list (the policy's)
     decisions: tuple[Decision, ...] = ()
 
 

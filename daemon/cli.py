@@ -186,9 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the monitor the agent works on: 1 = the primary, 2... the others left to right, "
         "0 = the whole desktop (default: 1)",
     )
-    # accepted now so scripts written today keep working once the overlay exists
     s.add_argument(
-        "--no-overlay", action="store_true", help="do not start the review overlay (not built yet)"
+        "--policy",
+        default=None,
+        metavar="PATH|off",
+        help="the policy that holds risky or low-confidence actions for a person (default: "
+        "the shipped assets/policy.toml; 'off' lets every action through)",
+    )
+    s.add_argument(
+        "--no-overlay",
+        action="store_true",
+        help="do not start the review overlay (reviews then wait for another reviewer client)",
     )
 
     t = sub.add_parser(
@@ -383,7 +391,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         atexit.register(close_runtime)  # the crash path; the normal path closes below
         stack.callback(atexit.unregister, close_runtime)
         stack.callback(close_runtime)
-        app = create_app(runtime, store, token)
+        gate = None
+        if args.policy != "off":
+            from daemon.gate import build_gate
+            from daemon.policy import PolicyError, default_policy, load_policy
+
+            try:
+                policy = load_policy(args.policy) if args.policy else default_policy()
+            except PolicyError as exc:
+                raise _Exit(f"bad policy: {exc}", 2) from None
+            gate, close_gate = build_gate(runtime, store, data_dir, policy=policy, display=display or None)
+            stack.callback(close_gate)
+        app = create_app(runtime, store, token, gate=gate)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         w, h = runtime.executor.screen
@@ -399,6 +418,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if host not in ("127.0.0.1", "::1", "localhost"):
             say(f"warning: listening on {host}: anyone who can reach this port and has the token "
                 "can drive this desktop")  # fmt: skip
+        say(f"policy:     {'off' if gate is None else gate.policy.source}")
+        if gate is not None and not args.no_overlay:
+            from daemon.overlay_process import start_overlay, stop_overlay
+
+            local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
+            overlay = start_overlay(f"http://{local}:{port}", data_dir, display or None)
+            if isinstance(overlay, str):
+                say(f"overlay:    not started: {overlay}")
+            else:
+                say(f"overlay:    started (pid {overlay.pid})")
+                stack.callback(stop_overlay, overlay)
 
         def halt() -> None:
             # stopped first, so the action in flight reports a shutdown, not a person

@@ -207,6 +207,7 @@ class ReviewQueue:
             steps=tuple(data.get("steps") or ()),
             **{k: data.get(k) for k in ("reason", "confidence", "goal", "screen_text")},
             screen_rect=tuple(screen_rect), agent_size=tuple(agent_size),
+            rationales_required=rationales_required, rationales=tuple(rationales),
         )  # fmt: skip
         entry = _Entry(review, f"{review.id}.png", rationales_required, tuple(rationales))
         # write-then-rename: a crash never leaves half a frame under a name a row points to

@@ -34,7 +34,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.actions import Action, CursorPosition, Outcome, Screenshot, Wait, parse_action
-from daemon import openapi
+from daemon import openapi, routes_reviews
+from daemon.gate import Admitted, Gate
+from daemon.reviews import ReviewError
 from daemon.adapters import anthropic, describe_validation_error, openai
 from daemon.auth import bearer, token_matches
 from daemon.errors import ActionError, AuthError, DaemonError
@@ -129,11 +131,13 @@ def create_app(
     token: str,
     *,
     screen_size: tuple[int, int] | None = None,
+    gate: Gate | None = None,
 ) -> FastAPI:
     """The daemon's API around one ``runtime``; records everything in ``store``.
 
     ``screen_size`` overrides what ``/v1/state`` reports (default: the executor's
-    current idea of the screen, which follows resolution changes).
+    current idea of the screen, which follows resolution changes). With a ``gate``
+    every action passes the policy first and the review routes are served.
     """
     if not token:
         raise ValueError("refusing to serve without a token")
@@ -155,9 +159,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.loop = asyncio.get_running_loop()
         intervention.listeners.append(on_control)
+        if gate is not None:
+            gate.publish = hub.publish_threadsafe
+            for task in gate.adopt_pending(settle):
+                background.add(task)
+                task.add_done_callback(background.discard)
         try:
             yield
         finally:
+            for task in list(background):
+                task.cancel()
             if on_control in intervention.listeners:
                 intervention.listeners.remove(on_control)
             hub.close_all()
@@ -171,6 +182,8 @@ def create_app(
     )
     app.add_middleware(_BearerAuth, token=token)
     openapi.install(app)
+    if gate is not None:
+        app.include_router(routes_reviews.router(gate.queue, hub.publish_threadsafe))
 
     # -- errors -> HTTP (the only place) -------------------------------------------------
     @app.exception_handler(ActionError)
@@ -180,6 +193,10 @@ def create_app(
     @app.exception_handler(AuthError)
     async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
         return _error(401, str(exc))
+
+    @app.exception_handler(ReviewError)
+    async def _review_error(request: Request, exc: ReviewError) -> JSONResponse:
+        return _error(exc.status, str(exc), details=_jsonable(exc.details))
 
     @app.exception_handler(DaemonError)
     async def _daemon_error(request: Request, exc: DaemonError) -> JSONResponse:
@@ -193,15 +210,64 @@ def create_app(
     def screen() -> tuple[int, int]:
         return screen_size or executor.screen
 
-    async def run(action: Action, dialect: str) -> Outcome:
-        """Submit, record, await without blocking the loop, record, publish."""
-        aid = uuid.uuid4().hex
-        future = runtime.submit(action, aid)  # ActionError (off-screen): nothing queued
-        await asyncio.to_thread(store.record_action, aid, dialect, action, None)
-        outcome = await asyncio.wrap_future(future)
+    background: set[asyncio.Task[Any]] = set()
+
+    waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person, not executing
+
+    def abort_pending() -> None:
+        for task in list(waiting):
+            task.cancel()
+
+    app.state.abort_pending = abort_pending
+
+    async def finish(aid: str, dialect: str, action: Action, outcome: Outcome) -> Outcome:
         await asyncio.to_thread(store.record_action, aid, dialect, action, outcome)
         hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome
+
+    async def settle(action: Action, aid: str, answer: Admitted | Outcome, dialect: str = "review") -> Outcome:
+        """Run what the gate admitted (or take its refusal), then record and publish."""
+        if isinstance(answer, Outcome):
+            return await finish(aid, dialect, action, answer)
+        outcome = await asyncio.wrap_future(runtime.submit(answer.action, aid))
+        return await finish(aid, dialect, action, answer.annotate(outcome))
+
+    async def gated(action: Action, aid: str, dialect: str) -> Outcome:
+        assert gate is not None
+        me = asyncio.current_task()
+        assert me is not None
+        waiting.add(me)
+        try:
+            answer = await gate.admit(action, aid)
+        finally:
+            waiting.discard(me)
+        return await settle(action, aid, answer, dialect)
+
+    async def run(action: Action, dialect: str) -> Outcome:
+        """Check, record, gate, execute (without blocking the loop), record, publish."""
+        aid = uuid.uuid4().hex
+        if gate is None:
+            future = runtime.submit(action, aid)  # ActionError (off-screen): nothing queued
+            await asyncio.to_thread(store.record_action, aid, dialect, action, None)
+            return await finish(aid, dialect, action, await asyncio.wrap_future(future))
+        runtime.view.to_screen(action)  # ActionError (off-screen) before anything is stored
+        await asyncio.to_thread(store.record_action, aid, dialect, action, None)
+        # A person may take minutes: the decision and the action go on even if the agent
+        # hangs up; it re-attaches by id (GET /v1/actions/{id}, GET /v1/reviews/{id}).
+        task = asyncio.ensure_future(gated(action, aid, dialect))
+        background.add(task)
+        task.add_done_callback(background.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # our own request was cancelled (client gone): the task goes on
+            return Outcome(
+                id=aid, action=action.action, status="error", control=intervention.state,
+                detail="driverseat shut down before a person answered; a pending review stays "
+                "pending and its action runs if it is approved after the restart "
+                f"(GET /v1/actions/{aid})",
+            )  # fmt: skip
 
     def state() -> dict[str, Any]:
         return {
@@ -359,6 +425,9 @@ def make_server(app: FastAPI, *, before_shutdown: Callable[[], None]) -> uvicorn
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            abort = getattr(app.state, "abort_pending", None)
+            if abort is not None:
+                abort()  # requests waiting for a person answer now; their reviews stay pending
             await asyncio.to_thread(before_shutdown)
             await super().shutdown(sockets)
 

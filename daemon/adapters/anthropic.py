@@ -272,17 +272,14 @@ def _interrupted_text(outcome: Outcome) -> str:
 
 def to_tool_result(outcome: Outcome) -> dict[str, Any]:
     """The ``content`` and ``is_error`` of a ``tool_result`` block, plus driverseat's own ids."""
-    is_error = outcome.status not in ("executed", "corrected")
+    # a corrected action did not run: the model must notice and retry
+    is_error = outcome.status != "executed"
     if outcome.status == "executed":
         text = outcome.detail or "Done."
     elif outcome.status == "interrupted":
         text = _interrupted_text(outcome)
     elif outcome.status == "corrected":
-        text = (
-            f"Corrected by the person: {outcome.detail}"
-            if outcome.detail
-            else "Corrected by the person."
-        )
+        text = outcome.feedback.text if outcome.feedback else f"Corrected by the person: {outcome.detail}"
     elif outcome.status == "denied":
         text = f"Denied: {outcome.detail or 'this action is not allowed.'}"
     elif outcome.status == "rejected":
@@ -290,15 +287,14 @@ def to_tool_result(outcome: Outcome) -> dict[str, Any]:
     else:
         text = f"Error: {outcome.detail or 'the action failed.'}"
     content: list[dict[str, Any]] = [{"type": "text", "text": text}]
-    if outcome.screenshot is not None:
+    images = [outcome.screenshot] if outcome.screenshot is not None else []
+    if outcome.feedback is not None:
+        images += [i for i in (outcome.feedback.image, *outcome.feedback.crops) if i is not None]
+    for image in images:
         content.append(
             {
                 "type": "image",
-                "source": {
-                    "type": "base64",
-                    "media_type": outcome.screenshot.media_type,
-                    "data": outcome.screenshot.data,
-                },
+                "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
             }
         )
     return {
@@ -309,5 +305,6 @@ def to_tool_result(outcome: Outcome) -> dict[str, Any]:
             "status": outcome.status,
             "action": outcome.action,
             "control": outcome.control,
+            **({"review_id": outcome.review_id} if outcome.review_id else {}),
         },
     }

@@ -34,6 +34,7 @@ class GraceToast(QFrame):
         self.presenter = presenter
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)  # never steal keys
         self.setObjectName("toast")
+        self.setWindowTitle("driverseat undo window")
         self.setStyleSheet(
             "#toast { background: #1d2027; border: 2px solid #ffb020; border-radius: 8px; }"
             " QLabel { color: #f0f0f0; } #more { color: #9aa4b2; }"

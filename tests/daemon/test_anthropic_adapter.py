@@ -228,7 +228,7 @@ def test_human_activity_summary_reaches_the_model() -> None:
 @pytest.mark.parametrize(("status", "prefix", "is_error"), [
     ("error", "Error: ", True), ("denied", "Denied: ", True),
     ("rejected", "Rejected by the person: ", True),
-    ("corrected", "Corrected by the person: ", False),
+    ("corrected", "Corrected by the person: ", True),
 ])  # fmt: skip
 def test_other_statuses(status: str, prefix: str, is_error: bool) -> None:
     r = to_tool_result(Outcome(id="o", action="click", status=status, detail="why"))  # type: ignore[arg-type]
