@@ -26,15 +26,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from Xlib import X  # noqa: E402
-from Xlib.ext import xtest  # noqa: E402
+from Xlib import X
+from Xlib.ext import xtest
 
-from bench._x11 import Witness  # noqa: E402
-from capture.input._xorg import RAW_BUTTON_RELEASE, RAW_KEY_RELEASE  # noqa: E402
-from capture.xvfb import VirtualDisplay  # noqa: E402
-from daemon.actions import parse_action  # noqa: E402
-from daemon.runtime import Runtime  # noqa: E402
-from tests.x11.human import SimulatedHuman  # noqa: E402
+from bench._x11 import Witness
+from capture.input._xorg import RAW_BUTTON_RELEASE, RAW_KEY_RELEASE
+from capture.xvfb import VirtualDisplay
+from daemon.actions import parse_action
+from daemon.runtime import Runtime
+from tests.x11.human import SimulatedHuman
 
 
 def pct(values: list[float], q: float) -> float:

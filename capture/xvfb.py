@@ -8,10 +8,12 @@ a free display number itself: no races between parallel runs.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import time
 from types import TracebackType
+from typing import Self
 
 from capture.errors import CaptureError
 
@@ -72,8 +74,6 @@ class VirtualDisplay:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise CaptureError(f"Xvfb did not report a display within {self.timeout} s")
-                import select
-
                 ready, _, _ = select.select([read_fd], [], [], 0.1)
                 if ready:
                     chunk = os.read(read_fd, 64)
@@ -101,7 +101,7 @@ class VirtualDisplay:
         if proc.stderr:
             proc.stderr.close()
 
-    def __enter__(self) -> VirtualDisplay:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -7,41 +7,26 @@ Errors become one sentence on stderr and an exit code here: 2 for bad arguments
 from __future__ import annotations
 
 import argparse
-import atexit
-import functools
 import json
 import math
-import os
 import re
-import socket
-import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from capture import CaptureError
-from capture.input import backend_name
 from capture.input.keys import parse_combo
-from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token, token_path
+from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.errors import ServeExit as _Exit
 from daemon.intervention import DEFAULT_KILL_SWITCH
-
-if TYPE_CHECKING:
-    from daemon.view import AgentView
 
 PROG = "driverseat"
 _DISPLAY = re.compile(r"^[A-Za-z0-9_.\-/]*:\d+(\.\d+)?$")
 
 
-class _Exit(Exception):
-    """One sentence for stderr and an exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 # -- argument types: each raises ArgumentTypeError with the sentence argparse prints --------
@@ -230,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
+    from daemon import locate
+
+    locate.add_parser(sub)
     return parser
 
 
@@ -283,161 +271,16 @@ def cmd_act(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
-@contextmanager
-def _opened_display(args: argparse.Namespace) -> Iterator[str]:
-    """The display to drive: --display, $DISPLAY, or a virtual one started here."""
-    if args.virtual_display is not None:
-        if args.display:
-            raise _Exit("give --display or --virtual-display, not both", 2)
-        from capture.xvfb import VirtualDisplay
-
-        w, h = args.virtual_display
-        with VirtualDisplay(w, h) as vd:
-            why = "" if os.environ.get("DISPLAY") else "no DISPLAY: "
-            print(f"{why}started a virtual display {vd.name} ({w}x{h})", file=sys.stderr)
-            yield vd.name
-        return
-    name = args.display or os.environ.get("DISPLAY", "")
-    if not name and backend_name() != "xorg":
-        yield ""  # not X11: the backend chooser says what this platform needs
-        return
-    if not name:
-        raise _Exit(
-            "no X display: DISPLAY is not set; use --display :N, or --virtual-display 1920x1080 "
-            "to start a virtual one"
-        )
-    yield name
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise _Exit(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc} "
-            "(is another driverseat running?)"
-        ) from None
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentView:
-    """The agent's monitor and size, read from the screen once at start."""
-    from capture.screen import Screen
-    from daemon.view import AgentView
-
-    with Screen(display) as scr:
-        monitors = scr.monitors()
-    if not 0 <= monitor < len(monitors):
-        raise _Exit(
-            f"there is no monitor {monitor}: this desktop has monitors 1 to {len(monitors) - 1} "
-            "(0 is the whole desktop)",
-            2,
-        )
-    try:
-        return AgentView.for_monitor(monitors[monitor], monitor, spec)
-    except ActionError as exc:
-        raise _Exit(f"bad --agent-size: {exc}", 2) from None
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    # imported here: `driverseat state` should not pay for FastAPI and uvicorn
-    from daemon.runtime import Runtime
-    from daemon.screenshots import ScreenGrabber
-    from daemon.server import VERSION, create_app, make_server
-    from daemon.store import Store
+    from daemon.serve import serve  # imported here: `driverseat state` should not pay for uvicorn
 
-    data_dir = _data_dir(args)
-    with ExitStack() as stack:
-        display = stack.enter_context(_opened_display(args))
-        if display:
-            os.environ["DISPLAY"] = display  # the backend chooser and later child processes read it
-        token = load_or_create_token(data_dir)
-        try:
-            store = stack.enter_context(Store(data_dir / "driverseat.db"))
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise _Exit(f"cannot open the database in {data_dir}: {exc}") from None
-        sock = _bind(args.host, args.port)
-        stack.callback(sock.close)
-        try:
-            view = _agent_view(display or None, args.monitor, args.agent_size)
-            grabber = ScreenGrabber(display or None, view.monitor, view.agent_size, "agent")
-            runtime = Runtime(
-                display=display or None,
-                resume_after=args.resume_after,
-                kill_switch=args.kill_switch,
-                screenshot=grabber,
-                view=view,
-            )
-        except CaptureError as exc:
-            hint = "" if args.display else "; --virtual-display 1920x1080 starts a virtual one"
-            raise _Exit(
-                f"cannot drive display {display or '(none)'}: {exc}{hint}", 2 if args.display else 1
-            ) from None
-        closed = False
+    return serve(args, _data_dir(args))
 
-        def close_runtime() -> None:
-            nonlocal closed
-            if not closed:
-                closed = True
-                runtime.close()  # halts the action in flight and releases held keys and buttons
-                grabber.close()
 
-        atexit.register(close_runtime)  # the crash path; the normal path closes below
-        stack.callback(atexit.unregister, close_runtime)
-        stack.callback(close_runtime)
-        gate = None
-        if args.policy != "off":
-            from daemon.gate import build_gate
-            from daemon.policy import PolicyError, default_policy, load_policy
+def cmd_locate(args: argparse.Namespace) -> int:
+    from daemon import locate
 
-            try:
-                policy = load_policy(args.policy) if args.policy else default_policy()
-            except PolicyError as exc:
-                raise _Exit(f"bad policy: {exc}", 2) from None
-            gate, close_gate = build_gate(runtime, store, data_dir, policy=policy, display=display or None)
-            stack.callback(close_gate)
-        app = create_app(runtime, store, token, gate=gate)
-        host, port = sock.getsockname()[:2]
-        shown = f"[{host}]" if ":" in host else host
-        w, h = runtime.executor.screen
-        say = functools.partial(print, file=sys.stderr, flush=True)
-        say(f"driverseat {VERSION} on display {display or '(default)'} ({w}x{h})")
-        r = view.screen_rect
-        aw, ah = view.agent_size
-        say(f"agent view: monitor {view.monitor} ({r.width}x{r.height}+{r.left}+{r.top}) "
-            f"seen at {aw}x{ah}")  # fmt: skip
-        say(f"API:        http://{shown}:{port}")
-        say(f"data dir:   {data_dir}")
-        say(f"token file: {token_path(data_dir)}  (`{PROG} token` prints it)")
-        if host not in ("127.0.0.1", "::1", "localhost"):
-            say(f"warning: listening on {host}: anyone who can reach this port and has the token "
-                "can drive this desktop")  # fmt: skip
-        say(f"policy:     {'off' if gate is None else gate.policy.source}")
-        if gate is not None and not args.no_overlay:
-            from daemon.overlay_process import start_overlay, stop_overlay
-
-            local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
-            overlay = start_overlay(f"http://{local}:{port}", data_dir, display or None)
-            if isinstance(overlay, str):
-                say(f"overlay:    not started: {overlay}")
-            else:
-                say(f"overlay:    started (pid {overlay.pid})")
-                stack.callback(stop_overlay, overlay)
-
-        def halt() -> None:
-            # stopped first, so the action in flight reports a shutdown, not a person
-            runtime.intervention.stop(by="shutdown")
-            runtime.executor.shutdown()
-
-        make_server(app, before_shutdown=halt).run(sockets=[sock])
-    print("driverseat stopped; released every key and button it held", file=sys.stderr)
-    return 0
+    return locate.run(args)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -454,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
-        "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp,
+        "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
     }  # fmt: skip
     try:
         return commands[args.command](args)

@@ -19,3 +19,11 @@ class ActionError(DaemonError):
 
 class AuthError(DaemonError):
     """Missing or wrong bearer token: a 401."""
+
+
+class ServeExit(DaemonError):
+    """``driverseat serve`` cannot start: one sentence for the user, and an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code

@@ -107,7 +107,7 @@ class Executor:
                 if self.on_outcome is not None:
                     try:
                         self.on_outcome(job.action, outcome)
-                    except Exception:  # noqa: BLE001 - a listener must not kill the executor
+                    except Exception:
                         log.exception("outcome hook failed for %s", job.id)
                 job.future.set_result(outcome)
         finally:
@@ -131,7 +131,7 @@ class Executor:
             self._release_quietly()
             self.intervention.stop(by="input-failure")
             detail = f"input backend failed: {exc}; driverseat stopped until resumed"
-        except Exception as exc:  # noqa: BLE001 - the thread must survive any one action
+        except Exception as exc:
             log.exception("action %s failed", job.id)
             self._release_quietly()
             detail = f"internal error: {type(exc).__name__}: {exc}"
@@ -140,7 +140,7 @@ class Executor:
     def _release_quietly(self) -> None:
         try:
             self.backend.release_all()
-        except Exception:  # noqa: BLE001 - best effort on a failing backend
+        except Exception:
             log.exception("releasing held input failed")
 
     def _grab(self) -> Image:

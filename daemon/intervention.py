@@ -144,9 +144,9 @@ class Intervention:
             self._hotkey_release.discard(ev.code)
             self._held_keys.pop(ev.code, None)
             return
-        if self._reviews_open or self._review_held or ev.received < self._settle_until:
-            if self._review_input(ev):
-                return
+        reviewing = self._reviews_open or self._review_held or ev.received < self._settle_until
+        if reviewing and self._review_input(ev):
+            return
         if self._state == "agent":
             self.yield_event.set()  # first: the executor stops before its next primitive
         with self._cond:

@@ -5,9 +5,9 @@ The server owns one Runtime; tests and benchmarks build one directly.
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from concurrent.futures import Future
+from types import TracebackType
+from typing import Self
 
 from capture.input import InputBackend, open_backend
 from daemon.actions import Action, Outcome
@@ -75,7 +75,7 @@ class Runtime:
         self.intervention.close()
         self.backend.close()
 
-    def __enter__(self) -> Runtime:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

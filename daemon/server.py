@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import signal
 import socket
 import threading
@@ -33,13 +32,14 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.actions import Action, CursorPosition, Outcome, Screenshot, Wait, parse_action
-from daemon import openapi, routes_reviews
-from daemon.gate import Admitted, Gate
-from daemon.reviews import ReviewError
-from daemon.adapters import anthropic, describe_validation_error, openai
+from daemon import dialects, openapi, routes_reviews
+from daemon.actions import Action, Outcome, parse_action
+from daemon.adapters import describe_validation_error
 from daemon.auth import bearer, token_matches
 from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.gate import Admitted, Gate
+from daemon.http import error_response, json_body, jsonable
+from daemon.reviews import ReviewError
 from daemon.runtime import Runtime
 from daemon.store import Store, outcome_for_storage
 
@@ -57,11 +57,6 @@ QUEUE_SIZE = 256
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})  # documentation is not control
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
-
-
 class _BearerAuth:
     """Pure ASGI middleware: checks the token before any routing or body parsing."""
 
@@ -76,7 +71,7 @@ class _BearerAuth:
             if not token_matches(given, self.token):
                 why = "missing bearer token" if given is None else "wrong bearer token"
                 msg = f"{why}: send 'Authorization: Bearer <token>' (`driverseat token` prints it)"
-                await _error(401, msg)(scope, receive, send)
+                await error_response(401, msg)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -188,23 +183,23 @@ def create_app(
     # -- errors -> HTTP (the only place) -------------------------------------------------
     @app.exception_handler(ActionError)
     async def _action_error(request: Request, exc: ActionError) -> JSONResponse:
-        return _error(422, str(exc), details=_jsonable(exc.details))
+        return error_response(422, str(exc), details=jsonable(exc.details))
 
     @app.exception_handler(AuthError)
     async def _auth_error(request: Request, exc: AuthError) -> JSONResponse:
-        return _error(401, str(exc))
+        return error_response(401, str(exc))
 
     @app.exception_handler(ReviewError)
     async def _review_error(request: Request, exc: ReviewError) -> JSONResponse:
-        return _error(exc.status, str(exc), details=_jsonable(exc.details))
+        return error_response(exc.status, str(exc), details=jsonable(exc.details))
 
     @app.exception_handler(DaemonError)
     async def _daemon_error(request: Request, exc: DaemonError) -> JSONResponse:
-        return _error(500, str(exc), details=_jsonable(exc.details))
+        return error_response(500, str(exc), details=jsonable(exc.details))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, str(exc.detail))
 
     # -- helpers ---------------------------------------------------------------------------
     def screen() -> tuple[int, int]:
@@ -286,89 +281,16 @@ def create_app(
     @app.post("/v1/actions", tags=["actions"])
     async def post_action(request: Request) -> JSONResponse:
         """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
-        body = await _json_body(request)
+        body = await json_body(request)
         try:
             action = parse_action(body)
         except ValidationError as exc:
             message, details = describe_validation_error(exc)
-            return _error(422, message, details=details)
+            return error_response(422, message, details=details)
         outcome = await run(action, "canonical")
         return JSONResponse(outcome.model_dump(mode="json"))
 
-    @app.post("/v1/anthropic/computer", tags=["actions"])
-    async def post_anthropic(request: Request) -> JSONResponse:
-        """Execute the ``input`` of Anthropic's ``computer_20250124`` tool.
-
-        The body is the ``input`` object, or a whole ``tool_use`` block (then the reply
-        carries its ``tool_use_id``). Returns ``content``/``is_error`` ready for a
-        ``tool_result`` block. Bad input: 422 that also carries such a result.
-        """
-        body = await _json_body(request)
-        tool_use_id = None
-        if (
-            isinstance(body, dict)
-            and body.get("type") == "tool_use"
-            and isinstance(body.get("input"), dict)
-        ):
-            tool_use_id = body.get("id")
-            body = body["input"]
-        extra = {"tool_use_id": tool_use_id} if tool_use_id else {}
-        try:
-            cursor = None
-            if isinstance(body, dict) and anthropic.needs_cursor(body):
-                cursor = (await asyncio.wrap_future(runtime.submit(CursorPosition()))).cursor
-            action = anthropic.to_canonical(body, cursor=cursor)
-            outcome = await run(action, "anthropic")
-        except ActionError as exc:
-            return _error(
-                422,
-                str(exc),
-                details=_jsonable(exc.details),
-                content=[{"type": "text", "text": f"Error: {exc}"}],
-                is_error=True,
-                **extra,
-            )
-        if (
-            isinstance(action, Wait)
-            and outcome.ok
-            and outcome.screenshot is None
-            and executor.screenshot
-        ):
-            # the reference tool answers a wait with a fresh look at the screen
-            shot = await asyncio.wrap_future(runtime.submit(Screenshot()))
-            if shot.screenshot is not None:
-                outcome = outcome.model_copy(update={"screenshot": shot.screenshot})
-        return JSONResponse({**anthropic.to_tool_result(outcome), **extra})
-
-    @app.post("/v1/openai/computer", tags=["actions"])
-    async def post_openai(request: Request) -> JSONResponse:
-        """Execute an OpenAI ``computer_call`` (one ``action`` or batched ``actions[]``).
-
-        Returns a ``computer_call_output`` with a fresh screenshot as a data URL. Actions
-        run in order and stop at the first that does not execute. A call with
-        ``pending_safety_checks`` is refused (403) until a person can acknowledge them:
-        they are never acknowledged on the person's behalf.
-        """
-        body = await _json_body(request)
-        if not isinstance(body, dict):
-            raise ActionError("expected a computer_call object")
-        try:
-            actions = openai.to_canonical(body)
-        except openai.SafetyCheckPending as exc:
-            return _error(403, str(exc), details=_jsonable(exc.details))
-        for action in actions:
-            runtime.view.to_screen(action)  # every bounds check before anything runs
-        outcomes: list[Outcome] = []
-        for action in actions:
-            outcome = await run(action, "openai")
-            outcomes.append(outcome)
-            if outcome.status != "executed":
-                break
-        shot = await asyncio.wrap_future(runtime.submit(Screenshot()))
-        if shot.screenshot is None:
-            return _error(503, f"no screenshot for the computer_call_output: {shot.detail}")
-        call_id = str(body.get("call_id", ""))
-        return JSONResponse(openai.to_output(call_id, outcomes, shot.screenshot, planned=len(actions)))
+    dialects.add_routes(app, runtime, run)
 
     @app.get("/v1/state", tags=["control"])
     async def get_state() -> dict[str, Any]:
@@ -482,24 +404,3 @@ async def _pump(ws: WebSocket, q: asyncio.Queue[dict[str, Any] | None]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise ActionError("the request body is empty; send a JSON object")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ActionError(f"the request body is not valid JSON: {exc}") from None
-
-
-def _jsonable(value: Any) -> Any:
-    """Error details as strict JSON can carry them: no NaN or infinity, no exceptions."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)

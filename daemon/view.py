@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from capture import CaptureError
 from capture.coords import Monitor, Rect, Scaling, Space, agent_size_for
-from daemon.actions import HumanActivity, HumanClick, Outcome, ActionBase, check_bounds
+from daemon.actions import ActionBase, HumanActivity, HumanClick, Outcome, check_bounds
 from daemon.errors import ActionError
 
 A = TypeVar("A", bound=ActionBase)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from capture.errors import CaptureError, UnsupportedPlatform
+from capture.errors import UnsupportedPlatform
 from capture.input._base import InputBackend, InputEvent, Kind, Ledger, Observer, Origin, Primitive
 
 __all__ = [
@@ -22,8 +22,8 @@ __all__ = [
     "Observer",
     "Origin",
     "Primitive",
-    "open_backend",
     "backend_name",
+    "open_backend",
 ]
 
 

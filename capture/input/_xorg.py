@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from Xlib import X, XK, display, error
+from Xlib import XK, X, display, error
 from Xlib.ext import xinput, xtest
 from Xlib.ext.ge import GenericEventCode
 from Xlib.protocol import rq

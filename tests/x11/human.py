@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from Xlib import X, XK, display
+from Xlib import XK, X, display
 from Xlib.ext import xinput, xtest
 from Xlib.protocol import rq
 
