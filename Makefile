@@ -31,6 +31,8 @@ bench: deps
 	$(PY) bench/yield_latency.py
 	$(PY) bench/screenshot.py
 	$(PY) bench/locate.py
+	$(PY) bench/overlay_latency.py
+	$(PY) bench/fuzz_api.py --examples 300
 
 lint: deps
 	$(VENV)/bin/python -m pip install -q ruff mypy

@@ -44,6 +44,9 @@ def test_overlay_uses_only_the_daemons_wire_surface() -> None:
     allowed = {"daemon.client", "daemon.actions", "daemon.errors", "daemon"}
     bad = [(f, m) for f, m in imports("overlay") if top(m) == "daemon" and m not in allowed]
     assert bad == []
+    # the overlay converts widget <-> screen points with capture.coords, and nothing else
+    bad = [(f, m) for f, m in imports("overlay") if top(m) == "capture" and m != "capture.coords"]
+    assert bad == []
 
 
 def test_daemon_imports_without_qt() -> None:
