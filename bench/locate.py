@@ -137,18 +137,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=SEED, help="RNG seed")
     ap.add_argument("--timing-points", type=int, default=40, help="random points per 1080p frame")
     ap.add_argument("--verbose", action="store_true", help="per-folder scores on stderr")
+    ap.add_argument(
+        "--split",
+        action="store_true",
+        help="also score the folders with even and odd index (sorted names) separately:\n"
+        "tune on the even half, check on the odd half",
+    )
+    ap.add_argument(
+        "--half",
+        choices=("even", "odd"),
+        help="score only that half of the folders (for tuning; implies --split)",
+    )
+    ap.add_argument("--no-timing", action="store_true", help="skip the 1080p timing pass")
     args = ap.parse_args(argv)
 
     root = args.data / "midscene"
     folders = sorted(p for p in root.glob("*/") if (p / "input.png").is_file())
     if not folders:
         ap.error(f"no midscene/*/input.png under {args.data}")
+    halves = {"even": folders[0::2], "odd": folders[1::2]}
+    half_of = {f: name for name, fs in halves.items() for f in fs}
+    # one RNG per folder, so a folder gets the same points whichever folders are scored
+    folder_rng = {f: np.random.default_rng([args.seed, i]) for i, f in enumerate(folders)}
+    if args.half:
+        folders = halves[args.half]
     rng = np.random.default_rng(args.seed)
 
     ious: dict[str, list[float]] = defaultdict(list)
     base: dict[str, list[float]] = defaultdict(list)
     base5: dict[str, list[float]] = defaultdict(list)
     ms: list[float] = []
+    by_half: dict[str, list[float]] = defaultdict(list)
     n_elements = 0
     for folder in folders:
         img = cv2.imread(str(folder / "input.png"), cv2.IMREAD_COLOR)
@@ -161,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         n_elements += len(elements)
         mine: list[float] = []
         for kind, truth in elements:
-            for x, y in points_for(truth, rng, args.jitter):
+            for x, y in points_for(truth, folder_rng[folder], args.jitter):
                 t0 = time.perf_counter()
                 got = locate(img, x, y)
                 ms.append((time.perf_counter() - t0) * 1000)
@@ -170,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 base5[kind].append(baseline5.locate(x, y).iou(truth))
                 if kind != CONTAINER:
                     mine.append(ious[kind][-1])
+        by_half[half_of[folder]].extend(mine)
         if args.verbose:
             _log(f"{folder.name:24s} n={len(mine):4d} share={_share(mine):.3f}")
 
@@ -207,8 +227,19 @@ def main(argv: list[str] | None = None) -> int:
         },
         "ms_median": round(_pct(ms, 50), 2),
         "ms_p95": round(_pct(ms, 95), 2),
-        "ms_1080p": time_1080p(folders, rng, args.timing_points),
     }
+    if args.split or args.half:
+        result["split"] = {
+            name: {
+                "folders": [f.name for f in halves[name]],
+                "points": len(by_half[name]),
+                "share_iou50": _share(by_half[name]),
+            }
+            for name in ("even", "odd")
+            if by_half[name]
+        }
+    if not args.no_timing:
+        result["ms_1080p"] = time_1080p(folders, rng, args.timing_points)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

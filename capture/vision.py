@@ -77,6 +77,7 @@ _FAR = 14  # on open background, ink this close is still taken
 _WORD_GAP = 0.25  # glyphs/words closer than this x line height belong to one label
 _HUG_H = 3.5  # a button/tag is at most this many times its content's height
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
+_THIN = 5  # ink no thicker than this is a line or bar, not text
 _SPECK = 6  # ink blobs smaller than this (px) never join a group
 _ICON_PAD = 1.1  # icon ink -> its (square) hit area
 _TEXT_PAD = 1.2  # ink height -> line-box height for text-like groups
@@ -246,6 +247,17 @@ def _is_text(b: tuple[int, int, int, int]) -> bool:
     return h <= 40 and (w >= 1.5 * h or w <= 40)
 
 
+def _is_bar(b: tuple[int, int, int, int]) -> bool:
+    """A rule, a bar, a slider track: thin and elongated ink whose box is the element's."""
+    short, long_ = sorted((b[2] - b[0], b[3] - b[1]))
+    return short <= _THIN and long_ >= 3 * short + 4
+
+
+def _within(a: tuple[int, int, int, int], b: tuple[int, int, int, int], m: int) -> bool:
+    """Whether box ``a`` lies inside box ``b`` grown by ``m`` pixels."""
+    return a[0] >= b[0] - m and a[1] >= b[1] - m and a[2] <= b[2] + m and a[3] <= b[3] + m
+
+
 def _pad(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """Ink box -> element box: a text line gets its line height, a small icon its hit area."""
     x0, y0, x1, y1 = b
@@ -277,7 +289,10 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     win = _Window(img, x, y)
     px, py = x - win.ox, y - win.oy
     b: tuple[int, int, int, int] | None = None
-    seed = int(win.ilab[py, px]) or win.nearest_ink(px, py, _NEAR)
+    seed = int(win.ilab[py, px])
+    if win.istats[seed, cv2.CC_STAT_AREA] < _SPECK:
+        seed = 0  # compression noise
+    seed = seed or win.nearest_ink(px, py, _NEAR)
     if seed:
         g = win.group(seed)
         s = win.hugging_surface(g)
@@ -285,6 +300,8 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
         elif _EDGE and _is_text(g):
             e = win.edge_blob(px, py)
+            if _is_bar(g) and (e is None or _within(e, g, 4)):
+                e = g  # an isolated rule, bar or slider track: its ink is its box
             # an outline strictly inside the ink group is a hole (the inside of an icon)
             hole = e is not None and e[0] > g[0] and e[1] > g[1] and e[2] < g[2] and e[3] < g[3]
             b = e if e is not None and not hole else _pad(g)

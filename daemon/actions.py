@@ -199,15 +199,34 @@ class CursorPosition(ActionBase):
     action: Literal["cursor_position"] = "cursor_position"
 
 
+class Zoom(ActionBase):
+    """A closer look: the pixels of ``region`` (x0, y0, x1, y1; x1, y1 exclusive)."""
+
+    action: Literal["zoom"] = "zoom"
+    region: tuple[int, int, int, int]
+
+    @field_validator("region")
+    @classmethod
+    def _area(cls, v: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = v
+        if min(v) < 0 or x1 <= x0 or y1 <= y0:
+            raise ValueError("region is [x0, y0, x1, y1] with x0 < x1 and y0 < y1, not negative")
+        return v
+
+    def points(self) -> list[tuple[int, int]]:
+        x0, y0, x1, y1 = self.region
+        return [(x0, y0), (x1 - 1, y1 - 1)]
+
+
 Action = Annotated[
     Click | Move | Drag | MouseDown | MouseUp | Scroll | Type | Key | HoldKey | Wait
-    | Screenshot | CursorPosition,
+    | Screenshot | CursorPosition | Zoom,
     Field(discriminator="action"),
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 ACTION_KINDS = (
     "click", "move", "drag", "mouse_down", "mouse_up", "scroll", "type", "key", "hold_key",
-    "wait", "screenshot", "cursor_position",
+    "wait", "screenshot", "cursor_position", "zoom",
 )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from daemon.actions import (
     Outcome,
     Progress,
     Screenshot,
+    Zoom,
     check_bounds,
 )
 from daemon.intervention import Intervention
@@ -36,6 +37,7 @@ from daemon.plans import Pause, plan
 log = logging.getLogger(__name__)
 
 ScreenshotFn = Callable[[], Image]
+ZoomFn = Callable[[tuple[int, int, int, int]], Image]  # screen-space x0, y0, x1, y1
 OutcomeHook = Callable[[Action, Outcome], None]
 
 
@@ -61,11 +63,13 @@ class Executor:
         step_interval: float = 0.002,
         screenshot: ScreenshotFn | None = None,
         on_outcome: OutcomeHook | None = None,
+        zoom: ZoomFn | None = None,
     ) -> None:
         self.backend = backend
         self.intervention = intervention
         self.step_interval = step_interval
         self.screenshot = screenshot
+        self.zoom = zoom
         self.on_outcome = on_outcome
         self._yield = intervention.yield_event
         self.screen = backend.screen_size()
@@ -85,7 +89,7 @@ class Executor:
         if self._closed:
             fut.set_result(self._outcome(aid, action, "error", "driverseat is shutting down", 0.0))
             return fut
-        if self.intervention.state != "agent" and action.action not in ("screenshot", "cursor_position"):
+        if self.intervention.state != "agent" and action.action not in ("screenshot", "cursor_position", "zoom"):
             fut.set_result(self._refused(aid, action))
             return fut
         self._q.put(_Job(aid, action, fut, time.perf_counter()))
@@ -158,6 +162,14 @@ class Executor:
             except CaptureError as exc:
                 return self._outcome(job.id, action, "error", f"screenshot failed: {exc}", job.submitted)
             return self._outcome(job.id, action, "executed", "", job.submitted, screenshot=shot, after_action=True)
+        if isinstance(action, Zoom):
+            if self.zoom is None:
+                return self._outcome(job.id, action, "error", "zoom is not available", job.submitted)
+            try:
+                shot = self.zoom(action.region)
+            except CaptureError as exc:
+                return self._outcome(job.id, action, "error", f"zoom failed: {exc}", job.submitted)
+            return self._outcome(job.id, action, "executed", "", job.submitted, screenshot=shot)
         if isinstance(action, CursorPosition):
             pos = self.backend.cursor_position()
             return self._outcome(job.id, action, "executed", f"X={pos[0]},Y={pos[1]}", job.submitted, cursor=pos)

@@ -81,6 +81,7 @@ class Gate:
         self.grab_frame = grab_frame
         self.window_title = window_title
         self.publish = publish
+        self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
 
@@ -127,6 +128,9 @@ class Gate:
         return review
 
     async def _await_person(self, action: Action, review: Review, verdict: Verdict) -> Admitted | Outcome:
+        me = asyncio.current_task()
+        if me is not None:
+            self.waiting.add(me)
         try:
             if verdict.tier == "grace":
                 # decide just before the queue would expire it: the record says who let it run
@@ -138,6 +142,7 @@ class Gate:
             else:
                 done = await self._until_decided(review)
         finally:
+            self.waiting.discard(me)  # type: ignore[arg-type]
             if verdict.tier != "grace":
                 self.runtime.intervention.review_closed()
             self.publish({"type": "review_resolved", "id": review.id})

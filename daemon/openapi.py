@@ -40,6 +40,7 @@ class AnthropicInput(BaseModel):
     scroll_direction: str | None = Field(None, json_schema_extra={"enum": ["up", "down", "left", "right"]})
     scroll_amount: int | None = None
     duration: float | None = None
+    region: list[int] | None = Field(None, min_length=4, max_length=4)
 
 
 class ToolResult(BaseModel):

@@ -39,7 +39,7 @@ __all__ = [
 # and are re-exported at the end of this module.
 
 TIERS: tuple[Tier, ...] = get_args(Tier)
-PASSIVE_KINDS = frozenset({"screenshot", "cursor_position", "wait"})
+PASSIVE_KINDS = frozenset({"screenshot", "cursor_position", "wait", "zoom"})
 DEFAULT_RULE = "(default)"  # parentheses cannot occur in a rule name
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "assets" / "policy.toml"
 DEFAULT_RATIONALES = ("needed for the task", "checked on screen", "the person asked for it",

@@ -11,7 +11,7 @@ from typing import Self
 
 from capture.input import InputBackend, open_backend
 from daemon.actions import Action, Outcome
-from daemon.executor import Executor, OutcomeHook, ScreenshotFn
+from daemon.executor import Executor, OutcomeHook, ScreenshotFn, ZoomFn
 from daemon.intervention import DEFAULT_KILL_SWITCH, Intervention
 from daemon.view import AgentView
 
@@ -28,6 +28,7 @@ class Runtime:
         screenshot: ScreenshotFn | None = None,
         on_outcome: OutcomeHook | None = None,
         view: AgentView | None = None,
+        zoom: ZoomFn | None = None,
     ) -> None:
         self.backend = backend if backend is not None else open_backend(display)
         self.view = view if view is not None else AgentView.native(*self.backend.screen_size())
@@ -46,6 +47,7 @@ class Runtime:
             step_interval=step_interval,
             screenshot=screenshot,
             on_outcome=on_outcome,
+            zoom=zoom,
         )
 
     def submit(self, action: Action, action_id: str | None = None) -> Future[Outcome]:

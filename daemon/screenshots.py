@@ -55,6 +55,7 @@ class ScreenGrabber:
         self._grab: Callable[[], bytes] | None = None
         self._stack = ExitStack()
         self._lock = threading.Lock()
+        self._screen: tuple[Any, Any] | None = None  # (capture.screen, its Screen) once open
 
     def __call__(self) -> Image:
         try:
@@ -87,6 +88,7 @@ class ScreenGrabber:
             and hasattr(capture_screen, "encode")
         ):
             scr: Any = self._stack.enter_context(capture_screen.Screen(self.display))
+            self._screen = (capture_screen, scr)
             self.backend = "capture.screen"
             return lambda: bytes(
                 capture_screen.encode(scr.grab(monitor=self.monitor), size=self.size, fmt="png")
@@ -118,8 +120,41 @@ class ScreenGrabber:
 
         return grab
 
+    def region(self, box: tuple[int, int, int, int]) -> Image:
+        """The screen pixels of ``box`` (x0, y0, x1, y1, screen space) as a PNG ``Image``,
+        at full resolution, or scaled down to fit the agent's size if larger."""
+        try:
+            with self._lock:
+                if self._grab is None:
+                    self._grab = self._open()
+                if self._screen is None:
+                    raise CaptureError("zoom needs capture.screen")
+                module, scr = self._screen
+                from capture.coords import Rect
+
+                x0, y0, x1, y1 = box
+                frame = scr.grab(Rect(x0, y0, x1 - x0, y1 - y0))
+                size = None
+                if self.size is not None and (frame.width > self.size[0] or frame.height > self.size[1]):
+                    k = min(self.size[0] / frame.width, self.size[1] / frame.height)
+                    size = (max(1, round(frame.width * k)), max(1, round(frame.height * k)))
+                png = bytes(module.encode(frame, size=size, fmt="png"))
+        except CaptureError:
+            raise
+        except Exception as exc:  # any grabber failure becomes the one capture error
+            raise CaptureError(f"zoom failed: {exc}") from exc
+        width, height = png_size(png)
+        return Image(
+            media_type="image/png",
+            data=base64.b64encode(png).decode("ascii"),
+            width=width,
+            height=height,
+            space="screen",
+        )
+
     def close(self) -> None:
         """Close the screen connection (call after the executor thread has ended)."""
         with self._lock:
             self._grab = None
+            self._screen = None
             self._stack.close()

@@ -120,6 +120,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 kill_switch=args.kill_switch,
                 screenshot=grabber,
                 view=view,
+                zoom=grabber.region,
             )
         except CaptureError as exc:
             hint = "" if args.display else "; --virtual-display 1920x1080 starts a virtual one"

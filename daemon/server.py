@@ -207,10 +207,9 @@ def create_app(
 
     background: set[asyncio.Task[Any]] = set()
 
-    waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person, not executing
-
     def abort_pending() -> None:
-        for task in list(waiting):
+        """At shutdown: answer the requests waiting for a person (their reviews stay pending)."""
+        for task in list(gate.waiting if gate is not None else ()):
             task.cancel()
 
     app.state.abort_pending = abort_pending
@@ -229,14 +228,7 @@ def create_app(
 
     async def gated(action: Action, aid: str, dialect: str) -> Outcome:
         assert gate is not None
-        me = asyncio.current_task()
-        assert me is not None
-        waiting.add(me)
-        try:
-            answer = await gate.admit(action, aid)
-        finally:
-            waiting.discard(me)
-        return await settle(action, aid, answer, dialect)
+        return await settle(action, aid, await gate.admit(action, aid), dialect)
 
     async def run(action: Action, dialect: str) -> Outcome:
         """Check, record, gate, execute (without blocking the loop), record, publish."""

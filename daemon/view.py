@@ -74,6 +74,10 @@ class AgentView:
             return action.model_copy(update={"space": "screen"})  # type: ignore[no-any-return]
         update: dict[str, Any] = {"space": "screen"}
         conv = self.scaling.to_screen
+        if getattr(action, "region", None) is not None:
+            x0, y0, x1, y1 = action.region
+            r = self.scaling.rect_to_screen(Rect(x0, y0, x1 - x0, y1 - y0, Space.AGENT))
+            update["region"] = (r.left, r.top, r.right, r.bottom)
         if getattr(action, "path", None) is not None:
             update["path"] = tuple(tuple(conv(x, y)) for x, y in action.path)
         if getattr(action, "x", None) is not None and getattr(action, "y", None) is not None:

@@ -1,4 +1,5 @@
-"""Anthropic's computer tool (``computer_20250124``) <-> canonical actions.
+"""Anthropic's computer tool (``computer_20250124``, and ``computer_20251124``'s ``zoom``)
+<-> canonical actions.
 
 The tool's ``input`` object carries ``action`` and, depending on it, ``coordinate``
 ``[x, y]``, ``start_coordinate``, ``text``, ``scroll_direction``, ``scroll_amount`` and
@@ -35,13 +36,15 @@ from daemon.actions import (
     Scroll,
     Type,
     Wait,
+    Zoom,
 )
 from daemon.adapters import describe_validation_error
 from daemon.errors import ActionError
 
-__all__ = ["ACTIONS", "TOOL_VERSION", "needs_cursor", "to_canonical", "to_tool_result"]
+__all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
 
 TOOL_VERSION = "computer_20250124"
+TOOL_VERSIONS = ("computer_20250124", "computer_20251124")  # the newer adds zoom
 
 _CLICKS: dict[str, tuple[Button, int]] = {
     "left_click": ("left", 1),
@@ -59,11 +62,11 @@ _SCROLL: dict[str, tuple[int, int]] = {
 ACTIONS = (
     "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
     "double_click", "triple_click", "left_mouse_down", "left_mouse_up", "scroll", "hold_key",
-    "wait", "screenshot", "cursor_position",
+    "wait", "screenshot", "cursor_position", "zoom",
 )  # fmt: skip
 _FIELDS = frozenset(
     {"action", "coordinate", "start_coordinate", "text", "key", "scroll_direction",
-     "scroll_amount", "duration"}
+     "scroll_amount", "duration", "region"}
 )  # fmt: skip
 # What each action may carry besides "action"; anything else given is a mistake worth naming.
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -78,6 +81,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "wait": frozenset({"duration"}),
     "screenshot": frozenset(),
     "cursor_position": frozenset(),
+    "zoom": frozenset({"region"}),  # computer_20251124
     **{name: frozenset({"coordinate", "text", "key"}) for name in _CLICKS},
 }
 
@@ -141,7 +145,8 @@ def to_canonical(inp: dict[str, Any], *, cursor: tuple[int, int] | None = None) 
     action = inp.get("action")
     if action not in _ALLOWED:
         raise ActionError(
-            f"unknown computer action {action!r}; {TOOL_VERSION} has: {', '.join(ACTIONS)}",
+            f"unknown computer action {action!r}; {' and '.join(TOOL_VERSIONS)} have: "
+            f"{', '.join(ACTIONS)}",
             action=action,
         )
     given = {k for k, v in inp.items() if v is not None and k != "action"}
@@ -214,6 +219,13 @@ def _translate(action: str, inp: dict[str, Any], cursor: tuple[int, int] | None)
         return Wait(duration=_duration(inp, action))
     if action == "screenshot":
         return Screenshot()
+    if action == "zoom":
+        region = inp.get("region")
+        if not (isinstance(region, list | tuple) and len(region) == 4):
+            raise ActionError('zoom needs "region" [x0, y0, x1, y1]')
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in region):
+            raise ActionError("zoom: region must be four whole numbers [x0, y0, x1, y1]")
+        return Zoom(region=tuple(region))
     return CursorPosition()
 
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from capture.coords import Rect
+from capture.coords import Rect, Space
 from capture.screen import Screen
 from capture.xvfb import VirtualDisplay
 from daemon.actions import Action, parse_action
@@ -62,7 +62,7 @@ def desk(request: pytest.FixtureRequest) -> Iterator[Desk]:
         view = AgentView.for_monitor(monitors[monitor], monitor, spec)
         grabber = ScreenGrabber(vd.name, view.monitor, view.agent_size, "agent")
         target = TargetWindow(vd.name)
-        rt = Runtime(display=vd.name, view=view, screenshot=grabber, step_interval=0.0)
+        rt = Runtime(display=vd.name, view=view, screenshot=grabber, step_interval=0.0, zoom=grabber.region)
         try:
             yield Desk(request.param, rt, view, target)
         finally:
@@ -144,3 +144,14 @@ def test_screen_space_actions_pass_through(desk: Desk) -> None:
     assert desk.target.wait_for(lambda: any(e["type"] == "button_press" for e in desk.target.events))
     press = next(e for e in desk.target.snapshot() if e["type"] == "button_press")
     assert (press["x"], press["y"]) == (cx, cy)
+
+
+def test_zoom_shows_the_region_at_screen_resolution(desk: Desk) -> None:
+    w, h = desk.view.agent_size
+    region = (w // 4, h // 4, w // 4 + 100, h // 4 + 60)
+    out = desk.runtime.run(anthropic.to_canonical({"action": "zoom", "region": list(region)}))
+    assert out.status == "executed" and out.screenshot is not None
+    screen = desk.view.scaling.rect_to_screen(Rect(region[0], region[1], 100, 60, Space.AGENT))
+    assert (out.screenshot.width, out.screenshot.height) == (screen.width, screen.height)
+    img: Any = cv2.imdecode(np.frombuffer(base64.b64decode(out.screenshot.data), np.uint8), cv2.IMREAD_COLOR)
+    assert (img.shape[1], img.shape[0]) == (screen.width, screen.height)

@@ -23,6 +23,7 @@ from daemon.actions import (
     Scroll,
     Type,
     Wait,
+    Zoom,
 )
 from daemon.adapters.anthropic import ACTIONS, needs_cursor, to_canonical, to_tool_result
 from daemon.errors import ActionError
@@ -76,6 +77,7 @@ CASES: list[tuple[dict[str, Any], object]] = [
     ({"action": "wait", "duration": 2}, Wait(duration=2.0)),
     ({"action": "screenshot"}, Screenshot()),
     ({"action": "cursor_position"}, CursorPosition()),
+    ({"action": "zoom", "region": [10, 20, 110, 80]}, Zoom(region=(10, 20, 110, 80))),
     # null fields are how some SDKs spell "absent"
     ({"action": "screenshot", "coordinate": None, "text": None}, Screenshot()),
     ({"action": "left_click", "coordinate": [5.0, 6.0]}, Click(x=5, y=6)),
@@ -91,7 +93,17 @@ def test_maps_to_canonical(inp: dict[str, Any], expected: object) -> None:
 
 def test_every_tool_action_is_covered() -> None:
     assert {c[0]["action"] for c in CASES} == set(ACTIONS)
-    assert len(ACTIONS) == 16
+    assert len(ACTIONS) == 17  # computer_20250124's 16, and computer_20251124's zoom
+
+
+@pytest.mark.parametrize(
+    "inp",
+    [{"action": "zoom"}, {"action": "zoom", "region": [10, 20, 5, 80]}, {"action": "zoom", "region": [1, 2, 3]},
+     {"action": "zoom", "region": [0, 0, 1.5, 3]}],
+)
+def test_bad_zoom_regions_are_sentences(inp: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ActionError, match="region"):
+        to_canonical(inp)
 
 
 def test_clicks_without_coordinate_use_the_cursor() -> None:
