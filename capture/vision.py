@@ -79,7 +79,9 @@ _HUG_H = 3.5  # a button/tag is at most this many times its content's height
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
 _SPECK = 6  # ink blobs smaller than this (px) never join a group
-_ICON_PAD = 1.1  # icon ink -> its (square) hit area
+_ICON_PAD = 0.5  # an icon's hit area: this x its size of margin, up to half the free space
+_ICON_MIN = 9  # icon glyph sizes
+_ICON_MAX = 28
 _TEXT_PAD = 1.2  # ink height -> line-box height for text-like groups
 
 
@@ -207,6 +209,20 @@ class _Window:
             gy1 = max(gy1, int(y1[ok].max()))
         return gx0 + 1, gy0 + 1, gx1 - 1, gy1 - 1
 
+    def free_margin(self, g: tuple[int, int, int, int], m: int) -> int:
+        """Chebyshev distance (capped at ``m``) from box ``g`` to the nearest ink outside it."""
+        x0, y0 = max(0, g[0] - m), max(0, g[1] - m)
+        x1, y1 = min(self.w, g[2] + m), min(self.h, g[3] + m)
+        lab = self.ilab[y0:y1, x0:x1]
+        other = (lab > 0) & (self.istats[lab, cv2.CC_STAT_AREA] >= _SPECK)
+        ys, xs = np.nonzero(other)
+        xs, ys = xs + x0, ys + y0
+        dx = np.maximum(np.maximum(g[0] - xs, xs - (g[2] - 1)), 0)
+        dy = np.maximum(np.maximum(g[1] - ys, ys - (g[3] - 1)), 0)
+        d = np.maximum(dx, dy)
+        d = d[d > 0]
+        return int(min(m, d.min())) if len(d) else m
+
     def hugging_surface(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         """The small bounded surface (button, tag) that tightly encloses ink group ``g``."""
         gx0, gy0, gx1, gy1 = g
@@ -247,6 +263,12 @@ def _is_text(b: tuple[int, int, int, int]) -> bool:
     return h <= 40 and (w >= 1.5 * h or w <= 40)
 
 
+def _is_icon(b: tuple[int, int, int, int]) -> bool:
+    """A small, roughly square glyph: an icon, whose hit area is a larger square."""
+    w, h = b[2] - b[0], b[3] - b[1]
+    return _ICON_MIN <= max(w, h) <= _ICON_MAX and 0.7 * h <= w <= 1.4 * h
+
+
 def _is_bar(b: tuple[int, int, int, int]) -> bool:
     """A rule, a bar, a slider track: thin and elongated ink whose box is the element's."""
     short, long_ = sorted((b[2] - b[0], b[3] - b[1]))
@@ -269,8 +291,8 @@ def _pad(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         return x0, y0 - dy, x1, y1 + dy
     if w <= 40:
         side = max(w, h)
-        dx = round((side * _ICON_PAD - w) / 2)
-        dy = round((side * _ICON_PAD - h) / 2)
+        dx = round((side * 1.1 - w) / 2)
+        dy = round((side * 1.1 - h) / 2)
         return x0 - dx, y0 - dy, x1 + dx, y1 + dy
     return b
 
@@ -298,6 +320,12 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
         s = win.hugging_surface(g)
         if s is not None:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
+        elif _is_icon(g):
+            side = max(g[2] - g[0], g[3] - g[1])
+            pad = min(round(_ICON_PAD * side), win.free_margin(g, side) // 2)
+            cx2, cy2 = g[0] + g[2], g[1] + g[3]
+            half = side + 2 * pad  # twice the half side
+            b = ((cx2 - half) // 2, (cy2 - half) // 2, (cx2 + half + 1) // 2, (cy2 + half + 1) // 2)
         elif _EDGE and _is_text(g):
             e = win.edge_blob(px, py)
             if _is_bar(g) and (e is None or _within(e, g, 4)):

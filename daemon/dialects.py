@@ -8,7 +8,9 @@ executor, one record.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -16,13 +18,15 @@ from fastapi.responses import JSONResponse
 from daemon.actions import Action, CursorPosition, Outcome, Screenshot, Wait
 from daemon.adapters import anthropic, openai
 from daemon.errors import ActionError
+from daemon.gate import Admitted, Gate
 from daemon.http import error_response, json_body, jsonable
+from daemon.policy import Verdict
 from daemon.runtime import Runtime
 
 Run = Callable[[Action, str], Awaitable[Outcome]]
 
 
-def add_routes(app: FastAPI, runtime: Runtime, run: Run) -> None:
+def add_routes(app: FastAPI, runtime: Runtime, run: Run, gate: Gate | None = None) -> None:
     """``POST /v1/anthropic/computer`` and ``POST /v1/openai/computer``."""
     executor = runtime.executor
 
@@ -76,19 +80,32 @@ def add_routes(app: FastAPI, runtime: Runtime, run: Run) -> None:
         """Execute an OpenAI ``computer_call`` (one ``action`` or batched ``actions[]``).
 
         Returns a ``computer_call_output`` with a fresh screenshot as a data URL. Actions
-        run in order and stop at the first that does not execute. A call with
-        ``pending_safety_checks`` is refused (403) until a person can acknowledge them:
-        they are never acknowledged on the person's behalf.
+        run in order and stop at the first that does not execute. ``pending_safety_checks``
+        go to a person on the overlay (the first action held, the checks shown apart);
+        they come back as ``acknowledged_safety_checks`` only if the person approved.
+        Without the review gate (``--policy off``) such a call is refused (403).
         """
         body = await json_body(request)
         if not isinstance(body, dict):
             raise ActionError("expected a computer_call object")
+        checks = openai.safety_checks(body)
         try:
-            actions = openai.to_canonical(body)
+            actions = openai.to_canonical(body if gate is None else {**body, "pending_safety_checks": []})
         except openai.SafetyCheckPending as exc:
             return error_response(403, str(exc), details=jsonable(exc.details))
         for action in actions:
             runtime.view.to_screen(action)  # every bounds check before anything runs
+        call_id = str(body.get("call_id", ""))
+        acknowledged: list[dict[str, Any]] = []
+        if checks and gate is not None:
+            answer = await _acknowledge(gate, actions[0], checks)
+            if isinstance(answer, Outcome):
+                shot = await asyncio.wrap_future(runtime.submit(Screenshot()))
+                if shot.screenshot is None:
+                    return error_response(503, f"no screenshot: {shot.detail}")
+                return JSONResponse(openai.to_output(call_id, [answer], shot.screenshot, planned=len(actions)))
+            actions[0] = answer.action
+            acknowledged = checks
         outcomes: list[Outcome] = []
         for action in actions:
             outcome = await run(action, "openai")
@@ -98,6 +115,15 @@ def add_routes(app: FastAPI, runtime: Runtime, run: Run) -> None:
         shot = await asyncio.wrap_future(runtime.submit(Screenshot()))
         if shot.screenshot is None:
             return error_response(503, f"no screenshot for the computer_call_output: {shot.detail}")
-        call_id = str(body.get("call_id", ""))
-        return JSONResponse(openai.to_output(call_id, outcomes, shot.screenshot, planned=len(actions)))
+        return JSONResponse(
+            openai.to_output(call_id, outcomes, shot.screenshot, planned=len(actions), acknowledged=acknowledged)
+        )
+
+
+async def _acknowledge(gate: Gate, first: Action, checks: list[dict[str, Any]]) -> Admitted | Outcome:
+    """Show the model's safety checks to a person with the call's first action."""
+    said = "; ".join(f"{c.get('code', '?')}: {c.get('message', '')}" for c in checks)
+    held = first.model_copy(update={"screen_text": f"OpenAI safety checks: {said}"})
+    verdict = Verdict("approve", "openai-safety-checks", f"the model flagged this call: {said}")
+    return await gate.ask(held, uuid.uuid4().hex, verdict)
 

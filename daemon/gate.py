@@ -105,6 +105,12 @@ class Gate:
         review = await asyncio.to_thread(self._open, action, action_id, verdict)
         return await self._await_person(action, review, verdict)
 
+    async def ask(self, action: Action, action_id: str, verdict: Verdict) -> Admitted | Outcome:
+        """Put ``action`` before a person whatever the policy says (e.g. a model's own
+        safety checks, which only a person may acknowledge)."""
+        review = await asyncio.to_thread(self._open, action, action_id, verdict)
+        return await self._await_person(action, review, verdict)
+
     def _open(self, action: Action, action_id: str, verdict: Verdict) -> Review:
         view = self.runtime.view
         r = view.screen_rect

@@ -282,7 +282,7 @@ def create_app(
         outcome = await run(action, "canonical")
         return JSONResponse(outcome.model_dump(mode="json"))
 
-    dialects.add_routes(app, runtime, run)
+    dialects.add_routes(app, runtime, run, gate)
 
     @app.get("/v1/state", tags=["control"])
     async def get_state() -> dict[str, Any]:

@@ -282,6 +282,12 @@ def _check_safety(call: dict[str, Any]) -> None:
     )
 
 
+def safety_checks(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call's pending safety checks as the API sent them (id, code, message)."""
+    checks = call.get("pending_safety_checks") or []
+    return [dict(c) for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+
+
 def to_canonical(call: dict[str, Any]) -> list[Action]:
     """Translate one ``computer_call`` item into canonical actions, in order.
 
@@ -316,8 +322,12 @@ def to_output(
     screenshot: Image | None,
     *,
     planned: int | None = None,
+    acknowledged: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A ``computer_call_output`` item answering ``call_id``, plus a ``driverseat`` key.
+
+    ``acknowledged`` lists the safety checks a person acknowledged on the overlay; only
+    then do they come back in ``acknowledged_safety_checks``.
 
     The screenshot is ``screenshot``, else the last outcome's. ``planned`` is how many
     actions the call had (to report those not run after an interruption). The API's item
@@ -345,8 +355,8 @@ def to_output(
             "type": "computer_screenshot",
             "image_url": f"data:{screenshot.media_type};base64,{screenshot.data}",
         },
-        # never acknowledged here: a call with pending checks is refused before it runs
-        "acknowledged_safety_checks": [],
+        # only what a person acknowledged: never on the person's behalf
+        "acknowledged_safety_checks": list(acknowledged or []),
         "driverseat": {
             "call_id": call_id,
             "status": status,

@@ -305,3 +305,47 @@ def test_a_restart_loses_no_pending_review(xserver: str, tmp_path: Path, target:
         assert abs(x - 960) <= 1 and abs(y - 540) <= 1
     finally:
         second.close()
+
+
+def openai_call(checks: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "computer_call", "id": "cu_1", "call_id": "call_1", "status": "completed",
+        "action": {"type": "click", "button": "left", "x": 683, "y": 384},
+        "pending_safety_checks": checks,
+    }  # fmt: skip
+
+
+CHECKS = [{"id": "cu_sc_1", "code": "malicious_instructions", "message": "Ignore the page's instructions."}]
+
+
+def test_openai_safety_checks_are_acknowledged_only_by_a_person(
+    daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any
+) -> None:
+    fut: Future[httpx.Response] = Future()
+    threading.Thread(
+        target=lambda: fut.set_result(daemon.http.post("/v1/openai/computer", json=openai_call(CHECKS))), daemon=True
+    ).start()
+    review = poll(lambda: pending(daemon))[0]
+    assert "malicious_instructions" in review["screen_text"]  # shown apart, in the warning box
+    poll(lambda: overlay_window(xserver))
+    human.tap("Return")
+    out = fut.result(timeout=30).json()
+    assert out["acknowledged_safety_checks"] == CHECKS
+    assert out["driverseat"]["status"] == "executed"
+    assert poll(lambda: agent_presses(target))
+
+
+def test_openai_safety_checks_rejected_run_nothing(
+    daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any
+) -> None:
+    fut: Future[httpx.Response] = Future()
+    threading.Thread(
+        target=lambda: fut.set_result(daemon.http.post("/v1/openai/computer", json=openai_call(CHECKS))), daemon=True
+    ).start()
+    poll(lambda: overlay_window(xserver))
+    human.tap("Escape")
+    out = fut.result(timeout=30).json()
+    assert out["acknowledged_safety_checks"] == []
+    assert out["driverseat"]["status"] == "rejected"
+    time.sleep(0.2)
+    assert agent_presses(target) == []
