@@ -11,7 +11,9 @@ input interiors) and *ink* (everything else: glyphs, icons, borders, pictures), 
    a box's border ring); if that group sits in a small surface that hugs it (a button,
    a tag), the surface is the element; for a small (text/icon) group, the smallest
    outline of the dilated Canny edges around the point is preferred when it holds
-   the whole group, since it matches rendered line boxes more closely;
+   the whole group, since it matches rendered line boxes more closely; an isolated thin,
+   elongated group (a rule, a carousel dot) is its own box, and a small square single-blob
+   glyph (an icon) gets its bounding square plus a margin that never reaches its neighbours;
 2. otherwise the point is on a surface: a bounded one (input, button, card) is the
    element; on the open page background the nearest ink group wins.
 """
@@ -79,7 +81,9 @@ _HUG_H = 3.5  # a button/tag is at most this many times its content's height
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
 _SPECK = 6  # ink blobs smaller than this (px) never join a group
-_ICON_PAD = 0.5  # an icon's hit area: this x its size of margin, up to half the free space
+_ICON_PAD = 0.1  # an icon's hit area: its glyph square grown by this x its size (capped by
+# half the free space around it)
+_ICON_BLOBS = 1  # an icon is one connected glyph; text of that size is several
 _ICON_MIN = 9  # icon glyph sizes
 _ICON_MAX = 28
 _TEXT_PAD = 1.2  # ink height -> line-box height for text-like groups
@@ -209,12 +213,21 @@ class _Window:
             gy1 = max(gy1, int(y1[ok].max()))
         return gx0 + 1, gy0 + 1, gx1 - 1, gy1 - 1
 
+    def blobs(self, g: tuple[int, int, int, int]) -> int:
+        """How many (non-speck) ink blobs lie inside box ``g``."""
+        labs = np.unique(self.ilab[g[1] : g[3], g[0] : g[2]])
+        labs = labs[labs > 0]
+        return int(np.count_nonzero(self.istats[labs, cv2.CC_STAT_AREA] >= _SPECK))
+
     def free_margin(self, g: tuple[int, int, int, int], m: int) -> int:
         """Chebyshev distance (capped at ``m``) from box ``g`` to the nearest ink outside it."""
         x0, y0 = max(0, g[0] - m), max(0, g[1] - m)
         x1, y1 = min(self.w, g[2] + m), min(self.h, g[3] + m)
         lab = self.ilab[y0:y1, x0:x1]
-        other = (lab > 0) & (self.istats[lab, cv2.CC_STAT_AREA] >= _SPECK)
+        own = np.zeros(len(self.istats), bool)
+        own[self.ilab[g[1] : g[3], g[0] : g[2]]] = True  # the glyph's own blobs
+        own[0] = True
+        other = ~own[lab] & (self.istats[lab, cv2.CC_STAT_AREA] >= _SPECK)
         ys, xs = np.nonzero(other)
         xs, ys = xs + x0, ys + y0
         dx = np.maximum(np.maximum(g[0] - xs, xs - (g[2] - 1)), 0)
@@ -320,9 +333,9 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
         s = win.hugging_surface(g)
         if s is not None:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
-        elif _is_icon(g):
+        elif _is_icon(g) and win.blobs(g) <= _ICON_BLOBS:
             side = max(g[2] - g[0], g[3] - g[1])
-            pad = min(round(_ICON_PAD * side), win.free_margin(g, side) // 2)
+            pad = min(round(_ICON_PAD * side / 2), win.free_margin(g, side) // 2)
             cx2, cy2 = g[0] + g[2], g[1] + g[3]
             half = side + 2 * pad  # twice the half side
             b = ((cx2 - half) // 2, (cy2 - half) // 2, (cx2 + half + 1) // 2, (cy2 + half + 1) // 2)

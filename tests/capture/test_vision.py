@@ -96,6 +96,16 @@ def test_icon() -> None:
     assert locate(img, 409, 300).iou(truth) >= 0.8
 
 
+def test_thin_bar_gives_the_bar() -> None:
+    img = _canvas(colour=(90, 60, 50))
+    truth = Box(300, 200, 324, 203)  # a carousel dot: a 24x3 bar, not a text line
+    cv2.rectangle(img, (truth.x0, truth.y0), (truth.x1 - 1, truth.y1 - 1), (255, 255, 255), -1)
+    cv2.rectangle(img, (340, 200), (355, 202), (160, 130, 120), -1)  # the next, dimmer dot
+    got = locate(img, 312, 201)
+    assert got.iou(truth) >= 0.6
+    assert got.x1 <= 340
+
+
 def test_nested_button_inside_panel_gives_the_button() -> None:
     img = _canvas()
     panel = Box(100, 80, 700, 520)
