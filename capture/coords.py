@@ -31,12 +31,10 @@ fine -> coarse is exact and fine -> coarse -> fine contains the original.
 from __future__ import annotations
 
 import math
-import operator
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final
 
 from capture.errors import CaptureError
 
@@ -66,29 +64,16 @@ class Space(StrEnum):
     WIDGET = "widget"
 
 
-AgentSize = tuple[int, int]
-"""``(width, height)`` of the screenshot the agent is shown, in agent pixels."""
-
-DEFAULT_AGENT_SIZES: Final[tuple[AgentSize, ...]] = ((1024, 768), (1280, 800), (1366, 768))
-"""The sizes computer-use models are trained on (XGA, WXGA, FWXGA)."""
-
-ASPECT_TOLERANCE: Final = 0.01
-"""Relative aspect difference still called a match (1366x768 vs 16:9 is 0.05 %)."""
-
-# Larger than any real desktop; stops "100000x100000" from allocating gigabytes later.
-_MAX_SIDE: Final = 32768
-
-
-def _int(name: str, value: object) -> int:
-    """``value`` as a plain int (numpy integers welcome); floats and bools are refused."""
-    if isinstance(value, bool):
-        raise CaptureError(f"{name} must be an integer, not a bool", **{name: value})
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise CaptureError(
-            f"{name} must be an integer pixel coordinate, got {value!r}", **{name: value}
-        ) from exc
+from capture.agent_size import (
+    ASPECT_TOLERANCE,
+    DEFAULT_AGENT_SIZES,
+    MAX_SIDE,
+    AgentSize,
+    agent_size_for,
+    as_int,
+    choose_agent_size,
+    parse_agent_size,
+)
 
 
 def _finite(name: str, value: object) -> float:
@@ -123,8 +108,8 @@ class Point:
     space: Space
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "x", _int("x", self.x))
-        object.__setattr__(self, "y", _int("y", self.y))
+        object.__setattr__(self, "x", as_int("x", self.x))
+        object.__setattr__(self, "y", as_int("y", self.y))
         object.__setattr__(self, "space", Space(self.space))
         if self.space is Space.WIDGET:
             raise CaptureError("widget coordinates are fractional: use WidgetPoint, not Point")
@@ -149,7 +134,7 @@ class Rect:
 
     def __post_init__(self) -> None:
         for name in ("left", "top", "width", "height"):
-            object.__setattr__(self, name, _int(name, getattr(self, name)))
+            object.__setattr__(self, name, as_int(name, getattr(self, name)))
         object.__setattr__(self, "space", Space(self.space))
         if self.space is Space.WIDGET:
             raise CaptureError("widget rectangles are fractional: use WidgetRect, not Rect")
@@ -211,7 +196,7 @@ class Monitor:
     def __post_init__(self) -> None:
         Rect(self.left, self.top, self.width, self.height)  # same validation
         for name in ("left", "top", "width", "height", "index"):
-            object.__setattr__(self, name, _int(name, getattr(self, name)))
+            object.__setattr__(self, name, as_int(name, getattr(self, name)))
 
     @property
     def rect(self) -> Rect:
@@ -274,8 +259,8 @@ class WidgetPlacement:
     device_pixel_ratio: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "left", _int("left", self.left))
-        object.__setattr__(self, "top", _int("top", self.top))
+        object.__setattr__(self, "left", as_int("left", self.left))
+        object.__setattr__(self, "top", as_int("top", self.top))
         dpr = _finite("device_pixel_ratio", self.device_pixel_ratio)
         if dpr <= 0:
             raise CaptureError(f"device_pixel_ratio must be positive, got {dpr}")
@@ -374,9 +359,9 @@ class Scaling:
 
     def __post_init__(self) -> None:
         _require_space("Scaling.screen", self.screen.space, Space.SCREEN)
-        w, h = _int("agent_width", self.agent_width), _int("agent_height", self.agent_height)
-        if not (0 < w <= _MAX_SIDE and 0 < h <= _MAX_SIDE):
-            raise CaptureError(f"agent size must be between 1 and {_MAX_SIDE} a side, got {w}x{h}")
+        w, h = as_int("agent_width", self.agent_width), as_int("agent_height", self.agent_height)
+        if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+            raise CaptureError(f"agent size must be between 1 and {MAX_SIDE} a side, got {w}x{h}")
         object.__setattr__(self, "agent_width", w)
         object.__setattr__(self, "agent_height", h)
 
@@ -416,8 +401,8 @@ class Scaling:
         """
         s = self.screen
         return Point(
-            _map(_int("x", x) - s.left, s.width, self.agent_width),
-            _map(_int("y", y) - s.top, s.height, self.agent_height),
+            _map(as_int("x", x) - s.left, s.width, self.agent_width),
+            _map(as_int("y", y) - s.top, s.height, self.agent_height),
             Space.AGENT,
         )
 
@@ -425,8 +410,8 @@ class Scaling:
         """The screen pixel at the centre of agent pixel ``(x, y)``."""
         s = self.screen
         return Point(
-            s.left + _map(_int("x", x), self.agent_width, s.width),
-            s.top + _map(_int("y", y), self.agent_height, s.height),
+            s.left + _map(as_int("x", x), self.agent_width, s.width),
+            s.top + _map(as_int("y", y), self.agent_height, s.height),
             Space.SCREEN,
         )
 
@@ -463,104 +448,3 @@ class Scaling:
     def widget_to_agent(self, point: WidgetPoint, placement: WidgetPlacement) -> Point:
         """The agent pixel under a widget position."""
         return self.point_to_agent(placement.to_screen(point))
-
-
-# --- choosing the agent size ----------------------------------------------------------
-
-
-def _fit_within(width: int, height: int, bound_w: int, bound_h: int) -> AgentSize:
-    """``width x height`` scaled by ``min(bound_w/width, bound_h/height, 1)``, rounded."""
-    if bound_w * height <= bound_h * width:  # the width limits the scale
-        if bound_w >= width:
-            return (width, height)
-        return (bound_w, max(1, min(bound_h, (2 * height * bound_w + width) // (2 * width))))
-    if bound_h >= height:
-        return (width, height)
-    return (max(1, min(bound_w, (2 * width * bound_h + height) // (2 * height))), bound_h)
-
-
-def _check_size(what: str, width: object, height: object) -> AgentSize:
-    w, h = _int(f"{what} width", width), _int(f"{what} height", height)
-    if not (0 < w <= _MAX_SIDE and 0 < h <= _MAX_SIDE):
-        raise CaptureError(
-            f"{what} size must be between 1 and {_MAX_SIDE} a side, got {w}x{h}", width=w, height=h
-        )
-    return (w, h)
-
-
-def choose_agent_size(
-    width: int,
-    height: int,
-    choices: Sequence[AgentSize] = DEFAULT_AGENT_SIZES,
-    native: bool = False,
-    *,
-    tolerance: float = ASPECT_TOLERANCE,
-) -> AgentSize:
-    """The size of the screenshot the agent sees for a ``width x height`` screen.
-
-    The rule, in order:
-
-    1. ``native``: the screen size itself.
-    2. The largest choice (by area) whose aspect ratio matches the screen's within
-       ``tolerance`` (relative) and that fits inside the screen: 1920x1080 -> 1366x768,
-       2560x1600 -> 1280x800, 1024x768 -> 1024x768.
-    3. Otherwise the screen scaled down, aspect kept, to fit inside one of the choices,
-       taking the choice that keeps the most pixels, and never scaled up: 3840x1080 ->
-       1366x384, 1280x1024 -> 1000x800, 800x600 -> 800x600.
-    """
-    w, h = _check_size("screen", width, height)
-    if native:
-        return (w, h)
-    sizes = [_check_size("agent", cw, ch) for cw, ch in choices]
-    if not sizes:
-        raise CaptureError("choose_agent_size needs at least one choice of agent size")
-    matching = [
-        (cw, ch)
-        for cw, ch in sizes
-        if cw <= w and ch <= h and abs(cw * h - ch * w) <= tolerance * ch * w
-    ]
-    if matching:
-        return max(matching, key=lambda s: s[0] * s[1])  # max keeps the first of equals
-    return max((_fit_within(w, h, cw, ch) for cw, ch in sizes), key=lambda s: s[0] * s[1])
-
-
-_SIZE_RE: Final = re.compile(r"\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*")
-
-
-def parse_agent_size(text: str) -> AgentSize | Literal["native"]:
-    """Parse a configured agent size: ``"WIDTHxHEIGHT"`` (e.g. ``"1366x768"``) or ``"native"``.
-
-    Raises :class:`CaptureError` with a sentence saying what was expected.
-    """
-    if not isinstance(text, str):
-        raise CaptureError(f'agent size must be a string such as "1366x768", got {text!r}')
-    if text.strip().lower() == "native":
-        return "native"
-    m = _SIZE_RE.fullmatch(text)
-    if m is None:
-        raise CaptureError(
-            f'agent size {text!r} is not WIDTHxHEIGHT (for example "1366x768") or "native"',
-            value=text,
-        )
-    w, h = int(m.group(1)), int(m.group(2))
-    if not (0 < w <= _MAX_SIDE and 0 < h <= _MAX_SIDE):
-        raise CaptureError(
-            f"agent size {text!r} must be between 1 and {_MAX_SIDE} pixels a side", value=text
-        )
-    return (w, h)
-
-
-def agent_size_for(width: int, height: int, spec: str | AgentSize | None = None) -> AgentSize:
-    """The agent size for a ``width x height`` screen under a configured ``spec``.
-
-    ``None``: :func:`choose_agent_size` with the default choices. ``"native"``: the screen
-    size. ``"WxH"`` or ``(w, h)``: that size is the only choice, so an exact aspect match
-    is used as is, and otherwise the screen is fitted inside it, aspect kept, never
-    scaled up (the agent never sees a stretched screen).
-    """
-    if spec is None:
-        return choose_agent_size(width, height)
-    parsed = parse_agent_size(spec) if isinstance(spec, str) else spec
-    if isinstance(parsed, str):  # "native"
-        return choose_agent_size(width, height, native=True)
-    return choose_agent_size(width, height, (parsed,))
