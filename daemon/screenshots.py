@@ -58,22 +58,30 @@ class ScreenGrabber:
         self._screen: tuple[Any, Any] | None = None  # (capture.screen, its Screen) once open
 
     def __call__(self) -> Image:
+        return self._image(self._grab_png, "screenshot", self.space)
+
+    def _grab_png(self) -> bytes:
+        assert self._grab is not None
+        return self._grab()
+
+    def _image(self, png_of: Callable[[], bytes], what: str, space: Literal["agent", "screen"]) -> Image:
+        """Run ``png_of`` under the lock (opening the screen first) and wrap its PNG."""
         try:
             with self._lock:
                 if self._grab is None:
                     self._grab = self._open()
-                png = self._grab()
+                png = png_of()
         except CaptureError:
             raise
         except Exception as exc:  # any grabber failure becomes the one capture error
-            raise CaptureError(f"screenshot failed: {exc}") from exc
+            raise CaptureError(f"{what} failed: {exc}") from exc
         width, height = png_size(png)
         return Image(
             media_type="image/png",
             data=base64.b64encode(png).decode("ascii"),
             width=width,
             height=height,
-            space=self.space,
+            space=space,
         )
 
     def _open(self) -> Callable[[], bytes]:
@@ -123,34 +131,22 @@ class ScreenGrabber:
     def region(self, box: tuple[int, int, int, int]) -> Image:
         """The screen pixels of ``box`` (x0, y0, x1, y1, screen space) as a PNG ``Image``,
         at full resolution, or scaled down to fit the agent's size if larger."""
-        try:
-            with self._lock:
-                if self._grab is None:
-                    self._grab = self._open()
-                if self._screen is None:
-                    raise CaptureError("zoom needs capture.screen")
-                module, scr = self._screen
-                from capture.coords import Rect
 
-                x0, y0, x1, y1 = box
-                frame = scr.grab(Rect(x0, y0, x1 - x0, y1 - y0))
-                size = None
-                if self.size is not None and (frame.width > self.size[0] or frame.height > self.size[1]):
-                    k = min(self.size[0] / frame.width, self.size[1] / frame.height)
-                    size = (max(1, round(frame.width * k)), max(1, round(frame.height * k)))
-                png = bytes(module.encode(frame, size=size, fmt="png"))
-        except CaptureError:
-            raise
-        except Exception as exc:  # any grabber failure becomes the one capture error
-            raise CaptureError(f"zoom failed: {exc}") from exc
-        width, height = png_size(png)
-        return Image(
-            media_type="image/png",
-            data=base64.b64encode(png).decode("ascii"),
-            width=width,
-            height=height,
-            space="screen",
-        )
+        def png() -> bytes:
+            if self._screen is None:
+                raise CaptureError("zoom needs capture.screen")
+            from capture.coords import Rect
+
+            module, scr = self._screen
+            x0, y0, x1, y1 = box
+            frame = scr.grab(Rect(x0, y0, x1 - x0, y1 - y0))
+            size = None
+            if self.size is not None and (frame.width > self.size[0] or frame.height > self.size[1]):
+                k = min(self.size[0] / frame.width, self.size[1] / frame.height)
+                size = (max(1, round(frame.width * k)), max(1, round(frame.height * k)))
+            return bytes(module.encode(frame, size=size, fmt="png"))
+
+        return self._image(png, "zoom", "screen")
 
     def close(self) -> None:
         """Close the screen connection (call after the executor thread has ended)."""

@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from daemon.actions import ACTION_KINDS
+from daemon.errors import ActionError
 
-__all__ = ["describe_validation_error"]
+__all__ = ["describe_validation_error", "in_dialect"]
 
 _MAX_SHOWN = 5
 
@@ -63,3 +64,16 @@ def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str,
     if len(details) > _MAX_SHOWN:
         shown += f"; and {len(details) - _MAX_SHOWN} more"
     return shown or "invalid action", details
+
+
+def in_dialect(exc: ValidationError, where: str, field_names: dict[str, str], fallback: str) -> ActionError:
+    """A canonical model's complaint, said in the dialect's own field names: the ones the
+    agent knows (``keys`` -> ``text``, ``path[1]`` -> ``coordinate``)."""
+    message, details = describe_validation_error(exc)
+
+    def field(loc: str) -> str:
+        name = loc.split(".")[-1].split("[")[0] or fallback
+        return field_names.get(name, name)
+
+    sentence = "; ".join(f"{field(d['loc'])}: {d['msg']}" for d in details) or message
+    return ActionError(f"{where}: {sentence}", details=details)

@@ -38,7 +38,7 @@ from daemon.actions import (
     Wait,
     Zoom,
 )
-from daemon.adapters import describe_validation_error
+from daemon.adapters import in_dialect
 from daemon.errors import ActionError
 
 __all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
@@ -159,20 +159,12 @@ def to_canonical(inp: dict[str, Any], *, cursor: tuple[int, int] | None = None) 
     try:
         return _translate(action, inp, cursor)
     except ValidationError as exc:
-        message, details = describe_validation_error(exc)
-        # say it in the tool's field names, which are the ones this agent knows
-        sentence = "; ".join(f"{_tool_field(d['loc'])}: {d['msg']}" for d in details) or message
-        raise ActionError(f"{action}: {sentence}", details=details) from None
+        raise in_dialect(exc, action, _FIELD_NAMES, "input") from None
 
 
 _FIELD_NAMES = {"keys": "text", "modifiers": "text", "x": "coordinate", "y": "coordinate",
                 "path": "coordinate", "dx": "scroll_amount", "dy": "scroll_amount"}  # fmt: skip
 
-
-def _tool_field(loc: str) -> str:
-    """The tool's name for a canonical field: ``keys`` -> ``text``, ``path[1]`` -> ``coordinate``"""
-    name = loc.split(".")[-1].split("[")[0] or "input"
-    return _FIELD_NAMES.get(name, name)
 
 
 def _here(

@@ -49,7 +49,7 @@ from daemon.actions import (
     Type,
     Wait,
 )
-from daemon.adapters import anthropic, describe_validation_error
+from daemon.adapters import anthropic, in_dialect
 from daemon.errors import ActionError
 
 __all__ = [
@@ -252,14 +252,8 @@ def _one(act: Any, where: str) -> Action:
     try:
         return _translate(kind, act, where)
     except ValidationError as exc:
-        message, details = describe_validation_error(exc)
-        sentence = "; ".join(f"{_tool_field(d['loc'])}: {d['msg']}" for d in details) or message
-        raise ActionError(f"{where}: {sentence}", details=details) from None
+        raise in_dialect(exc, where, _FIELD_NAMES, "action") from None
 
-
-def _tool_field(loc: str) -> str:
-    name = loc.split(".")[-1].split("[")[0] or "action"
-    return _FIELD_NAMES.get(name, name)
 
 
 def _check_safety(call: dict[str, Any]) -> None:
