@@ -40,7 +40,7 @@ class VirtualDisplay:
         self.name = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> VirtualDisplay:
+    def start(self) -> Self:
         exe = shutil.which("Xvfb")
         if exe is None:
             raise CaptureError(

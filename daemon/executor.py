@@ -175,7 +175,7 @@ class Executor:
             return self._outcome(job.id, action, "executed", f"X={pos[0]},Y={pos[1]}", job.submitted, cursor=pos)
         if self._yield.is_set():
             return self._refused(job.id, action)
-        p = plan(action, self.backend, self._pause, self.step_interval)  # type: ignore[arg-type]
+        p = plan(action, self.backend, self._pause, self.step_interval)
         done = 0
         halted = False
         next_at = time.perf_counter()
@@ -250,7 +250,7 @@ class Executor:
         return Outcome(
             id=aid,
             action=action.action,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             detail=detail,
             control=self.intervention.state,
             progress=progress,

@@ -148,7 +148,7 @@ class Gate:
             else:
                 done = await self._until_decided(review)
         finally:
-            self.waiting.discard(me)  # type: ignore[arg-type]
+            self.waiting.discard(me)
             if verdict.tier != "grace":
                 self.runtime.intervention.review_closed()
             self.publish({"type": "review_resolved", "id": review.id})
@@ -207,7 +207,7 @@ class Gate:
         return Outcome(
             id=action_id,
             action=action.action,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             detail=detail,
             control=self.runtime.intervention.state,
             space="agent",

@@ -115,7 +115,7 @@ class ScreenGrabber:
 
         def grab() -> bytes:
             shot = sct.grab(sct.monitors[self.monitor])
-            bgr = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)[
+            bgr: Any = np.frombuffer(shot.raw, dtype=np.uint8).reshape(shot.height, shot.width, 4)[
                 ..., :3
             ]
             if self.size is not None and self.size != (shot.width, shot.height):

@@ -71,19 +71,21 @@ class AgentView:
             return action
         check_bounds(action, *self.agent_size)
         if self.is_identity:
-            return action.model_copy(update={"space": "screen"})  # type: ignore[no-any-return]
+            return action.model_copy(update={"space": "screen"})
         update: dict[str, Any] = {"space": "screen"}
         conv = self.scaling.to_screen
-        if getattr(action, "region", None) is not None:
-            x0, y0, x1, y1 = action.region
+        region, path = getattr(action, "region", None), getattr(action, "path", None)
+        x, y = getattr(action, "x", None), getattr(action, "y", None)
+        if region is not None:
+            x0, y0, x1, y1 = region
             r = self.scaling.rect_to_screen(Rect(x0, y0, x1 - x0, y1 - y0, Space.AGENT))
             update["region"] = (r.left, r.top, r.right, r.bottom)
-        if getattr(action, "path", None) is not None:
-            update["path"] = tuple(tuple(conv(x, y)) for x, y in action.path)
-        if getattr(action, "x", None) is not None and getattr(action, "y", None) is not None:
-            p = conv(action.x, action.y)
+        if path is not None:
+            update["path"] = tuple(tuple(conv(px, py)) for px, py in path)
+        if x is not None and y is not None:
+            p = conv(x, y)
             update["x"], update["y"] = p.x, p.y
-        return action.model_copy(update=update)  # type: ignore[no-any-return]
+        return action.model_copy(update=update)
 
     # -- outbound ------------------------------------------------------------------------
     def _point_to_agent(self, x: int, y: int) -> tuple[int, int] | None:

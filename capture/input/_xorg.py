@@ -65,7 +65,7 @@ _X_KIND = {
 }
 
 
-class _XIQueryVersion(rq.ReplyRequest):
+class _XIQueryVersion(rq.ReplyRequest):  # type: ignore[misc]
     _request = rq.Struct(
         rq.Card8("opcode"), rq.Opcode(47), rq.RequestLength(),
         rq.Card16("major_version"), rq.Card16("minor_version"),
@@ -76,7 +76,7 @@ class _XIQueryVersion(rq.ReplyRequest):
     )  # fmt: skip
 
 
-class _XIQueryPointer(rq.ReplyRequest):
+class _XIQueryPointer(rq.ReplyRequest):  # type: ignore[misc]
     _request = rq.Struct(
         rq.Card8("opcode"), rq.Opcode(40), rq.RequestLength(),
         rq.Window("window"), rq.Card16("deviceid"), rq.Pad(2),
@@ -280,9 +280,10 @@ class XorgBackend(InputBackend):
         if hit is not None:
             code, level = hit
         else:
-            code = self._remap(ks, pause)
-            if code is None:
+            remapped = self._remap(ks, pause)
+            if remapped is None:
                 return None
+            code = remapped
             level = 0
         if level == 1:
             return [
