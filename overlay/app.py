@@ -253,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reviewer", default=None, help="who decides (default: user@host)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="overlay: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         with Client.from_data_dir(args.url, args.data_dir) as probe:
             token = token_of(probe)
