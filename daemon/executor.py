@@ -128,6 +128,7 @@ class Executor:
 
     def _execute_safely(self, job: _Job) -> Outcome:
         """Run one job; every failure becomes an ``error`` outcome and nothing stays held."""
+        self.intervention.executing = True
         try:
             return self._execute(job)
         except CaptureError as exc:
@@ -139,6 +140,8 @@ class Executor:
             log.exception("action %s failed", job.id)
             self._release_quietly()
             detail = f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            self.intervention.executing = False
         return self._outcome(job.id, job.action, "error", detail, job.submitted)
 
     def _release_quietly(self) -> None:

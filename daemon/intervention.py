@@ -86,6 +86,7 @@ class Intervention:
         self._held_buttons: set[int] = set()
         self._hotkey_release: set[int] = set()
         self._reviews_open = 0
+        self.executing = False  # set by the executor while it runs an action
         self._review_held: set[tuple[bool, int]] = set()  # (is a key, code) pressed for a review
         self._settle_until = 0.0
         self._activity: _Activity | None = None
@@ -177,14 +178,22 @@ class Intervention:
                 self._settle_until = self._clock() + REVIEW_SETTLE_S
 
     def _review_input(self, ev: InputEvent) -> bool:
-        """True if ``ev`` belongs to a review (and was handled: kill switch only)."""
+        """True if ``ev`` belongs to a review (and was handled: kill switch only).
+
+        Letting go of what was pressed for a review, and the hand settling right after a
+        decision, are never takeovers (the approved action starts within milliseconds of
+        the Enter or the click). Anything else counts as review input only while no
+        action runs: while the executor sends input, a press is a takeover, always.
+        """
         key = (ev.kind in (Kind.KEY_DOWN, Kind.KEY_UP), ev.code)
         if ev.kind in (Kind.KEY_UP, Kind.BUTTON_UP) and key in self._review_held:
-            self._review_held.discard(key)  # letting go of what was pressed for the review
-        elif self._reviews_open:
+            self._review_held.discard(key)
+        elif ev.kind is Kind.MOTION and ev.received < self._settle_until:
+            pass
+        elif self._reviews_open and not self.executing:
             if ev.kind in (Kind.KEY_DOWN, Kind.BUTTON_DOWN):
                 self._review_held.add(key)
-        elif not (ev.kind is Kind.MOTION and ev.received < self._settle_until):
+        else:
             return False
         with self._cond:
             toggled = self._track(ev)  # the kill switch works during reviews too

@@ -186,3 +186,21 @@ def test_failed_screenshot_is_an_error_not_a_stop(fake: FakeBackend) -> None:
         out = r.run(parse_action({"action": "screenshot"}))
         assert out.status == "error" and "screenshot failed" in out.detail
         assert r.intervention.state == "agent"
+
+
+def test_an_open_review_never_hides_a_takeover_from_a_running_action(rt: Runtime, fake: FakeBackend) -> None:
+    """Another action runs while a review waits: the person's input must still stop it."""
+    rt.intervention.review_opened()
+    count = 0
+
+    def on_send(p: Primitive) -> None:
+        nonlocal count
+        if p.kind is Kind.KEY_DOWN:
+            count += 1
+            if count == 5:
+                fake.human(Kind.BUTTON_DOWN, 1)
+
+    fake.on_send = on_send
+    out = rt.run(parse_action({"action": "type", "text": "x" * 50}))
+    assert out.status == "interrupted" and out.progress is not None and out.progress.done == 5
+    rt.intervention.review_closed()

@@ -151,3 +151,16 @@ def test_kill_switch_works_during_a_review(iv: Intervention) -> None:
     for name in ("ctrl", "alt", "End"):
         iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name(name)))
     assert iv.state == "stopped"
+
+
+def test_letting_go_of_enter_while_the_approved_action_runs_is_not_a_takeover(iv: Intervention) -> None:
+    enter = keysym_for_name("Return")
+    iv.review_opened()
+    iv.on_input(ev(Kind.KEY_DOWN, enter))
+    iv.review_closed()
+    iv.executing = True  # the approved action has started
+    iv.on_input(ev(Kind.KEY_UP, enter))
+    iv.on_input(ev(Kind.MOTION))  # the hand settling
+    assert iv.state == "agent"
+    iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name("a")))  # a new key is a takeover
+    assert iv.state == "human"
