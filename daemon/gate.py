@@ -247,7 +247,6 @@ def build_gate(
 ) -> tuple[Gate, Callable[[], None]]:
     """The gate as ``driverseat serve`` wires it: reviews beside the database, frozen
     frames of the agent's monitor at screen resolution, the active window's title."""
-    import base64
     from pathlib import Path
 
     from capture.windows import WindowTitles
@@ -260,7 +259,7 @@ def build_gate(
         runtime,
         policy,
         queue,
-        grab_frame=lambda: base64.b64decode(frames().data),
+        grab_frame=frames.png,
         window_title=titles.active,
     )
 

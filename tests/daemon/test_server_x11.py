@@ -383,19 +383,15 @@ def test_a_slow_event_client_is_dropped_not_buffered() -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("prefer", ["capture.screen", "mss"])
-def test_screen_grabber_backends(
-    xserver: str, prefer: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import sys
-
-    if prefer == "mss":
-        monkeypatch.setitem(sys.modules, "capture.screen", None)  # as if not written yet
+def test_screen_grabber_whole_desktop_and_agent_size(xserver: str) -> None:
     grabber = ScreenGrabber(xserver)
+    small = ScreenGrabber(xserver, 1, (1366, 768), "agent")
     try:
         image = grabber()
-        assert grabber.backend == prefer
         assert (image.width, image.height, image.space) == (1920, 1080, "screen")
         assert png_size(base64.b64decode(image.data)) == (1920, 1080)
+        scaled = small()
+        assert (scaled.width, scaled.height, scaled.space) == (1366, 768, "agent")
     finally:
         grabber.close()
+        small.close()
