@@ -10,12 +10,10 @@ import asyncio
 import base64
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -26,6 +24,8 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, ImageContent, TextContent
+
+from tests.daemon.live import StderrLines
 
 pytestmark = pytest.mark.x11
 
@@ -46,29 +46,16 @@ class _Daemon:
              "--data-dir", str(data), "--no-overlay"],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.out = StderrLines(self.proc)
 
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
+    @property
+    def lines(self) -> list[str]:
+        return self.out.lines
 
     def url(self, timeout: float = 30.0) -> str:
         """The API address the daemon printed, once it answers /healthz."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while not (m := next(filter(None, (re.search(r"API: +(http://\S+)", ln)
-                                               for ln in self.lines)), None)):  # fmt: skip
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"the daemon printed no API line: {self.lines}")
-                self._cond.wait(min(left, 0.2))
-        url = m.group(1)
+        url = self.out.wait_line(r"API: +(http://\S+)", timeout).group(1)
         while not _healthy(url):
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise AssertionError(f"the daemon at {url} never became healthy: {self.lines}")
@@ -83,9 +70,7 @@ class _Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        self._reader.join(timeout=5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        self.out.close()
 
 
 def _healthy(url: str) -> bool:

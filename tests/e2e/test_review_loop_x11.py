@@ -4,7 +4,6 @@ a real X server, an agent over HTTP, a simulated person clicking on the overlay.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import httpx
 import pytest
 from Xlib import X, display
 
+from tests.daemon.live import StderrLines
 from tests.x11.human import SimulatedHuman
 
 pytestmark = pytest.mark.x11
@@ -59,34 +59,14 @@ class Daemon:
              *([] if overlay else ["--no-overlay"])],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        m = self.wait_line(r"API: +(http://[\d.]+:\d+)")
+        self.out = StderrLines(self.proc)
+        self.wait_line = self.out.wait_line
+        m = self.wait_line(r"API: +(http://[\d.]+:\d+)", 30)
         self.url = m.group(1)
         token = (data / "token").read_text().strip()
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
         if overlay:
-            self.wait_line(r"overlay: +started")
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cond:
-                self.lines.append(line.rstrip())
-                self._cond.notify_all()
-
-    def wait_line(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines:
-                    if m := re.search(pattern, line):
-                        return m
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"no line like {pattern!r} in: {self.lines[-20:]}")
-                self._cond.wait(left)
+            self.wait_line(r"overlay: +started", 30)
 
     def act(self, body: dict[str, Any]) -> Future[httpx.Response]:
         fut: Future[httpx.Response] = Future()
@@ -104,8 +84,7 @@ class Daemon:
         self.proc.terminate()
         self.proc.wait(timeout=20)
         self.http.close()
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        self.out.close()
 
 
 def poll(pred: Callable[[], Any], timeout: float = 10.0) -> Any:
