@@ -33,7 +33,7 @@ from bench._x11 import Witness
 from capture.input._xorg import RAW_BUTTON_RELEASE, RAW_KEY_RELEASE
 from capture.xvfb import VirtualDisplay
 from daemon.actions import parse_action
-from daemon.runtime import Runtime
+from daemon.control.runtime import Runtime
 from tests.x11.human import SimulatedHuman
 
 

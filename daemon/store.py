@@ -7,7 +7,7 @@ migrate a database in place: add a function to ``_MIGRATIONS``, never edit one.
 
 Screenshots are not stored inline: the outcome's image is reduced to its size and
 type, and a review's frozen frame is a PNG file beside the database whose name the
-review row holds (written by :mod:`daemon.reviews` before the row, so a row never
+review row holds (written by :mod:`daemon.review.queue` before the row, so a row never
 names a missing file).
 """
 

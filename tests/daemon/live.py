@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from fastapi import FastAPI
 
-from daemon.server import make_server
+from daemon.api.app import make_server
 
 
 def poll(pred: Callable[[], bool], timeout: float = 5.0, every: float = 0.02) -> bool:

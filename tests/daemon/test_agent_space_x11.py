@@ -20,9 +20,9 @@ from capture.screen import Screen
 from capture.xvfb import VirtualDisplay
 from daemon.actions import Action, parse_action
 from daemon.adapters import anthropic, openai
-from daemon.runtime import Runtime
-from daemon.screenshots import ScreenGrabber
-from daemon.view import AgentView
+from daemon.control.runtime import Runtime
+from daemon.control.screenshots import ScreenGrabber
+from daemon.control.view import AgentView
 from tests.x11.target import TargetWindow
 
 pytestmark = pytest.mark.x11

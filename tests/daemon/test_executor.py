@@ -11,7 +11,7 @@ from capture.input._fake import FakeBackend
 from capture.input.keys import keysym_for_name
 from daemon.actions import parse_action
 from daemon.errors import ActionError
-from daemon.runtime import Runtime
+from daemon.control.runtime import Runtime
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from capture.coords import Rect, Scaling
 from capture.vision import Box
 from daemon.actions import Click, Drag, Image, Review, Type
-from daemon.feedback import CROP_SIZE, correction_feedback, edit_feedback, rejection_feedback
+from daemon.review.feedback import CROP_SIZE, correction_feedback, edit_feedback, rejection_feedback
 
 SCREEN = (0, 0, 1920, 1080)
 AGENT = (1366, 768)

@@ -21,9 +21,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from daemon.runtime import Runtime
-from daemon.screenshots import ScreenGrabber
-from daemon.server import create_app
+from daemon.control.runtime import Runtime
+from daemon.control.screenshots import ScreenGrabber
+from daemon.api.app import create_app
 from daemon.store import Store
 from tests.daemon.live import serving
 from tests.x11.target import TargetWindow

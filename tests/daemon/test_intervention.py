@@ -10,7 +10,7 @@ import pytest
 
 from capture.input import InputEvent, Kind, Origin
 from capture.input.keys import keysym_for_name
-from daemon.intervention import Intervention
+from daemon.control.intervention import Intervention
 
 
 def ev(kind: Kind, code: int = 0, origin: Origin = Origin.HUMAN) -> InputEvent:

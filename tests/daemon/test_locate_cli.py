@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from capture.vision import Box
-from daemon import locate as cli
+from daemon.cli import locate as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 BUTTON = Box(120, 80, 280, 124)
@@ -59,7 +59,7 @@ def test_single_point_human_readable(shot: Path) -> None:
 
 def test_single_point_json_as_a_module(shot: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "daemon.locate", str(shot), "130", "85", "--json"],
+        [sys.executable, "-m", "daemon.cli.locate", str(shot), "130", "85", "--json"],
         check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -131,7 +131,7 @@ def test_bad_arguments_exit_2_with_one_sentence(
 
 def test_argparse_errors_exit_2(shot: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "daemon.locate", str(shot), "ten", "5"],
+        [sys.executable, "-m", "daemon.cli.locate", str(shot), "ten", "5"],
         check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2 and "invalid int value: 'ten'" in proc.stderr

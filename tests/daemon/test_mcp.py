@@ -1,4 +1,4 @@
-"""``python -m daemon.mcp`` as an MCP client meets it: the SDK's own stdio client, a real daemon.
+"""``python -m daemon.cli.mcp`` as an MCP client meets it: the SDK's own stdio client, a real daemon.
 
 The daemon runs as ``driverseat serve --virtual-display ...`` (its own Xvfb); the MCP server
 runs as a subprocess the SDK's ``stdio_client`` spawns, exactly as Claude Desktop would.
@@ -101,10 +101,10 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def _with_session(
     url: str, data: Path, errlog: Path, use: Callable[[ClientSession], Awaitable[T]]
 ) -> T:
-    """Spawn ``python -m daemon.mcp`` through the SDK's stdio client and run ``use`` on it."""
+    """Spawn ``python -m daemon.cli.mcp`` through the SDK's stdio client and run ``use`` on it."""
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "daemon.mcp", "--url", url, "--data-dir", str(data)],
+        args=["-m", "daemon.cli.mcp", "--url", url, "--data-dir", str(data)],
         cwd=str(ROOT),
     )
 

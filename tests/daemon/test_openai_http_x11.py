@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.runtime import Runtime
-from daemon.screenshots import ScreenGrabber
-from daemon.server import create_app
+from daemon.control.runtime import Runtime
+from daemon.control.screenshots import ScreenGrabber
+from daemon.api.app import create_app
 from daemon.store import Store
-from daemon.view import AgentView
+from daemon.control.view import AgentView
 from tests.daemon.live import serving
 from tests.x11.target import TargetWindow
 

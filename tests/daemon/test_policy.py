@@ -19,7 +19,7 @@ from daemon.actions import (
     Wait,
 )
 from daemon.errors import DaemonError
-from daemon.policy import (
+from daemon.review.policy import (
     DEFAULT_POLICY_PATH,
     DEFAULT_RULE,
     Policy,
@@ -345,7 +345,7 @@ def test_unknown_key_suggests_the_right_one() -> None:
 
 def test_default_policy_missing_says_where_it_looked(monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:  # fmt: skip
-    import daemon.policy_file as mod
+    import daemon.review.policy_file as mod
 
     monkeypatch.setattr(mod, "DEFAULT_POLICY_PATH", tmp_path / "gone.toml")
     with pytest.raises(PolicyError, match=re.escape(str(tmp_path / "gone.toml"))):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from daemon.actions import Click, DecisionRequest, Drag, Key, Review, Type
-from daemon.reviews import (
+from daemon.review.queue import (
     BadDecision,
     DuplicateApproval,
     ReviewConflict,

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from daemon import openapi
+from daemon.api import openapi
 from daemon.actions import Click, DecisionRequest, Review
 from daemon.client import AsyncClient, Client, ClientError
 from daemon.errors import ActionError
-from daemon.reviews import ReviewQueue
-from daemon.routes_reviews import _wait_seconds, router
+from daemon.review.queue import ReviewQueue
+from daemon.api.routes_reviews import _wait_seconds, router
 from daemon.store import Store
 from tests.daemon.live import poll, serving
 

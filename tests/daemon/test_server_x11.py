@@ -23,9 +23,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from capture.input.keys import char_for_keysym
-from daemon.runtime import Runtime
-from daemon.screenshots import ScreenGrabber, png_size
-from daemon.server import WS_CLOSE_UNAUTHORIZED, create_app
+from daemon.control.runtime import Runtime
+from daemon.control.screenshots import ScreenGrabber, png_size
+from daemon.api.app import WS_CLOSE_UNAUTHORIZED, create_app
 from daemon.store import Store
 from tests.daemon.live import poll, serving
 
@@ -366,7 +366,7 @@ def test_get_action_by_id(daemon: Daemon) -> None:
 
 
 def test_a_slow_event_client_is_dropped_not_buffered() -> None:
-    from daemon.server import QUEUE_SIZE, _Hub
+    from daemon.api.app import QUEUE_SIZE, _Hub
 
     async def scenario() -> None:
         hub = _Hub()

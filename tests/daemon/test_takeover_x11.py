@@ -13,7 +13,7 @@ from Xlib import X, display
 
 from capture.input.keys import char_for_keysym
 from daemon.actions import parse_action
-from daemon.runtime import Runtime
+from daemon.control.runtime import Runtime
 from tests.x11.human import SimulatedHuman
 from tests.x11.target import TargetWindow
 

@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse
 from daemon.actions import Action, CursorPosition, Outcome, Screenshot, Wait
 from daemon.adapters import anthropic, openai
 from daemon.errors import ActionError
-from daemon.gate import Admitted, Gate
-from daemon.http import error_response, json_body, jsonable
-from daemon.policy import Verdict
-from daemon.runtime import Runtime
+from daemon.review.gate import Admitted, Gate
+from daemon.api.http import error_response, json_body, jsonable
+from daemon.review.policy import Verdict
+from daemon.control.runtime import Runtime
 
 Run = Callable[[Action, str], Awaitable[Outcome]]
 

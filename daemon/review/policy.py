@@ -16,7 +16,7 @@ Two choices worth knowing:
   neither does the default tier).
 
 Everything here is pure (no clock, no display). Reading and parsing the file, with
-line-numbered errors, is in :mod:`daemon.policy_file`.
+line-numbered errors, is in :mod:`daemon.review.policy_file`.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ __all__ = [
     "Rule", "Verdict", "action_kind", "default_policy", "evaluate", "load_policy",
     "normalise_keys", "parse_policy", "typed_text",
 ]  # fmt: skip
-# load_policy, parse_policy and default_policy live in daemon.policy_file (the file half)
+# load_policy, parse_policy and default_policy live in daemon.review.policy_file (the file half)
 # and are re-exported at the end of this module.
 
 TIERS: tuple[Tier, ...] = get_args(Tier)
 PASSIVE_KINDS = frozenset({"screenshot", "cursor_position", "wait", "zoom"})
 DEFAULT_RULE = "(default)"  # parentheses cannot occur in a rule name
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "assets" / "policy.toml"
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.toml"
 DEFAULT_RATIONALES = ("needed for the task", "checked on screen", "the person asked for it",
                       "not needed for the task", "wrong target", "too risky")  # fmt: skip
 MissingConfidence = Literal["skip", "match"]
@@ -274,4 +274,4 @@ def _clip(text: str, limit: int = 60) -> str:
 # --- parsing ---------------------------------------------------------------------------
 
 
-from daemon.policy_file import default_policy, load_policy, parse_policy
+from daemon.review.policy_file import default_policy, load_policy, parse_policy

@@ -31,8 +31,8 @@ from daemon.actions import (
     Zoom,
     check_bounds,
 )
-from daemon.intervention import Intervention
-from daemon.plans import Pause, plan
+from daemon.control.intervention import Intervention
+from daemon.control.plans import Pause, plan
 
 log = logging.getLogger(__name__)
 

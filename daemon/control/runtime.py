@@ -11,9 +11,9 @@ from typing import Self
 
 from capture.input import InputBackend, open_backend
 from daemon.actions import Action, Outcome
-from daemon.executor import Executor, OutcomeHook, ScreenshotFn, ZoomFn
-from daemon.intervention import DEFAULT_KILL_SWITCH, Intervention
-from daemon.view import AgentView
+from daemon.control.executor import Executor, OutcomeHook, ScreenshotFn, ZoomFn
+from daemon.control.intervention import DEFAULT_KILL_SWITCH, Intervention
+from daemon.control.view import AgentView
 
 
 class Runtime:

@@ -1,4 +1,4 @@
-"""Reading a policy file: TOML -> :class:`~daemon.policy.Policy`, every error with its line.
+"""Reading a policy file: TOML -> :class:`~daemon.review.policy.Policy`, every error with its line.
 
 tomllib gives no positions for values, so :class:`_Locator` finds the line of a rule or
 key in the text; a policy that cannot be used fails at start with ``file:line: why``.
@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from capture import CaptureError
 from daemon.actions import ACTION_KINDS
-from daemon.policy import (
+from daemon.review.policy import (
     DEFAULT_POLICY_PATH,
     TIERS,
     MissingConfidence,

@@ -177,7 +177,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m daemon.locate ...``: the same command without the ``driverseat`` front."""
+    """``python -m daemon.cli.locate ...``: the same command without the ``driverseat`` front."""
     parser = argparse.ArgumentParser(prog=PROG, description="Find the UI element under a point.")
     _configure(parser)
     return run(parser.parse_args(argv))

@@ -28,11 +28,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from daemon import feedback as fb
+from daemon.review import feedback as fb
 from daemon.actions import Action, DecisionRequest, Feedback, Outcome, Review, parse_action
-from daemon.policy import Policy, Verdict, evaluate
-from daemon.reviews import ReviewQueue
-from daemon.runtime import Runtime
+from daemon.review.policy import Policy, Verdict, evaluate
+from daemon.review.queue import ReviewQueue
+from daemon.control.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def build_gate(
     from pathlib import Path
 
     from capture.windows import WindowTitles
-    from daemon.screenshots import ScreenGrabber
+    from daemon.control.screenshots import ScreenGrabber
 
     queue = ReviewQueue(store, Path(data_dir) / "frames")
     frames = ScreenGrabber(display, runtime.view.monitor, None, "screen")

@@ -1,8 +1,8 @@
 """The reviewer's HTTP API: list pending reviews, re-attach by id, fetch the frame, decide.
 
-``router(queue, publish)`` is included by :func:`daemon.server.create_app`, behind its
+``router(queue, publish)`` is included by :func:`daemon.api.app.create_app`, behind its
 bearer middleware. Errors are answered here as ``{"error": "..."}`` with the status a
-:class:`~daemon.reviews.ReviewError` carries (404, 409, 422), so the routes behave
+:class:`~daemon.review.queue.ReviewError` carries (404, 409, 422), so the routes behave
 the same in any app that includes them.
 
 ``publish`` receives ``{"type": "review_decided", "review": {...}}`` after every
@@ -25,8 +25,8 @@ from pydantic import ValidationError
 
 from daemon.actions import DecisionRequest, Review
 from daemon.adapters import describe_validation_error
-from daemon.openapi import ErrorBody
-from daemon.reviews import ReviewError, ReviewQueue
+from daemon.api.openapi import ErrorBody
+from daemon.review.queue import ReviewError, ReviewQueue
 
 __all__ = ["MAX_WAIT", "router"]
 

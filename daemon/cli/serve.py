@@ -25,7 +25,7 @@ from daemon.auth import load_or_create_token, token_path
 from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
-    from daemon.view import AgentView
+    from daemon.control.view import AgentView
 
 PROG = "driverseat"
 _Exit = ServeExit
@@ -77,7 +77,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentView:
     """The agent's monitor and size, read from the screen once at start."""
     from capture.screen import Screen
-    from daemon.view import AgentView
+    from daemon.control.view import AgentView
 
     with Screen(display) as scr:
         monitors = scr.monitors()
@@ -95,9 +95,9 @@ def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentVie
 
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
-    from daemon.runtime import Runtime
-    from daemon.screenshots import ScreenGrabber
-    from daemon.server import VERSION, create_app, make_server
+    from daemon.control.runtime import Runtime
+    from daemon.control.screenshots import ScreenGrabber
+    from daemon.api.app import VERSION, create_app, make_server
     from daemon.store import Store
 
     with ExitStack() as stack:
@@ -141,8 +141,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         stack.callback(close_runtime)
         gate = None
         if args.policy != "off":
-            from daemon.gate import build_gate
-            from daemon.policy import PolicyError, default_policy, load_policy
+            from daemon.review.gate import build_gate
+            from daemon.review.policy import PolicyError, default_policy, load_policy
 
             try:
                 policy = load_policy(args.policy) if args.policy else default_policy()
@@ -168,7 +168,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 "can drive this desktop")  # fmt: skip
         say(f"policy:     {'off' if gate is None else gate.policy.source}")
         if gate is not None and not args.no_overlay:
-            from daemon.overlay_process import start_overlay, stop_overlay
+            from daemon.cli.overlay_process import start_overlay, stop_overlay
 
             local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
             overlay = start_overlay(f"http://{local}:{port}", data_dir, display or None)

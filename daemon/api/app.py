@@ -32,15 +32,15 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon import dialects, openapi, routes_reviews
+from daemon.api import openapi, routes_dialects, routes_reviews
 from daemon.actions import Action, Outcome, parse_action
 from daemon.adapters import describe_validation_error
 from daemon.auth import bearer, token_matches
 from daemon.errors import ActionError, AuthError, DaemonError
-from daemon.gate import Admitted, Gate
-from daemon.http import error_response, json_body, jsonable
-from daemon.reviews import ReviewError
-from daemon.runtime import Runtime
+from daemon.review.gate import Admitted, Gate
+from daemon.api.http import error_response, json_body, jsonable
+from daemon.review.queue import ReviewError
+from daemon.control.runtime import Runtime
 from daemon.store import Store, outcome_for_storage
 
 __all__ = ["VERSION", "WS_CLOSE_UNAUTHORIZED", "create_app", "make_server"]
@@ -282,7 +282,7 @@ def create_app(
         outcome = await run(action, "canonical")
         return JSONResponse(outcome.model_dump(mode="json"))
 
-    dialects.add_routes(app, runtime, run, gate)
+    routes_dialects.add_routes(app, runtime, run, gate)
 
     @app.get("/v1/state", tags=["control"])
     async def get_state() -> dict[str, Any]:

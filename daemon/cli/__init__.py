@@ -21,7 +21,7 @@ from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, re
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.errors import ServeExit as _Exit
-from daemon.intervention import DEFAULT_KILL_SWITCH
+from daemon.control.intervention import DEFAULT_KILL_SWITCH
 
 PROG = "driverseat"
 _DISPLAY = re.compile(r"^[A-Za-z0-9_.\-/]*:\d+(\.\d+)?$")
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon import locate
+    from daemon.cli import locate
 
     locate.add_parser(sub)
     return parser
@@ -272,20 +272,20 @@ def cmd_act(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from daemon.serve import serve  # imported here: `driverseat state` should not pay for uvicorn
+    from daemon.cli.serve import serve  # imported here: `driverseat state` should not pay for uvicorn
 
     return serve(args, _data_dir(args))
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
-    from daemon import locate
+    from daemon.cli import locate
 
     return locate.run(args)
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     try:
-        from daemon.mcp import run_mcp  # imported here: only this command needs the MCP SDK
+        from daemon.cli.mcp import run_mcp  # imported here: only this command needs the MCP SDK
     except ImportError as exc:
         raise _Exit(f"the MCP SDK is not installed ({exc}); pip install 'mcp>=2.3,<3'") from None
     return run_mcp(args.url, _data_dir(args))

@@ -182,7 +182,7 @@ def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m daemon.mcp [--url URL] [--data-dir DIR]`` (what ``driverseat mcp`` runs)."""
+    """``python -m daemon.cli.mcp [--url URL] [--data-dir DIR]`` (what ``driverseat mcp`` runs)."""
     parser = argparse.ArgumentParser(
         prog="driverseat mcp",
         description="Serve the running daemon to an MCP client over stdin/stdout.",
