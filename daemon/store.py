@@ -165,7 +165,8 @@ class Store:
         """Insert or update one action; ``outcome=None`` records it as ``pending``.
 
         Recording the same id again (pending first, then its outcome) updates the row
-        and keeps its ``created`` time.
+        and keeps its ``created`` time; ``action`` is then the action that ran (a person
+        may have edited it: the proposal as sent stays in its review).
         """
         data = _as_dict(action)
         kind = str(data.get("action", "?"))
@@ -179,6 +180,7 @@ class Store:
                                      outcome_json, elapsed_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET
+                    action_json = excluded.action_json,
                     status = excluded.status,
                     outcome_json = excluded.outcome_json,
                     elapsed_ms = excluded.elapsed_ms

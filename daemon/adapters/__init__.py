@@ -7,6 +7,7 @@ computer tool). They raise :class:`~daemon.errors.ActionError` with a sentence a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from daemon.actions import ACTION_KINDS
 from daemon.errors import ActionError
 
-__all__ = ["describe_validation_error", "in_dialect"]
+__all__ = ["describe_errors", "describe_validation_error", "in_dialect"]
 
 _MAX_SHOWN = 5
 
@@ -37,7 +38,7 @@ def _message(err: Any) -> str:
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
-    if kind in ("model_attributes_type", "dict_type", "model_type") and not err.get("loc"):
+    if kind in ("model_attributes_type", "dict_type", "model_type") and tuple(err.get("loc", ())) in ((), ("body",)):
         return "expected a JSON object"
     msg = str(err.get("msg", "invalid"))
     # pydantic prefixes our validators' messages; the field name already says where
@@ -47,19 +48,36 @@ def _message(err: Any) -> str:
 
 
 def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str, str]]]:
-    """A one-line summary (``"click.y: Input should be a finite number"``) and the details.
+    """A one-line summary (``"click.y: Input should be a finite number"``) and the details."""
+    return describe_errors(exc.errors(include_url=False))
 
+
+def describe_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
+    """pydantic's (or FastAPI's request) errors as one line and a list of details.
+
+    A request's errors are located in ``body``/``query``/``path``: the prefix is dropped
+    (``click.y``, not ``body.click.y``); an empty or unparsable body gets its own sentence.
     The details drop pydantic's ``input`` echo: it may hold NaN (not JSON) or a
     10 000-character text the client already has.
     """
     details: list[dict[str, str]] = []
-    for err in exc.errors(include_url=False):
-        loc = err.get("loc", ())
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        kind = str(err.get("type", ""))
+        if loc[:1] in (("body",), ("query",), ("path",)):
+            where_from, loc = loc[0], loc[1:]
+            if kind == "json_invalid":
+                why = (err.get("ctx") or {}).get("error", "")
+                return f"the request body is not valid JSON: {why}".rstrip(": "), [
+                    {"loc": "body", "msg": "not valid JSON", "type": kind}
+                ]
+            if kind == "missing" and where_from == "body" and not loc:
+                return "the request body is empty; send a JSON object", [
+                    {"loc": "body", "msg": "required", "type": kind}
+                ]
         # a failed discriminator has no field location: it is about "action"
-        where = _loc(tuple(loc)) or (
-            "action" if str(err.get("type", "")).startswith("union_tag") else "body"
-        )
-        details.append({"loc": where, "msg": _message(err), "type": str(err.get("type", ""))})
+        where = _loc(loc) or ("action" if kind.startswith("union_tag") else "body")
+        details.append({"loc": where, "msg": _message(err), "type": kind})
     shown = "; ".join(f"{d['loc']}: {d['msg']}" for d in details[:_MAX_SHOWN])
     if len(details) > _MAX_SHOWN:
         shown += f"; and {len(details) - _MAX_SHOWN} more"

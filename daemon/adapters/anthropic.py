@@ -7,7 +7,7 @@ The tool's ``input`` object carries ``action`` and, depending on it, ``coordinat
 (``"shift"``, ``"ctrl+shift"``); Anthropic's reference implementation reads them from
 ``key`` instead, so both are accepted. A click without ``coordinate`` clicks where the
 pointer is: the caller passes ``cursor`` (the server asks the executor for it first,
-see :func:`needs_cursor`). Agent space = screen space for now.
+see :func:`needs_cursor`). Coordinates are the agent's: the daemon converts them.
 
 Pure functions: no I/O, no clock.
 """
@@ -286,6 +286,8 @@ def to_tool_result(outcome: Outcome) -> dict[str, Any]:
         text = outcome.feedback.text if outcome.feedback else f"Corrected by the person: {outcome.detail}"
     elif outcome.status == "denied":
         text = f"Denied: {outcome.detail or 'this action is not allowed.'}"
+    elif outcome.status == "expired":
+        text = f"Not run: {outcome.detail or 'nobody answered the review in time.'}"
     elif outcome.status == "rejected":
         text = f"Rejected by the person: {outcome.detail or 'do not repeat this action as it was.'}"
     else:
