@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.adapters import describe_errors
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.review.queue import ReviewError
+from daemon.validation import describe_errors
 
 __all__ = ["DialectShape", "JsonBodies", "error_response", "install_http", "jsonable"]
 

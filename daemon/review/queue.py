@@ -35,9 +35,9 @@ from pydantic import BaseModel, ValidationError
 from capture.coords import Rect
 from daemon import actions
 from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
-from daemon.adapters import describe_validation_error
 from daemon.errors import DaemonError
 from daemon.store import Store
+from daemon.validation import describe_validation_error
 
 __all__ = [
     "REVIEW_TIERS", "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
