@@ -10,13 +10,14 @@ import pytest
 from tests.e2e.live_daemon import Daemon, policy_with
 
 # Screen pixels (regions are matched in screen space). Agent (683, 384) is screen
-# (960, 540), inside HOLD; agent (50, 50) is screen (70, 70), inside DENY.
+# (960, 540), inside HOLD; agent (50, 50) is screen (70, 70), inside DENY, which
+# leaves the origin free: a click at screen (2, 0) must be able to land to show bug 5.
 TEST_RULES = """
 [[rule]]
 name = "test-deny-corner"
 tier = "deny"
 kinds = ["click"]
-region = [0, 0, 200, 200]
+region = [20, 20, 200, 200]
 
 [[rule]]
 name = "test-hold-middle"

@@ -23,9 +23,17 @@ from tests.daemon.live import StderrLines, poll
 from tests.x11.target import TargetWindow
 
 __all__ = [
-    "AGENT_SOURCES", "DEFAULT_POLICY", "Daemon", "agent_events", "barrier", "policy_with",
-    "near", "screen_xy", "settled", "typed",
-]  # fmt: skip
+    "AGENT_SOURCES",
+    "DEFAULT_POLICY",
+    "Daemon",
+    "agent_events",
+    "barrier",
+    "near",
+    "policy_with",
+    "screen_xy",
+    "settled",
+    "typed",
+]
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "assets" / "policy.toml"
 # The core XTEST pointer and keyboard: driverseat's own input. The simulated person has
@@ -43,7 +51,8 @@ def screen_xy(x: float, y: float) -> tuple[float, float]:
 def near(event: dict[str, Any], point: tuple[float, float]) -> bool:
     """The event landed on ``point``, give or take the conversion's rounding (1.5 px:
     the daemon maps pixel centres, the test maps pixel corners)."""
-    return abs(event["x"] - point[0]) <= 1.5 and abs(event["y"] - point[1]) <= 1.5
+    x, y = float(event["x"]), float(event["y"])
+    return abs(x - point[0]) <= 1.5 and abs(y - point[1]) <= 1.5
 
 
 def policy_with(rules: str, *, defaults: dict[str, str] | None = None) -> str:
@@ -163,14 +172,16 @@ def barrier(daemon: Daemon, target: TargetWindow) -> list[dict[str, Any]]:
     def is_barrier(e: dict[str, Any]) -> bool:
         return e["type"] == "button_release" and near(e, spot)
 
-    assert target.wait_for(lambda: any(is_barrier(e) for e in agent_events(target)), 10), f"no barrier click in {target.snapshot()}"
+    assert target.wait_for(lambda: any(is_barrier(e) for e in agent_events(target)), 10), (
+        f"no barrier click in {target.snapshot()}"
+    )
     events = agent_events(target)
     cut = next(i for i, e in enumerate(events) if is_barrier(e))
     # the barrier's own press is the event just before its release
-    return [e for e in events[: max(0, cut - 1)]]
+    return events[: max(0, cut - 1)]
 
 
-def settled(pred: Callable[[], Any], timeout: float = 10.0) -> Any:
+def settled(pred: Callable[[], Any], timeout: float = 10.0, what: str = "a condition") -> Any:
     """``pred()``'s first truthy value, polled until ``timeout``; AssertionError if none."""
     box: list[Any] = []
 
@@ -181,5 +192,5 @@ def settled(pred: Callable[[], Any], timeout: float = 10.0) -> Any:
             return True
         return False
 
-    assert poll(check, timeout=timeout), "timed out waiting"
+    assert poll(check, timeout=timeout), f"timed out after {timeout:g} s waiting for {what}"
     return box[0]
