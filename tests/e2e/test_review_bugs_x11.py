@@ -1,9 +1,9 @@
 """Known bugs of the review path, reproduced end to end: a real `driverseat serve` on
 Xvfb, an agent and a reviewer over HTTP, a real target window logging what arrived.
 
-Each test states the behaviour it expects and is marked ``xfail(strict=True)`` while
-the bug stands: fixing the bug makes it pass, which fails the run until the marker is
-removed. Only the HTTP API is used, never the daemon's modules.
+Each test states the behaviour it expects; each failed (for the bug it names, in its
+``because`` note) before the fix it guards. Only the HTTP API is used, never the
+daemon's modules.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ CHECKS = [
 
 
 def _bug(why: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"bug: {why}")
+    """The bug this case reproduced before its fix (kept to say why the case exists)."""
+    return pytest.mark.because(why)
 
 
 def computer_call(x: int, y: int, checks: Any) -> dict[str, Any]:
@@ -45,10 +46,7 @@ def computer_call(x: int, y: int, checks: Any) -> dict[str, Any]:
 # -- 1. safety checks and a policy rule on the same OpenAI call -----------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: safety checks open a review of their own (unrecorded action id), then the policy opens a second",
-)
+@pytest.mark.because("safety checks open a review of their own (unrecorded action id), then the policy opens a second")
 def test_openai_safety_checks_and_a_policy_rule_open_one_review(
     served: Daemon, target: TargetWindow
 ) -> None:
@@ -90,10 +88,7 @@ text = "GRACE-RESTART"
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an adopted grace review is answered 'The person rejected', and stays pending",
-)
+@pytest.mark.because("an adopted grace review is answered 'The person rejected', and stays pending")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_grace_review_across_a_restart_expires_unrun(
     xserver: str, tmp_path: Path, target: TargetWindow, sig: signal.Signals
@@ -188,10 +183,7 @@ def test_malformed_safety_checks_never_run(
 # -- 4. the audit row of an edited action ------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: GET /v1/actions/{id} keeps the proposed action after an edit, not what ran",
-)
+@pytest.mark.because("GET /v1/actions/{id} keeps the proposed action after an edit, not what ran")
 def test_edited_action_is_recorded_as_run(served: Daemon, target: TargetWindow) -> None:
     """After an ``edit`` decision the edited text is typed, and the action's record says
     so: its ``action`` is what ran (or the row carries the executed action beside the
