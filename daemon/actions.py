@@ -27,6 +27,9 @@ MAX_TEXT = 10_000
 MAX_PATH = 5_000
 MAX_DURATION = 60.0
 MAX_SCROLL = 100
+MAX_LONG_POLL = 60.0
+"""Seconds the daemon holds one long-poll (``GET /v1/reviews/{id}?wait=``); clients that
+wait longer poll again."""
 
 
 
@@ -133,14 +136,14 @@ class Drag(ActionBase):
         return list(self.path)
 
 
-class MouseDown(ActionBase):
-    action: Literal["mouse_down"] = "mouse_down"
-    button: Button = "left"
+class _MaybePointed(ActionBase):
+    """An action at a point, or where the pointer is when no point is given."""
+
     x: Int | None = Field(None, ge=0)
     y: Int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _both_or_none(self) -> MouseDown:
+    def _both_or_none(self) -> _MaybePointed:
         if (self.x is None) != (self.y is None):
             raise ValueError("give both x and y, or neither")
         return self
@@ -149,14 +152,17 @@ class MouseDown(ActionBase):
         return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
 
+class MouseDown(_MaybePointed):
+    action: Literal["mouse_down"] = "mouse_down"
+    button: Button = "left"
+
+
 class MouseUp(MouseDown):
     action: Literal["mouse_up"] = "mouse_up"  # type: ignore[assignment]
 
 
-class Scroll(ActionBase):
+class Scroll(_MaybePointed):
     action: Literal["scroll"] = "scroll"
-    x: Int | None = Field(None, ge=0)
-    y: Int | None = Field(None, ge=0)
     dx: Int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is right")
     dy: Int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is down")
     modifiers: tuple[str, ...] = Field((), max_length=8)
@@ -167,12 +173,7 @@ class Scroll(ActionBase):
     def _something(self) -> Scroll:
         if self.dx == 0 and self.dy == 0:
             raise ValueError("scroll needs dx or dy")
-        if (self.x is None) != (self.y is None):
-            raise ValueError("give both x and y, or neither")
         return self
-
-    def points(self) -> list[tuple[int, int]]:
-        return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
 
 class Type(ActionBase):

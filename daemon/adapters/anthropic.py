@@ -18,8 +18,6 @@ import math
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from daemon.actions import (
     Action,
     Button,
@@ -38,7 +36,7 @@ from daemon.actions import (
     Wait,
     Zoom,
 )
-from daemon.adapters import in_dialect
+from daemon.adapters import translated
 from daemon.errors import ActionError
 
 __all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
@@ -153,13 +151,9 @@ def to_canonical(inp: dict[str, Any], *, cursor: tuple[int, int] | None = None) 
     unknown = sorted(given - _FIELDS)
     if unknown:
         raise ActionError(f"{action}: unknown field(s) {', '.join(unknown)}")
-    misplaced = sorted(given - _ALLOWED[action])
-    if misplaced:
-        raise ActionError(f"{action} does not take {', '.join(misplaced)}")
-    try:
-        return _translate(action, inp, cursor)
-    except ValidationError as exc:
-        raise in_dialect(exc, action, _FIELD_NAMES, "input") from None
+    fields = {k: v for k, v in inp.items() if k != "action"}
+    return translated(action, fields, _ALLOWED[action], lambda: _translate(action, inp, cursor),
+                      _FIELD_NAMES, "input")  # fmt: skip
 
 
 _FIELD_NAMES = {"keys": "text", "modifiers": "text", "x": "coordinate", "y": "coordinate",

@@ -29,8 +29,6 @@ import math
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from capture import CaptureError
 from capture.input.keys import keysym_for_name
 from daemon.actions import (
@@ -49,7 +47,7 @@ from daemon.actions import (
     Type,
     Wait,
 )
-from daemon.adapters import anthropic, in_dialect
+from daemon.adapters import anthropic, translated
 from daemon.errors import ActionError
 
 __all__ = [
@@ -247,14 +245,8 @@ def _one(act: Any, where: str) -> Action:
             action=kind,
         )
     where = f"{where} ({kind})" if where != kind else kind
-    given = {k for k, v in act.items() if v is not None and k != "type"}
-    unknown = sorted(given - _ALLOWED[kind])
-    if unknown:
-        raise ActionError(f"{where} does not take {', '.join(unknown)}")
-    try:
-        return _translate(kind, act, where)
-    except ValidationError as exc:
-        raise in_dialect(exc, where, _FIELD_NAMES, "action") from None
+    fields = {k: v for k, v in act.items() if k != "type"}
+    return translated(where, fields, _ALLOWED[kind], lambda: _translate(kind, act, where), _FIELD_NAMES, "action")
 
 
 

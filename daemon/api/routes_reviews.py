@@ -14,13 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from daemon.actions import DecisionRequest, Review
+from daemon.actions import MAX_LONG_POLL, DecisionRequest, Review
 from daemon.api.bodies import ErrorBody
 from daemon.review.queue import ReviewQueue, UnknownReview
 
-__all__ = ["MAX_WAIT", "router"]
+__all__ = ["router"]
 
-MAX_WAIT = 60.0  # seconds a long-poll may hold a request; clients loop for longer waits
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no review with that id"},
     409: {"model": ErrorBody, "description": "no longer pending, or a repeat approval"},
@@ -29,7 +28,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _CACHE = "private, max-age=86400"  # a review's frame never changes
 Wait = Annotated[
     float,
-    Query(ge=0, allow_inf_nan=False, description=f"seconds to wait for a decision (cut to {MAX_WAIT:g})"),
+    Query(ge=0, allow_inf_nan=False, description=f"seconds to wait for a decision (cut to {MAX_LONG_POLL:g})"),
 ]
 
 
@@ -52,7 +51,7 @@ def router(queue: ReviewQueue) -> APIRouter:
         """One review by id. ``?wait=S`` holds the request until it is decided (or
         expires), at most S seconds (at most 60): an agent re-attaches with this."""
         if wait > 0:
-            return _review(await queue.wait(review_id, min(wait, MAX_WAIT)))
+            return _review(await queue.wait(review_id, min(wait, MAX_LONG_POLL)))
         found = await asyncio.to_thread(queue.get, review_id)
         if found is None:
             raise UnknownReview(f"no review with id {review_id!r}")

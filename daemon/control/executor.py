@@ -95,10 +95,6 @@ class Executor:
         self._q.put(_Job(aid, action, fut, time.perf_counter()))
         return fut
 
-    def run(self, action: Action, timeout: float | None = None) -> Outcome:
-        """Submit and wait (for scripts and tests)."""
-        return self.submit(action).result(timeout)
-
     # -- the thread ---------------------------------------------------------------------------
     def _loop(self) -> None:
         try:

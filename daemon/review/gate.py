@@ -34,7 +34,16 @@ import cv2
 import numpy as np
 
 from capture.coords import Scaling
-from daemon.actions import Action, DecisionRequest, Feedback, Review, Status, Tier, parse_action
+from daemon.actions import (
+    MAX_LONG_POLL,
+    Action,
+    DecisionRequest,
+    Feedback,
+    Review,
+    Status,
+    Tier,
+    parse_action,
+)
 from daemon.review import feedback as fb
 from daemon.review.policy import Policy, Verdict, evaluate
 from daemon.review.queue import ReviewError, ReviewQueue
@@ -50,7 +59,6 @@ TitleFn = Callable[[], str | None]
 Publish = Callable[[dict[str, Any]], None]
 GRACE_REVIEWER = "driverseat:grace-window"
 GRACE_MARGIN_S = 0.05
-MAX_WAIT_S = 60.0  # one wait on the queue; the loop waits as long as the review lives
 
 
 class Attention(Protocol):
@@ -233,7 +241,7 @@ class Gate:
                 if current.status != "pending":
                     return current
                 left = 0.01  # the clock moved on differently: look again shortly
-            review = await self.queue.wait(review.id, MAX_WAIT_S if left is None else min(MAX_WAIT_S, left))
+            review = await self.queue.wait(review.id, MAX_LONG_POLL if left is None else min(MAX_LONG_POLL, left))
             if review.status != "pending":
                 return review
 
