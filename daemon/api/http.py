@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.errors import ActionError, AuthError, DaemonError, Unavailable
 from daemon.review.queue import ReviewError
 from daemon.validation import describe_errors
 
@@ -93,6 +93,10 @@ def install_http(app: FastAPI, shapes: dict[str, DialectShape] | None = None) ->
     @app.exception_handler(ReviewError)
     async def _review_error(request: Request, exc: ReviewError) -> JSONResponse:
         return answer(request, exc.status, str(exc), exc.details or None)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return answer(request, 503, str(exc), exc.details or None)
 
     @app.exception_handler(DaemonError)
     async def _daemon_error(request: Request, exc: DaemonError) -> JSONResponse:

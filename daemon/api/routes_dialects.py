@@ -22,7 +22,8 @@ from daemon.api.bodies import (
     ErrorBody,
     ToolResult,
 )
-from daemon.api.http import DialectShape, error_response
+from daemon.api.http import DialectShape
+from daemon.errors import Unavailable
 from daemon.service import Daemon
 
 __all__ = ["SHAPES", "router"]
@@ -125,7 +126,7 @@ def router(daemon: Daemon) -> APIRouter:
                 break
         shot = await daemon.look(Screenshot())
         if shot.screenshot is None:
-            return error_response(503, f"no screenshot for the computer_call_output: {shot.detail}")
+            raise Unavailable(f"no screenshot for the computer_call_output: {shot.detail}")
         return JSONResponse(
             openai.to_output(
                 call.call_id, outcomes, shot.screenshot, planned=len(actions), acknowledged=acknowledged
