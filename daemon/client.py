@@ -82,9 +82,9 @@ def _review_path(review_id: str, tail: str = "") -> str:
 
 def _poll(left: float) -> tuple[dict[str, Any] | None, httpx.Timeout]:
     """Query and timeout of one long-poll of at most ``left`` seconds."""
-    wait = min(max(0.0, left), MAX_WAIT)
+    wait = round(min(max(0.0, left), MAX_WAIT), 3)
     timeout = httpx.Timeout(connect=5.0, read=wait + 15.0, write=10.0, pool=5.0)
-    return ({"wait": round(wait, 3)} if wait > 0 else None), timeout
+    return ({"wait": wait} if wait > 0 else None), timeout
 
 
 def _check(resp: httpx.Response) -> Any:
