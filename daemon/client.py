@@ -227,7 +227,8 @@ class _BaseClient(Generic[H, Transport]):
         self, url: str = DEFAULT_URL, token: str = "", *, transport: Transport | None = None
     ) -> None:
         self.url = url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"}
+        # no token, no header: "Bearer " alone is not a legal header value (h11 refuses it)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http: H = self._open(base_url=self.url, headers=self.headers, transport=transport)
 
     @classmethod

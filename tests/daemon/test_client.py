@@ -268,6 +268,10 @@ def peer_app() -> Iterator[str]:
         assert request.client is not None
         return {"peer": request.client.port}
 
+    @app.get("/healthz")
+    def healthz(request: Request) -> dict[str, Any]:
+        return {"ok": True, "authorization": request.headers.get("authorization")}
+
     with serving(app) as url:
         yield url
 
@@ -283,3 +287,18 @@ def test_one_keep_alive_connection_serves_every_call(peer_app: str) -> None:
     asynchronous = asyncio.run(run())
     assert len(sync) == 1 and len(asynchronous) == 1
     assert sync != asynchronous  # two clients, two connections
+
+
+def test_without_a_token_no_authorization_is_sent(peer_app: str) -> None:
+    """A probe without a token (the MCP proxy's, before the daemon wrote one) must work."""
+    with Client(peer_app) as c:
+        assert c.healthy()
+        assert c.headers == {}
+
+    async def run() -> bool:
+        async with AsyncClient(peer_app, "") as c:
+            return await c.healthy()
+
+    assert asyncio.run(run())
+    with Client(peer_app, "tok") as c:
+        assert c.headers == {"Authorization": "Bearer tok"}

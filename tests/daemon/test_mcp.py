@@ -247,6 +247,14 @@ def test_daemon_not_running(daemon: tuple[str, Path], tmp_path: Path) -> None:
         )
 
 
+def test_no_token_but_a_daemon_says_so(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = daemon
+    result = _with_session(url, tmp_path / "none", tmp_path / "err", _call("state"))
+    assert result.is_error
+    assert _text(result).startswith(f"no token file at {tmp_path / 'none' / 'token'}")
+    assert _text(result).endswith("is the daemon using another data dir?")
+
+
 def test_no_token_and_no_daemon_says_not_running(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     result = _with_session(url, tmp_path / "none", tmp_path / "err", _call("state"))
