@@ -29,7 +29,7 @@ import httpx
 from pydantic import BaseModel
 
 from capture.closing import Closing
-from daemon.actions import DecisionRequest, Outcome, Review
+from daemon.actions import MAX_LONG_POLL, DecisionRequest, Outcome, Review
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
 
@@ -40,7 +40,7 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 ACTION_TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=30.0, pool=5.0)
 CONTROL_TIMEOUT = httpx.Timeout(10.0)
 HEALTH_TIMEOUT = httpx.Timeout(2.0)
-MAX_WAIT = 60.0  # the longest long-poll the daemon holds; a longer wait takes several
+MAX_WAIT = MAX_LONG_POLL  # the longest long-poll the daemon holds; a longer wait takes several
 
 T = TypeVar("T")
 
