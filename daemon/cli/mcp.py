@@ -54,11 +54,14 @@ def _arg(description: str, **schema: Any) -> Any:
     return Field(description=description, json_schema_extra=schema)
 
 
-_POINT = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
-          "maxItems": 2}  # fmt: skip
+def _pixels(n: int) -> dict[str, Any]:
+    """The JSON schema of ``n`` pixel numbers, as ``[x, y]`` or ``[x0, y0, x1, y1]``."""
+    return {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": n,
+            "maxItems": n}  # fmt: skip
+
+
+_POINT, _REGION = _pixels(2), _pixels(4)
 _WHERE = "[x, y] in pixels of the latest screenshot"
-_REGION = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 4,
-           "maxItems": 4}  # fmt: skip
 
 
 def _error(text: str) -> CallToolResult:
@@ -88,8 +91,9 @@ def _content(blocks: Any) -> list[ContentBlock]:
 class _Proxy:
     """Calls the daemon for each tool call; every expected failure becomes an error result.
 
-    The client is kept from one call to the next, so calls after the first skip the TCP
-    connect; :meth:`session` closes it when the MCP session ends.
+    The client is kept from one call to the next, so calls after the first skip making an
+    httpx client (~50 ms: it loads a TLS context) and the TCP connect; :meth:`session`
+    closes it when the MCP session ends.
     """
 
     def __init__(self, url: str, data_dir: Path) -> None:
