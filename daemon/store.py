@@ -20,11 +20,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from pydantic import BaseModel
 
+from capture.closing import Closing
 from daemon.actions import Decision, Outcome, Review
 
 
@@ -112,7 +112,7 @@ def outcome_for_storage(outcome: Outcome) -> dict[str, Any]:
     return data
 
 
-class Store:
+class Store(Closing):
     """Thread-safe SQLite store; a context manager that closes the connection on exit."""
 
     def __init__(self, path: str | Path) -> None:
@@ -368,14 +368,3 @@ class Store:
                 return
             self._closed = True
             self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
