@@ -63,7 +63,12 @@ def _opened_display(args: argparse.Namespace) -> Iterator[str]:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY on accepted sockets only when
+    # their proto says TCP, and without it every response after the first on a kept
+    # connection waits ~40 ms (Nagle's algorithm meets the client's delayed ACK: the
+    # headers and the body go out in two writes)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
