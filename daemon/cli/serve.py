@@ -110,7 +110,8 @@ def _gate(
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
     from daemon.review.gate import Gate
-    from daemon.review.policy import PolicyError, default_policy, load_policy
+    from daemon.review.policy import PolicyError
+    from daemon.review.policy_file import default_policy, load_policy
     from daemon.review.queue import ReviewQueue
 
     try:

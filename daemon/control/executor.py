@@ -23,6 +23,7 @@ from capture import CaptureError
 from capture.input import InputBackend, Primitive
 from daemon.actions import (
     Action,
+    LOOK_KINDS,
     CursorPosition,
     Image,
     Outcome,
@@ -89,7 +90,7 @@ class Executor:
         if self._closed:
             fut.set_result(self._outcome(aid, action, "error", "driverseat is shutting down", 0.0))
             return fut
-        if self.intervention.state != "agent" and action.action not in ("screenshot", "cursor_position", "zoom"):
+        if self.intervention.state != "agent" and action.action not in LOOK_KINDS:
             fut.set_result(self._refused(aid, action))
             return fut
         self._q.put(_Job(aid, action, fut, time.perf_counter()))

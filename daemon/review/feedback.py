@@ -22,7 +22,7 @@ import numpy as np
 
 from capture.coords import Rect, Scaling
 from capture.vision import Box, annotate, crop_around, locate
-from daemon.actions import Feedback, Image, Review, Space
+from daemon.actions import Feedback, Image, Review, SpaceName
 
 __all__ = ["CROP_SIZE", "Feedback", "correction_feedback", "edit_feedback", "rejection_feedback"]
 
@@ -84,7 +84,7 @@ def _direction(dx: int, dy: int, what: str) -> str:
     return f"right at your {what}"
 
 
-def _png(image: np.ndarray, space: Space) -> Image:
+def _png(image: np.ndarray, space: SpaceName) -> Image:
     ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:  # cv2 reports failure with a flag; only an empty image gets here
         raise ValueError("could not encode the feedback image as PNG")

@@ -45,15 +45,14 @@ from daemon.actions import (
     parse_action,
 )
 from daemon.review import feedback as fb
-from daemon.review.policy import Policy, Verdict, evaluate
+from daemon.review.policy import Policy, Ruling, evaluate
 from daemon.review.queue import ReviewError, ReviewQueue
 
 __all__ = [
     "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",
-    "Ruling", "Verdict",
+    "Ruling",
 ]  # fmt: skip
 
-Ruling = Verdict  # the policy's answer about one action: tier, rule, why
 FrameGrabber = Callable[[], bytes]  # PNG of the agent's monitor, screen pixels, 1:1
 TitleFn = Callable[[], str | None]
 Publish = Callable[[dict[str, Any]], None]

@@ -36,17 +36,17 @@ from capture.coords import Rect
 from daemon import actions
 from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
 from daemon.errors import DaemonError
+from daemon.review.policy import REVIEW_TIERS
 from daemon.store import Store
 from daemon.validation import describe_validation_error
 
 __all__ = [
-    "REVIEW_TIERS", "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
+    "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
     "ReviewError", "ReviewQueue", "UnknownReview",
 ]  # fmt: skip
 
 log = logging.getLogger("driverseat.reviews")
 
-REVIEW_TIERS: tuple[Tier, ...] = ("grace", "approve", "approve2")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _RESOLVED: dict[Verdict, ReviewStatus] = {
     "approve": "approved", "reject": "rejected", "correct": "corrected", "edit": "edited",

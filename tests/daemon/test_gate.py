@@ -19,7 +19,7 @@ import pytest
 from capture.coords import Rect, Scaling
 from daemon.actions import Action, DecisionRequest, parse_action
 from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Proposal, ReviewsOff
-from daemon.review.policy import parse_policy
+from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
 

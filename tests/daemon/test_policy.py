@@ -20,16 +20,18 @@ from daemon.actions import (
 )
 from daemon.errors import DaemonError
 from daemon.review.policy import (
-    DEFAULT_POLICY_PATH,
     DEFAULT_RULE,
     Policy,
     PolicyError,
-    default_policy,
     evaluate,
-    load_policy,
     normalise_keys,
-    parse_policy,
     typed_text,
+)
+from daemon.review.policy_file import (
+    DEFAULT_POLICY_PATH,
+    default_policy,
+    load_policy,
+    parse_policy,
 )
 
 
