@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from capture import CaptureError
 from capture.input import InputBackend, Primitive
 from daemon.actions import (
-    Action,
     LOOK_KINDS,
+    Action,
     CursorPosition,
     Image,
     Outcome,
