@@ -134,7 +134,7 @@ def test_edit_the_keys_then_approve(make_window, qtbot) -> None:  # type: ignore
 
 
 def test_approve2_takes_a_rationale_by_number(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    window, presenter, _ = make_window(CLICK, tier="approve2", needed=2)
+    window, presenter, _ = make_window(CLICK, tier="approve2", needed=2, rationales_required=True)
     assert window.rationale.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_Return)
     assert presenter.current is not None and "rationale" in window.message.text()
