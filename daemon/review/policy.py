@@ -181,8 +181,14 @@ def action_kind(action: ActionBase) -> str:
 
 # --- keys and typed text ------------------------------------------------------------
 
-_MODIFIERS = {"Control": "ctrl", "Alt": "alt", "Shift": "shift", "Super": "super",
-              "Meta": "meta", "Hyper": "hyper"}  # fmt: skip
+# Modifier keysyms (capture.input.keys.MODIFIER_NAMES) by the name rules use: left and
+# right alike, ISO_Level3_Shift as AltGr.
+_MODIFIERS = {
+    f"{base}_{side}": short
+    for base, short in (("Control", "ctrl"), ("Alt", "alt"), ("Shift", "shift"),
+                        ("Super", "super"), ("Meta", "meta"), ("Hyper", "hyper"))
+    for side in "LR"
+} | {"ISO_Level3_Shift": "altgr"}  # fmt: skip
 _MODIFIER_ORDER = ("ctrl", "alt", "shift", "super", "meta", "hyper", "altgr")
 _PUNCTUATION: dict[int, str] = {}
 
@@ -190,11 +196,8 @@ _PUNCTUATION: dict[int, str] = {}
 def _key_name(keysym: int) -> tuple[str, bool]:
     """(normalised name, is a modifier) of one keysym."""
     name = name_for_keysym(keysym)
-    if name == "ISO_Level3_Shift":
-        return "altgr", True
-    base, _, side = name.rpartition("_")
-    if side in ("L", "R") and base in _MODIFIERS:
-        return _MODIFIERS[base], True
+    if name in _MODIFIERS:
+        return _MODIFIERS[name], True
     if 0x20 <= keysym <= 0x7E:
         ch = chr(keysym)
         # Punctuation by its X name: "ctrl+plus" reads (and regexes) better than "ctrl++".
