@@ -251,8 +251,8 @@ def test_punctuation_names_come_from_xlib(monkeypatch: pytest.MonkeyPatch) -> No
     import daemon.review.policy as mod
 
     monkeypatch.setattr(mod, "_PUNCTUATION", {})  # built afresh, not left by another test
-    assert normalise_keys("ctrl+plus ctrl+quoteright shift+asciitilde") == (
-        "ctrl+plus", "ctrl+apostrophe", "shift+asciitilde",
+    assert normalise_keys("ctrl+plus ctrl+quoteright ctrl+space shift+asciitilde") == (
+        "ctrl+plus", "ctrl+apostrophe", "ctrl+space", "shift+asciitilde",
     )  # fmt: skip
 
 
@@ -334,7 +334,9 @@ def test_region_x0_y0_inclusive_x1_y1_exclusive(x: int, y: int, inside: bool) ->
 def test_region_names_the_first_point_inside() -> None:
     p = policy(rule(region="[100, 100, 200, 150]"))
     drag = Drag(path=((0, 0), (150, 120), (160, 130), (300, 300)), space="screen")
-    assert why(p, drag) == "rule 'r': (150, 120) is inside the region [100, 100, 200, 150] -> approve"
+    assert why(p, drag) == (
+        "rule 'r': (150, 120) is inside the region [100, 100, 200, 150] -> approve"
+    )
     assert tier(p, Scroll(dy=3)) == "auto"  # no point: a region cannot match, whatever its space
     assert tier(p, Type(text="x")) == "auto"
 

@@ -48,12 +48,11 @@ def test_an_empty_file_is_the_built_in_policy() -> None:
 
 
 def test_a_rule_as_written() -> None:
-    p = parse_policy(
-        "# a comment\n" + rule("deny", name="it", description='"why"', kinds='"type"',
-                              keys='"Ctrl+W"', key_pattern="'^ctrl'", text="['a', 'b']",
-                              region="[0, 0, 5, 5]", window="'T'", confidence_below="0.5",
-                              missing_confidence='"match"')  # fmt: skip
-    )
+    conds = {"description": '"why"', "kinds": '"type"', "keys": '"Ctrl+W"',
+             "key_pattern": "'^ctrl'", "text": "['a', 'b']", "region": "[0, 0, 5, 5]",
+             "window": "'T'", "confidence_below": "0.5",
+             "missing_confidence": '"match"'}  # fmt: skip
+    p = parse_policy("# a comment\n" + rule("deny", name="it", **conds))
     (r,) = p.rules
     assert (r.name, r.tier, r.description, r.line) == ("it", "deny", "why", 2)
     assert (r.kinds, r.keys, r.region) == ({"type"}, {"ctrl+w"}, (0, 0, 5, 5))
@@ -107,9 +106,9 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
          ("rule 'x': unknown tier 'aprove' (expected one of auto, notify, grace, approve, "
           "approve2, deny); did you mean 'approve'?")),
         (X + "confidence_bellow = 0.5\n", 11,
-         "rule 'x': unknown key 'confidence_bellow' (expected one of name, tier, description, "
-         "kinds, keys, key_pattern, text, region, window, confidence_below, missing_confidence);"
-         " did you mean 'confidence_below'?"),
+         ("rule 'x': unknown key 'confidence_bellow' (expected one of name, tier, description, "
+          "kinds, keys, key_pattern, text, region, window, confidence_below, missing_confidence);"
+          " did you mean 'confidence_below'?")),
         (X + "text = '(unclosed'\n", 11,
          "rule 'x': bad regex in text '(unclosed': missing ), unterminated subpattern"),
         (X + "window = ['ok', '[z-a]']\n", 11, "rule 'x': bad regex in window '[z-a]'"),
@@ -121,9 +120,9 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
          "rule 'x': region [50, 0, 10, 10] is empty: it needs x0 < x1 and y0 < y1"),
         (X + "region = [0, 5, 10, 5]\n", 11, "region [0, 5, 10, 5] is empty"),
         (X + 'kinds = ["clik"]\n', 11,
-         "rule 'x': unknown action kind 'clik' (expected one of click, move, drag, mouse_down,"
-         " mouse_up, scroll, type, key, hold_key, wait, screenshot, cursor_position, zoom); "
-         "did you mean 'click'?"),
+         ("rule 'x': unknown action kind 'clik' (expected one of click, move, drag, mouse_down,"
+          " mouse_up, scroll, type, key, hold_key, wait, screenshot, cursor_position, zoom); "
+          "did you mean 'click'?")),
         (X + 'kinds = []\n', 11, "rule 'x': kinds must be a non-empty string or list of them"),
         (X + 'text = ["a", 3]\n', 11, "rule 'x': text must be a non-empty string or list"),
         (X + 'keys = [\n  "ctrl+w",\n  "ctrl+nosuchkey",\n]\n', 13,
@@ -148,14 +147,14 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
         (GOOD_HEAD + '[[rule]]\nname = "x"\nkinds = ["type"]\n', 8,
          "rule 'x': needs a tier (one of auto, notify, grace, approve, approve2, deny)"),
         ('[defaults]\ntier = "auto"\ngrace = 5\n', 3,
-         "[defaults]: unknown key 'grace' (expected one of tier, grace_seconds, "
-         "review_expiry_seconds, rationale_required, rationales); did you mean 'grace_seconds'?"),
+         ("[defaults]: unknown key 'grace' (expected one of tier, grace_seconds, "
+          "review_expiry_seconds, rationale_required, rationales); did you mean 'grace_seconds'?")),
         ('[defaults]\ngrace_seconds = 301\n', 2,
          "[defaults]: grace_seconds must be a number above 0 and at most 300, not 301"),
         ('[defaults]\nreview_expiry_seconds = 604801\n', 2, "at most 604800, not 604801"),
         ('[defaults]\nrationale_required = ["deny"]\n', 2,
-         "[defaults]: rationale_required: 'deny' is not a tier a person decides on "
-         "(expected one of grace, approve, approve2)"),
+         ("[defaults]: rationale_required: 'deny' is not a tier a person decides on "
+          "(expected one of grace, approve, approve2)")),
         ('[defaults]\nrationale_required = ["aprove"]\n', 2, "rationale_required: unknown tier"),
         ('[defaults]\nrationales = ["ok", "ok"]\n', 2,
          "[defaults]: rationales must be distinct: 'ok' is listed twice"),
