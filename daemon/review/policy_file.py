@@ -55,9 +55,13 @@ def _listify(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-def _problem(why: str, needle: str | None = None, key: str | None = None) -> PydanticCustomError:
-    """A complaint in our words; ``needle`` (text in the value) or ``key`` points at its line."""
-    return PydanticCustomError("policy", "{why}", {"why": why, "needle": needle, "key": key})
+def _problem(
+    why: str, needle: str | None = None, key: str | None = None, index: int | None = None
+) -> PydanticCustomError:
+    """A complaint in our words; ``needle`` (text in the value), ``key`` and ``index`` (of a
+    rule, for a check of the whole list) point at its line."""
+    ctx = {"why": why, "needle": needle, "key": key, "index": index}
+    return PydanticCustomError("policy", "{why}", ctx)
 
 
 _Text = Annotated[str, Field(min_length=1)]
@@ -166,13 +170,16 @@ class RuleFile(BaseModel):
         def patterns(texts: list[str] | None) -> tuple[re.Pattern[str], ...] | None:
             return None if texts is None else tuple(re.compile(t) for t in texts)
 
-        x0, y0, x1, y1 = self.region or (0, 0, 0, 0)
+        region = None
+        if self.region is not None:
+            x0, y0, x1, y1 = self.region
+            region = (x0, y0, x1, y1)
         return Rule(
             name=self.name, tier=self.tier, description=self.description,
             kinds=None if self.kinds is None else frozenset(self.kinds),
             keys=None if self.keys is None else frozenset(self.keys),
             key_pattern=patterns(self.key_pattern), text=patterns(self.text),
-            region=None if self.region is None else (x0, y0, x1, y1),
+            region=region,
             window=patterns(self.window), confidence_below=self.confidence_below,
             missing_confidence=self.missing_confidence or "skip", line=line,
         )  # fmt: skip
@@ -191,7 +198,8 @@ class PolicyFile(BaseModel):
     def _unique_names(cls, rules: list[RuleFile]) -> list[RuleFile]:
         for i, r in enumerate(rules):
             if any(earlier.name == r.name for earlier in rules[:i]):
-                raise _problem(f"the name {r.name!r} is used by an earlier rule", key=f"{i}.name")
+                why = f"the name {r.name!r} is used by an earlier rule"
+                raise _problem(why, key="name", index=i)
         return rules
 
     def policy(self, source: str, where: _Locator) -> Policy:
@@ -231,7 +239,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         at = re.search(r"at line (\d+)", str(exc))
-        line = int(at[1]) if at else None
+        line = int(at[1]) if at else len(text.splitlines()) or 1  # "at end of document"
         raise _error(source, [(line, f"invalid TOML: {exc}")]) from exc
     where = _Locator(text)
     try:
@@ -266,39 +274,35 @@ class _Complaint:
         self.err, self.data, self.where = err, data, where
         loc = self.loc = tuple(err["loc"])
         self.value: Any = err.get("input")
-        self.table = str(loc[0]) if loc else ""
-        self.index = loc[1] if self.table == "rule" and len(loc) > 1 else 0
-        at = 2 if self.table == "rule" else 1  # where the key is in loc
-        self.field = str(loc[at]) if len(loc) > at and isinstance(self.index, int) else None
+        self.table = str(loc[0])  # tomllib gives a table, so every error is inside one
         ctx = err.get("ctx") or {}
         self.needle: str | None = ctx.get("needle")
-        key: str | None = ctx.get("key")
-        if key and "." in key:  # "3.name": a key of one rule of the list
-            number, key = key.split(".", 1)
-            self.index = int(number)
-        self.key = key or self.field
+        if self.table == "rule":
+            index = loc[1] if len(loc) > 1 else ctx.get("index")
+            self.rule: int | None = index if isinstance(index, int) else None
+            self.field = str(loc[2]) if len(loc) > 2 else None
+        else:
+            self.rule, self.field = None, str(loc[1]) if len(loc) > 1 else None
+        self.key: str | None = ctx.get("key") or self.field
 
     def said(self) -> tuple[int | None, str]:
-        assert isinstance(self.index, int)
         needle = self.needle
-        if needle is None and isinstance(self.value, str) and self.err["type"] != "extra_forbidden":
+        if needle is None and isinstance(self.value, str):
             needle = self.value  # an entry of a multi-line list is on a line of its own
-        line = self.where.line(self.table, self.index, self.key, needle)
+        line = self.where.line(self.table, self.rule or 0, self.key, needle)
         line = line or self.where.line("", 0, self.table)  # e.g. `rule = 3` at the top
         return line, self.label() + self.why()
 
     def label(self) -> str:
-        if self.table == "defaults" and len(self.loc) > 1:
+        if self.table == "defaults":
             return "[defaults]: "
-        if self.table != "rule" or len(self.loc) < 2 and self.key is None:
+        if self.rule is None:
             return ""
-        rules = self.data.get("rule")
-        assert isinstance(rules, list) and isinstance(self.index, int)
-        raw = rules[self.index]
+        raw = self.data["rule"][self.rule]
         name = raw.get("name") if isinstance(raw, dict) else None
         if isinstance(name, str) and re.fullmatch(_NAME, name):
             return f"rule {name!r}: "
-        return f"rule #{self.index + 1}: "
+        return f"rule #{self.rule + 1}: "
 
     def why(self) -> str:
         kind, field, value = self.err["type"], self.field, _shown(self.value)
@@ -312,8 +316,8 @@ class _Complaint:
             return f"unknown key {key!r} {_expected(key, tuple(model.model_fields))}"
         if field is None:
             if self.table == "defaults":
-                return "[defaults]: must be a table"
-            return "rules must be [[rule]] tables"
+                return "must be a table"
+            return "rules must be [[rule]] tables" if self.rule is None else "must be a table"
         if field == "name":
             return _NAME_RULE if kind == "missing" else f"{_NAME_RULE}, not {value}"
         if field == "tier":
@@ -326,7 +330,7 @@ class _Complaint:
         if field in _HIGH:
             return f"{field} must be a number above 0 and at most {_HIGH[field]:g}, not {value}"
         if field == "region":
-            region = _shown(self.data["rule"][self.index]["region"])
+            region = _shown(self.data["rule"][self.rule]["region"])
             return f"region must be [x0, y0, x1, y1] in screen pixels, not {region}"
         if field == "description":
             return f"description must be a string, not {value}"
