@@ -239,7 +239,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         at = re.search(r"at line (\d+)", str(exc))
-        line = int(at[1]) if at else len(text.splitlines()) or 1  # "at end of document"
+        line = int(at[1]) if at else len(text.splitlines())  # "at end of document"
         raise _error(source, [(line, f"invalid TOML: {exc}")]) from exc
     where = _Locator(text)
     try:
@@ -279,7 +279,8 @@ class _Complaint:
         self.needle: str | None = ctx.get("needle")
         if self.table == "rule":
             index = loc[1] if len(loc) > 1 else ctx.get("index")
-            self.rule: int | None = index if isinstance(index, int) else None
+            assert index is None or isinstance(index, int)  # the position in the list
+            self.rule: int | None = index
             self.field = str(loc[2]) if len(loc) > 2 else None
         else:
             self.rule, self.field = None, str(loc[1]) if len(loc) > 1 else None

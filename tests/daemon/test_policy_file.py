@@ -80,6 +80,7 @@ def test_load_policy_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read the policy") as info:
         load_policy(tmp_path / "nope.toml")
     assert isinstance(info.value, DaemonError)
+    assert info.value.details == {"source": str(tmp_path / "nope.toml")}
 
 
 def test_default_policy_is_the_shipped_file() -> None:
@@ -91,8 +92,9 @@ def test_default_policy_missing_says_where_it_looked(monkeypatch: pytest.MonkeyP
     import daemon.review.policy_file as mod
 
     monkeypatch.setattr(mod, "DEFAULT_POLICY_PATH", tmp_path / "gone.toml")
-    with pytest.raises(PolicyError, match=re.escape(str(tmp_path / "gone.toml"))):
+    with pytest.raises(PolicyError, match=re.escape(str(tmp_path / "gone.toml"))) as info:
         default_policy()
+    assert info.value.details == {"source": str(tmp_path / "gone.toml")}
 
 
 # --- bad files ------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ('[defaults]\ntier = "auto"\ngrace_seconds = = 3\n', 3, "invalid TOML"),
+        ('[defaults]\ntier = "auto"\ngrace_seconds = = 3\n\n[[rule]]\n', 3, "invalid TOML"),
         (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "aprove"\n', 10,
          ("rule 'x': unknown tier 'aprove' (expected one of auto, notify, grace, approve, "
           "approve2, deny); did you mean 'approve'?")),
@@ -221,6 +223,30 @@ def test_every_problem_is_listed_in_the_files_order() -> None:
     ]  # fmt: skip
     assert "rule 'b': needs a tier" in lines[3] and "rule 'b': region must be" in lines[4]
     assert (err.details["line"], err.details["problems"]) == (2, 5)
+
+
+def test_problems_are_sorted_by_line_not_by_field_or_text() -> None:
+    # pydantic reports kinds before region (the model's order); the file has region first
+    err = problem(X + "region = [1]\nkinds = []\n")
+    lines = str(err).splitlines()
+    assert [ln.split(": ")[0] for ln in lines] == ["policy.toml:11", "policy.toml:12"]
+
+
+@pytest.mark.parametrize("quote", ['"""', "'''"])
+def test_nothing_inside_a_multi_line_string_is_taken_for_a_key(quote: str) -> None:
+    text = (
+        f'[[rule]]\nname = "x"\ndescription = {quote}\nkinds = "not this one"\n[[rule]]\n'
+        f'{quote}\ntier = "deny"\nkinds = ["clik"]\n'
+    ) + rule(name="y", kinds='"clik"')
+    lines = str(problem(text)).splitlines()
+    assert [ln.split(": ")[0:2] for ln in lines] == [
+        ["policy.toml:8", "rule 'x'"], ["policy.toml:13", "rule 'y'"],
+    ]  # fmt: skip
+
+
+def test_a_one_line_triple_quoted_string_opens_nothing() -> None:
+    text = '[[rule]]\nname = "x"\ndescription = """one line"""\ntier = "deny"\nkinds = "clik"\n'
+    assert str(problem(text)).startswith("policy.toml:5: rule 'x'")
 
 
 def test_a_long_list_of_problems_is_cut_short() -> None:
