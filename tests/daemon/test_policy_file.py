@@ -240,7 +240,7 @@ def test_nothing_inside_a_multi_line_string_is_taken_for_a_key(quote: str) -> No
     ) + rule(name="y", kinds='"clik"')
     lines = str(problem(text)).splitlines()
     assert [ln.split(": ")[0:2] for ln in lines] == [
-        ["policy.toml:8", "rule 'x'"], ["policy.toml:13", "rule 'y'"],
+        ["policy.toml:8", "rule 'x'"], ["policy.toml:12", "rule 'y'"],
     ]  # fmt: skip
 
 
