@@ -16,7 +16,8 @@ from Xlib import XK
 
 from capture.errors import CaptureError
 
-for _group in ("xf86", "latin2", "latin3", "latin4", "greek", "cyrillic", "publishing"):
+# xkb: ISO_Level3_Shift (altgr) and friends; without it "altgr" would be keysym 0
+for _group in ("xf86", "xkb", "latin2", "latin3", "latin4", "greek", "cyrillic", "publishing"):
     XK.load_keysym_group(_group)
 
 ALIASES: dict[str, str] = {

@@ -183,13 +183,23 @@ def test_edit_is_revalidated_against_the_action(queue: ReviewQueue) -> None:
 
 
 def test_rationale_where_the_policy_asks(queue: ReviewQueue) -> None:
-    why = ("wrong target", "too risky")
+    why = ("needed for the task", "checked on screen")
     r = _create(queue, rationales_required=True, rationales=why)
-    with pytest.raises(BadDecision, match="needs a rationale: one of 'wrong target', 'too risky'"):
-        queue.decide(r.id, _req("reject"))
+    with pytest.raises(BadDecision, match="needs a rationale: one of 'needed for the task', 'checked on screen'"):
+        queue.decide(r.id, _req("approve"))
     with pytest.raises(BadDecision, match="'meh' is not one of"):
-        queue.decide(r.id, _req("reject", rationale="meh"))
-    assert queue.decide(r.id, _req("reject", rationale="too risky")).status == "rejected"
+        queue.decide(r.id, _req("approve", rationale="meh"))
+    assert queue.decide(r.id, _req("approve", rationale="checked on screen")).status == "approved"
+
+    typed = _create(queue, tier="approve", rationales_required=True, rationales=why)
+    with pytest.raises(BadDecision, match="needs a rationale"):  # an edit lets it run too
+        queue.decide(typed.id, _req("edit", edited={"keys": "ctrl+shift+s"}))
+
+    # stopping an action is the safe side: a reason in the person's own words, or none
+    stop = _create(queue, rationales_required=True, rationales=why)
+    assert queue.decide(stop.id, _req("reject", rationale="this deletes the draft")).status == "rejected"
+    stop = _create(queue, rationales_required=True, rationales=why)
+    assert queue.decide(stop.id, _req("reject")).status == "rejected"
 
     free = _create(queue, rationales=why)  # not required: a free-text reason is fine
     done = queue.decide(free.id, _req("reject", rationale="this deletes the draft"))
