@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
     from daemon.review.gate import Gate
+    from daemon.review.policy import Policy
     from daemon.store import Store
 
 PROG = "driverseat"
@@ -102,22 +103,30 @@ def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentVie
         raise _Exit(f"bad --agent-size: {exc}", 2) from None
 
 
+def _policy(spec: str | None) -> Policy | None:
+    """The policy ``--policy`` names (None for ``off``): read before anything is opened, so
+    a bad file is reported at once, display or not."""
+    from daemon.review.policy import PolicyError
+    from daemon.review.policy_file import default_policy, load_policy
+
+    if spec == "off":
+        return None
+    try:
+        return load_policy(spec) if spec else default_policy()
+    except PolicyError as exc:
+        raise _Exit(f"bad policy: {exc}", 2) from None
+
+
 def _gate(
-    spec: str | None, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
+    policy: Policy, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
 ) -> Gate:
     """The policy gate: reviews beside the database, frozen frames of the agent's monitor
     at screen resolution, the active window's title for rules that name one."""
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
     from daemon.review.gate import Gate
-    from daemon.review.policy import PolicyError
-    from daemon.review.policy_file import default_policy, load_policy
     from daemon.review.queue import ReviewQueue
 
-    try:
-        policy = load_policy(spec) if spec else default_policy()
-    except PolicyError as exc:
-        raise _Exit(f"bad policy: {exc}", 2) from None
     view = runtime.view
     frames = stack.enter_context(contextlib.closing(ScreenGrabber(display, view.monitor, None, "screen")))
     titles = stack.enter_context(contextlib.closing(WindowTitles(display)))
@@ -133,6 +142,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     from daemon.service import Daemon
     from daemon.store import Store
 
+    policy = _policy(args.policy)
     with ExitStack() as stack:
         display = stack.enter_context(_opened_display(args))
         if display:
@@ -173,8 +183,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         stack.callback(atexit.unregister, close_runtime)
         stack.callback(close_runtime)
         gate = None
-        if args.policy != "off":
-            gate = _gate(args.policy, runtime, store, data_dir, display or None, stack)
+        if policy is not None:
+            gate = _gate(policy, runtime, store, data_dir, display or None, stack)
         daemon = Daemon(runtime, store, gate)
         app = create_app(daemon, token)
         host, port = sock.getsockname()[:2]

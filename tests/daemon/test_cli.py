@@ -201,6 +201,7 @@ def test_serve_with_a_bad_policy_exits_2_naming_the_line(tmp_path: Path) -> None
     assert r.returncode == 2, r.stderr
     assert f"driverseat: bad policy: {bad}:6: rule 'x': unknown tier 'aprove'" in r.stderr
     assert "Traceback" not in r.stderr
+    assert "started a virtual display" not in r.stderr  # read before anything was opened
 
 
 @pytest.mark.x11
