@@ -1,0 +1,284 @@
+"""The AT-SPI protocol spoken directly over D-Bus (jeepney): blocking, every call bounded.
+
+Why not libatspi through PyGObject: see docs/a11y.md (measured). This module is what
+runs on the lookup worker thread (:mod:`capture.a11y._lookup`); nothing here is called
+from the input path.
+
+The accessibility bus is a D-Bus of its own. Its address is found the way libatspi
+finds it: ``AT_SPI_BUS_ADDRESS``, then the X root window's ``AT_SPI_BUS`` property (set
+by at-spi-bus-launcher for its display), then ``org.a11y.Bus.GetAddress`` on the
+session bus. The registry's root lists the applications; each application's children
+are its windows; ``Component.GetAccessibleAtPoint`` answers one level at a time, so the
+deepest element is found by descending until no child is under the point.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from jeepney import DBusAddress, MessageType, Properties, new_method_call
+from jeepney.io.blocking import DBusConnection, open_dbus_connection
+
+from capture.a11y._element import Ancestor, Element
+from capture.coords import Rect
+from capture.errors import CaptureError
+
+ACCESSIBLE = "org.a11y.atspi.Accessible"
+COMPONENT = "org.a11y.atspi.Component"
+COLLECTION = "org.a11y.atspi.Collection"
+ROOT_PATH = "/org/a11y/atspi/accessible/root"
+NULL_PATH = "/org/a11y/atspi/null"
+SCREEN_COORDS = 0  # ATSPI_COORD_TYPE_SCREEN
+MAX_DEPTH = 64  # deeper than any real widget tree; a cycle in a broken tree stops here
+MAX_FOCUS_WALK = 2000  # nodes visited looking for the focus without the Collection interface
+
+# AtspiStateType, in bit order (at-spi2-core atspi-constants.h); the names we report
+STATES = (
+    "invalid", "active", "armed", "busy", "checked", "collapsed", "defunct", "editable",
+    "enabled", "expandable", "expanded", "focusable", "focused", "has_tooltip", "horizontal",
+    "iconified", "modal", "multi_line", "multiselectable", "opaque", "pressed", "resizable",
+    "selectable", "selected", "sensitive", "showing", "single_line", "stale", "transient",
+    "vertical", "visible", "manages_descendants", "indeterminate", "required", "truncated",
+    "animated", "invalid_entry", "supports_autocompletion", "selectable_text", "is_default",
+    "visited", "checkable", "has_popup", "read_only",
+)  # fmt: skip
+_FOCUSED_BITS = [1 << STATES.index("focused"), 0]
+
+Ref = tuple[str, str]  # (bus name, object path): one accessible
+
+
+class AtspiError(CaptureError):
+    """The accessibility bus could not be reached or did not answer in time."""
+
+
+def _states(words: list[int]) -> frozenset[str]:
+    out = set()
+    for i, word in enumerate(words[:2]):
+        for bit in range(32):
+            if word >> bit & 1 and 32 * i + bit < len(STATES):
+                out.add(STATES[32 * i + bit])
+    return frozenset(out)
+
+
+def _x_root_property(display: str | None) -> str | None:
+    """The AT_SPI_BUS property at-spi-bus-launcher sets on its display's root window."""
+    if not (display or os.environ.get("DISPLAY")):
+        return None
+    from Xlib import X, display as xdisplay  # lazy: only when there is an X display
+
+    try:
+        d = xdisplay.Display(display)
+    except Exception:  # python-xlib raises bare Exception subclasses of many kinds
+        return None
+    try:
+        atom = d.intern_atom("AT_SPI_BUS", only_if_exists=True)
+        if not atom:
+            return None
+        prop = d.screen().root.get_full_property(atom, X.AnyPropertyType)
+        if prop is None or not prop.value:
+            return None
+        value = prop.value
+        return value.decode() if isinstance(value, bytes) else str(value)
+    finally:
+        d.close()
+
+
+class Atspi:
+    """One connection to the accessibility bus; each method a few bounded D-Bus calls."""
+
+    def __init__(self, address: str, *, call_timeout: float) -> None:
+        self.address = address
+        self.call_timeout = call_timeout
+        try:
+            self.conn: DBusConnection = open_dbus_connection(address, auth_timeout=call_timeout)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise AtspiError(f"cannot connect to the accessibility bus {address}: {exc}") from exc
+        self._pids: dict[str, int | None] = {}
+
+    @classmethod
+    def discover(cls, *, call_timeout: float, display: str | None = None) -> Atspi:
+        """Connect to the accessibility bus of this session (libatspi's order)."""
+        address = os.environ.get("AT_SPI_BUS_ADDRESS") or _x_root_property(display)
+        if not address:
+            address = cls._ask_session_bus(call_timeout)
+        return cls(address, call_timeout=call_timeout)
+
+    @staticmethod
+    def _ask_session_bus(call_timeout: float) -> str:
+        try:
+            session = open_dbus_connection("SESSION", auth_timeout=call_timeout)
+        except (OSError, KeyError, ValueError, TimeoutError) as exc:
+            raise AtspiError(f"no accessibility bus: no AT_SPI_BUS on the display and no "
+                             f"session bus ({exc})") from exc  # fmt: skip
+        try:
+            bus = DBusAddress("/org/a11y/bus", bus_name="org.a11y.Bus", interface="org.a11y.Bus")
+            reply = session.send_and_get_reply(new_method_call(bus, "GetAddress"), timeout=call_timeout)
+            if reply.header.message_type is MessageType.error:
+                raise AtspiError(f"the session bus has no accessibility bus: {reply.body}")
+            return str(reply.body[0])
+        except TimeoutError as exc:
+            raise AtspiError("the session bus did not say where the accessibility bus is") from exc
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- one call --------------------------------------------------------------------------
+    def _call(self, ref: Ref, interface: str, method: str, sig: str = "", *args: Any) -> Any:
+        addr = DBusAddress(ref[1], bus_name=ref[0], interface=interface)
+        try:
+            reply = self.conn.send_and_get_reply(
+                new_method_call(addr, method, sig, args) if sig else new_method_call(addr, method),
+                timeout=self.call_timeout,
+            )
+        except TimeoutError as exc:
+            raise AtspiError(f"{ref[0]} did not answer {method} within "
+                             f"{self.call_timeout * 1000:.0f} ms") from exc  # fmt: skip
+        except OSError as exc:
+            raise AtspiError(f"the accessibility bus went away: {exc}") from exc
+        if reply.header.message_type is MessageType.error:
+            raise _Refused(f"{ref[0]} {method}: {reply.body}")
+        return reply.body
+
+    def _try(self, ref: Ref, interface: str, method: str, sig: str = "", *args: Any) -> Any:
+        """A call an object may refuse (no such interface, gone meanwhile): None then."""
+        try:
+            return self._call(ref, interface, method, sig, *args)
+        except _Refused:
+            return None
+
+    def children(self, ref: Ref) -> list[Ref]:
+        body = self._try(ref, ACCESSIBLE, "GetChildren")
+        return [(str(n), str(p)) for n, p in body[0]] if body else []
+
+    def states(self, ref: Ref) -> frozenset[str]:
+        body = self._try(ref, ACCESSIBLE, "GetState")
+        return _states(list(body[0])) if body else frozenset()
+
+    def extents(self, ref: Ref) -> Rect | None:
+        body = self._try(ref, COMPONENT, "GetExtents", "u", SCREEN_COORDS)
+        if not body:
+            return None
+        x, y, w, h = body[0]
+        return Rect(x, y, w, h) if w > 0 and h > 0 else None
+
+    def child_at(self, ref: Ref, x: int, y: int) -> Ref | None:
+        body = self._try(ref, COMPONENT, "GetAccessibleAtPoint", "iiu", x, y, SCREEN_COORDS)
+        if not body:
+            return None
+        name, path = body[0]
+        return None if path == NULL_PATH or not name else (str(name), str(path))
+
+    def pid(self, bus_name: str) -> int | None:
+        """The process behind an application's bus name (cached: it never changes)."""
+        if bus_name not in self._pids:
+            dbus = ("org.freedesktop.DBus", "/org/freedesktop/DBus")
+            body = self._try(dbus, "org.freedesktop.DBus", "GetConnectionUnixProcessID", "s", bus_name)
+            self._pids[bus_name] = int(body[0]) if body else None
+        return self._pids[bus_name]
+
+    def element(self, ref: Ref, *, with_parents: bool = True) -> Element:
+        """Everything we report about one accessible."""
+        props = self._try(ref, "org.freedesktop.DBus.Properties", "GetAll", "s", ACCESSIBLE)
+        values = {k: v[1] for k, v in props[0].items()} if props else {}
+        role = self._try(ref, ACCESSIBLE, "GetRoleName")
+        parents: list[Ancestor] = []
+        app = ""
+        parent = values.get("Parent")
+        # up the Parent links to the application (whose path is the root of its own bus)
+        while with_parents and parent and parent[1] != NULL_PATH and len(parents) < MAX_DEPTH:
+            p = (str(parent[0]), str(parent[1]))
+            pv = self._try(p, "org.freedesktop.DBus.Properties", "GetAll", "s", ACCESSIBLE)
+            got = {k: v[1] for k, v in pv[0].items()} if pv else {}
+            if p[1] == ROOT_PATH:  # the application: above the window, not a parent one sees
+                app = str(got.get("Name", ""))
+                break
+            prole = self._try(p, ACCESSIBLE, "GetRoleName")
+            parents.append(Ancestor(str(prole[0]) if prole else "", str(got.get("Name", ""))))
+            parent = got.get("Parent")
+        return Element(
+            role=str(role[0]) if role else "unknown",
+            name=str(values.get("Name", "")),
+            description=str(values.get("Description", "")),
+            states=self.states(ref),
+            box=self.extents(ref),
+            parents=tuple(parents),
+            application=app,
+            pid=self.pid(ref[0]),
+        )
+
+    # -- the questions ---------------------------------------------------------------------
+    def windows(self, ignore_pids: frozenset[int] = frozenset()) -> Iterator[tuple[Ref, frozenset[str]]]:
+        """Every showing window of every application (newest application last), with states."""
+        for app in self.children(("org.a11y.atspi.Registry", ROOT_PATH)):
+            if ignore_pids and self.pid(app[0]) in ignore_pids:
+                continue
+            for win in self.children(app):
+                states = self.states(win)
+                if "showing" in states and "iconified" not in states:
+                    yield win, states
+
+    def window_at(self, x: int, y: int, ignore_pids: frozenset[int] = frozenset()) -> Ref | None:
+        """The window under the point: the active one if several are, else the newest.
+
+        AT-SPI knows no stacking order; the active window is the one the person works in,
+        and without a window manager the last one mapped is on top.
+        """
+        best: tuple[bool, int, Ref] | None = None
+        for order, (win, states) in enumerate(self.windows(ignore_pids)):
+            box = self.extents(win)
+            if box is None or not (box.left <= x < box.right and box.top <= y < box.bottom):
+                continue
+            rank = ("active" in states, order, win)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+        return best[2] if best else None
+
+    def deepest_at(self, x: int, y: int, ignore_pids: frozenset[int] = frozenset()) -> Ref | None:
+        """The deepest accessible under a screen point, or None if no window is there."""
+        here = self.window_at(x, y, ignore_pids)
+        if here is None:
+            return None
+        for _ in range(MAX_DEPTH):
+            child = self.child_at(here, x, y)
+            if child is None or child == here:
+                break
+            here = child
+        return here
+
+    def focused(self, ignore_pids: frozenset[int] = frozenset()) -> Ref | None:
+        """The element with the keyboard focus, in the active window (or any window)."""
+        wins = list(self.windows(ignore_pids))
+        wins.sort(key=lambda w: "active" not in w[1])  # the active window first
+        for win, _ in wins:
+            found = self._focused_in(win)
+            if found is not None:
+                return found
+        return None
+
+    def _focused_in(self, win: Ref) -> Ref | None:
+        # Collection.GetMatches: one round trip where the toolkit offers it (GTK, Qt, Firefox)
+        rule = (_FOCUSED_BITS, 1, {}, 1, [0, 0, 0, 0], 1, [], 1, False)  # states ALL, rest ALL
+        body = self._try(win, COLLECTION, "GetMatches", "(aiia{ss}iaiiasib)uib", rule, 1, 1, True)
+        if body is not None:
+            hits = [(str(n), str(p)) for n, p in body[0]]
+            return hits[0] if hits else None
+        if "focused" in self.states(win):
+            return win
+        seen, stack = 0, self.children(win)
+        while stack and seen < MAX_FOCUS_WALK:
+            ref = stack.pop()
+            seen += 1
+            states = self.states(ref)
+            if "focused" in states:
+                return ref
+            if "showing" in states:
+                stack.extend(self.children(ref))
+        return None
+
+
+class _Refused(AtspiError):
+    """An application answered a call with a D-Bus error (no such interface, gone)."""
