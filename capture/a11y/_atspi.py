@@ -15,10 +15,11 @@ deepest element is found by descending until no child is under the point.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from jeepney import DBusAddress, MessageType, Properties, new_method_call
+from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 
 from capture.a11y._element import Ancestor, Element
@@ -28,6 +29,7 @@ from capture.errors import CaptureError
 ACCESSIBLE = "org.a11y.atspi.Accessible"
 COMPONENT = "org.a11y.atspi.Component"
 COLLECTION = "org.a11y.atspi.Collection"
+PROPERTIES = "org.freedesktop.DBus.Properties"
 ROOT_PATH = "/org/a11y/atspi/accessible/root"
 NULL_PATH = "/org/a11y/atspi/null"
 SCREEN_COORDS = 0  # ATSPI_COORD_TYPE_SCREEN
@@ -60,6 +62,11 @@ def _states(words: list[int]) -> frozenset[str]:
             if word >> bit & 1 and 32 * i + bit < len(STATES):
                 out.add(STATES[32 * i + bit])
     return frozenset(out)
+
+
+def _variant(body: Any) -> str:
+    """The string in a Properties.Get reply (a variant), or "" when there is none."""
+    return str(body[0][1]) if body and body[0] and body[0][1] is not None else ""
 
 
 def _x_root_property(display: str | None) -> str | None:
@@ -150,6 +157,31 @@ class Atspi:
         except _Refused:
             return None
 
+    def _batch(self, calls: list[tuple[Ref, str, str, str, tuple[Any, ...]]]) -> list[Any]:
+        """Several calls sent at once, their replies collected: one round trip's latency
+        instead of one per call. A refused call's answer is None."""
+        serials: dict[int, int] = {}
+        try:
+            for i, (ref, interface, method, sig, args) in enumerate(calls):
+                addr = DBusAddress(ref[1], bus_name=ref[0], interface=interface)
+                msg = new_method_call(addr, method, sig, args) if sig else new_method_call(addr, method)
+                serial = next(self.conn.outgoing_serial)
+                serials[serial] = i
+                self.conn.send(msg, serial=serial)
+            out: list[Any] = [None] * len(calls)
+            deadline = time.monotonic() + self.call_timeout
+            while serials:
+                reply = self.conn.receive(timeout=max(0.0, deadline - time.monotonic()))
+                i_reply = serials.pop(reply.header.fields.get(HeaderFields.reply_serial, -1), None)
+                if i_reply is not None and reply.header.message_type is not MessageType.error:
+                    out[i_reply] = reply.body
+        except TimeoutError as exc:
+            raise AtspiError(f"no answer to {len(serials)} of {len(calls)} calls within "
+                             f"{self.call_timeout * 1000:.0f} ms") from exc  # fmt: skip
+        except OSError as exc:
+            raise AtspiError(f"the accessibility bus went away: {exc}") from exc
+        return out
+
     def children(self, ref: Ref) -> list[Ref]:
         body = self._try(ref, ACCESSIBLE, "GetChildren")
         return [(str(n), str(p)) for n, p in body[0]] if body else []
@@ -180,46 +212,77 @@ class Atspi:
             self._pids[bus_name] = int(body[0]) if body else None
         return self._pids[bus_name]
 
-    def element(self, ref: Ref, *, with_parents: bool = True) -> Element:
-        """Everything we report about one accessible."""
-        props = self._try(ref, "org.freedesktop.DBus.Properties", "GetAll", "s", ACCESSIBLE)
-        values = {k: v[1] for k, v in props[0].items()} if props else {}
-        role = self._try(ref, ACCESSIBLE, "GetRoleName")
-        parents: list[Ancestor] = []
-        app = ""
-        parent = values.get("Parent")
-        # up the Parent links to the application (whose path is the root of its own bus)
-        while with_parents and parent and parent[1] != NULL_PATH and len(parents) < MAX_DEPTH:
-            p = (str(parent[0]), str(parent[1]))
-            pv = self._try(p, "org.freedesktop.DBus.Properties", "GetAll", "s", ACCESSIBLE)
-            got = {k: v[1] for k, v in pv[0].items()} if pv else {}
-            if p[1] == ROOT_PATH:  # the application: above the window, not a parent one sees
-                app = str(got.get("Name", ""))
-                break
-            prole = self._try(p, ACCESSIBLE, "GetRoleName")
-            parents.append(Ancestor(str(prole[0]) if prole else "", str(got.get("Name", ""))))
-            parent = got.get("Parent")
+    def element(self, ref: Ref, above: list[Ref] | None = None) -> Element:
+        """Everything we report about one accessible.
+
+        ``above`` is its chain of parents from its window down, when the caller already
+        walked it (the descent to a point does): then everything is asked in one batch.
+        Otherwise the Parent links are followed up to the application.
+        """
+        if above is None:
+            above = self._parents(ref)
+        chain = [*above, ref]
+        calls = [(r, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Name")) for r in chain]
+        calls += [(r, ACCESSIBLE, "GetRoleName", "", ()) for r in chain]
+        calls += [
+            (ref, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Description")),
+            (ref, ACCESSIBLE, "GetState", "", ()),
+            (ref, COMPONENT, "GetExtents", "u", (SCREEN_COORDS,)),
+            ((ref[0], ROOT_PATH), PROPERTIES, "Get", "ss", (ACCESSIBLE, "Name")),  # the app
+        ]
+        got = self._batch(calls)
+        n = len(chain)
+        names = [_variant(b) for b in got[:n]]
+        roles = [str(b[0]) if b else "" for b in got[n : 2 * n]]
+        description, state, extents, app = got[2 * n :]
+        box = None
+        if extents:
+            x, y, w, h = extents[0]
+            box = Rect(x, y, w, h) if w > 0 and h > 0 else None
+        parents = tuple(Ancestor(roles[i], names[i]) for i in range(n - 2, -1, -1))
         return Element(
-            role=str(role[0]) if role else "unknown",
-            name=str(values.get("Name", "")),
-            description=str(values.get("Description", "")),
-            states=self.states(ref),
-            box=self.extents(ref),
-            parents=tuple(parents),
-            application=app,
+            role=roles[-1] or "unknown",
+            name=names[-1],
+            description=_variant(description),
+            states=_states(list(state[0])) if state else frozenset(),
+            box=box,
+            parents=parents,
+            application=_variant(app),
             pid=self.pid(ref[0]),
         )
 
+    def _parents(self, ref: Ref) -> list[Ref]:
+        """The chain of parents from the window down to ``ref``'s parent (one call a level)."""
+        chain: list[Ref] = []
+        here = ref
+        for _ in range(MAX_DEPTH):
+            body = self._try(here, PROPERTIES, "Get", "ss", ACCESSIBLE, "Parent")
+            parent = body[0][1] if body else None
+            if not parent or parent[1] in (NULL_PATH, ROOT_PATH):  # the application: above
+                break
+            here = (str(parent[0]), str(parent[1]))
+            chain.append(here)
+        return chain[::-1]
+
     # -- the questions ---------------------------------------------------------------------
-    def windows(self, ignore_pids: frozenset[int] = frozenset()) -> Iterator[tuple[Ref, frozenset[str]]]:
-        """Every showing window of every application (newest application last), with states."""
-        for app in self.children(("org.a11y.atspi.Registry", ROOT_PATH)):
-            if ignore_pids and self.pid(app[0]) in ignore_pids:
-                continue
-            for win in self.children(app):
-                states = self.states(win)
-                if "showing" in states and "iconified" not in states:
-                    yield win, states
+    def windows(self, ignore_pids: frozenset[int] = frozenset()) -> list[tuple[Ref, frozenset[str], Rect | None]]:
+        """Every showing window of every application (newest application last), with its
+        states and extents: three batched round trips whatever the number of windows."""
+        apps = [a for a in self.children(("org.a11y.atspi.Registry", ROOT_PATH))
+                if not ignore_pids or self.pid(a[0]) not in ignore_pids]  # fmt: skip
+        got = self._batch([(a, ACCESSIBLE, "GetChildren", "", ()) for a in apps])
+        wins = [(str(n), str(p)) for body in got if body for n, p in body[0]]
+        calls = [(w, ACCESSIBLE, "GetState", "", ()) for w in wins]
+        calls += [(w, COMPONENT, "GetExtents", "u", (SCREEN_COORDS,)) for w in wins]
+        got = self._batch(calls)
+        out = []
+        for i, w in enumerate(wins):
+            states = _states(list(got[i][0])) if got[i] else frozenset()
+            ext = got[len(wins) + i]
+            box = Rect(*ext[0]) if ext and ext[0][2] > 0 and ext[0][3] > 0 else None
+            if "showing" in states and "iconified" not in states:
+                out.append((w, states, box))
+        return out
 
     def window_at(self, x: int, y: int, ignore_pids: frozenset[int] = frozenset()) -> Ref | None:
         """The window under the point: the active one if several are, else the newest.
@@ -228,8 +291,7 @@ class Atspi:
         and without a window manager the last one mapped is on top.
         """
         best: tuple[bool, int, Ref] | None = None
-        for order, (win, states) in enumerate(self.windows(ignore_pids)):
-            box = self.extents(win)
+        for order, (win, states, box) in enumerate(self.windows(ignore_pids)):
             if box is None or not (box.left <= x < box.right and box.top <= y < box.bottom):
                 continue
             rank = ("active" in states, order, win)
@@ -237,23 +299,26 @@ class Atspi:
                 best = rank
         return best[2] if best else None
 
-    def deepest_at(self, x: int, y: int, ignore_pids: frozenset[int] = frozenset()) -> Ref | None:
-        """The deepest accessible under a screen point, or None if no window is there."""
+    def deepest_at(self, x: int, y: int, ignore_pids: frozenset[int] = frozenset()) -> list[Ref]:
+        """The path from the window under a screen point down to the deepest accessible
+        there (its last item); empty if no window is there."""
         here = self.window_at(x, y, ignore_pids)
         if here is None:
-            return None
+            return []
+        path = [here]
         for _ in range(MAX_DEPTH):
             child = self.child_at(here, x, y)
-            if child is None or child == here:
+            if child is None or child in path:
                 break
             here = child
-        return here
+            path.append(here)
+        return path
 
     def focused(self, ignore_pids: frozenset[int] = frozenset()) -> Ref | None:
         """The element with the keyboard focus, in the active window (or any window)."""
         wins = list(self.windows(ignore_pids))
         wins.sort(key=lambda w: "active" not in w[1])  # the active window first
-        for win, _ in wins:
+        for win, _, _ in wins:
             found = self._focused_in(win)
             if found is not None:
                 return found

@@ -75,8 +75,8 @@ class A11y(Closing):
         """The deepest accessible under screen point (x, y), with its parents up to its window."""
 
         def ask(bus: Atspi) -> Element | None:
-            ref = bus.deepest_at(x, y, self.ignore_pids)
-            return None if ref is None else bus.element(ref)
+            path = bus.deepest_at(x, y, self.ignore_pids)
+            return bus.element(path[-1], path[:-1]) if path else None
 
         return self._ask(ask)
 
