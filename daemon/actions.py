@@ -343,6 +343,25 @@ ReviewStatus = Literal[
 ]
 
 
+ElementSource = Literal["a11y", "vision"]
+
+
+class FeedbackElement(_Wire):
+    """An element a correction names, in the agent's space.
+
+    ``source`` says where its box comes from: ``a11y`` (the application's accessibility
+    tree: exact, with role and name) or ``vision`` (a guess from the screenshot's pixels:
+    no role, no name).
+    """
+
+    source: ElementSource
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
+    role: str | None = None  # AT-SPI role name: "push button", "label", "password text"...
+    name: str | None = None
+    window_role: str | None = None  # the window it is in: "dialog", "frame"...
+    window_name: str | None = None
+
+
 class Feedback(_Wire):
     """What a person's answer to a review means for the agent, in the agent's space.
 
@@ -362,6 +381,8 @@ class Feedback(_Wire):
     crops: tuple[Image, ...] = ()
     reason: str | None = None
     edited: dict[str, Any] | None = None
+    element: FeedbackElement | None = None  # the right element (where the person clicked)
+    proposed_element: FeedbackElement | None = None  # what the agent's point was on
 
 
 class Decision(_Wire):
