@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
@@ -49,6 +48,7 @@ STATES = (
 _FOCUSED_BITS = [1 << STATES.index("focused"), 0]
 
 Ref = tuple[str, str]  # (bus name, object path): one accessible
+Call = tuple[Ref, str, str, str, tuple[Any, ...]]  # object, interface, method, signature, args
 
 
 class AtspiError(CaptureError):
@@ -69,15 +69,30 @@ def _variant(body: Any) -> str:
     return str(body[0][1]) if body and body[0] and body[0][1] is not None else ""
 
 
+def _parent_pid(pid: int) -> int | None:
+    """The parent of process ``pid`` (Linux /proc), None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so from the last ")"
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def _x_root_property(display: str | None) -> str | None:
     """The AT_SPI_BUS property at-spi-bus-launcher sets on its display's root window."""
     if not (display or os.environ.get("DISPLAY")):
         return None
-    from Xlib import X, display as xdisplay  # lazy: only when there is an X display
+    # lazy: only when there is an X display
+    from Xlib import X
+    from Xlib import display as xdisplay
+    from Xlib.error import DisplayError
 
     try:
         d = xdisplay.Display(display)
-    except Exception:  # python-xlib raises bare Exception subclasses of many kinds
+    except (DisplayError, OSError):
         return None
     try:
         atom = d.intern_atom("AT_SPI_BUS", only_if_exists=True)
@@ -157,7 +172,7 @@ class Atspi:
         except _Refused:
             return None
 
-    def _batch(self, calls: list[tuple[Ref, str, str, str, tuple[Any, ...]]]) -> list[Any]:
+    def _batch(self, calls: list[Call]) -> list[Any]:
         """Several calls sent at once, their replies collected: one round trip's latency
         instead of one per call. A refused call's answer is None."""
         serials: dict[int, int] = {}
@@ -222,7 +237,7 @@ class Atspi:
         if above is None:
             above = self._parents(ref)
         chain = [*above, ref]
-        calls = [(r, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Name")) for r in chain]
+        calls: list[Call] = [(r, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Name")) for r in chain]
         calls += [(r, ACCESSIBLE, "GetRoleName", "", ()) for r in chain]
         calls += [
             (ref, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Description")),
@@ -264,15 +279,28 @@ class Atspi:
             chain.append(here)
         return chain[::-1]
 
+    ignore_children = False  # also ignore our own child processes (see A11y)
+
+    def _ignored(self, bus_name: str, ignore_pids: frozenset[int]) -> bool:
+        """Whether an application is one of ``ignore_pids`` or, with ``ignore_children``, a
+        child process of ours (the overlay the daemon started: drawn over everything and
+        never the element meant)."""
+        if not ignore_pids and not self.ignore_children:
+            return False
+        pid = self.pid(bus_name)
+        if pid is None:
+            return False
+        return pid in ignore_pids or (self.ignore_children and _parent_pid(pid) == os.getpid())
+
     # -- the questions ---------------------------------------------------------------------
     def windows(self, ignore_pids: frozenset[int] = frozenset()) -> list[tuple[Ref, frozenset[str], Rect | None]]:
         """Every showing window of every application (newest application last), with its
         states and extents: three batched round trips whatever the number of windows."""
         apps = [a for a in self.children(("org.a11y.atspi.Registry", ROOT_PATH))
-                if not ignore_pids or self.pid(a[0]) not in ignore_pids]  # fmt: skip
+                if not self._ignored(a[0], ignore_pids)]  # fmt: skip
         got = self._batch([(a, ACCESSIBLE, "GetChildren", "", ()) for a in apps])
         wins = [(str(n), str(p)) for body in got if body for n, p in body[0]]
-        calls = [(w, ACCESSIBLE, "GetState", "", ()) for w in wins]
+        calls: list[Call] = [(w, ACCESSIBLE, "GetState", "", ()) for w in wins]
         calls += [(w, COMPONENT, "GetExtents", "u", (SCREEN_COORDS,)) for w in wins]
         got = self._batch(calls)
         out = []
@@ -326,7 +354,7 @@ class Atspi:
 
     def _focused_in(self, win: Ref) -> Ref | None:
         # Collection.GetMatches: one round trip where the toolkit offers it (GTK, Qt, Firefox)
-        rule = (_FOCUSED_BITS, 1, {}, 1, [0, 0, 0, 0], 1, [], 1, False)  # states ALL, rest ALL
+        rule: tuple[Any, ...] = (_FOCUSED_BITS, 1, {}, 1, [0, 0, 0, 0], 1, [], 1, False)  # states ALL, rest ALL
         body = self._try(win, COLLECTION, "GetMatches", "(aiia{ss}iaiiasib)uib", rule, 1, 1, True)
         if body is not None:
             hits = [(str(n), str(p)) for n, p in body[0]]

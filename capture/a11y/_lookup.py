@@ -42,7 +42,10 @@ class A11y(Closing):
     Each method returns within about ``timeout`` seconds whatever the bus does, and
     answers None (or False) when it cannot tell: no bus, no application there, an
     application that exposes nothing, or no answer in time. ``ignore_pids`` are
-    processes whose windows are never reported (the overlay drawn over the screen).
+    processes whose windows are never reported, and with ``ignore_children`` neither are
+    those of our own child processes: the daemon's overlay, drawn over the whole screen
+    while a person answers a review, is its child (and is on the bus when Qt's
+    accessibility is on).
 
     ``connect`` makes the connection (tests inject a bus address this way); by default
     the session's accessibility bus is found as libatspi finds it.
@@ -53,11 +56,13 @@ class A11y(Closing):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         ignore_pids: frozenset[int] = frozenset(),
+        ignore_children: bool = False,
         connect: Callable[[float], Atspi] | None = None,
         display: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.ignore_pids = ignore_pids
+        self.ignore_children = ignore_children
         self._connect = connect or (lambda t: Atspi.discover(call_timeout=t, display=display))
         self._bus: Atspi | None = None
         self._down_since: float | None = None  # when the bus was last found missing
@@ -136,6 +141,7 @@ class A11y(Closing):
             try:
                 # the per-call timeout is the caller's: a later answer is of no use to anyone
                 bus = self._bus = self._connect(self.timeout)
+                bus.ignore_children = self.ignore_children
             except AtspiError as exc:
                 self._down_since = time.monotonic()
                 self._say_down(str(exc))

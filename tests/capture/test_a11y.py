@@ -145,11 +145,13 @@ def test_an_absent_bus_is_no_element_and_one_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     gone = f"unix:path={tmp_path / 'no-bus'}"
-    with caplog.at_level(logging.WARNING, "capture.a11y"):
-        with A11y(timeout=0.1, connect=lambda t: Atspi(gone, call_timeout=t)) as a11y:
-            assert a11y.element_at(10, 10) is None
-            assert a11y.focused() is None
-            assert not a11y.password_focused()
+    with (
+        caplog.at_level(logging.WARNING, "capture.a11y"),
+        A11y(timeout=0.1, connect=lambda t: Atspi(gone, call_timeout=t)) as a11y,
+    ):
+        assert a11y.element_at(10, 10) is None
+        assert a11y.focused() is None
+        assert not a11y.password_focused()
     lines = [r for r in caplog.records if r.name == "capture.a11y"]
     assert len(lines) == 1 and "no element" in lines[0].getMessage()
 
@@ -164,12 +166,14 @@ def test_a_bus_that_never_answers_is_no_element_within_the_timeout(
     server.listen(8)
     hung = f"unix:path={path}"
     try:
-        with caplog.at_level(logging.WARNING, "capture.a11y"):
-            with A11y(timeout=0.1, connect=lambda t: Atspi(hung, call_timeout=5.0)) as a11y:
-                for _ in range(3):  # the first waits out the timeout, the others don't queue
-                    started = time.monotonic()
-                    assert a11y.element_at(10, 10) is None
-                    assert time.monotonic() - started < BOUND
+        with (
+            caplog.at_level(logging.WARNING, "capture.a11y"),
+            A11y(timeout=0.1, connect=lambda t: Atspi(hung, call_timeout=5.0)) as a11y,
+        ):
+            for _ in range(3):  # the first waits out the timeout, the others don't queue
+                started = time.monotonic()
+                assert a11y.element_at(10, 10) is None
+                assert time.monotonic() - started < BOUND
         lines = [r for r in caplog.records if r.name == "capture.a11y"]
         assert len(lines) == 1 and "no element" in lines[0].getMessage()
     finally:
@@ -197,3 +201,18 @@ def test_a_hung_application_is_no_element_and_answers_again_after(
 def test_state_bits_are_decoded_by_their_atspi_numbers() -> None:
     # ATSPI_STATE_ENABLED = 8, FOCUSED = 12, SHOWING = 25, READ_ONLY = 43 (second word)
     assert _states([1 << 8 | 1 << 12 | 1 << 25, 1 << 11]) == {"enabled", "focused", "showing", "read_only"}
+
+
+def test_ignored_processes_and_our_children_are_never_reported(
+    a11y_bus: AccessibilityBus, question: Zenity
+) -> None:
+    with a11y_bus.lookup() as a11y:
+        default = question.wait_for(a11y, _focused)
+        assert default.box is not None
+        point = _centre(default.box)
+        assert a11y.element_at(*point) is not None
+    # the zenity dialog stands for the daemon's overlay: a child of this process
+    for lookup in (A11y(timeout=0.5, connect=a11y_bus.connect, ignore_pids=frozenset({question.proc.pid})),
+                   A11y(timeout=0.5, connect=a11y_bus.connect, ignore_children=True)):  # fmt: skip
+        with lookup:
+            assert lookup.element_at(*point) is None and lookup.focused() is None

@@ -15,8 +15,12 @@ from capture.coords import Rect, Scaling
 from capture.vision import Box
 from daemon.actions import Click, Drag, Image, Review, Type
 from daemon.review.feedback import (
-    CROP_SIZE, correction_feedback, edit_feedback, points_to_name, rejection_feedback,
-)  # fmt: skip
+    CROP_SIZE,
+    correction_feedback,
+    edit_feedback,
+    points_to_name,
+    rejection_feedback,
+)
 
 SCREEN = (0, 0, 1920, 1080)
 AGENT = (1366, 768)
