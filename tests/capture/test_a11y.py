@@ -216,3 +216,21 @@ def test_ignored_processes_and_our_children_are_never_reported(
                    A11y(timeout=0.5, connect=a11y_bus.connect, ignore_children=True)):  # fmt: skip
         with lookup:
             assert lookup.element_at(*point) is None and lookup.focused() is None
+
+
+def test_of_two_overlapping_dialogs_the_one_on_top_answers(
+    a11y_bus: AccessibilityBus, a11y: A11y, question: Zenity
+) -> None:
+    below = question.wait_for(a11y, _focused)
+    assert below.box is not None and below.window is not None and below.window.name == TITLE
+    # the same dialog again, mapped later and given the focus: on top of the first
+    top = Zenity(a11y_bus, "--question", "--title", "Ticket 4412", "--text", "Escalate this ticket?",
+                 "--ok-label", "Escalate", "--cancel-label", "Later")  # fmt: skip
+    try:
+        above = top.wait_for(a11y, _focused)
+        assert above.box == below.box  # no window manager: both centred on the screen
+        el = a11y.element_at(*_centre(below.box))
+        assert el is not None and el.pid == top.proc.pid
+        assert el.window is not None and el.window.name == "Ticket 4412"
+    finally:
+        top.close()
