@@ -31,6 +31,7 @@ bench: deps
 	$(PY) bench/yield_latency.py
 	$(PY) bench/screenshot.py
 	$(PY) bench/locate.py
+	$(PY) bench/a11y_lookup.py
 	$(PY) bench/overlay_latency.py
 	$(PY) bench/fuzz_api.py --examples 300
 
