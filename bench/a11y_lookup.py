@@ -30,10 +30,10 @@ from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from capture.a11y import A11y  # noqa: E402
-from capture.xvfb import VirtualDisplay  # noqa: E402
-from tests.daemon.live import poll  # noqa: E402
-from tests.x11.a11y import AccessibilityBus  # noqa: E402
+from capture.a11y import A11y
+from capture.xvfb import VirtualDisplay
+from tests.daemon.live import poll
+from tests.x11.a11y import AccessibilityBus
 
 GI_LOOKUP = r"""
 import gi, json, sys, time

@@ -4,8 +4,9 @@ a real review queue and store, and the screen grabbed as the daemon grabs it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,11 @@ from capture.a11y import A11y, Element
 from capture.coords import Rect, Scaling
 from capture.screen import Screen, encode
 from daemon.actions import DecisionRequest
-from daemon.review.gate import Gate, Held
+from daemon.review.gate import Answer, Gate, Held
 from daemon.review.policy import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
-from tests.daemon.test_gate import decided_by, proposal, run
+from tests.daemon.test_gate import proposal, run
 from tests.x11.a11y import AccessibilityBus, Zenity
 
 pytestmark = pytest.mark.x11
@@ -39,7 +40,7 @@ def dialog(a11y_bus: AccessibilityBus) -> Iterator[Zenity]:
     z.close()
 
 
-def _gate(tmp: Path, xserver: str, element_at: A11y | None) -> tuple[Gate, ReviewQueue, Store]:
+def _gate(tmp: Path, xserver: str, a11y: A11y) -> tuple[Gate, ReviewQueue, Store]:
     store = Store(tmp / "d.db")
     queue = ReviewQueue(store, tmp / "frames")
 
@@ -47,8 +48,7 @@ def _gate(tmp: Path, xserver: str, element_at: A11y | None) -> tuple[Gate, Revie
         with Screen(xserver) as screen:
             return encode(screen.grab())
 
-    gate = Gate(parse_policy(POLICY), queue, SCREEN, grab_frame=grab,
-                **({"element_at": element_at.element_at} if element_at else {}))  # fmt: skip
+    gate = Gate(parse_policy(POLICY), queue, SCREEN, grab_frame=grab, element_at=a11y.element_at)
     return gate, queue, store
 
 
@@ -84,7 +84,7 @@ def test_a_correction_onto_a_real_button_comes_back_naming_it(
             clicked, meant = _centre(later), _centre(ok)  # the agent clicked Later, meant Escalate
             p = proposal({"action": "click", "x": clicked[0], "y": clicked[1]})
             req = DecisionRequest(verdict="correct", reviewer="ann", points=(meant,))
-            answer = run(decided_by(_Q(queue), gate.admit(p), lambda rid: queue.decide(rid, req) and None))
+            answer = run(_decided(queue, gate.admit(p), lambda rid: queue.decide(rid, req)))
         finally:
             store.close()
     assert isinstance(answer, Held) and answer.status == "corrected"
@@ -121,7 +121,7 @@ def test_a_hung_application_leaves_the_correction_to_the_pixels(
                 queue.decide(rid, req)
 
             started = time.monotonic()
-            answer = run(decided_by(_Q(queue), gate.admit(p), decide))
+            answer = run(_decided(queue, gate.admit(p), decide))
             elapsed = time.monotonic() - started
         finally:
             dialog.resume()
@@ -133,8 +133,15 @@ def test_a_hung_application_leaves_the_correction_to_the_pixels(
     assert elapsed < 10  # bounded: the hung dialog never held the answer up for long
 
 
-class _Q:
-    """What ``decided_by`` reads of its setup: the queue."""
-
-    def __init__(self, queue: ReviewQueue) -> None:
-        self.queue = queue
+async def _decided(queue: ReviewQueue, answer: Awaitable[Answer], decide: Callable[[str], object]) -> Answer:
+    """Start waiting on ``answer``, decide the review once it exists, return the answer."""
+    task = asyncio.ensure_future(answer)
+    for _ in range(1000):
+        pending = queue.pending()
+        if pending:
+            break
+        await asyncio.sleep(0.01)  # yield to the gate's task (a poll, not a wait for time)
+    else:
+        raise AssertionError("no review was opened")
+    await asyncio.to_thread(decide, pending[0].id)
+    return await asyncio.wait_for(task, 20)

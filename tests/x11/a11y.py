@@ -129,7 +129,7 @@ class Zenity:
             return self.proc.poll() is not None
 
         if not poll(ready, timeout=timeout) or not found:
-            raise AssertionError(f"zenity {self.proc.args} did not show up on the accessibility bus")
+            raise AssertionError(f"zenity {self.proc.args!r} did not show up on the accessibility bus")
         return found[0]
 
     def _focus_window(self) -> bool:
