@@ -121,7 +121,9 @@ def _gate(
     policy: Policy, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
 ) -> Gate:
     """The policy gate: reviews beside the database, frozen frames of the agent's monitor
-    at screen resolution, the active window's title for rules that name one."""
+    at screen resolution, the active window's title for rules that name one, and the
+    accessibility tree to name a correction's elements (never the overlay: our child)."""
+    from capture.a11y import A11y
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
     from daemon.review.gate import Gate
@@ -130,8 +132,10 @@ def _gate(
     view = runtime.view
     frames = stack.enter_context(contextlib.closing(ScreenGrabber(display, view.monitor, None, "screen")))
     titles = stack.enter_context(contextlib.closing(WindowTitles(display)))
+    a11y = stack.enter_context(A11y(ignore_children=True, display=display))
     queue = ReviewQueue(store, data_dir / "frames")
-    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active)
+    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active,
+                element_at=a11y.element_at)  # fmt: skip
 
 
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
