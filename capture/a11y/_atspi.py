@@ -33,6 +33,9 @@ ROOT_PATH = "/org/a11y/atspi/accessible/root"
 NULL_PATH = "/org/a11y/atspi/null"
 SCREEN_COORDS = 0  # ATSPI_COORD_TYPE_SCREEN
 MAX_DEPTH = 64  # deeper than any real widget tree; a cycle in a broken tree stops here
+# an application that let a call time out is left out of the next lookups for this long,
+# so that one hung application does not blind every lookup (each would wait it out)
+HUNG_FOR = 3.0  # s
 MAX_FOCUS_WALK = 2000  # nodes visited looking for the focus without the Collection interface
 
 # AtspiStateType, in bit order (at-spi2-core atspi-constants.h); the names we report
@@ -118,6 +121,7 @@ class Atspi:
         except (OSError, ValueError, TimeoutError) as exc:
             raise AtspiError(f"cannot connect to the accessibility bus {address}: {exc}") from exc
         self._pids: dict[str, int | None] = {}
+        self._hung: dict[str, float] = {}  # bus name -> until when it is left out
 
     @classmethod
     def discover(cls, *, call_timeout: float, display: str | None = None) -> Atspi:
@@ -157,10 +161,11 @@ class Atspi:
                 timeout=self.call_timeout,
             )
         except TimeoutError as exc:
+            self._hung_now([ref[0]])
             raise AtspiError(f"{ref[0]} did not answer {method} within "
                              f"{self.call_timeout * 1000:.0f} ms") from exc  # fmt: skip
         except OSError as exc:
-            raise AtspiError(f"the accessibility bus went away: {exc}") from exc
+            raise BusGone(f"the accessibility bus went away: {exc}") from exc
         if reply.header.message_type is MessageType.error:
             raise _Refused(f"{ref[0]} {method}: {reply.body}")
         return reply.body
@@ -191,11 +196,26 @@ class Atspi:
                 if i_reply is not None and reply.header.message_type is not MessageType.error:
                     out[i_reply] = reply.body
         except TimeoutError as exc:
+            self._hung_now([calls[i][0][0] for i in serials.values()])
             raise AtspiError(f"no answer to {len(serials)} of {len(calls)} calls within "
                              f"{self.call_timeout * 1000:.0f} ms") from exc  # fmt: skip
         except OSError as exc:
-            raise AtspiError(f"the accessibility bus went away: {exc}") from exc
+            raise BusGone(f"the accessibility bus went away: {exc}") from exc
         return out
+
+    def _hung_now(self, bus_names: list[str]) -> None:
+        until = time.monotonic() + HUNG_FOR
+        for name in bus_names:
+            self._hung[name] = until
+
+    def _is_hung(self, bus_name: str) -> bool:
+        until = self._hung.get(bus_name)
+        if until is None:
+            return False
+        if time.monotonic() >= until:
+            del self._hung[bus_name]  # give it another chance
+            return False
+        return True
 
     def children(self, ref: Ref) -> list[Ref]:
         body = self._try(ref, ACCESSIBLE, "GetChildren")
@@ -297,7 +317,7 @@ class Atspi:
         """Every showing window of every application (newest application last), with its
         states and extents: three batched round trips whatever the number of windows."""
         apps = [a for a in self.children(("org.a11y.atspi.Registry", ROOT_PATH))
-                if not self._ignored(a[0], ignore_pids)]  # fmt: skip
+                if not self._is_hung(a[0]) and not self._ignored(a[0], ignore_pids)]  # fmt: skip
         got = self._batch([(a, ACCESSIBLE, "GetChildren", "", ()) for a in apps])
         wins = [(str(n), str(p)) for body in got if body for n, p in body[0]]
         calls: list[Call] = [(w, ACCESSIBLE, "GetState", "", ()) for w in wins]
@@ -371,6 +391,10 @@ class Atspi:
             if "showing" in states:
                 stack.extend(self.children(ref))
         return None
+
+
+class BusGone(AtspiError):
+    """The connection to the accessibility bus broke: it must be made again."""
 
 
 class _Refused(AtspiError):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from capture.a11y._atspi import Atspi, AtspiError
+from capture.a11y._atspi import Atspi, AtspiError, BusGone
 from capture.a11y._element import Element
 from capture.closing import Closing
 
@@ -148,8 +148,11 @@ class A11y(Closing):
                 return None
         try:
             result = fn(bus)
-        except AtspiError as exc:
+        except BusGone as exc:
             self._drop(bus)
+            self._say_down(str(exc))
+            return None
+        except AtspiError as exc:  # an application (or the bus) let a call time out
             self._say_down(str(exc))
             return None
         if self._said_down:

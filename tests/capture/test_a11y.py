@@ -234,3 +234,23 @@ def test_of_two_overlapping_dialogs_the_one_on_top_answers(
         assert el.window is not None and el.window.name == "Ticket 4412"
     finally:
         top.close()
+
+
+def test_a_hung_application_does_not_blind_lookups_on_the_others(
+    a11y_bus: AccessibilityBus, question: Zenity
+) -> None:
+    with a11y_bus.lookup(timeout=0.2) as a11y:
+        other = Zenity(a11y_bus, "--entry", "--title", "Other", "--text", "Another application")
+        try:
+            other.wait_for(a11y, lambda lookup: lookup.focused())
+            default = question.wait_for(a11y, _focused)  # focused last: its window is active
+            assert default.box is not None
+            point = _centre(default.box)
+            other.pause()
+            # the first lookups may wait out the hung one; then it is left out and they answer
+            assert poll(lambda: (el := a11y.element_at(*point)) is not None and el.name == "Escalate")
+            started = time.monotonic()
+            el = a11y.element_at(*point)
+            assert el is not None and el.name == "Escalate" and time.monotonic() - started < BOUND
+        finally:
+            other.close()
