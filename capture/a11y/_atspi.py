@@ -48,6 +48,32 @@ STATES = (
     "animated", "invalid_entry", "supports_autocompletion", "selectable_text", "is_default",
     "visited", "checkable", "has_popup", "read_only",
 )  # fmt: skip
+# AtspiRole, by number (atspi-constants.h): the role is asked as a number, as libatspi
+# does, because some toolkits' GetRoleName differs (Qt names a password field "text")
+ROLES = (
+    "invalid", "accelerator label", "alert", "animation", "arrow", "calendar", "canvas",
+    "check box", "check menu item", "color chooser", "column header", "combo box",
+    "date editor", "desktop icon", "desktop frame", "dial", "dialog", "directory pane",
+    "drawing area", "file chooser", "filler", "focus traversable", "font chooser", "frame",
+    "glass pane", "html container", "icon", "image", "internal frame", "label", "layered pane",
+    "list", "list item", "menu", "menu bar", "menu item", "option pane", "page tab",
+    "page tab list", "panel", "password text", "popup menu", "progress bar", "push button",
+    "radio button", "radio menu item", "root pane", "row header", "scroll bar", "scroll pane",
+    "separator", "slider", "spin button", "split pane", "status bar", "table", "table cell",
+    "table column header", "table row header", "tearoff menu item", "terminal", "text",
+    "toggle button", "tool bar", "tool tip", "tree", "tree table", "unknown", "viewport",
+    "window", "extended", "header", "footer", "paragraph", "ruler", "application",
+    "autocomplete", "editbar", "embedded", "entry", "chart", "caption", "document frame",
+    "heading", "page", "section", "redundant object", "form", "link", "input method window",
+    "table row", "tree item", "document spreadsheet", "document presentation", "document text",
+    "document web", "document email", "comment", "list box", "grouping", "image map",
+    "notification", "info bar", "level bar", "title bar", "block quote", "audio", "video",
+    "definition", "article", "landmark", "log", "marquee", "math", "rating", "timer", "static",
+    "math fraction", "math root", "subscript", "superscript", "description list",
+    "description term", "description value", "footnote", "content deletion",
+    "content insertion", "mark", "suggestion", "push button menu",
+)  # fmt: skip
+
 _FOCUSED_BITS = [1 << STATES.index("focused"), 0]
 
 Ref = tuple[str, str]  # (bus name, object path): one accessible
@@ -65,6 +91,14 @@ def _states(words: list[int]) -> frozenset[str]:
             if word >> bit & 1 and 32 * i + bit < len(STATES):
                 out.add(STATES[32 * i + bit])
     return frozenset(out)
+
+
+def _role(body: Any) -> str:
+    """A role's name from a GetRole reply: "push button", "password text"..."""
+    if not body:
+        return ""
+    number = int(body[0])
+    return ROLES[number] if 0 <= number < len(ROLES) else "unknown"
 
 
 def _variant(body: Any) -> str:
@@ -258,7 +292,7 @@ class Atspi:
             above = self._parents(ref)
         chain = [*above, ref]
         calls: list[Call] = [(r, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Name")) for r in chain]
-        calls += [(r, ACCESSIBLE, "GetRoleName", "", ()) for r in chain]
+        calls += [(r, ACCESSIBLE, "GetRole", "", ()) for r in chain]
         calls += [
             (ref, PROPERTIES, "Get", "ss", (ACCESSIBLE, "Description")),
             (ref, ACCESSIBLE, "GetState", "", ()),
@@ -268,7 +302,7 @@ class Atspi:
         got = self._batch(calls)
         n = len(chain)
         names = [_variant(b) for b in got[:n]]
-        roles = [str(b[0]) if b else "" for b in got[n : 2 * n]]
+        roles = [_role(b) for b in got[n : 2 * n]]
         description, state, extents, app = got[2 * n :]
         box = None
         if extents:

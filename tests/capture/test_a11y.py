@@ -22,7 +22,7 @@ from capture.a11y._atspi import Atspi, _states
 from capture.coords import Rect
 from capture.screen import Screen
 from tests.daemon.live import poll
-from tests.x11.a11y import AccessibilityBus, Zenity
+from tests.x11.a11y import AccessibilityBus, QtWindow, Zenity
 
 pytestmark = pytest.mark.x11
 TITLE = "Ticket 4411"
@@ -254,3 +254,22 @@ def test_a_hung_application_does_not_blind_lookups_on_the_others(
             assert el is not None and el.name == "Escalate" and time.monotonic() - started < BOUND
         finally:
             other.close()
+
+
+@pytest.mark.qt
+def test_a_qt_window_names_its_button_and_its_password_field(a11y_bus: AccessibilityBus) -> None:
+    pytest.importorskip("PySide6")
+    with a11y_bus.lookup() as a11y:
+        qt = QtWindow(a11y_bus)
+        try:
+            # Qt names its password field's role "text"; its role number says password text
+            secret = qt.wait_for(a11y, lambda lookup: lookup.focused())
+            assert secret.role == "password text" and secret.password and a11y.password_focused()
+            assert secret.window is not None and secret.window.name == "Qt Ticket"
+            assert secret.box is not None
+            above = secret.box.top - secret.box.height // 2 - 6  # the button is just above it
+            button = a11y.element_at(secret.box.left + secret.box.width // 2, above)
+            assert button is not None and (button.role, button.name) == ("push button", "Escalate")
+            assert button.application == "qt-a11y-window"
+        finally:
+            qt.close()

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 
 from Xlib import X
@@ -102,13 +103,13 @@ class AccessibilityBus:
             d.close()
 
 
-class Zenity:
-    """A zenity dialog in its own process, on the accessibility bus; ``close()`` ends it."""
+class App:
+    """A real application in its own process, on the accessibility bus; ``close()`` ends it."""
 
-    def __init__(self, bus: AccessibilityBus, *args: str) -> None:
+    def __init__(self, bus: AccessibilityBus, argv: list[str], **env: str) -> None:
         self.proc = subprocess.Popen(
-            ["zenity", *args], env=bus.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True,
+            argv, env={**bus.env, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
         )  # fmt: skip
         self.bus = bus
 
@@ -129,7 +130,7 @@ class Zenity:
             return self.proc.poll() is not None
 
         if not poll(ready, timeout=timeout) or not found:
-            raise AssertionError(f"zenity {self.proc.args!r} did not show up on the accessibility bus")
+            raise AssertionError(f"{self.proc.args!r} did not show up on the accessibility bus")
         return found[0]
 
     def _focus_window(self) -> bool:
@@ -168,3 +169,19 @@ class Zenity:
                 self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+class Zenity(App):
+    """A zenity dialog (GTK 3): ``Zenity(bus, "--question", "--title", ...)``."""
+
+    def __init__(self, bus: AccessibilityBus, *args: str) -> None:
+        super().__init__(bus, ["zenity", *args])
+
+
+class QtWindow(App):
+    """``tests/x11/qt_a11y_window.py``: a Qt 6 window with a label, a button and a password
+    field; Qt puts it on the bus when told to (QT_LINUX_ACCESSIBILITY_ALWAYS_ON)."""
+
+    def __init__(self, bus: AccessibilityBus) -> None:
+        super().__init__(bus, [sys.executable, "-m", "tests.x11.qt_a11y_window"],
+                         QT_LINUX_ACCESSIBILITY_ALWAYS_ON="1", QT_QPA_PLATFORM="xcb")  # fmt: skip
