@@ -166,7 +166,9 @@ class _Located:
             return ""
         win = el.window
         if win is not None and win.name:
-            return f"{el.describe()} in the {win.role or 'window'} {win.name!r}"
+            # Qt calls a top-level widget a "filler": to the agent it is a window
+            kind = win.role if win.role in _WINDOWS else "window"
+            return f"{el.describe()} in the {kind} {win.name!r}"
         if el.application:
             return f"{el.describe()} in a window of {el.application!r}"
         return el.describe()

@@ -283,3 +283,10 @@ def test_a_drag_names_the_elements_of_its_ends(frame: np.ndarray) -> None:
 
 def _at(p: tuple[int, int]) -> str:
     return f"({p[0]}, {p[1]})"
+
+
+def test_a_window_the_toolkit_calls_a_filler_is_a_window_to_the_agent(frame: np.ndarray) -> None:
+    named = {SAVE.center: _element("push button", "Save", SAVE, window=("filler", "Qt Ticket"))}
+    fb = correction_feedback(_click_review(CANCEL.center), frame, (SAVE.center,), named)
+    assert "the push button 'Save' in the window 'Qt Ticket', at " in fb.text
+    assert fb.element is not None and fb.element.window_role == "filler"
