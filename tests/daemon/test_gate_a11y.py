@@ -16,7 +16,7 @@ from capture.coords import Rect, Scaling
 from capture.screen import Screen, encode
 from daemon.actions import DecisionRequest
 from daemon.review.gate import Answer, Gate, Held
-from daemon.review.policy import parse_policy
+from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
 from tests.daemon.test_gate import proposal, run
