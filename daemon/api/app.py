@@ -40,6 +40,7 @@ from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.review.gate import Admitted, Gate
 from daemon.api.http import error_response, json_body, jsonable
 from daemon.review.queue import ReviewError
+from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.store import Store, outcome_for_storage
 
@@ -223,6 +224,8 @@ def create_app(
         """Run what the gate admitted (or take its refusal), then record and publish."""
         if isinstance(answer, Outcome):
             return await finish(aid, dialect, action, answer)
+        if answer.review is not None and not await asyncio.to_thread(intervention.overlay.wait_clear):
+            return await finish(aid, dialect, action, answer.annotate(not_clear(aid, action, intervention.state)))
         outcome = await asyncio.wrap_future(runtime.submit(answer.action, aid))
         return await finish(aid, dialect, action, answer.annotate(outcome))
 

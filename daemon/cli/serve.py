@@ -25,6 +25,7 @@ from daemon.auth import load_or_create_token, token_path
 from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
+    from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
 
 PROG = "driverseat"
@@ -93,6 +94,24 @@ def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentVie
         raise _Exit(f"bad --agent-size: {exc}", 2) from None
 
 
+@contextmanager
+def _overlay_watch(runtime: Runtime, display: str) -> Iterator[None]:
+    """Watch the overlay's windows on ``display`` (any overlay: our child or one started
+    apart): approved actions wait for them to go, and input on them is review input."""
+    from daemon.control.clearance import NoOverlay, OverlayClearance
+
+    try:
+        watch = OverlayClearance(display, runtime.backend.window_of)
+    except CaptureError as exc:
+        raise _Exit(f"cannot watch the overlay's windows on {display}: {exc}") from None
+    runtime.intervention.overlay = watch
+    try:
+        yield
+    finally:
+        runtime.intervention.overlay = NoOverlay()
+        watch.close()
+
+
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.control.runtime import Runtime
@@ -150,6 +169,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 raise _Exit(f"bad policy: {exc}", 2) from None
             gate, close_gate = build_gate(runtime, store, data_dir, policy=policy, display=display or None)
             stack.callback(close_gate)
+            if display and runtime.backend.name == "xorg":
+                stack.enter_context(_overlay_watch(runtime, display))
         app = create_app(runtime, store, token, gate=gate)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host

@@ -1,0 +1,116 @@
+"""An approved action runs only once the overlay is off the screen, whoever approved it.
+
+Real parts only: `driverseat serve` with its overlay child on Xvfb (xcb), the target
+window of tests/x11/target.py logging every XI2 key and button event with its source
+device, the simulated person on their own master device. The agent's input comes from
+the core XTEST slaves; the person's from the "human XTEST" slaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from Xlib import XK, display
+
+from tests.e2e.test_review_loop_x11 import POLICY, Daemon, overlay_window, pending, poll
+from tests.x11.human import SimulatedHuman, device_ids
+
+pytestmark = pytest.mark.x11
+
+CLICK_TRIALS = 25
+KEY_TRIALS = 6
+
+
+@pytest.fixture(scope="module")
+def daemon(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    data = tmp_path_factory.mktemp("clearance")
+    policy = data / "policy.toml"
+    policy.write_text(POLICY)
+    d = Daemon(xserver, data, policy)
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+@pytest.fixture(scope="module")
+def core_xtest(xserver: str) -> frozenset[int]:
+    """The slave devices the daemon injects through: every agent event names one of them."""
+    d = display.Display(xserver)
+    try:
+        ids = device_ids(d)
+    finally:
+        d.close()
+    return frozenset({ids["Virtual core XTEST pointer"], ids["Virtual core XTEST keyboard"]})
+
+
+def agent_events(target: Any, core: frozenset[int]) -> list[tuple[str, int]]:
+    return [(e["type"], e["detail"]) for e in target.snapshot() if e["sourceid"] in core]
+
+
+def approve_over_http(d: Daemon, xserver: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Propose ``body``, wait until the overlay shows it, approve it through the API."""
+    fut = d.act(body)
+    review = poll(lambda: pending(d))[0]
+    poll(lambda: overlay_window(xserver))  # the overlay covers the screen now
+    r = d.http.post(f"/v1/reviews/{review['id']}/decision", json={"verdict": "approve", "reviewer": "api@desk"})
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = fut.result(timeout=30).json()
+    return out
+
+
+def test_http_approved_clicks_reach_the_window_below(
+    daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
+) -> None:
+    lost = []
+    for trial in range(CLICK_TRIALS):
+        target.clear()
+        out = approve_over_http(daemon, xserver, {"action": "click", "x": 683, "y": 384, "confidence": 0.3})
+        assert out["status"] == "executed", out
+        want = [("button_press", 1), ("button_release", 1)]
+        if not target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3):
+            lost.append((trial, agent_events(target, core_xtest)))
+    assert lost == [], f"{len(lost)} of {CLICK_TRIALS} approved clicks did not fully reach the target: {lost}"
+
+
+def test_http_approved_ctrl_w_reaches_the_window_below(
+    daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
+) -> None:
+    d = display.Display(xserver)
+    try:
+        control = d.keysym_to_keycode(XK.XK_Control_L)
+        w = d.keysym_to_keycode(XK.XK_w)
+    finally:
+        d.close()
+    want = [("key_press", control), ("key_press", w), ("key_release", w), ("key_release", control)]
+    lost = []
+    for trial in range(KEY_TRIALS):
+        target.clear()
+        out = approve_over_http(daemon, xserver, {"action": "key", "keys": "ctrl+w", "confidence": 0.3})
+        assert out["status"] == "executed", out
+        if not target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3):
+            lost.append((trial, agent_events(target, core_xtest)))
+    assert lost == [], f"{len(lost)} of {KEY_TRIALS} approved ctrl+w did not fully reach the target: {lost}"
+
+
+def test_enter_approval_leaks_no_enter_release(
+    daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any, core_xtest: frozenset[int]
+) -> None:
+    enter = human.keycode("Return")
+    for _ in range(3):
+        target.clear()
+        fut = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
+        poll(lambda: overlay_window(xserver))
+        human.tap("Return")
+        out = fut.result(timeout=30).json()
+        assert out["status"] == "executed", out
+        want = [("button_press", 1), ("button_release", 1)]
+        assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3)
+        # the action ran only after the overlay was gone, and the overlay goes only after
+        # the Enter key is let go: a leaked release would be in the log before the click
+        person = [(e["type"], e["detail"]) for e in target.snapshot() if e["sourceid"] in human.xtest_ids]
+        assert ("key_release", enter) not in person, person
+        assert poll(lambda: overlay_window(xserver) is None)
+
