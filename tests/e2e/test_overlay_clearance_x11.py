@@ -46,6 +46,14 @@ def core_xtest(xserver: str) -> frozenset[int]:
     return frozenset({ids["Virtual core XTEST pointer"], ids["Virtual core XTEST keyboard"]})
 
 
+def keycodes(xserver: str, *keysyms: int) -> list[int]:
+    d = display.Display(xserver)
+    try:
+        return [int(d.keysym_to_keycode(k)) for k in keysyms]
+    finally:
+        d.close()
+
+
 def agent_events(target: Any, core: frozenset[int]) -> list[tuple[str, int]]:
     return [(e["type"], e["detail"]) for e in target.snapshot() if e["sourceid"] in core]
 
@@ -78,12 +86,7 @@ def test_http_approved_clicks_reach_the_window_below(
 def test_http_approved_ctrl_w_reaches_the_window_below(
     daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
 ) -> None:
-    d = display.Display(xserver)
-    try:
-        control = d.keysym_to_keycode(XK.XK_Control_L)
-        w = d.keysym_to_keycode(XK.XK_w)
-    finally:
-        d.close()
+    control, w = keycodes(xserver, XK.XK_Control_L, XK.XK_w)
     want = [("key_press", control), ("key_press", w), ("key_release", w), ("key_release", control)]
     lost = []
     for trial in range(KEY_TRIALS):
@@ -114,3 +117,28 @@ def test_enter_approval_leaks_no_enter_release(
         assert ("key_release", enter) not in person, person
         assert poll(lambda: overlay_window(xserver) is None)
 
+
+
+
+def test_http_approval_with_another_review_waiting(
+    daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
+) -> None:
+    """The overlay would show the next review at once: it waits until the approved action ran."""
+    control, w = keycodes(xserver, XK.XK_Control_L, XK.XK_w)
+    for _ in range(3):
+        target.clear()
+        key = daemon.act({"action": "key", "keys": "ctrl+w", "confidence": 0.3})
+        poll(lambda: len(pending(daemon)) == 1)
+        click = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
+        reviews = poll(lambda: p if len(p := pending(daemon)) == 2 else None)
+        poll(lambda: overlay_window(xserver))
+        for review in sorted(reviews, key=lambda r: r["created"]):  # the key first, the click behind it
+            r = daemon.http.post(f"/v1/reviews/{review['id']}/decision", json={"verdict": "approve", "reviewer": "api@desk"})
+            assert r.status_code == 200, r.text
+            ran = f"/v1/actions/{review['action_id']}"
+            assert poll(lambda: daemon.http.get(ran).json()["status"] not in (None, "pending"))  # noqa: B023
+        outs = [key.result(timeout=30).json(), click.result(timeout=30).json()]
+        assert [o["status"] for o in outs] == ["executed", "executed"], outs
+        want = [("key_press", control), ("key_press", w), ("key_release", w), ("key_release", control),
+                ("button_press", 1), ("button_release", 1)]  # fmt: skip
+        assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3), agent_events(target, core_xtest)
