@@ -48,9 +48,13 @@ from overlay.widgets import GraceToast, ReviewWindow
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
 
 log = logging.getLogger("driverseat.overlay")
-Event = tuple[str, Any]  # ("review", Review) | ("resolved", id) | ("outcome", review id) | ("snapshot", [Review])
+Event = tuple[str, Any]  # ("review" | "decided", Review) | ("resolved" | "outcome", review id) | ("snapshot", [Review])
 WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (the wire contract)
-STEP_ASIDE_S = 30.0  # longer than any action runs; only a lost outcome event waits this long
+# Long enough for an approved action to start (it starts within milliseconds of our
+# windows going), bounded for decisions whose outcome names no review (a model's safety
+# checks acknowledged, then run as an action of their own).
+STEP_ASIDE_S = 3.0
+_RUNS = ("approved", "edited")  # review statuses whose action runs
 
 
 def ws_url(url: str, token: str) -> str:
@@ -75,6 +79,8 @@ def parse_event(data: Any) -> Event | None:
         return None
     if data.get("type") == "review" and isinstance(data.get("review"), dict):
         return ("review", _review(data["review"]))
+    if data.get("type") == "review_decided" and isinstance(data.get("review"), dict):
+        return ("decided", _review(data["review"]))
     if data.get("type") == "review_resolved" and isinstance(data.get("id"), str):
         return ("resolved", data["id"])
     if data.get("type") == "outcome" and isinstance(data.get("review_id"), str):
@@ -200,8 +206,13 @@ class OverlayApp(QObject):
             self.presenter.sync(payload)
         elif kind == "review":
             self.presenter.add(payload)
+        elif kind == "decided":  # by anyone, through the API
+            if payload.status in _RUNS and self.presenter.get(payload.id) is not None:
+                self._step_aside(payload.id)
+            self.presenter.add(payload)
         elif kind == "resolved":
-            if self.presenter.get(payload) is not None:
+            grace = self.presenter.grace(payload)
+            if grace is not None and not grace.cancelled:  # the undo window passed: it runs
                 self._step_aside(payload)
             self.presenter.remove(payload)
             self.window.forget(payload)
@@ -231,8 +242,9 @@ class OverlayApp(QObject):
 
     def decide(self, review_id: str, request: DecisionRequest) -> None:
         """Post a decision from the pool's thread; the answer comes back as a signal."""
-        self._step_aside(review_id)
-        self._refresh()
+        if request.verdict in ("approve", "edit"):
+            self._step_aside(review_id)
+            self._refresh()
         self._pool.submit(self._post, review_id, request)
 
     def _post(self, review_id: str, request: DecisionRequest) -> None:

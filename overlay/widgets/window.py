@@ -300,8 +300,8 @@ class ReviewWindow(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, k = event.key(), Qt.Key
         if key in DECIDING_KEYS:
-            if event.isAutoRepeat():
-                return  # a held Enter must not go on to approve the next review
+            # not skipped when Qt says "auto-repeat": on X11 it says so for any release and
+            # press of one key with the same timestamp, which two quick taps can have
             self._hold(event)
         if key in (k.Key_Return, k.Key_Enter):
             self.enter()
@@ -331,8 +331,6 @@ class ReviewWindow(QWidget):
                 return True
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             key, shift = event.key(), event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-            if key in DECIDING_KEYS and event.isAutoRepeat():
-                return True
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not shift:
                 self._hold(event)
                 self.enter()
