@@ -40,7 +40,9 @@ class WindowWatch:
             self._watch = display.Display(display_name)
             self._query = display.Display(display_name)
         except (error.DisplayError, error.ConnectionClosedError, OSError) as exc:
-            raise CaptureError(f"cannot open X display {display_name or '$DISPLAY'}: {exc}") from exc
+            raise CaptureError(
+                f"cannot open X display {display_name or '$DISPLAY'}: {exc}"
+            ) from exc
         self._cond = threading.Condition()
         self._query_lock = threading.Lock()
         self._ours: dict[int, bool] = {}  # top-level id -> is one of ours (cached per window)
@@ -56,7 +58,9 @@ class WindowWatch:
                     self._mapped.add(child.id)
             except _GONE:
                 continue
-        self._thread = threading.Thread(target=self._run, name="driverseat-window-watch", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="driverseat-window-watch", daemon=True
+        )
         self._thread.start()
 
     # -- any thread --------------------------------------------------------------------
@@ -76,11 +80,11 @@ class WindowWatch:
             try:
                 focus = self._query.get_input_focus().focus
             except _GONE:
-                return X.NONE
+                return int(X.NONE)
         return int(focus) if isinstance(focus, int) else int(focus.id)
 
     def is_root(self, window: int) -> bool:
-        return window == self._query.screen().root.id
+        return bool(window == self._query.screen().root.id)
 
     def has_class(self, window: int) -> bool:
         """Whether ``window`` itself carries the class (a client window, not a frame)."""

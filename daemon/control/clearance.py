@@ -29,7 +29,14 @@ from typing import Protocol
 from capture.input import InputEvent
 from daemon.actions import Action, Control, Outcome
 
-__all__ = ["CLEAR_TIMEOUT_S", "OVERLAY_WM_CLASS", "NoOverlay", "OverlayClearance", "OverlayWatch", "not_clear"]
+__all__ = [
+    "CLEAR_TIMEOUT_S",
+    "OVERLAY_WM_CLASS",
+    "NoOverlay",
+    "OverlayClearance",
+    "OverlayWatch",
+    "not_clear",
+]
 
 log = logging.getLogger(__name__)
 

@@ -325,10 +325,14 @@ class ReviewWindow(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Enter and Esc in the editor and the reason field go to the presenter."""
-        if event.type() == QEvent.Type.KeyRelease and isinstance(event, QKeyEvent):
-            if event.key() == self._held_key and not event.isAutoRepeat():
-                self._let_go()
-                return True
+        if (
+            event.type() == QEvent.Type.KeyRelease
+            and isinstance(event, QKeyEvent)
+            and event.key() == self._held_key
+            and not event.isAutoRepeat()
+        ):
+            self._let_go()
+            return True
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             key, shift = event.key(), event.modifiers() & Qt.KeyboardModifier.ShiftModifier
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not shift:

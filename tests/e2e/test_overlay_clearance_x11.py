@@ -63,7 +63,9 @@ def approve_over_http(d: Daemon, xserver: str, body: dict[str, Any]) -> dict[str
     fut = d.act(body)
     review = poll(lambda: pending(d))[0]
     poll(lambda: overlay_window(xserver))  # the overlay covers the screen now
-    r = d.http.post(f"/v1/reviews/{review['id']}/decision", json={"verdict": "approve", "reviewer": "api@desk"})
+    r = d.http.post(
+        f"/v1/reviews/{review['id']}/decision", json={"verdict": "approve", "reviewer": "api@desk"}
+    )
     assert r.status_code == 200, r.text
     out: dict[str, Any] = fut.result(timeout=30).json()
     return out
@@ -72,15 +74,19 @@ def approve_over_http(d: Daemon, xserver: str, body: dict[str, Any]) -> dict[str
 def test_http_approved_clicks_reach_the_window_below(
     daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
 ) -> None:
+    want = [("button_press", 1), ("button_release", 1)]
     lost = []
     for trial in range(CLICK_TRIALS):
         target.clear()
-        out = approve_over_http(daemon, xserver, {"action": "click", "x": 683, "y": 384, "confidence": 0.3})
+        out = approve_over_http(
+            daemon, xserver, {"action": "click", "x": 683, "y": 384, "confidence": 0.3}
+        )
         assert out["status"] == "executed", out
-        want = [("button_press", 1), ("button_release", 1)]
         if not target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3):
             lost.append((trial, agent_events(target, core_xtest)))
-    assert lost == [], f"{len(lost)} of {CLICK_TRIALS} approved clicks did not fully reach the target: {lost}"
+    assert lost == [], (
+        f"{len(lost)} of {CLICK_TRIALS} approved clicks did not fully reach the target: {lost}"
+    )
 
 
 def test_http_approved_ctrl_w_reaches_the_window_below(
@@ -91,17 +97,22 @@ def test_http_approved_ctrl_w_reaches_the_window_below(
     lost = []
     for trial in range(KEY_TRIALS):
         target.clear()
-        out = approve_over_http(daemon, xserver, {"action": "key", "keys": "ctrl+w", "confidence": 0.3})
+        out = approve_over_http(
+            daemon, xserver, {"action": "key", "keys": "ctrl+w", "confidence": 0.3}
+        )
         assert out["status"] == "executed", out
         if not target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3):
             lost.append((trial, agent_events(target, core_xtest)))
-    assert lost == [], f"{len(lost)} of {KEY_TRIALS} approved ctrl+w did not fully reach the target: {lost}"
+    assert lost == [], (
+        f"{len(lost)} of {KEY_TRIALS} approved ctrl+w did not fully reach the target: {lost}"
+    )
 
 
 def test_enter_approval_leaks_no_enter_release(
     daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any, core_xtest: frozenset[int]
 ) -> None:
     enter = human.keycode("Return")
+    want = [("button_press", 1), ("button_release", 1)]
     for _ in range(3):
         target.clear()
         fut = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
@@ -109,15 +120,14 @@ def test_enter_approval_leaks_no_enter_release(
         human.tap("Return")
         out = fut.result(timeout=30).json()
         assert out["status"] == "executed", out
-        want = [("button_press", 1), ("button_release", 1)]
         assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3)
         # the action ran only after the overlay was gone, and the overlay goes only after
         # the Enter key is let go: a leaked release would be in the log before the click
-        person = [(e["type"], e["detail"]) for e in target.snapshot() if e["sourceid"] in human.xtest_ids]
+        person = [
+            (e["type"], e["detail"]) for e in target.snapshot() if e["sourceid"] in human.xtest_ids
+        ]
         assert ("key_release", enter) not in person, person
         assert poll(lambda: overlay_window(xserver) is None)
-
-
 
 
 def test_http_approval_with_another_review_waiting(
@@ -125,6 +135,8 @@ def test_http_approval_with_another_review_waiting(
 ) -> None:
     """The overlay would show the next review at once: it waits until the approved action ran."""
     control, w = keycodes(xserver, XK.XK_Control_L, XK.XK_w)
+    want = [("key_press", control), ("key_press", w), ("key_release", w), ("key_release", control),
+            ("button_press", 1), ("button_release", 1)]  # fmt: skip
     for _ in range(3):
         target.clear()
         key = daemon.act({"action": "key", "keys": "ctrl+w", "confidence": 0.3})
@@ -132,13 +144,17 @@ def test_http_approval_with_another_review_waiting(
         click = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
         reviews = poll(lambda: p if len(p := pending(daemon)) == 2 else None)
         poll(lambda: overlay_window(xserver))
-        for review in sorted(reviews, key=lambda r: r["created"]):  # the key first, the click behind it
-            r = daemon.http.post(f"/v1/reviews/{review['id']}/decision", json={"verdict": "approve", "reviewer": "api@desk"})
+        # the key first, the click behind it
+        for review in sorted(reviews, key=lambda r: r["created"]):
+            r = daemon.http.post(
+                f"/v1/reviews/{review['id']}/decision",
+                json={"verdict": "approve", "reviewer": "api@desk"},
+            )
             assert r.status_code == 200, r.text
             ran = f"/v1/actions/{review['action_id']}"
             assert poll(lambda: daemon.http.get(ran).json()["status"] not in (None, "pending"))  # noqa: B023
         outs = [key.result(timeout=30).json(), click.result(timeout=30).json()]
         assert [o["status"] for o in outs] == ["executed", "executed"], outs
-        want = [("key_press", control), ("key_press", w), ("key_release", w), ("key_release", control),
-                ("button_press", 1), ("button_release", 1)]  # fmt: skip
-        assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3), agent_events(target, core_xtest)
+        assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3), (
+            agent_events(target, core_xtest)
+        )
