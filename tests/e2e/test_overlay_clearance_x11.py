@@ -8,7 +8,8 @@ the core XTEST slaves; the person's from the "human XTEST" slaves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.x11
 
 CLICK_TRIALS = 25
 KEY_TRIALS = 6
+HELD_S = 0.3  # how long the person keeps Enter down after the approval is in
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,16 @@ def core_xtest(xserver: str) -> frozenset[int]:
     finally:
         d.close()
     return frozenset({ids["Virtual core XTEST pointer"], ids["Virtual core XTEST keyboard"]})
+
+
+def holds(pred: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``pred()`` stays true for ``seconds``: the time a wrong change gets to show."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not pred():
+            return False
+        time.sleep(0.01)
+    return pred()
 
 
 def keycodes(xserver: str, *keysyms: int) -> list[int]:
@@ -116,8 +128,15 @@ def test_enter_approval_leaks_no_enter_release(
     for _ in range(3):
         target.clear()
         fut = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
+        review = poll(lambda: pending(daemon))[0]
         poll(lambda: overlay_window(xserver))
-        human.tap("Return")
+        # a person's Enter lasts a while: let go only once the approval is in
+        human.key_down("Return")
+        url = f"/v1/reviews/{review['id']}"
+        assert poll(lambda: daemon.http.get(url).json()["status"] == "approved")  # noqa: B023
+        # while Enter is down the window stays, so that the release comes to it
+        assert holds(lambda: overlay_window(xserver) is not None, HELD_S)
+        human.key_up("Return")
         out = fut.result(timeout=30).json()
         assert out["status"] == "executed", out
         assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3)
