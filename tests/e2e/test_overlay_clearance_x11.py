@@ -58,6 +58,15 @@ def holds(pred: Callable[[], bool], seconds: float) -> bool:
     return pred()
 
 
+def focus_of(xserver: str) -> int:
+    d = display.Display(xserver)
+    try:
+        focus = d.get_input_focus().focus
+        return int(focus) if isinstance(focus, int) else int(focus.id)
+    finally:
+        d.close()
+
+
 def keycodes(xserver: str, *keysyms: int) -> list[int]:
     d = display.Display(xserver)
     try:
@@ -115,6 +124,8 @@ def test_http_approved_ctrl_w_reaches_the_window_below(
         assert out["status"] == "executed", out
         if not target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3):
             lost.append((trial, agent_events(target, core_xtest)))
+        # the overlay took the keyboard focus from the target: it has it back
+        assert focus_of(xserver) == target.info["window"]
     assert lost == [], (
         f"{len(lost)} of {KEY_TRIALS} approved ctrl+w did not fully reach the target: {lost}"
     )
