@@ -88,7 +88,9 @@ def approve_over_http(d: Daemon, xserver: str, body: dict[str, Any]) -> dict[str
         f"/v1/reviews/{review['id']}/decision", json={"verdict": "approve", "reviewer": "api@desk"}
     )
     assert r.status_code == 200, r.text
+    decided = time.monotonic()
     out: dict[str, Any] = fut.result(timeout=30).json()
+    out["_decided_to_outcome_ms"] = (time.monotonic() - decided) * 1000
     return out
 
 
@@ -96,15 +98,20 @@ def test_http_approved_clicks_reach_the_window_below(
     daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
 ) -> None:
     want = [("button_press", 1), ("button_release", 1)]
-    lost = []
+    lost, took = [], []
     for trial in range(CLICK_TRIALS):
         target.clear()
         out = approve_over_http(
             daemon, xserver, {"action": "click", "x": 683, "y": 384, "confidence": 0.3}
         )
         assert out["status"] == "executed", out
+        took.append(out["_decided_to_outcome_ms"])
         if not target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3):
             lost.append((trial, agent_events(target, core_xtest)))
+    took.sort()
+    print(
+        f"decision answered -> outcome: median {took[len(took) // 2]:.0f} ms, max {took[-1]:.0f} ms"
+    )
     assert lost == [], (
         f"{len(lost)} of {CLICK_TRIALS} approved clicks did not fully reach the target: {lost}"
     )
