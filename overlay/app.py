@@ -273,6 +273,9 @@ class OverlayApp(QObject):
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""
+        for timer in self._aside.values():
+            timer.stop()  # none may fire into widgets that are gone
+        self._aside.clear()
         if self.listener is not None:
             self.listener.stop()
             self.listener.join(timeout=5)
