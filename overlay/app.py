@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -48,7 +49,8 @@ from overlay.widgets import GraceToast, ReviewWindow
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
 
 log = logging.getLogger("driverseat.overlay")
-Event = tuple[str, Any]  # ("review" | "decided", Review) | ("resolved" | "outcome", review id) | ("snapshot", [Review])
+# ("review" | "decided", Review) | ("resolved" | "outcome", review id) | ("snapshot", [Review])
+Event = tuple[str, Any]
 WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (the wire contract)
 # Long enough for an approved action to start (it starts within milliseconds of our
 # windows going), bounded for decisions whose outcome names no review (a model's safety
@@ -195,6 +197,8 @@ class OverlayApp(QObject):
         self.window.decided_review.connect(self.decide)
         self.toast.cancelled.connect(self.decide)
         self._aside: dict[str, QTimer] = {}  # decided reviews whose outcome has not come yet
+        self._verdicts: dict[str, str] = {}  # our own decisions, by review id
+        self._ran: deque[str] = deque(maxlen=64)  # reviews whose outcome came already
         self.listener: EventListener | None = None
         if listen:
             self.listener = EventListener(make_client(), token, self.bridge)
@@ -206,23 +210,34 @@ class OverlayApp(QObject):
             self.presenter.sync(payload)
         elif kind == "review":
             self.presenter.add(payload)
-        elif kind == "decided":  # by anyone, through the API
-            if payload.status in _RUNS and self.presenter.get(payload.id) is not None:
+        elif kind == "decided":  # by anyone, through the API (may come after "resolved")
+            if payload.status in _RUNS:
                 self._step_aside(payload.id)
             self.presenter.add(payload)
         elif kind == "resolved":
-            grace = self.presenter.grace(payload)
-            if grace is not None and not grace.cancelled:  # the undo window passed: it runs
+            if self._may_run(payload):
                 self._step_aside(payload)
             self.presenter.remove(payload)
             self.window.forget(payload)
+            self._verdicts.pop(payload, None)
         elif kind == "outcome":
+            self._ran.append(payload)
             self._step_back(payload)
         self._refresh()
 
+    def _may_run(self, review_id: str) -> bool:
+        """Whether a review that just left may have its action run now."""
+        grace = self.presenter.grace(review_id)
+        if grace is not None:
+            return not grace.cancelled  # the undo window passed
+        if self.presenter.get(review_id) is None:
+            return False  # never ours to show
+        # our own verdict, or (decided elsewhere, its "decided" event not here yet) unknown
+        return self._verdicts.get(review_id) not in ("reject", "correct")
+
     def _step_aside(self, review_id: str) -> None:
         """Show nothing until ``review_id``'s action has run: it runs only once we are gone."""
-        if review_id in self._aside:
+        if review_id in self._aside or review_id in self._ran:
             return
         timer = QTimer(self)
         timer.setSingleShot(True)
@@ -242,6 +257,7 @@ class OverlayApp(QObject):
 
     def decide(self, review_id: str, request: DecisionRequest) -> None:
         """Post a decision from the pool's thread; the answer comes back as a signal."""
+        self._verdicts[review_id] = request.verdict
         if request.verdict in ("approve", "edit"):
             self._step_aside(review_id)
             self._refresh()
@@ -314,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DaemonError as exc:
         print(f"overlay: {exc}", file=sys.stderr)
         return 2
-    QApplication.setApplicationName(WM_CLASS)  # before the app: Qt's xcb plugin reads it for WM_CLASS
+    # before the app exists: Qt's xcb plugin reads it once, for every window's WM_CLASS
+    QApplication.setApplicationName(WM_CLASS)
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # the window hides between reviews
     notifier = _quit_on_signals(app)

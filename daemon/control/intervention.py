@@ -158,7 +158,12 @@ class Intervention:
             and not self.executing
             and self.overlay.under(ev)
         )
-        reviewing = on_overlay or self._reviews_open or self._review_held or ev.received < self._settle_until
+        reviewing = (
+            on_overlay
+            or self._reviews_open
+            or self._review_held
+            or ev.received < self._settle_until
+        )
         if reviewing and self._review_input(ev, on_overlay):
             return
         if self._state == "agent":
