@@ -199,6 +199,7 @@ class OverlayApp(QObject):
         self._aside: dict[str, QTimer] = {}  # decided reviews whose outcome has not come yet
         self._verdicts: dict[str, str] = {}  # our own decisions, by review id
         self._ran: deque[str] = deque(maxlen=64)  # reviews whose outcome came already
+        self._closed = False
         self.listener: EventListener | None = None
         if listen:
             self.listener = EventListener(make_client(), token, self.bridge)
@@ -237,9 +238,9 @@ class OverlayApp(QObject):
 
     def _step_aside(self, review_id: str) -> None:
         """Show nothing until ``review_id``'s action has run: it runs only once we are gone."""
-        if review_id in self._aside or review_id in self._ran:
+        if self._closed or review_id in self._aside or review_id in self._ran:
             return
-        timer = QTimer(self)
+        timer = QTimer(self.window)  # dies with the window: never fires into a deleted one
         timer.setSingleShot(True)
         timer.timeout.connect(lambda: self._step_back(review_id))
         timer.start(round(STEP_ASIDE_S * 1000))
@@ -289,6 +290,7 @@ class OverlayApp(QObject):
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""
+        self._closed = True
         for timer in self._aside.values():
             timer.stop()  # none may fire into widgets that are gone
         self._aside.clear()
