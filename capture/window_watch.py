@@ -47,6 +47,7 @@ class WindowWatch:
         self._query_lock = threading.Lock()
         self._ours: dict[int, bool] = {}  # top-level id -> is one of ours (cached per window)
         self._mapped: set[int] = set()  # top-levels of ours that are mapped now
+        self.maps = 0  # how many times one of ours was mapped (each may have taken the focus)
         self._stop_r, self._stop_w = os.pipe()
         root = self._watch.screen().root
         # select first, then list: a window mapped in between shows up in both, never in neither
@@ -133,6 +134,7 @@ class WindowWatch:
             if self._is_ours(ev.window):
                 with self._cond:
                     self._mapped.add(ev.window.id)
+                    self.maps += 1
         elif ev.type in (X.UnmapNotify, X.DestroyNotify) and ev.event == root:
             with self._cond:
                 self._mapped.discard(ev.window.id)

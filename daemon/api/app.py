@@ -224,8 +224,8 @@ def create_app(
         """Run what the gate admitted (or take its refusal), then record and publish."""
         if isinstance(answer, Outcome):
             return await finish(aid, dialect, action, answer)
-        # only once no overlay window covers the screen: reviewed or not, input sent now would land on it
-        if not await asyncio.to_thread(intervention.overlay.wait_clear) and answer.review is not None:
+        overlay = intervention.overlay  # input sent while it covers the screen would land on it
+        if not overlay.clear() and not await asyncio.to_thread(overlay.wait_clear) and answer.review is not None:
             return await finish(aid, dialect, action, answer.annotate(not_clear(aid, action, intervention.state)))
         outcome = await asyncio.wrap_future(runtime.submit(answer.action, aid))
         return await finish(aid, dialect, action, answer.annotate(outcome))

@@ -58,6 +58,10 @@ class OverlayWatch(Protocol):
         """A review opens: note who has the keyboard focus, to give it back afterwards."""
         ...
 
+    def clear(self) -> bool:
+        """Cheap, no I/O: nothing is mapped and no focus waits to be given back."""
+        ...
+
     def wait_clear(self, timeout: float = CLEAR_TIMEOUT_S) -> bool:
         """Block until no overlay window is mapped (focus given back); False on timeout."""
         ...
@@ -73,6 +77,9 @@ class NoOverlay:
 
     def remember_focus(self) -> None:
         return None
+
+    def clear(self) -> bool:
+        return True
 
     def wait_clear(self, timeout: float = CLEAR_TIMEOUT_S) -> bool:
         return True
@@ -100,6 +107,7 @@ class OverlayClearance:
         self._watch = WindowWatch(display_name, wm_class)
         self._window_of = window_of
         self._focus_before: int | None = None
+        self._maps_seen = 0  # maps of overlay windows whose focus was dealt with
 
     def under(self, ev: InputEvent) -> bool:
         mapped = self._watch.mapped()
@@ -112,7 +120,11 @@ class OverlayClearance:
         if not self._watch.has_class(focus):  # the overlay itself, for a review behind another
             self._focus_before = focus
 
+    def clear(self) -> bool:
+        return not self._watch.mapped() and self._watch.maps == self._maps_seen
+
     def wait_clear(self, timeout: float = CLEAR_TIMEOUT_S) -> bool:
+        maps = self._watch.maps
         if not self._watch.wait_none(timeout):
             log.warning("the overlay still covers the screen after %.1f s", timeout)
             return False
@@ -123,6 +135,7 @@ class OverlayClearance:
         # by a window manager or the person, and stays.
         if before is not None and (focus in (_NONE, _POINTER_ROOT) or self._watch.is_root(focus)):
             self._watch.give_focus(before)
+        self._maps_seen = maps
         return True
 
     def close(self) -> None:

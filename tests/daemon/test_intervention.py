@@ -181,6 +181,9 @@ class FakeOverlay:
     def remember_focus(self) -> None:
         self.focus_noted += 1
 
+    def clear(self) -> bool:
+        return not self.on
+
     def wait_clear(self, timeout: float = 5.0) -> bool:
         return not self.on
 
