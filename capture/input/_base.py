@@ -191,6 +191,13 @@ class InputBackend(abc.ABC):
     def pointer_of(self, event: InputEvent) -> tuple[int, int] | None:
         """Where the pointer that produced ``event`` is now (for activity summaries)."""
 
+    def window_of(self, event: InputEvent) -> int | None:
+        """The top-level window under the pointer that produced ``event`` (None: unknown).
+
+        Observer thread only, like :meth:`pointer_of`.
+        """
+        return None
+
     @abc.abstractmethod
     def screen_size(self) -> tuple[int, int]: ...
 

@@ -383,8 +383,22 @@ class XorgBackend(InputBackend):
         return ks
 
     def pointer_of(self, event: InputEvent) -> tuple[int, int] | None:
+        reply = self._query_pointer(event)
+        return None if reply is None else (int(reply.root_x), int(reply.root_y))
+
+    def window_of(self, event: InputEvent) -> int | None:
+        # ``child`` is the root's child under that device's pointer: the server's own
+        # answer, with the stacking order applied (0 when the pointer is on the root)
+        reply = self._query_pointer(event)
+        if reply is None:
+            return None
+        child = reply.child  # a Window resource, or a plain id
+        wid = int(child if isinstance(child, int) else child.id)
+        return wid or None
+
+    def _query_pointer(self, event: InputEvent) -> Any:
         try:
-            reply = _XIQueryPointer(
+            return _XIQueryPointer(
                 display=self._obs.display,
                 opcode=self._xi_opcode,
                 window=self._obs.screen().root,
@@ -392,7 +406,6 @@ class XorgBackend(InputBackend):
             )
         except error.XError:
             return None
-        return int(reply.root_x), int(reply.root_y)
 
     # -- executor-thread queries -----------------------------------------------------
     def cursor_position(self) -> tuple[int, int]:

@@ -138,6 +138,24 @@ def _gate(
                 element_at=a11y.element_at)  # fmt: skip
 
 
+@contextmanager
+def _overlay_watch(runtime: Runtime, display: str) -> Iterator[None]:
+    """Watch the overlay's windows on ``display`` (any overlay: our child or one started
+    apart): approved actions wait for them to go, and input on them is review input."""
+    from daemon.control.clearance import NoOverlay, OverlayClearance
+
+    try:
+        watch = OverlayClearance(display, runtime.backend.window_of)
+    except CaptureError as exc:
+        raise _Exit(f"cannot watch the overlay's windows on {display}: {exc}") from None
+    runtime.intervention.overlay = watch
+    try:
+        yield
+    finally:
+        runtime.intervention.overlay = NoOverlay()
+        watch.close()
+
+
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.api.app import VERSION, create_app, make_server
@@ -189,6 +207,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         gate = None
         if policy is not None:
             gate = _gate(policy, runtime, store, data_dir, display or None, stack)
+            if display and runtime.backend.name == "xorg":
+                stack.enter_context(_overlay_watch(runtime, display))
         daemon = Daemon(runtime, store, gate)
         app = create_app(daemon, token)
         host, port = sock.getsockname()[:2]

@@ -164,3 +164,65 @@ def test_letting_go_of_enter_while_the_approved_action_runs_is_not_a_takeover(iv
     assert iv.state == "agent"
     iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name("a")))  # a new key is a takeover
     assert iv.state == "human"
+
+
+class FakeOverlay:
+    """An overlay window under the pointer while ``on`` (the grace toast, say)."""
+
+    def __init__(self) -> None:
+        self.on = True
+        self.asked = 0
+        self.focus_noted = 0
+
+    def under(self, ev: InputEvent) -> bool:
+        self.asked += 1
+        return self.on
+
+    def remember_focus(self) -> None:
+        self.focus_noted += 1
+
+    def clear(self) -> bool:
+        return not self.on
+
+    def wait_clear(self, timeout: float = 5.0) -> bool:
+        return not self.on
+
+    def close(self) -> None:
+        return None
+
+
+def test_reaching_for_and_clicking_the_toast_is_not_a_takeover(iv: Intervention) -> None:
+    iv.overlay = FakeOverlay()
+    for _ in range(5):
+        iv.on_input(ev(Kind.MOTION))
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    iv.overlay.on = False  # type: ignore[attr-defined]  # the toast goes once Cancel is clicked
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    iv.on_input(ev(Kind.MOTION))  # the same hand moving away
+    assert iv.state == "agent" and iv.takeovers == 0
+    assert not iv.yield_event.is_set()
+
+
+def test_input_off_the_overlay_or_while_executing_takes_over(iv: Intervention) -> None:
+    overlay = FakeOverlay()
+    overlay.on = False
+    iv.overlay = overlay
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    assert iv.state == "human"
+    iv.resume()
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    iv.resume()
+    overlay.on = True
+    iv.executing = True  # while an action runs a press is a takeover, toast or not
+    asked = overlay.asked
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    assert iv.state == "human" and overlay.asked == asked  # not even asked: no round trip
+
+
+def test_keys_are_never_asked_about_and_a_review_notes_the_focus(iv: Intervention) -> None:
+    overlay = FakeOverlay()
+    iv.overlay = overlay
+    iv.on_input(ev(Kind.KEY_DOWN, 0x61))  # the toast never has the keyboard
+    assert iv.state == "human" and overlay.asked == 0
+    iv.review_opened()
+    assert overlay.focus_noted == 1
