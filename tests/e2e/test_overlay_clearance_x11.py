@@ -195,3 +195,21 @@ def test_http_approval_with_another_review_waiting(
         assert target.wait_for(lambda: agent_events(target, core_xtest) == want, timeout=3), (
             agent_events(target, core_xtest)
         )
+
+
+def test_an_agent_key_never_lands_on_an_open_review(
+    daemon: Daemon, xserver: str, target: Any, core_xtest: frozenset[int]
+) -> None:
+    """While a review is on the screen, another request's Enter must not reach the overlay:
+    it would approve the review the agent is waiting on. It does not run at all."""
+    target.clear()
+    held = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
+    review = poll(lambda: pending(daemon))[0]
+    poll(lambda: overlay_window(xserver))
+    enter = daemon.act({"action": "key", "keys": "Return", "confidence": 0.99}).result(timeout=30).json()
+    assert enter["status"] == "error" and "overlay still covered the screen" in enter["detail"], enter
+    assert daemon.http.get(f"/v1/reviews/{review['id']}").json()["status"] == "pending"
+    assert agent_events(target, core_xtest) == []
+    r = daemon.http.post(f"/v1/reviews/{review['id']}/decision", json={"verdict": "reject", "reviewer": "api@desk"})
+    assert r.status_code == 200 and held.result(timeout=30).json()["status"] == "rejected"
+    assert poll(lambda: overlay_window(xserver) is None)
