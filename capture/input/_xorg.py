@@ -33,6 +33,7 @@ from Xlib.protocol import rq
 
 from capture.errors import CaptureError, UnsupportedPlatform
 from capture.input._base import InputBackend, InputEvent, Kind, Observer, Origin, Primitive
+from capture.input.announce import InjectionAnnouncer, announcements_enabled
 from capture.input.keys import keysym_for_char
 
 # XI 2.2 raw events (XI2proto.h); python-xlib 0.33 has no parser for them.
@@ -151,6 +152,8 @@ class XorgBackend(InputBackend):
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], None] | None = None
         self.ours_seen = 0
+        # a recorder in another process learns which core-XTEST events are ours
+        self._announcer = InjectionAnnouncer(name) if announcements_enabled() else None
         self._closed = False
 
     # -- setup -------------------------------------------------------------------
@@ -203,6 +206,9 @@ class XorgBackend(InputBackend):
 
     # -- injection (executor thread) -----------------------------------------------
     def _inject(self, p: Primitive) -> None:
+        if self._announcer is not None:
+            # before the request: see capture/input/announce.py for why this order is exact
+            self._announcer.announce(p.kind, p.code if p.kind is not Kind.MOTION else 0)
         if p.kind is Kind.MOTION:
             xtest.fake_input(self._inj, X.MotionNotify, x=p.x, y=p.y)
         else:
@@ -438,6 +444,8 @@ class XorgBackend(InputBackend):
                 os.close(fd)
             except OSError:
                 pass
+        if self._announcer is not None:
+            self._announcer.close()
         for d in (self._inj, self._obs):
             try:
                 d.close()
