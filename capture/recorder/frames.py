@@ -26,10 +26,12 @@ __all__ = ["FrameRing", "TimedFrame"]
 
 @dataclass(frozen=True, slots=True)
 class TimedFrame:
-    """``t``: when these pixels were first grabbed (the grab had finished by then)."""
+    """``t``: when these pixels were first grabbed (the grab had finished by then);
+    ``title``: the active window's title read with the grab."""
 
     t: float
     frame: Frame
+    title: str | None = None
 
 
 class FrameRing:
@@ -39,11 +41,13 @@ class FrameRing:
         self,
         grab: Callable[[], Frame],
         *,
+        title: Callable[[], str | None] = lambda: None,
         interval: float = 0.25,
         size: int = 6,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._grab = grab
+        self._title = title
         self.interval = interval
         self._clock = clock
         self._frames: deque[TimedFrame] = deque(maxlen=size)
@@ -52,16 +56,21 @@ class FrameRing:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.grabs = 0
+        self.last_grab = 0.0  # when the latest grab finished, equal to the newest or not
         self.failure: BaseException | None = None
 
-    def add(self, t: float, frame: Frame) -> TimedFrame:
+    def add(self, t: float, frame: Frame, title: str | None = None) -> TimedFrame:
         """Keep ``frame`` grabbed at ``t`` unless it equals the newest; returns the entry
         that now shows those pixels."""
         with self._lock:
             last = self._frames[-1] if self._frames else None
-            if last is not None and np.array_equal(last.frame.pixels, frame.pixels):
+            if (
+                last is not None
+                and last.title == title
+                and np.array_equal(last.frame.pixels, frame.pixels)
+            ):
                 return last
-            entry = TimedFrame(t, frame)
+            entry = TimedFrame(t, frame, title)
             self._frames.append(entry)
             return entry
 
@@ -78,9 +87,13 @@ class FrameRing:
             return self._frames[-1] if self._frames else None
 
     def grab_now(self) -> TimedFrame:
+        title = self._title()
         frame = self._grab()
         self.grabs += 1
-        return self.add(self._clock(), frame)
+        t = self._clock()
+        entry = self.add(t, frame, title)
+        self.last_grab = t
+        return entry
 
     def poke(self) -> None:
         """Grab soon (an action just ended)."""

@@ -227,6 +227,20 @@ class Merger:
             times.append(self._text_last + s.burst_pause_s)
         return min(times) if times else None
 
+    def pending_since(self) -> float | None:
+        """The start of the earliest action not yet emitted (a held modifier included):
+        the frame from before this time is the one that action will want."""
+        times = [at for ks, at in self._keys.values() if ks in _MODIFIERS]
+        if self._press is not None:
+            times.append(self._press.start)
+        if self._click is not None:
+            times.append(self._click.start)
+        if self._scroll is not None:
+            times.append(self._scroll.start)
+        if self._text:
+            times.append(self._text_start)
+        return min(times) if times else None
+
     # -- keys -------------------------------------------------------------------------
     def _modifiers(self, *, shift: bool = True) -> tuple[str, ...]:
         held = {_MODIFIERS[ks] for ks, _ in self._keys.values() if ks in _MODIFIERS}

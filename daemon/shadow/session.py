@@ -1,0 +1,215 @@
+"""``Recording``: one shadowing session on one X display, from raw events to stored rows.
+
+Threads: the input observer (capture.recorder.live) only queues events; one worker
+thread feeds the merger, lets its timeouts pass, picks frames and writes rows; the frame
+ring grabs on a thread of its own. Each action is written (frame file, then its row) as
+soon as the merger completes it, so stopping, or being killed after that, loses none of
+them. :meth:`Recording.stop` flushes what is still pending (a burst being typed, a
+click waiting for its double) before it returns.
+
+Frames: an action stores the last distinct frame first seen before its first event
+(held modifiers included); the last action of a burst (no action for ``BURST_GAP_S``,
+or the end of the recording) also stores the frame after it. The window title is the
+one read with that frame. No element under the click: the accessibility tree
+(capture/a11y, the grounding issue) is not there yet, so ``element`` is stored as none.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture.recorder import HumanAction, Merger, PauseToggled, Settings
+from capture.recorder.frames import FrameRing, TimedFrame
+from capture.recorder.live import LiveInput, RecordedEvent
+from daemon.shadow.convert import canonical
+from daemon.shadow.frames import FrameFiles
+from daemon.shadow_store import SessionInfo, ShadowStore
+from daemon.store import Store
+
+__all__ = ["BURST_GAP_S", "Recording", "Summary"]
+
+log = logging.getLogger(__name__)
+
+BURST_GAP_S = 1.0  # no new action this long after one: it ended a burst (frame after)
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    session: str
+    actions: int
+    seconds: float
+    bytes: int  # frame files written by this recording
+
+    def line(self) -> str:
+        return (
+            f"recorded {self.actions} action(s) in {self.seconds:.1f} s into session "
+            f"{self.session!r}, {self.bytes / 1e6:.2f} MB of frames"
+        )
+
+
+class Recording:
+    """Record the person on ``display`` into ``store`` (frames in ``frames_dir``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        frames_dir: Path,
+        *,
+        display: str | None,
+        session: str,
+        settings: Settings | None = None,
+        frame_interval: float = 0.25,
+    ) -> None:
+        from capture.screen import Screen
+        from capture.windows import WindowTitles
+
+        self.shadow = ShadowStore(store)
+        self.files = FrameFiles(self.shadow, frames_dir)
+        self.merger = Merger(settings)
+        self._events: queue.Queue[object] = queue.Queue()
+        self.input = LiveInput(display, self._events.put)
+        try:
+            self._screen = Screen(self.input.backend.display_name).open()
+            self._titles = WindowTitles(self.input.backend.display_name)
+        except Exception:
+            self.input.close()
+            raise
+        self.ring = FrameRing(lambda: self._screen.grab(0), title=self._titles.active, interval=frame_interval)
+        self.info: SessionInfo = self.shadow.open_session(
+            session, self.input.backend.display_name, self.input.screen_size()
+        )
+        self._seq = self.shadow.next_seq(self.info.id)
+        # epoch = monotonic + offset: events and frames are stamped on the monotonic clock
+        self._offset = time.time() - time.monotonic()
+        self._pins: dict[float, TimedFrame | None] = {}
+        self._last: tuple[str, float] | None = None  # (row id, end) still owed a frame after
+        self._origins: set[str] = set()
+        self.actions = 0
+        self.paused = False
+        self.on_action: list[object] = []
+        self._worker = threading.Thread(target=self._run, name="driverseat-recorder", daemon=True)
+        self._started = 0.0
+        self._stopped = threading.Event()
+        self.failure: BaseException | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self.ring.grab_now()  # every action has a frame from before it, the first included
+        self.ring.start()
+        self._worker.start()
+        self.input.start()
+
+    def stop(self) -> Summary:
+        """Stop observing, flush every pending action, store the last frame after."""
+        if not self._stopped.is_set():
+            self._stopped.set()
+            self.input.close()  # joins the observer: nothing more is queued after this
+            self._events.put(_STOP)
+            self._worker.join(timeout=30)
+            self.ring.stop()
+            self._titles.close()
+            self._screen.close()
+            self.shadow.add_seconds(self.info.id, time.monotonic() - self._started)
+        return Summary(self.info.name, self.actions, time.monotonic() - self._started, self.files.bytes_written)
+
+    # -- the worker ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                deadline = self._deadline()
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    item = self._events.get(timeout=timeout)
+                except queue.Empty:
+                    self._tick(time.monotonic())
+                    continue
+                if item is _STOP:
+                    break
+                assert isinstance(item, RecordedEvent)
+                self._tick(item.event.t)  # a burst that ended before this event ends first
+                self._origins.add(item.origin.value)
+                for out in self.merger.feed(item.event):
+                    self._handle(out)
+                self._pin()
+            for out in self.merger.flush():
+                self._handle(out)
+            if self._last is not None:
+                self._frame_after(self.ring.grab_now())
+        except BaseException as exc:  # handed to the owner through .failure
+            self.failure = exc
+            log.exception("the recorder stopped")
+
+    def _deadline(self) -> float | None:
+        times = [t for t in (self.merger.next_deadline(),) if t is not None]
+        if self._last is not None:
+            times.append(self._last[1] + BURST_GAP_S)
+        return min(times) if times else None
+
+    def _tick(self, now: float) -> None:
+        for out in self.merger.tick(now):
+            self._handle(out)
+        if self._last is None or now < self._last[1] + BURST_GAP_S:
+            return
+        end = self._last[1]
+        since = self.merger.pending_since()
+        if since is not None and since < end + BURST_GAP_S:
+            self._last = None  # the burst goes on: the pending action will be its last
+        elif self.ring.last_grab > end:
+            entry = self.ring.before(since) if since is not None else self.ring.latest()
+            if entry is not None:
+                self._frame_after(entry)
+        else:
+            self.ring.poke()  # no grab since the action ended yet: look again shortly
+            self._last = (self._last[0], now + 0.05 - BURST_GAP_S)
+
+    def _pin(self) -> None:
+        """Hold on to the frame from before the pending action's start: the ring may
+        have dropped it by the time a long burst is complete."""
+        since = self.merger.pending_since()
+        if since is None:
+            self._pins.clear()
+            return
+        for t in [t for t in self._pins if t < since]:
+            del self._pins[t]
+        if since not in self._pins:
+            self._pins[since] = self.ring.before(since)
+
+    def _handle(self, out: HumanAction | PauseToggled) -> None:
+        if isinstance(out, PauseToggled):
+            self.paused = out.paused
+            log.info("recording %s", "paused" if out.paused else "resumed")
+            return
+        try:
+            action = canonical(out)
+        except ValueError as exc:
+            log.warning("not recorded: %s", exc)
+            return
+        entry = self._pins.get(out.start) or self.ring.before(out.start) or self.ring.latest()
+        digest = self.files.put(entry.frame) if entry is not None else None
+        origin = "foreign" if "foreign" in self._origins else "human"
+        self._origins.clear()
+        row = self.shadow.add_action(
+            self.info.id,
+            self._seq,
+            (out.start + self._offset, out.end + self._offset),
+            action,
+            origin=origin,
+            window=entry.title if entry is not None else None,
+            frame_before=digest,
+        )
+        self._seq += 1
+        self.actions += 1
+        self._last = (row, out.end)  # owed a frame after, unless the burst goes on
+        self.ring.poke()
+
+    def _frame_after(self, entry: TimedFrame) -> None:
+        assert self._last is not None
+        self.shadow.set_frame_after(self._last[0], self.files.put(entry.frame))
+        self._last = None
