@@ -48,7 +48,9 @@ class InputEvent:
     """One observed input event, classified.
 
     ``keysym`` is resolved for key events (0 when unknown); ``time`` is the input
-    system's own timestamp in ms; ``received`` is ``time.monotonic()`` on arrival.
+    system's own timestamp in ms; ``received`` is ``time.monotonic()`` on arrival;
+    ``axes`` a motion's raw x and y as the device reported them (deltas for a mouse,
+    screen pixels for an absolute XTest motion), None when the backend has none.
     """
 
     kind: Kind
@@ -58,6 +60,7 @@ class InputEvent:
     received: float
     device: int = 0
     keysym: int = 0
+    axes: tuple[float, float] | None = None
 
 
 Observer = Callable[[InputEvent], None]

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import select
+import struct
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -48,6 +50,15 @@ RAW_KINDS = {
 RAW_MASK = sum(1 << t for t in RAW_KINDS)
 HIERARCHY_MASK = 1 << xinput.HierarchyChanged
 
+class _Rest(rq.ValueField):  # type: ignore[misc]
+    """The bytes after the fixed part: a raw event's valuator mask and values."""
+
+    structcode = None
+
+    def parse_binary_value(self, data: Any, display: Any, length: Any, format: Any) -> tuple[bytes, bytes]:
+        return bytes(data), b""
+
+
 RawEventData = rq.Struct(
     rq.Card16("deviceid"),
     rq.Card32("time"),
@@ -56,7 +67,25 @@ RawEventData = rq.Struct(
     rq.Card16("valuators_len"),
     rq.Card32("flags"),
     rq.Pad(4),
+    _Rest("rest"),
 )
+_FP3232 = struct.Struct("=iI")
+
+
+def raw_axes(rest: bytes, mask_len: int) -> tuple[float, float] | None:
+    """Axes 0 and 1 of a raw event's *raw* values (what the device, or the XTest request,
+    gave: screen pixels for an absolute XTest motion), or None if either is absent."""
+    mask = int.from_bytes(rest[: 4 * mask_len], sys.byteorder)
+    if mask & 0b11 != 0b11:
+        return None
+    n = bin(mask).count("1")
+    raw = 4 * mask_len + 8 * n  # the transformed values come first, then the raw ones
+    try:
+        x = _FP3232.unpack_from(rest, raw)
+        y = _FP3232.unpack_from(rest, raw + 8)
+    except struct.error:
+        return None
+    return x[0] + x[1] / 2**32, y[0] + y[1] / 2**32
 
 _X_KIND = {
     Kind.KEY_DOWN: X.KeyPress,
@@ -368,9 +397,10 @@ class XorgBackend(InputBackend):
                     self.ours_seen += 1
                     return
                 origin = Origin.FOREIGN if src in self._xtest else Origin.HUMAN
+                axes = raw_axes(data.rest, data.valuators_len) if kind is Kind.MOTION else None
                 assert self._observer is not None
                 self._observer(
-                    InputEvent(kind, code, origin, data.time, time.monotonic(), data.deviceid)
+                    InputEvent(kind, code, origin, data.time, time.monotonic(), data.deviceid, axes=axes)
                 )
             elif ev.evtype == xinput.HierarchyChanged:
                 self._refresh_devices()

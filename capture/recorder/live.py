@@ -11,13 +11,22 @@ Provenance for recording (what is kept, what is dropped):
   them as a person taking over, and a person at a VNC viewer is a person demonstrating.
   ``RecordedEvent.origin`` keeps the two apart for whoever wants only local hands.
 
-Positions: raw events carry no screen position, so the pointer's position is asked
-(XIQueryPointer on the event's master device) for every button event and for motion
-while a button is held (a drag's path); motion with no button held is not queried.
+Positions, at the time of the event and not of its handling (a scripted or remote
+person moves on within microseconds of a click):
+- an injector's motion (XTEST source) carries the absolute screen position it asked for
+  in the raw event's valuators (XTestFakeMotionEvent, what VNC servers send); a button
+  event from it is at that device's last such position. A relative XTest motion
+  (``xdotool mousemove_relative``) carries deltas instead and is not told apart: it
+  leaves positions wrong until the next absolute one (rare for a person's injector);
+- a physical device's raw values are deltas before acceleration, so its pointer's
+  position is asked (XIQueryPointer on the event's master device) for every button
+  event and for motion while a button is held; the answer is the position when the
+  observer handles the event, within about a millisecond of it (x11-input.md).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -67,6 +76,7 @@ class LiveInput:
         ledger.refill = self.listener.drain
         self._on_event = on_event
         self._buttons: dict[int, set[int]] = {}  # master device -> buttons held
+        self._injected_at: dict[int, tuple[int, int]] = {}  # master -> an injector's last position
         self.dropped_ours = 0
 
     def start(self) -> None:
@@ -86,10 +96,16 @@ class LiveInput:
             held = self._buttons.setdefault(ev.device, set())
             if ev.kind is Kind.BUTTON_DOWN:
                 held.add(ev.code)
-            if ev.kind is not Kind.MOTION or held:
+            pos: tuple[int, int] | None = None
+            if ev.origin is Origin.FOREIGN and ev.axes is not None:
+                pos = (round(ev.axes[0]), round(ev.axes[1]))
+                self._injected_at[ev.device] = pos
+            elif ev.origin is Origin.FOREIGN and ev.kind is not Kind.MOTION:
+                pos = self._injected_at.get(ev.device)
+            if pos is None and (ev.kind is not Kind.MOTION or held):
                 pos = self.backend.pointer_of(ev)
-                if pos is not None:
-                    x, y = pos
+            if pos is not None:
+                x, y = pos
             if ev.kind is Kind.BUTTON_UP:
                 held.discard(ev.code)
             raw = RawEvent(ev.kind, ev.received, ev.code, x, y)
@@ -103,5 +119,16 @@ class LiveInput:
         return self.backend.screen_size()
 
     def close(self) -> None:
+        """Stop observing once every event the server has produced so far is handled:
+        what the person did before the stop is never lost in a socket buffer."""
+        from capture.errors import CaptureError
+
+        deadline = time.monotonic() + 2.0
+        try:
+            self.backend.barrier()
+            while self.backend._pending_observation() and time.monotonic() < deadline:
+                self.backend.barrier()
+        except CaptureError:
+            pass  # the observer already failed: nothing more will be handled
         self.backend.close()
         self.listener.close()

@@ -89,7 +89,7 @@ class Recording:
         self._offset = time.time() - time.monotonic()
         self._pins: dict[float, TimedFrame | None] = {}
         self._last: tuple[str, float] | None = None  # (row id, end) still owed a frame after
-        self._origins: set[str] = set()
+        self._origins: dict[float, str] = {}  # event time -> origin, for pending actions
         self.actions = 0
         self.paused = False
         self.on_action: list[object] = []
@@ -134,7 +134,7 @@ class Recording:
                     break
                 assert isinstance(item, RecordedEvent)
                 self._tick(item.event.t)  # a burst that ended before this event ends first
-                self._origins.add(item.origin.value)
+                self._origins[item.event.t] = item.origin.value
                 for out in self.merger.feed(item.event):
                     self._handle(out)
                 self._pin()
@@ -175,9 +175,12 @@ class Recording:
         since = self.merger.pending_since()
         if since is None:
             self._pins.clear()
+            self._origins.clear()
             return
         for t in [t for t in self._pins if t < since]:
             del self._pins[t]
+        for t in [t for t in self._origins if t < since]:
+            del self._origins[t]
         if since not in self._pins:
             self._pins[since] = self.ring.before(since)
 
@@ -193,8 +196,8 @@ class Recording:
             return
         entry = self._pins.get(out.start) or self.ring.before(out.start) or self.ring.latest()
         digest = self.files.put(entry.frame) if entry is not None else None
-        origin = "foreign" if "foreign" in self._origins else "human"
-        self._origins.clear()
+        # the origin of the action's first event (one person's action has one source)
+        origin = self._origins.get(out.start, "human")
         row = self.shadow.add_action(
             self.info.id,
             self._seq,
