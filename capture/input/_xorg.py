@@ -78,7 +78,7 @@ def raw_axes(rest: bytes, mask_len: int) -> tuple[float, float] | None:
     mask = int.from_bytes(rest[: 4 * mask_len], sys.byteorder)
     if mask & 0b11 != 0b11:
         return None
-    n = bin(mask).count("1")
+    n = mask.bit_count()
     raw = 4 * mask_len + 8 * n  # the transformed values come first, then the raw ones
     try:
         x = _FP3232.unpack_from(rest, raw)

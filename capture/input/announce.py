@@ -12,6 +12,11 @@ the XTest request is sent, so by the time the recorder reads the resulting raw e
 from the X server the announcement is already in its receive buffer. A recorder that
 misses a match drains the socket and looks again (:meth:`InjectionListener.drain`).
 
+The listener also drains on a thread of its own (:meth:`InjectionListener.start`): a
+Unix stream socket accepts only a few hundred unread small writes (each counts a whole
+buffer's overhead); an injector whose write blocks for ``SEND_TIMEOUT_S`` drops the
+connection rather than hold the agent up.
+
 No recorder listening costs the injector one failed ``connect`` every 0.1 s; a recorder
 started while an agent types misses at most that much of the agent's first input.
 """
@@ -21,8 +26,10 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
 import socket
 import struct
+import threading
 import time
 
 from capture.errors import CaptureError
@@ -32,6 +39,7 @@ __all__ = ["InjectionAnnouncer", "InjectionListener", "address"]
 
 _KINDS = list(Kind)
 _RECORD = struct.Struct("<BI")  # kind index, code (keycode or button; 0 for motion)
+SEND_TIMEOUT_S = 0.05
 RETRY_S = 0.1  # a failed connect to an abstract socket costs microseconds
 
 
@@ -72,7 +80,9 @@ class InjectionAnnouncer:
         except OSError:
             sock.close()
             return False
-        sock.setblocking(False)
+        # a recorder that falls behind holds the agent up for at most this long per
+        # primitive before it is dropped (never for ever: the agent must not hang on it)
+        sock.settimeout(SEND_TIMEOUT_S)
         self._sock = sock
         return True
 
@@ -100,10 +110,31 @@ class InjectionListener:
         self._server.listen(16)
         self._server.setblocking(False)
         self._peers: dict[socket.socket, bytes] = {}
+        self._lock = threading.Lock()
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread: threading.Thread | None = None
         self.announced = 0
+
+    def start(self) -> None:
+        """Drain whenever an injector writes, so none of them ever finds the socket full."""
+        self._thread = threading.Thread(target=self._run, name="driverseat-announcements", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                fds = [self._stop_r, self._server.fileno(), *(p.fileno() for p in self._peers)]
+            ready, _, _ = select.select(fds, [], [])
+            if self._stop_r in ready:
+                return
+            self.drain()
 
     def drain(self) -> None:
         """Accept new injectors and read every announcement already sent."""
+        with self._lock:
+            self._drain()
+
+    def _drain(self) -> None:
         while True:
             try:
                 peer, _ = self._server.accept()
@@ -138,10 +169,17 @@ class InjectionListener:
                 self._peers[peer] = buf
 
     def close(self) -> None:
-        for peer in self._peers:
-            peer.close()
-        self._peers.clear()
-        self._server.close()
+        if self._thread is not None:
+            os.write(self._stop_w, b"x")
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._lock:
+            for peer in self._peers:
+                peer.close()
+            self._peers.clear()
+            self._server.close()
+        for fd in (self._stop_r, self._stop_w):
+            os.close(fd)
 
 
 def announcements_enabled() -> bool:

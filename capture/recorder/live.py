@@ -80,6 +80,7 @@ class LiveInput:
         self.dropped_ours = 0
 
     def start(self) -> None:
+        self.listener.start()
         self.backend.start(self._observe)
 
     def _observe(self, ev: InputEvent) -> None:

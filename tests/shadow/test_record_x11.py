@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from Xlib import XK, X, Xatom, display
-from Xlib.ext import xtest
 
 from daemon.actions import Click, Drag, Key, Scroll, Type
 from daemon.control.runtime import Runtime
