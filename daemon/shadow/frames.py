@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import weakref
 from pathlib import Path
+from typing import Any
 
 from capture.screen import Frame, encode
 from daemon.shadow_store import ShadowStore
@@ -25,16 +27,17 @@ class FrameFiles:
         self.shadow = shadow
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self._known: dict[int, str] = {}  # id(Frame) -> digest, for frames still in the ring
-        self._frames: dict[int, Frame] = {}  # keeps the ids above from being reused
+        # id(pixels) -> (a weak reference to them, digest): a frame still in the ring is not
+        # encoded again, and a frame gone from it is not kept alive by this cache
+        self._known: dict[int, tuple[weakref.ref[Any], str]] = {}
         self.bytes_written = 0
         self.files_written = 0
 
     def put(self, frame: Frame) -> str:
         """Store ``frame`` (if new); returns its digest (the row key)."""
-        known = self._known.get(id(frame))
-        if known is not None:
-            return known
+        hit = self._known.get(id(frame.pixels))
+        if hit is not None and hit[0]() is frame.pixels:
+            return hit[1]
         data = encode(frame, fmt="png")
         digest = hashlib.sha256(data).hexdigest()
         name = f"{digest[:32]}.png"
@@ -47,10 +50,6 @@ class FrameFiles:
                 self.bytes_written += len(data)
                 self.files_written += 1
             self.shadow.add_frame(digest, f"{self.directory.name}/{name}", (frame.width, frame.height), len(data))
-        if len(self._known) > 32:
-            oldest = next(iter(self._known))
-            del self._known[oldest]
-            del self._frames[oldest]
-        self._known[id(frame)] = digest
-        self._frames[id(frame)] = frame
+        self._known = {k: v for k, v in self._known.items() if v[0]() is not None}
+        self._known[id(frame.pixels)] = (weakref.ref(frame.pixels), digest)
         return digest

@@ -273,3 +273,25 @@ def test_sigint_works_as_ctrl_c(xserver: str, human: SimulatedHuman, tmp_path: P
     assert code == 0
     assert out.startswith("recorded 1 action(s) in ") and "MB of frames" in out
     assert os.path.exists(tmp_path / "driverseat.db")
+
+
+def test_pause_hotkey_keeps_what_is_typed_between_out(
+    xserver: str, human: SimulatedHuman, tmp_path: Path
+) -> None:
+    rec = Recorder(xserver, tmp_path, "paused")
+    try:
+        for ch in "ab":
+            human.tap(ch)
+        human.combo("Control_L", "Alt_L", "p")
+        for ch in "secret":
+            human.tap(ch)
+        human.click(10, 10)
+        human.combo("Control_L", "Alt_L", "p")
+        for ch in "ok":
+            human.tap(ch)
+        code, out = rec.stop()
+    finally:
+        if rec.proc.poll() is None:
+            rec.proc.kill()
+    assert code == 0, rec.lines
+    assert [r["action"].get("text") for r in recorded(tmp_path, "paused")] == ["ab", "ok"]
