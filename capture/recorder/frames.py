@@ -63,6 +63,7 @@ class FrameRing:
         """Keep ``frame`` grabbed at ``t`` unless it equals the newest; returns the entry
         that now shows those pixels."""
         with self._lock:
+            self.last_grab = max(self.last_grab, t)
             last = self._frames[-1] if self._frames else None
             if (
                 last is not None
@@ -90,10 +91,7 @@ class FrameRing:
         title = self._title()
         frame = self._grab()
         self.grabs += 1
-        t = self._clock()
-        entry = self.add(t, frame, title)
-        self.last_grab = t
-        return entry
+        return self.add(self._clock(), frame, title)
 
     def poke(self) -> None:
         """Grab soon (an action just ended)."""

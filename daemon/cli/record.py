@@ -100,11 +100,11 @@ def run_record(args: argparse.Namespace, data_dir: Path) -> int:
             )
             try:
                 while not stop.wait(0.5):
-                    if rec.failure is not None or rec.input.failure is not None:
+                    if rec.failure is not None or rec.input_failure is not None:
                         break
             finally:
                 summary = rec.stop()
-            failure = rec.failure or rec.input.failure
+            failure = rec.failure or rec.input_failure
             print(summary.line(), flush=True)
             if failure is not None:
                 print(f"driverseat: the recorder stopped: {failure!r}", file=sys.stderr)

@@ -20,18 +20,21 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from capture.recorder import HumanAction, Merger, PauseToggled, Settings
 from capture.recorder.frames import FrameRing, TimedFrame
 from capture.recorder.live import LiveInput, RecordedEvent
+from capture.screen import Frame
 from daemon.shadow.convert import canonical
 from daemon.shadow.frames import FrameFiles
 from daemon.shadow_store import SessionInfo, ShadowStore
 from daemon.store import Store
 
-__all__ = ["BURST_GAP_S", "Recording", "Summary"]
+__all__ = ["BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +48,68 @@ class Summary:
     actions: int
     seconds: float
     bytes: int  # frame files written by this recording
+    events: int = 0  # the person's input events seen
 
     def line(self) -> str:
         return (
             f"recorded {self.actions} action(s) in {self.seconds:.1f} s into session "
-            f"{self.session!r}, {self.bytes / 1e6:.2f} MB of frames"
+            f"{self.session!r}, {self.bytes / 1e6:.2f} MB of frames ({self.events} input events)"
         )
+
+
+class Desktop(Protocol):
+    """What a recording needs of a desktop: the person's events, frames, titles."""
+
+    display_name: str
+
+    def start(self) -> None: ...
+    def stop_input(self) -> None: ...
+    def close(self) -> None: ...
+    def screen_size(self) -> tuple[int, int]: ...
+    def grab(self) -> Frame: ...
+    def title(self) -> str | None: ...
+    @property
+    def failure(self) -> BaseException | None: ...
+
+
+class XDesktop:
+    """An X display: the person's input (LiveInput), screenshots, the active window title."""
+
+    def __init__(self, display: str | None, on_event: Callable[[RecordedEvent], None]) -> None:
+        from capture.screen import Screen
+        from capture.windows import WindowTitles
+
+        self.input = LiveInput(display, on_event)
+        self.display_name = self.input.backend.display_name
+        try:
+            self._screen = Screen(self.display_name).open()
+            self._titles = WindowTitles(self.display_name)
+        except Exception:
+            self.input.close()
+            raise
+
+    def start(self) -> None:
+        self.input.start()
+
+    def stop_input(self) -> None:
+        self.input.close()
+
+    def close(self) -> None:
+        self._titles.close()
+        self._screen.close()
+
+    def screen_size(self) -> tuple[int, int]:
+        return self.input.screen_size()
+
+    def grab(self) -> Frame:
+        return self._screen.grab(0)
+
+    def title(self) -> str | None:
+        return self._titles.active()
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self.input.failure
 
 
 class Recording:
@@ -65,24 +124,18 @@ class Recording:
         session: str,
         settings: Settings | None = None,
         frame_interval: float = 0.25,
+        desktop: Callable[[Callable[[RecordedEvent], None]], Desktop] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from capture.screen import Screen
-        from capture.windows import WindowTitles
-
+        self._clock = clock
         self.shadow = ShadowStore(store)
         self.files = FrameFiles(self.shadow, frames_dir)
         self.merger = Merger(settings)
         self._events: queue.Queue[object] = queue.Queue()
-        self.input = LiveInput(display, self._events.put)
-        try:
-            self._screen = Screen(self.input.backend.display_name).open()
-            self._titles = WindowTitles(self.input.backend.display_name)
-        except Exception:
-            self.input.close()
-            raise
-        self.ring = FrameRing(lambda: self._screen.grab(0), title=self._titles.active, interval=frame_interval)
+        self.desktop = (desktop or (lambda on_event: XDesktop(display, on_event)))(self._events.put)
+        self.ring = FrameRing(self.desktop.grab, title=self.desktop.title, interval=frame_interval)
         self.info: SessionInfo = self.shadow.open_session(
-            session, self.input.backend.display_name, self.input.screen_size()
+            session, self.desktop.display_name, self.desktop.screen_size()
         )
         self._seq = self.shadow.next_seq(self.info.id)
         # epoch = monotonic + offset: events and frames are stamped on the monotonic clock
@@ -91,50 +144,59 @@ class Recording:
         self._last: tuple[str, float] | None = None  # (row id, end) still owed a frame after
         self._origins: dict[float, str] = {}  # event time -> origin, for pending actions
         self.actions = 0
+        self.events = 0
         self.paused = False
-        self.on_action: list[object] = []
         self._worker = threading.Thread(target=self._run, name="driverseat-recorder", daemon=True)
         self._started = 0.0
         self._stopped = threading.Event()
         self.failure: BaseException | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self.ring.grab_now()  # every action has a frame from before it, the first included
-        self.ring.start()
+    def start(self, *, grab_frames: bool = True) -> None:
+        """Start; ``grab_frames=False`` leaves the ring to whoever adds frames (tests)."""
+        self._started = self._clock()
+        if grab_frames:
+            self.ring.grab_now()  # every action has a frame from before it, the first included
+            self.ring.start()
         self._worker.start()
-        self.input.start()
+        self.desktop.start()
 
     def stop(self) -> Summary:
         """Stop observing, flush every pending action, store the last frame after."""
         if not self._stopped.is_set():
             self._stopped.set()
-            self.input.close()  # joins the observer: nothing more is queued after this
+            self.desktop.stop_input()  # every event seen so far is queued after this
             self._events.put(_STOP)
             self._worker.join(timeout=30)
             self.ring.stop()
-            self._titles.close()
-            self._screen.close()
-            self.shadow.add_seconds(self.info.id, time.monotonic() - self._started)
-        return Summary(self.info.name, self.actions, time.monotonic() - self._started, self.files.bytes_written)
+            self.desktop.close()
+            self.shadow.add_seconds(self.info.id, self._clock() - self._started)
+        return Summary(
+            self.info.name, self.actions, self._clock() - self._started,
+            self.files.bytes_written, self.events,
+        )  # fmt: skip
+
+    @property
+    def input_failure(self) -> BaseException | None:
+        return self.desktop.failure
 
     # -- the worker ---------------------------------------------------------------------------
     def _run(self) -> None:
         try:
             while True:
                 deadline = self._deadline()
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                timeout = None if deadline is None else max(0.0, deadline - self._clock())
                 try:
                     item = self._events.get(timeout=timeout)
                 except queue.Empty:
-                    self._tick(time.monotonic())
+                    self._tick(self._clock())
                     continue
                 if item is _STOP:
                     break
                 assert isinstance(item, RecordedEvent)
                 self._tick(item.event.t)  # a burst that ended before this event ends first
                 self._origins[item.event.t] = item.origin.value
+                self.events += 1
                 for out in self.merger.feed(item.event):
                     self._handle(out)
                 self._pin()

@@ -289,7 +289,7 @@ def test_pause_hotkey_keeps_what_is_typed_between_out(
         human.combo("Control_L", "Alt_L", "p")
         for ch in "ok":
             human.tap(ch)
-        code, out = rec.stop()
+        code, _ = rec.stop()
     finally:
         if rec.proc.poll() is None:
             rec.proc.kill()
