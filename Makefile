@@ -34,6 +34,7 @@ bench: deps
 	$(PY) bench/a11y_lookup.py
 	$(PY) bench/overlay_latency.py
 	$(PY) bench/fuzz_api.py --examples 300
+	$(PY) bench/record.py
 
 lint: deps
 	$(VENV)/bin/python -m pip install -q ruff mypy
