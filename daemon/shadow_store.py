@@ -124,6 +124,7 @@ class ShadowStore:
         origin: str,
         window: str | None,
         frame_before: str | None,
+        element: dict[str, Any] | None = None,
     ) -> str:
         """One recorded action (its own transaction); returns its id."""
         action_id = uuid.uuid4().hex
@@ -131,10 +132,12 @@ class ShadowStore:
             db.execute(
                 """INSERT INTO shadow_actions (id, session_id, seq, started, ended, kind,
                        action_json, origin, window, element_json, frame_before, frame_after)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
                 (
                     action_id, session_id, seq, span[0], span[1], str(action["action"]),
-                    json.dumps(action, ensure_ascii=False), origin, window, frame_before,
+                    json.dumps(action, ensure_ascii=False), origin, window,
+                    None if element is None else json.dumps(element, ensure_ascii=False),
+                    frame_before,
                 ),
             )  # fmt: skip
         return action_id

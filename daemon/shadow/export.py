@@ -10,7 +10,8 @@ action as JSON text: its fields differ by kind, a single column keeps the schema
 ``action_type``, ``pyautogui`` (the same action as code), ``x``/``y`` and ``end_x``/
 ``end_y`` in pixels (a drag's start and end; null for keys and text), the same
 normalised to 0..1 by the screen size, ``screen_width``/``screen_height``, ``text``,
-``keys``, ``window``, ``element`` (null until the accessibility tree reaches clicks),
+``keys``, ``window``, ``element`` (JSON text: role, name, box, window of the element under
+a press, from the accessibility tree; null where it does not reach),
 ``origin`` (``human`` or ``foreign``: another injector, such as VNC) and ``frame_after``
 (the frame after a burst's last action, relative to ``train/``, else null).
 """

@@ -10,8 +10,8 @@ click waiting for its double) before it returns.
 Frames: an action stores the last distinct frame first seen before its first event
 (held modifiers included); the last action of a burst (no action for ``BURST_GAP_S``,
 or the end of the recording) also stores the frame after it. The window title is the
-one read with that frame. No element under the click: the accessibility tree
-(capture/a11y, the grounding issue) is not there yet, so ``element`` is stored as none.
+one read with that frame. A click, drag or scroll stores the element under its press
+from the accessibility tree (capture.a11y) where it reaches, else none.
 """
 
 from __future__ import annotations
@@ -23,9 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from capture.recorder import HumanAction, Merger, PauseToggled, Settings
+from capture.input import Kind
+from capture.recorder import (
+    Click,
+    Drag,
+    HumanAction,
+    Merger,
+    PauseToggled,
+    RawEvent,
+    Scroll,
+    Settings,
+)
 from capture.recorder.frames import FrameRing, TimedFrame
 from capture.recorder.live import LiveInput, RecordedEvent
 from capture.screen import Frame
@@ -33,6 +43,9 @@ from daemon.shadow.convert import canonical
 from daemon.shadow.frames import FrameFiles
 from daemon.shadow_store import SessionInfo, ShadowStore
 from daemon.store import Store
+
+if TYPE_CHECKING:
+    from capture.a11y import A11y, Element
 
 __all__ = ["BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
 
@@ -68,6 +81,7 @@ class Desktop(Protocol):
     def screen_size(self) -> tuple[int, int]: ...
     def grab(self) -> Frame: ...
     def title(self) -> str | None: ...
+    def element_at(self, x: int, y: int) -> dict[str, Any] | None: ...
     @property
     def failure(self) -> BaseException | None: ...
 
@@ -87,6 +101,7 @@ class XDesktop:
         except Exception:
             self.input.close()
             raise
+        self._a11y: A11y | None = None
 
     def start(self) -> None:
         self.input.start()
@@ -95,6 +110,8 @@ class XDesktop:
         self.input.close()
 
     def close(self) -> None:
+        if self._a11y is not None:
+            self._a11y.close()
         self._titles.close()
         self._screen.close()
 
@@ -107,9 +124,33 @@ class XDesktop:
     def title(self) -> str | None:
         return self._titles.active()
 
+    def element_at(self, x: int, y: int) -> dict[str, Any] | None:
+        """The accessible element at (x, y), as stored; None where the tree does not reach
+        (no accessibility bus, an application that exposes nothing, no answer in 80 ms)."""
+        if self._a11y is None:
+            from capture.a11y import A11y
+
+            self._a11y = A11y(display=self.display_name)
+        return element_json(self._a11y.element_at(x, y))
+
     @property
     def failure(self) -> BaseException | None:
         return self.input.failure
+
+
+def element_json(el: Element | None) -> dict[str, Any] | None:
+    if el is None:
+        return None
+    window = el.window
+    return {
+        "source": "a11y",
+        "role": el.role,
+        "name": el.name,
+        "description": el.description,
+        "box": None if el.box is None else [el.box.left, el.box.top, el.box.width, el.box.height],
+        "window": None if window is None else {"role": window.role, "name": window.name},
+        "application": el.application,
+    }
 
 
 class Recording:
@@ -143,6 +184,8 @@ class Recording:
         self._pins: dict[float, TimedFrame | None] = {}
         self._last: tuple[str, float] | None = None  # (row id, end) still owed a frame after
         self._origins: dict[float, str] = {}  # event time -> origin, for pending actions
+        # (x, y) -> the element under a press of a pending action, looked up at the press
+        self._elements: dict[tuple[int, int], dict[str, Any] | None] = {}
         self.actions = 0
         self.events = 0
         self.paused = False
@@ -197,6 +240,7 @@ class Recording:
                 self._tick(item.event.t)  # a burst that ended before this event ends first
                 self._origins[item.event.t] = item.origin.value
                 self.events += 1
+                self._look_up(item.event)
                 for out in self.merger.feed(item.event):
                     self._handle(out)
                 self._pin()
@@ -238,6 +282,7 @@ class Recording:
         if since is None:
             self._pins.clear()
             self._origins.clear()
+            self._elements.clear()
             return
         for t in [t for t in self._pins if t < since]:
             del self._pins[t]
@@ -245,6 +290,21 @@ class Recording:
             del self._origins[t]
         if since not in self._pins:
             self._pins[since] = self.ring.before(since)
+
+    def _look_up(self, ev: RawEvent) -> None:
+        """The element under a press, asked when the press is handled (milliseconds after
+        it, before its release can have closed the window it was on)."""
+        if ev.kind is not Kind.BUTTON_DOWN or ev.x is None or ev.y is None or self.merger.paused:
+            return
+        if (ev.x, ev.y) not in self._elements:
+            self._elements[(ev.x, ev.y)] = self.desktop.element_at(ev.x, ev.y)
+
+    def _element_of(self, out: HumanAction) -> dict[str, Any] | None:
+        if isinstance(out, Click | Scroll):
+            return self._elements.get((out.x, out.y))
+        if isinstance(out, Drag) and out.path:
+            return self._elements.get(out.path[0])
+        return None
 
     def _handle(self, out: HumanAction | PauseToggled) -> None:
         if isinstance(out, PauseToggled):
@@ -268,6 +328,7 @@ class Recording:
             origin=origin,
             window=entry.title if entry is not None else None,
             frame_before=digest,
+            element=self._element_of(out),
         )
         self._seq += 1
         self.actions += 1

@@ -53,6 +53,9 @@ class FakeDesktop:
     def title(self) -> str | None:
         return "at stop"
 
+    def element_at(self, x: int, y: int) -> dict[str, object] | None:
+        return {"role": "push button", "name": f"at {x},{y}"}
+
 
 def test_frames_before_and_after_survive_a_long_burst(tmp_path: Path) -> None:
     desktops: list[FakeDesktop] = []
@@ -95,6 +98,8 @@ def test_frames_before_and_after_survive_a_long_burst(tmp_path: Path) -> None:
     click, typed = rows
     assert click["action"]["action"] == "click" and (click["action"]["x"], click["action"]["y"]) == (5, 6)
     assert click["origin"] == "foreign" and click["window"] == "Editor"
+    assert click["element"] == {"role": "push button", "name": "at 5,6"}
+    assert typed_element_is_none(rows)
     assert click["frame_before"] == _digest_file(before_click)
     # the burst ended with the click: its after-frame is the last one before the typing
     assert click["frame_after"] == _digest_file(before_typing)
@@ -103,3 +108,7 @@ def test_frames_before_and_after_survive_a_long_burst(tmp_path: Path) -> None:
     assert typed["window"] == "Terminal"
     assert typed["frame_after"] == _digest_file(desktops[0].final)
     assert typed["started"] < typed["ended"]
+
+
+def typed_element_is_none(rows: list[dict[str, object]]) -> bool:
+    return rows[1]["element"] is None  # no element for keys and text
