@@ -70,7 +70,9 @@ def test_identity_view_leaves_points_alone() -> None:
     drag = view.to_screen(Drag(path=((0, 0), (5, 7), (1919, 1079))))
     assert drag.path == ((0, 0), (5, 7), (1919, 1079)) and drag.space == "screen"
     # identity still means bounds: a point past the screen is refused, not passed through
-    with pytest.raises(ActionError, match=r"point \(1920, 5\) is off the screen, which is 1920x1080"):
+    with pytest.raises(
+        ActionError, match=r"point \(1920, 5\) is off the screen, which is 1920x1080"
+    ):
         view.to_screen(Click(x=1920, y=5))
 
 
@@ -130,7 +132,9 @@ def test_drag_path_is_scaled_point_by_point(right: AgentView) -> None:
 
 
 @pytest.mark.parametrize("kind", [MouseDown, MouseUp])
-def test_mouse_down_and_up_with_and_without_a_point(right: AgentView, kind: type[MouseDown]) -> None:
+def test_mouse_down_and_up_with_and_without_a_point(
+    right: AgentView, kind: type[MouseDown]
+) -> None:
     at = _screen(right, kind(x=500, y=600, button="right"))
     assert (at["x"], at["y"], at["button"]) == (2623, 844, "right")
     here = _screen(right, kind())  # where the pointer is: nothing to convert
@@ -240,7 +244,9 @@ def test_cursor_on_the_agents_monitor(
 @pytest.mark.parametrize(
     "cursor", [(1919, 500), (3840, 500), (2000, 1080), (2000, -1), (0, 0)]
 )  # left monitor's last column, one past the right edge, below, above, the left monitor
-def test_cursor_off_the_agents_monitor_is_unknown(right: AgentView, cursor: tuple[int, int]) -> None:
+def test_cursor_off_the_agents_monitor_is_unknown(
+    right: AgentView, cursor: tuple[int, int]
+) -> None:
     out = right.outcome_to_agent(_outcome(cursor=cursor))
     assert (out.cursor, out.space) == (None, "agent")
     assert out.detail == "the pointer is on another monitor than the agent's"
