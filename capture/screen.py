@@ -30,13 +30,13 @@ import dataclasses
 import sys
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from capture.closing import Closing
 from capture.coords import Monitor, Point, Rect, Space
 from capture.errors import CaptureError
 
@@ -80,7 +80,7 @@ class Frame:
         return (int(r), int(g), int(b))
 
 
-class Screen:
+class Screen(Closing):
     """The desktop's monitors, screenshots and mouse position; a context manager.
 
     >>> with Screen() as screen:  # doctest: +SKIP
@@ -123,14 +123,6 @@ class Screen:
 
     def __enter__(self) -> Self:
         return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def refresh(self) -> None:
         """Forget the monitor layout and reconnect the grabber.

@@ -11,11 +11,10 @@ is a normal state of a desktop, not a failure of it.
 from __future__ import annotations
 
 import threading
-from types import TracebackType
-from typing import Self
 
 from Xlib import X, Xatom, display, error
 
+from capture.closing import Closing
 from capture.errors import CaptureError
 
 __all__ = ["WindowTitles", "active_window_title"]
@@ -25,7 +24,7 @@ __all__ = ["WindowTitles", "active_window_title"]
 _GONE = (error.XError, error.ConnectionClosedError, OSError)
 
 
-class WindowTitles:
+class WindowTitles(Closing):
     """One X connection that answers "what is the active window called?" repeatedly.
 
     Opening a display costs milliseconds; the daemon asks before every action, so it
@@ -81,17 +80,6 @@ class WindowTitles:
             if not self._closed:
                 self._closed = True
                 self._display.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def active_window_title(display: str | None = None) -> str | None:

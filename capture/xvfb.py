@@ -12,13 +12,13 @@ import select
 import shutil
 import subprocess
 import time
-from types import TracebackType
 from typing import Self
 
+from capture.closing import Closing
 from capture.errors import CaptureError
 
 
-class VirtualDisplay:
+class VirtualDisplay(Closing):
     """Start ``Xvfb`` and stop it on exit; ``name`` is the ``:N`` to put in DISPLAY.
 
     >>> with VirtualDisplay(1920, 1080) as vd:  # doctest: +SKIP
@@ -104,10 +104,6 @@ class VirtualDisplay:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """The same as :meth:`stop` (so that ``with VirtualDisplay():`` stops it)."""
         self.stop()

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from capture import CaptureError
 from capture.input.keys import keysym_for_char, parse_keys
@@ -19,6 +27,24 @@ MAX_TEXT = 10_000
 MAX_PATH = 5_000
 MAX_DURATION = 60.0
 MAX_SCROLL = 100
+MAX_LONG_POLL = 60.0
+"""Seconds the daemon holds one long-poll (``GET /v1/reviews/{id}?wait=``); clients that
+wait longer poll again."""
+
+
+
+def _a_number(value: Any) -> Any:
+    """JSON numbers only: ``true`` is not 1 and ``"5"`` is not 5 (pydantic's lax mode takes both)."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_a_number)]
+"""A whole number from JSON: never a bool or a string."""
+Num = Annotated[float, BeforeValidator(_a_number)]
+"""A number from JSON: never a bool or a string."""
+Point = tuple[Int, Int]
 
 Button = Literal["left", "right", "middle"]
 Space = Literal["agent", "screen"]
@@ -31,7 +57,7 @@ class ActionBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     reason: str | None = Field(None, max_length=4_000, description="the agent's own words")
-    confidence: float | None = Field(None, ge=0.0, le=1.0)
+    confidence: Num | None = Field(None, ge=0.0, le=1.0)
     screen_text: str | None = Field(
         None,
         max_length=20_000,
@@ -70,8 +96,8 @@ def _check_modifiers(mods: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class _Pointed(ActionBase):
-    x: int = Field(ge=0, le=1_000_000)
-    y: int = Field(ge=0, le=1_000_000)
+    x: Int = Field(ge=0, le=1_000_000)
+    y: Int = Field(ge=0, le=1_000_000)
 
     def points(self) -> list[tuple[int, int]]:
         return [(self.x, self.y)]
@@ -80,7 +106,7 @@ class _Pointed(ActionBase):
 class Click(_Pointed):
     action: Literal["click"] = "click"
     button: Button = "left"
-    count: int = Field(1, ge=1, le=3, description="1 single, 2 double, 3 triple click")
+    count: Int = Field(1, ge=1, le=3, description="1 single, 2 double, 3 triple click")
     modifiers: tuple[str, ...] = Field((), max_length=8, description='held keys, e.g. ["ctrl"]')
 
     _mods = field_validator("modifiers")(_check_modifiers)
@@ -92,10 +118,10 @@ class Move(_Pointed):
 
 class Drag(ActionBase):
     action: Literal["drag"] = "drag"
-    path: tuple[tuple[int, int], ...] = Field(min_length=2, max_length=MAX_PATH)
+    path: tuple[Point, ...] = Field(min_length=2, max_length=MAX_PATH)
     button: Button = "left"
     modifiers: tuple[str, ...] = Field((), max_length=8)
-    duration: float = Field(0.3, ge=0.0, le=MAX_DURATION, description="seconds for the whole path")
+    duration: Num = Field(0.3, ge=0.0, le=MAX_DURATION, description="seconds for the whole path")
 
     _mods = field_validator("modifiers")(_check_modifiers)
 
@@ -110,14 +136,14 @@ class Drag(ActionBase):
         return list(self.path)
 
 
-class MouseDown(ActionBase):
-    action: Literal["mouse_down"] = "mouse_down"
-    button: Button = "left"
-    x: int | None = Field(None, ge=0)
-    y: int | None = Field(None, ge=0)
+class _MaybePointed(ActionBase):
+    """An action at a point, or where the pointer is when no point is given."""
+
+    x: Int | None = Field(None, ge=0)
+    y: Int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _both_or_none(self) -> MouseDown:
+    def _both_or_none(self) -> _MaybePointed:
         if (self.x is None) != (self.y is None):
             raise ValueError("give both x and y, or neither")
         return self
@@ -126,16 +152,19 @@ class MouseDown(ActionBase):
         return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
 
+class MouseDown(_MaybePointed):
+    action: Literal["mouse_down"] = "mouse_down"
+    button: Button = "left"
+
+
 class MouseUp(MouseDown):
     action: Literal["mouse_up"] = "mouse_up"  # type: ignore[assignment]
 
 
-class Scroll(ActionBase):
+class Scroll(_MaybePointed):
     action: Literal["scroll"] = "scroll"
-    x: int | None = Field(None, ge=0)
-    y: int | None = Field(None, ge=0)
-    dx: int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is right")
-    dy: int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is down")
+    dx: Int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is right")
+    dy: Int = Field(0, ge=-MAX_SCROLL, le=MAX_SCROLL, description="wheel clicks, + is down")
     modifiers: tuple[str, ...] = Field((), max_length=8)
 
     _mods = field_validator("modifiers")(_check_modifiers)
@@ -144,12 +173,7 @@ class Scroll(ActionBase):
     def _something(self) -> Scroll:
         if self.dx == 0 and self.dy == 0:
             raise ValueError("scroll needs dx or dy")
-        if (self.x is None) != (self.y is None):
-            raise ValueError("give both x and y, or neither")
         return self
-
-    def points(self) -> list[tuple[int, int]]:
-        return [] if self.x is None or self.y is None else [(self.x, self.y)]
 
 
 class Type(ActionBase):
@@ -183,12 +207,12 @@ class Key(ActionBase):
 
 class HoldKey(Key):
     action: Literal["hold_key"] = "hold_key"  # type: ignore[assignment]
-    duration: float = Field(gt=0.0, le=MAX_DURATION)
+    duration: Num = Field(gt=0.0, le=MAX_DURATION)
 
 
 class Wait(ActionBase):
     action: Literal["wait"] = "wait"
-    duration: float = Field(1.0, ge=0.0, le=MAX_DURATION)
+    duration: Num = Field(1.0, ge=0.0, le=MAX_DURATION)
 
 
 class Screenshot(ActionBase):
@@ -203,7 +227,7 @@ class Zoom(ActionBase):
     """A closer look: the pixels of ``region`` (x0, y0, x1, y1; x1, y1 exclusive)."""
 
     action: Literal["zoom"] = "zoom"
-    region: tuple[int, int, int, int]
+    region: tuple[Int, Int, Int, Int]
 
     @field_validator("region")
     @classmethod
@@ -248,7 +272,9 @@ def check_bounds(action: ActionBase, width: int, height: int) -> None:
 
 # --- outcomes -------------------------------------------------------------------------
 
-Status = Literal["executed", "interrupted", "denied", "rejected", "corrected", "error"]
+Status = Literal["executed", "interrupted", "denied", "rejected", "expired", "corrected", "error"]
+"""``rejected``: a person said no (or cancelled a grace window); ``expired``: nobody answered
+in time (or a restart interrupted an undo window): in both the action did not run."""
 Control = Literal["agent", "human", "stopped"]
 
 
@@ -353,12 +379,12 @@ class DecisionRequest(BaseModel):
 
     verdict: Verdict
     reviewer: str = Field(min_length=1, max_length=200)
-    points: tuple[tuple[int, int], ...] = Field(
+    points: tuple[Point, ...] = Field(
         (), max_length=2, description="screen-space point(s) of a correction (two for a drag)"
     )
     edited: dict[str, Any] | None = Field(None, description="replacement fields, e.g. text or keys")
     rationale: str | None = Field(None, max_length=2_000)
-    shown_at: float | None = Field(None, description="when the review was shown (epoch s)")
+    shown_at: Num | None = Field(None, description="when the review was shown (epoch s)")
 
 
 class Review(_Wire):

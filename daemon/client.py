@@ -8,20 +8,28 @@ Errors: :class:`NotRunning` (nothing listens at the URL), :class:`~daemon.errors
 (401), :class:`~daemon.errors.ActionError` (422: the action or decision was refused, nothing
 ran), :class:`ClientError` for anything else unexpected; its ``details["status"]`` says
 which (404: no such review, 409: the review was already decided or expired).
+
+As in httpx, everything but I/O is written once: each method is an *exchange*, a generator
+that yields the requests it needs, is sent each response (or has the failure to send
+thrown in) and returns the method's result. :class:`Client` and :class:`AsyncClient` only
+send what it yields, each over one ``httpx`` client whose keep-alive connection stays open
+between calls.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Generator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, NamedTuple, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
-from daemon.actions import DecisionRequest, Outcome, Review
+from capture.closing import Closing
+from daemon.actions import MAX_LONG_POLL, DecisionRequest, Outcome, Review
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
 
@@ -31,24 +39,10 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 # Actions may legitimately take a minute (a long text, a 60 s hold_key or wait).
 ACTION_TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=30.0, pool=5.0)
 CONTROL_TIMEOUT = httpx.Timeout(10.0)
-MAX_WAIT = 60.0  # the longest long-poll the daemon holds; a longer wait takes several
+HEALTH_TIMEOUT = httpx.Timeout(2.0)
+MAX_WAIT = MAX_LONG_POLL  # the longest long-poll the daemon holds; a longer wait takes several
 
-
-def _poll(left: float) -> tuple[dict[str, Any] | None, httpx.Timeout]:
-    """Query and timeout of one long-poll of at most ``left`` seconds."""
-    wait = min(max(0.0, left), MAX_WAIT)
-    timeout = httpx.Timeout(connect=5.0, read=wait + 15.0, write=10.0, pool=5.0)
-    return ({"wait": round(wait, 3)} if wait > 0 else None), timeout
-
-
-def _review_path(review_id: str, tail: str = "") -> str:
-    return f"/v1/reviews/{quote(review_id, safe='')}{tail}"
-
-
-def _decision_body(req: DecisionRequest | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(req, DecisionRequest):
-        return req.model_dump(mode="json", exclude_none=True)
-    return dict(req)
+T = TypeVar("T")
 
 
 class ClientError(DaemonError):
@@ -59,13 +53,42 @@ class NotRunning(ClientError):
     """Nothing answered at the daemon's URL."""
 
 
-def _body(action: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(action, BaseModel):
-        return action.model_dump(mode="json", exclude_none=True)
-    return dict(action)
+# -- exchanges: what each method asks and how it reads the answers (no I/O) ---------------
+
+
+class _Call(NamedTuple):
+    """One request an exchange needs; the client sends it to its own URL with its token."""
+
+    method: str
+    path: str
+    json: Any = None
+    timeout: httpx.Timeout = CONTROL_TIMEOUT
+    params: dict[str, Any] | None = None
+
+
+# Sent an httpx.Response for each _Call it yields; returns the method's result.
+_Exchange = Generator[_Call, httpx.Response, T]
+
+
+def _body(model: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(model, BaseModel):
+        return model.model_dump(mode="json", exclude_none=True)
+    return dict(model)
+
+
+def _review_path(review_id: str, tail: str = "") -> str:
+    return f"/v1/reviews/{quote(review_id, safe='')}{tail}"
+
+
+def _poll(left: float) -> tuple[dict[str, Any] | None, httpx.Timeout]:
+    """Query and timeout of one long-poll of at most ``left`` seconds."""
+    wait = round(min(max(0.0, left), MAX_WAIT), 3)
+    timeout = httpx.Timeout(connect=5.0, read=wait + 15.0, write=10.0, pool=5.0)
+    return ({"wait": wait} if wait > 0 else None), timeout
 
 
 def _check(resp: httpx.Response) -> Any:
+    """The JSON of a successful answer; an error answer raised as the error it stands for."""
     try:
         data = resp.json()
     except ValueError:
@@ -83,241 +106,257 @@ def _check(resp: httpx.Response) -> Any:
     return data
 
 
-def _not_running(url: str, exc: Exception) -> NotRunning:
-    return NotRunning(
-        f"the driverseat daemon is not running at {url} (start it with `driverseat serve`)",
-        url=url,
-        cause=str(exc),
-    )
+def _json_of(call: _Call) -> _Exchange[Any]:
+    """One request whose answer is JSON."""
+    return _check((yield call))
 
 
-class _Base:
-    def __init__(self, url: str = DEFAULT_URL, token: str = "") -> None:
-        self.url = url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    @classmethod
-    def _token_from(cls, data_dir: str | Path | None) -> str:
-        return read_token(data_dir if data_dir is not None else default_data_dir())
+def _dict_of(call: _Call) -> _Exchange[dict[str, Any]]:
+    result: dict[str, Any] = yield from _json_of(call)
+    return result
 
 
-class Client(_Base):
-    """Synchronous client; a context manager that closes its connection pool."""
+def _anthropic(tool_input: dict[str, Any]) -> _Exchange[dict[str, Any]]:
+    return (yield from _dict_of(_Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT)))
+
+
+def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:
+    return (yield from _dict_of(_Call(method, path)))
+
+
+def _act(action: BaseModel | dict[str, Any]) -> _Exchange[Outcome]:
+    data = yield from _json_of(_Call("POST", "/v1/actions", _body(action), ACTION_TIMEOUT))
+    return Outcome.model_validate(data)
+
+
+def _reviews() -> _Exchange[list[Review]]:
+    data = yield from _json_of(_Call("GET", "/v1/reviews"))
+    return [Review.model_validate(r) for r in data]
+
+
+def _review(
+    review_id: str, wait: float, clock: Callable[[], float] = time.monotonic
+) -> _Exchange[Review]:
+    """Long-polls of at most :data:`MAX_WAIT` until the review is decided or ``wait`` ends."""
+    deadline = clock() + wait
+    while True:
+        left = deadline - clock()
+        params, timeout = _poll(left)
+        data = yield from _json_of(_Call("GET", _review_path(review_id), None, timeout, params))
+        found = Review.model_validate(data)
+        if found.status != "pending" or left <= MAX_WAIT:
+            return found
+
+
+def _review_screenshot(review_id: str) -> _Exchange[bytes]:
+    resp = yield _Call("GET", _review_path(review_id, "/screenshot"))
+    if resp.status_code != 200:
+        _check(resp)
+    return resp.content
+
+
+def _decide(review_id: str, req: DecisionRequest | dict[str, Any]) -> _Exchange[Review]:
+    data = yield from _json_of(_Call("POST", _review_path(review_id, "/decision"), _body(req)))
+    return Review.model_validate(data)
+
+
+def _healthy() -> _Exchange[bool]:
+    try:
+        data = (yield _Call("GET", "/healthz", timeout=HEALTH_TIMEOUT)).json()
+    except (ClientError, ValueError):  # ClientError: the shell could not send it
+        return False
+    return isinstance(data, dict) and bool(data.get("ok"))
+
+
+def _send_error(url: str, request: httpx.Request, exc: httpx.HTTPError) -> ClientError:
+    """What a failure to send ``request`` means to the caller."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return NotRunning(
+            f"the driverseat daemon is not running at {url} (start it with `driverseat serve`)",
+            url=url,
+            cause=str(exc),
+        )
+    return ClientError(f"request to {request.url} failed: {exc}")
+
+
+class _Steps(Generic[T]):
+    """Steps one exchange: :attr:`request` is the one it waits for, None once it returned
+    :attr:`result`. An error it does not handle comes out of :meth:`settle`."""
 
     def __init__(
-        self,
-        url: str = DEFAULT_URL,
-        token: str = "",
-        *,
-        transport: httpx.BaseTransport | None = None,
+        self, exchange: _Exchange[T], url: str, build: Callable[[_Call], httpx.Request]
     ) -> None:
-        super().__init__(url, token)
-        self._http = httpx.Client(base_url=self.url, headers=self.headers, transport=transport)
+        self._exchange, self._url, self._build = exchange, url, build
+        self.request: httpx.Request | None = None
+        self.result: T
+        self._advance(lambda: next(exchange))
+
+    def _advance(self, step: Callable[[], _Call]) -> None:
+        try:
+            self.request = self._build(step())
+        except StopIteration as done:
+            self.request, self.result = None, done.value
+
+    def settle(self, outcome: httpx.Response | httpx.HTTPError) -> None:
+        """Hand the exchange the answer to :attr:`request`, or the failure to send it."""
+        if isinstance(outcome, httpx.Response):
+            self._advance(lambda: self._exchange.send(outcome))
+            return
+        assert self.request is not None, "settle() after the exchange returned"
+        err = _send_error(self._url, self.request, outcome)
+        err.__cause__ = outcome  # as `raise err from outcome` would
+        self._advance(lambda: self._exchange.throw(err))
+
+
+# -- the shells: the same methods, with sync or async I/O ---------------------------------
+
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+Transport = TypeVar("Transport", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
+
+class _BaseClient(Generic[H, Transport]):
+    """The URL, the token and the httpx client of either kind; ``headers`` go with each call.
+
+    The httpx client keeps its keep-alive connection (TCP_NODELAY set by httpcore) open
+    from one call to the next, until the client is closed.
+    """
+
+    _open: Callable[..., H]  # httpx.Client or httpx.AsyncClient
+
+    def __init__(
+        self, url: str = DEFAULT_URL, token: str = "", *, transport: Transport | None = None
+    ) -> None:
+        self.url = url.rstrip("/")
+        # no token, no header: "Bearer " alone is not a legal header value (h11 refuses it)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http: H = self._open(base_url=self.url, headers=self.headers, transport=transport)
 
     @classmethod
-    def from_data_dir(cls, url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> Client:
+    def from_data_dir(cls, url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> Self:
         """A client using the token the daemon wrote in ``data_dir`` (default: the user's)."""
-        return cls(url, cls._token_from(data_dir))
+        return cls(url, read_token(data_dir if data_dir is not None else default_data_dir()))
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        json: Any = None,
-        timeout: httpx.Timeout = CONTROL_TIMEOUT,
-        params: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        try:
-            return self._http.request(method, path, json=json, timeout=timeout, params=params)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _not_running(self.url, exc) from exc
-        except httpx.HTTPError as exc:
-            raise ClientError(f"request to {self.url}{path} failed: {exc}") from exc
+    def _steps(self, exchange: _Exchange[T]) -> _Steps[T]:
+        return _Steps(exchange, self.url, self._build)
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        json: Any = None,
-        timeout: httpx.Timeout = CONTROL_TIMEOUT,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        return _check(self._send(method, path, json, timeout, params))
+    def _build(self, call: _Call) -> httpx.Request:
+        return self._http.build_request(
+            call.method, call.path, json=call.json, params=call.params, timeout=call.timeout
+        )
+
+
+class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
+    """Synchronous client; a context manager that closes its connection.
+
+    ``Client(url, token, transport=...)``: ``transport`` replaces the network (tests pass
+    an ``httpx.MockTransport``).
+    """
+
+    _open = httpx.Client
+
+    def _run(self, exchange: _Exchange[T]) -> T:
+        steps = self._steps(exchange)
+        while (request := steps.request) is not None:
+            steps.settle(self._send(request))
+        return steps.result
 
     def act(self, action: BaseModel | dict[str, Any]) -> Outcome:
         """Execute one canonical action; returns its Outcome (``status`` says what happened)."""
-        return Outcome.model_validate(
-            self._request("POST", "/v1/actions", _body(action), ACTION_TIMEOUT)
-        )
+        return self._run(_act(action))
 
     def anthropic(self, tool_input: dict[str, Any]) -> dict[str, Any]:
         """Execute one Anthropic computer-tool ``input``; returns ``content``/``is_error``."""
-        result: dict[str, Any] = self._request(
-            "POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT
-        )
-        return result
+        return self._run(_anthropic(tool_input))
 
     def state(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("GET", "/v1/state")
-        return result
+        """Who has control (``agent``, ``human``, ``stopped``) and the screen size."""
+        return self._run(_control("GET", "/v1/state"))
 
     def stop(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("POST", "/v1/control/stop")
-        return result
+        """Stop the agent until :meth:`resume`, as the kill switch does."""
+        return self._run(_control("POST", "/v1/control/stop"))
 
     def resume(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("POST", "/v1/control/resume")
-        return result
+        """Give control back to the agent after a stop."""
+        return self._run(_control("POST", "/v1/control/resume"))
 
     # -- reviews (the overlay's side) -------------------------------------------------------
     def reviews(self) -> list[Review]:
         """Every pending review, oldest first."""
-        return [Review.model_validate(r) for r in self._request("GET", "/v1/reviews")]
+        return self._run(_reviews())
 
     def review(self, review_id: str, wait: float = 0) -> Review:
         """One review; with ``wait`` (seconds) it returns as soon as the review is decided
         or expires, else as it stands when the wait ends (long-polls of 60 s at most)."""
-        deadline = time.monotonic() + wait
-        while True:
-            left = deadline - time.monotonic()
-            params, timeout = _poll(left)
-            data = self._request("GET", _review_path(review_id), None, timeout, params)
-            review = Review.model_validate(data)
-            if review.status != "pending" or left <= MAX_WAIT:
-                return review
+        return self._run(_review(review_id, wait))
 
     def review_screenshot(self, review_id: str) -> bytes:
         """The review's frozen frame: PNG bytes, screen pixels of its ``screen_rect``."""
-        resp = self._send("GET", _review_path(review_id, "/screenshot"))
-        if resp.status_code != 200:
-            _check(resp)
-        return resp.content
+        return self._run(_review_screenshot(review_id))
 
     def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         """Post a decision; returns the review after it (``status`` still ``pending`` after
         the first of two approvals)."""
-        data = self._request("POST", _review_path(review_id, "/decision"), _decision_body(req))
-        return Review.model_validate(data)
+        return self._run(_decide(review_id, req))
 
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
-        try:
-            return bool(self._http.get("/healthz", timeout=2.0).json().get("ok"))
-        except (httpx.HTTPError, ValueError):
-            return False
+        return self._run(_healthy())
 
     def close(self) -> None:
+        """Close the connection."""
         self._http.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncClient(_Base):
-    """The same API for asyncio agents; ``async with`` closes it."""
-
-    def __init__(
-        self,
-        url: str = DEFAULT_URL,
-        token: str = "",
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(url, token)
-        self._http = httpx.AsyncClient(base_url=self.url, headers=self.headers, transport=transport)
-
-    @classmethod
-    def from_data_dir(
-        cls, url: str = DEFAULT_URL, data_dir: str | Path | None = None
-    ) -> AsyncClient:
-        return cls(url, cls._token_from(data_dir))
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        json: Any = None,
-        timeout: httpx.Timeout = CONTROL_TIMEOUT,
-        params: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    def _send(self, request: httpx.Request) -> httpx.Response | httpx.HTTPError:
         try:
-            return await self._http.request(method, path, json=json, timeout=timeout, params=params)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _not_running(self.url, exc) from exc
-        except httpx.HTTPError as exc:
-            raise ClientError(f"request to {self.url}{path} failed: {exc}") from exc
+            return self._http.send(request)
+        except httpx.HTTPError as exc:  # the exchange gets it, in this client's words
+            return exc
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        json: Any = None,
-        timeout: httpx.Timeout = CONTROL_TIMEOUT,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        return _check(await self._send(method, path, json, timeout, params))
+
+class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
+    """The same API for asyncio agents, each method awaited; ``async with`` closes it."""
+
+    _open = httpx.AsyncClient
+
+    async def _run(self, exchange: _Exchange[T]) -> T:
+        steps = self._steps(exchange)
+        while (request := steps.request) is not None:
+            steps.settle(await self._send(request))
+        return steps.result
 
     async def act(self, action: BaseModel | dict[str, Any]) -> Outcome:
-        return Outcome.model_validate(
-            await self._request("POST", "/v1/actions", _body(action), ACTION_TIMEOUT)
-        )
+        return await self._run(_act(action))
 
     async def anthropic(self, tool_input: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request(
-            "POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT
-        )
-        return result
+        return await self._run(_anthropic(tool_input))
 
     async def state(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request("GET", "/v1/state")
-        return result
+        return await self._run(_control("GET", "/v1/state"))
 
     async def stop(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request("POST", "/v1/control/stop")
-        return result
+        return await self._run(_control("POST", "/v1/control/stop"))
 
     async def resume(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request("POST", "/v1/control/resume")
-        return result
+        return await self._run(_control("POST", "/v1/control/resume"))
 
     async def reviews(self) -> list[Review]:
-        return [Review.model_validate(r) for r in await self._request("GET", "/v1/reviews")]
+        return await self._run(_reviews())
 
     async def review(self, review_id: str, wait: float = 0) -> Review:
-        deadline = time.monotonic() + wait
-        while True:
-            left = deadline - time.monotonic()
-            params, timeout = _poll(left)
-            data = await self._request("GET", _review_path(review_id), None, timeout, params)
-            review = Review.model_validate(data)
-            if review.status != "pending" or left <= MAX_WAIT:
-                return review
+        return await self._run(_review(review_id, wait))
 
     async def review_screenshot(self, review_id: str) -> bytes:
-        resp = await self._send("GET", _review_path(review_id, "/screenshot"))
-        if resp.status_code != 200:
-            _check(resp)
-        return resp.content
+        return await self._run(_review_screenshot(review_id))
 
     async def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
-        path = _review_path(review_id, "/decision")
-        return Review.model_validate(await self._request("POST", path, _decision_body(req)))
+        return await self._run(_decide(review_id, req))
 
     async def healthy(self) -> bool:
-        try:
-            return bool((await self._http.get("/healthz", timeout=2.0)).json().get("ok"))
-        except (httpx.HTTPError, ValueError):
-            return False
+        return await self._run(_healthy())
 
     async def aclose(self) -> None:
+        """Close the connection."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -330,3 +369,9 @@ class AsyncClient(_Base):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    async def _send(self, request: httpx.Request) -> httpx.Response | httpx.HTTPError:
+        try:
+            return await self._http.send(request)
+        except httpx.HTTPError as exc:  # the exchange gets it, in this client's words
+            return exc

@@ -17,6 +17,10 @@ class ActionError(DaemonError):
     """An action that cannot be executed as given (bad point, unknown key...): a 422."""
 
 
+class Unavailable(DaemonError):
+    """Something the answer needs cannot be had right now (a screenshot): a 503."""
+
+
 class AuthError(DaemonError):
     """Missing or wrong bearer token: a 401."""
 

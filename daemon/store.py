@@ -20,11 +20,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from pydantic import BaseModel
 
+from capture.closing import Closing
 from daemon.actions import Decision, Outcome, Review
 
 
@@ -112,7 +112,7 @@ def outcome_for_storage(outcome: Outcome) -> dict[str, Any]:
     return data
 
 
-class Store:
+class Store(Closing):
     """Thread-safe SQLite store; a context manager that closes the connection on exit."""
 
     def __init__(self, path: str | Path) -> None:
@@ -165,7 +165,8 @@ class Store:
         """Insert or update one action; ``outcome=None`` records it as ``pending``.
 
         Recording the same id again (pending first, then its outcome) updates the row
-        and keeps its ``created`` time.
+        and keeps its ``created`` time; ``action`` is then the action that ran (a person
+        may have edited it: the proposal as sent stays in its review).
         """
         data = _as_dict(action)
         kind = str(data.get("action", "?"))
@@ -179,6 +180,7 @@ class Store:
                                      outcome_json, elapsed_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET
+                    action_json = excluded.action_json,
                     status = excluded.status,
                     outcome_json = excluded.outcome_json,
                     elapsed_ms = excluded.elapsed_ms
@@ -366,14 +368,3 @@ class Store:
                 return
             self._closed = True
             self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

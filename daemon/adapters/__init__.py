@@ -1,4 +1,4 @@
-"""Agent dialects <-> canonical actions, and readable validation errors for all of them.
+"""Agent dialects <-> canonical actions (pure functions: no I/O, no clock).
 
 Each dialect lives in its own module of pure functions (``anthropic``: Anthropic's
 computer tool). They raise :class:`~daemon.errors.ActionError` with a sentence an agent
@@ -7,64 +7,17 @@ computer tool). They raise :class:`~daemon.errors.ActionError` with a sentence a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from daemon.actions import ACTION_KINDS
 from daemon.errors import ActionError
+from daemon.validation import describe_validation_error
 
-__all__ = ["describe_validation_error", "in_dialect"]
+__all__ = ["in_dialect", "translated"]
 
-_MAX_SHOWN = 5
-
-
-def _loc(parts: tuple[int | str, ...]) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
-def _message(err: Any) -> str:
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    if kind == "union_tag_invalid":
-        return f"unknown action {ctx.get('tag')!r}; expected one of: {', '.join(ACTION_KINDS)}"
-    if kind == "union_tag_not_found":
-        return f'missing "action"; expected one of: {", ".join(ACTION_KINDS)}'
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required field is missing"
-    if kind in ("model_attributes_type", "dict_type", "model_type") and not err.get("loc"):
-        return "expected a JSON object"
-    msg = str(err.get("msg", "invalid"))
-    # pydantic prefixes our validators' messages; the field name already says where
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
-    return msg
-
-
-def describe_validation_error(exc: ValidationError) -> tuple[str, list[dict[str, str]]]:
-    """A one-line summary (``"click.y: Input should be a finite number"``) and the details.
-
-    The details drop pydantic's ``input`` echo: it may hold NaN (not JSON) or a
-    10 000-character text the client already has.
-    """
-    details: list[dict[str, str]] = []
-    for err in exc.errors(include_url=False):
-        loc = err.get("loc", ())
-        # a failed discriminator has no field location: it is about "action"
-        where = _loc(tuple(loc)) or (
-            "action" if str(err.get("type", "")).startswith("union_tag") else "body"
-        )
-        details.append({"loc": where, "msg": _message(err), "type": str(err.get("type", ""))})
-    shown = "; ".join(f"{d['loc']}: {d['msg']}" for d in details[:_MAX_SHOWN])
-    if len(details) > _MAX_SHOWN:
-        shown += f"; and {len(details) - _MAX_SHOWN} more"
-    return shown or "invalid action", details
-
+T = TypeVar("T")
 
 def in_dialect(exc: ValidationError, where: str, field_names: dict[str, str], fallback: str) -> ActionError:
     """A canonical model's complaint, said in the dialect's own field names: the ones the
@@ -77,3 +30,22 @@ def in_dialect(exc: ValidationError, where: str, field_names: dict[str, str], fa
 
     sentence = "; ".join(f"{field(d['loc'])}: {d['msg']}" for d in details) or message
     return ActionError(f"{where}: {sentence}", details=details)
+
+
+def translated(
+    where: str,
+    given: Mapping[str, Any],
+    allowed: frozenset[str],
+    translate: Callable[[], T],
+    field_names: dict[str, str],
+    fallback: str,
+) -> T:
+    """``translate()``, after refusing the fields ``given`` that this action does not take;
+    the canonical models' complaints said in the dialect's field names."""
+    extra = sorted(k for k, v in given.items() if v is not None and k not in allowed)
+    if extra:
+        raise ActionError(f"{where} does not take {', '.join(extra)}")
+    try:
+        return translate()
+    except ValidationError as exc:
+        raise in_dialect(exc, where, field_names, fallback) from None

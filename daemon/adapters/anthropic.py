@@ -7,7 +7,7 @@ The tool's ``input`` object carries ``action`` and, depending on it, ``coordinat
 (``"shift"``, ``"ctrl+shift"``); Anthropic's reference implementation reads them from
 ``key`` instead, so both are accepted. A click without ``coordinate`` clicks where the
 pointer is: the caller passes ``cursor`` (the server asks the executor for it first,
-see :func:`needs_cursor`). Agent space = screen space for now.
+see :func:`needs_cursor`). Coordinates are the agent's: the daemon converts them.
 
 Pure functions: no I/O, no clock.
 """
@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
-
-from pydantic import ValidationError
 
 from daemon.actions import (
     Action,
@@ -38,7 +36,7 @@ from daemon.actions import (
     Wait,
     Zoom,
 )
-from daemon.adapters import in_dialect
+from daemon.adapters import translated
 from daemon.errors import ActionError
 
 __all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
@@ -153,13 +151,9 @@ def to_canonical(inp: dict[str, Any], *, cursor: tuple[int, int] | None = None) 
     unknown = sorted(given - _FIELDS)
     if unknown:
         raise ActionError(f"{action}: unknown field(s) {', '.join(unknown)}")
-    misplaced = sorted(given - _ALLOWED[action])
-    if misplaced:
-        raise ActionError(f"{action} does not take {', '.join(misplaced)}")
-    try:
-        return _translate(action, inp, cursor)
-    except ValidationError as exc:
-        raise in_dialect(exc, action, _FIELD_NAMES, "input") from None
+    fields = {k: v for k, v in inp.items() if k != "action"}
+    return translated(action, fields, _ALLOWED[action], lambda: _translate(action, inp, cursor),
+                      _FIELD_NAMES, "input")  # fmt: skip
 
 
 _FIELD_NAMES = {"keys": "text", "modifiers": "text", "x": "coordinate", "y": "coordinate",
@@ -286,6 +280,8 @@ def to_tool_result(outcome: Outcome) -> dict[str, Any]:
         text = outcome.feedback.text if outcome.feedback else f"Corrected by the person: {outcome.detail}"
     elif outcome.status == "denied":
         text = f"Denied: {outcome.detail or 'this action is not allowed.'}"
+    elif outcome.status == "expired":
+        text = f"Not run: {outcome.detail or 'nobody answered the review in time.'}"
     elif outcome.status == "rejected":
         text = f"Rejected by the person: {outcome.detail or 'do not repeat this action as it was.'}"
     else:

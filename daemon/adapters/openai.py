@@ -18,8 +18,8 @@ Choices made here (OpenAI leaves them to the harness):
 - ``wait`` lasts 1 s, or ``ms`` milliseconds when given (OpenAI's sample harness has it).
 - ``keypress`` keys become one xdotool combo joined with ``+`` (see :data:`KEY_NAMES`).
 
-Pending safety checks are never acknowledged here: a call that carries any raises
-:class:`SafetyCheckPending` and nothing is executed. Coordinates stay in the agent's
+Pending safety checks are never acknowledged here: the daemon puts the call before a
+person, and only their approval acknowledges them. Coordinates stay in the agent's
 space: the daemon converts them centrally. Pure functions: no I/O, no clock.
 """
 
@@ -28,8 +28,6 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
-
-from pydantic import ValidationError
 
 from capture import CaptureError
 from capture.input.keys import keysym_for_name
@@ -49,7 +47,7 @@ from daemon.actions import (
     Type,
     Wait,
 )
-from daemon.adapters import anthropic, in_dialect
+from daemon.adapters import anthropic, translated
 from daemon.errors import ActionError
 
 __all__ = [
@@ -57,8 +55,10 @@ __all__ = [
     "KEY_NAMES",
     "PIXELS_PER_CLICK",
     "SafetyCheckPending",
+    "describe_checks",
     "for_api",
     "map_key",
+    "safety_checks",
     "to_canonical",
     "to_output",
     "wheel_clicks",
@@ -245,55 +245,71 @@ def _one(act: Any, where: str) -> Action:
             action=kind,
         )
     where = f"{where} ({kind})" if where != kind else kind
-    given = {k for k, v in act.items() if v is not None and k != "type"}
-    unknown = sorted(given - _ALLOWED[kind])
-    if unknown:
-        raise ActionError(f"{where} does not take {', '.join(unknown)}")
-    try:
-        return _translate(kind, act, where)
-    except ValidationError as exc:
-        raise in_dialect(exc, where, _FIELD_NAMES, "action") from None
+    fields = {k: v for k, v in act.items() if k != "type"}
+    return translated(where, fields, _ALLOWED[kind], lambda: _translate(kind, act, where), _FIELD_NAMES, "action")
 
+
+
+def safety_checks(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call's pending safety checks (``id``, ``code``, ``message``), checked strictly.
+
+    Anything but a list of objects each with a string ``id`` raises ActionError: a check
+    that cannot be read is never taken for no check at all.
+    """
+    checks = call.get("pending_safety_checks")
+    if checks is None:
+        return []
+    if not isinstance(checks, list):
+        raise ActionError(
+            f"pending_safety_checks must be a list of {{id, code, message}} objects, got {checks!r}"
+        )
+    listed = []
+    for i, c in enumerate(checks):
+        if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not c["id"]:
+            raise ActionError(
+                f"pending_safety_checks[{i}] must be an object with a string id, got {c!r}"
+            )
+        for field in ("code", "message"):
+            if c.get(field) is not None and not isinstance(c[field], str):
+                raise ActionError(f"pending_safety_checks[{i}].{field} must be a string")
+        listed.append({k: c.get(k) for k in ("id", "code", "message")})
+    return listed
+
+
+def describe_checks(checks: list[dict[str, Any]]) -> str:
+    """``"malicious_instructions: ...; irrelevant_domain: ..."`` for a person to read."""
+    return "; ".join(f"{c.get('code') or 'unknown'}: {c.get('message') or '(no message)'}" for c in checks)
 
 
 def _check_safety(call: dict[str, Any]) -> None:
-    checks = call.get("pending_safety_checks")
-    if checks is None or checks == []:
+    listed = safety_checks(call)
+    if not listed:
         return
-    if not isinstance(checks, list):
-        raise ActionError("pending_safety_checks must be a list")
-    listed = []
-    for c in checks:
-        c = c if isinstance(c, dict) else {"message": str(c)}
-        listed.append({k: c.get(k) for k in ("id", "code", "message")})
-    shown = "; ".join(f"{c['code'] or 'unknown'}: {c['message'] or '(no message)'}" for c in listed)
     raise SafetyCheckPending(
-        f"the computer call carries {len(listed)} pending safety check(s) ({shown}) that a "
-        "person must acknowledge; driverseat never acknowledges them itself and its approval "
-        "overlay is not built yet, so the call is refused and nothing was executed",
+        f"the computer call carries {len(listed)} pending safety check(s) ({describe_checks(listed)}) "
+        "that a person must acknowledge; driverseat never acknowledges them itself, so the call "
+        "is refused and nothing was executed",
         call_id=call.get("call_id"),
         checks=listed,
     )
 
 
-def safety_checks(call: dict[str, Any]) -> list[dict[str, Any]]:
-    """The call's pending safety checks as the API sent them (id, code, message)."""
-    checks = call.get("pending_safety_checks") or []
-    return [dict(c) for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
-
-
-def to_canonical(call: dict[str, Any]) -> list[Action]:
+def to_canonical(call: dict[str, Any], *, checks_go_to_a_person: bool = False) -> list[Action]:
     """Translate one ``computer_call`` item into canonical actions, in order.
 
     All or nothing: any action that is not understood raises ActionError (one sentence
     naming the field) before anything runs. Pending safety checks raise
-    :class:`SafetyCheckPending`.
+    :class:`SafetyCheckPending` unless the caller puts them before a person
+    (``checks_go_to_a_person``); malformed ones always raise ActionError.
     """
     if not isinstance(call, dict):
         raise ActionError(f"a computer_call must be a JSON object, got {type(call).__name__}")
     if call.get("type", "computer_call") != "computer_call":
         raise ActionError(f"expected a computer_call item, got type {call.get('type')!r}")
-    _check_safety(call)
+    if checks_go_to_a_person:
+        safety_checks(call)
+    else:
+        _check_safety(call)
     action, actions = call.get("action"), call.get("actions")
     if action is not None and actions is not None:
         raise ActionError('a computer_call carries "action" or "actions", not both')

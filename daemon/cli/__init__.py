@@ -19,9 +19,9 @@ from capture import CaptureError
 from capture.input.keys import parse_combo
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
 from daemon.client import DEFAULT_URL, Client
+from daemon.control.intervention import DEFAULT_KILL_SWITCH
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.errors import ServeExit as _Exit
-from daemon.control.intervention import DEFAULT_KILL_SWITCH
 
 PROG = "driverseat"
 _DISPLAY = re.compile(r"^[A-Za-z0-9_.\-/]*:\d+(\.\d+)?$")
@@ -272,7 +272,9 @@ def cmd_act(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from daemon.cli.serve import serve  # imported here: `driverseat state` should not pay for uvicorn
+    from daemon.cli.serve import (
+        serve,  # imported here: `driverseat state` should not pay for uvicorn
+    )
 
     return serve(args, _data_dir(args))
 

@@ -3,11 +3,14 @@
 An MCP client (Claude Desktop, an IDE, an agent framework) starts this process and talks
 JSON-RPC over its stdin/stdout; each tool call becomes one HTTP request to the daemon,
 with the bearer token read from the daemon's data dir at call time (so the daemon may
-start, or restart with a new token, after this server). Tools:
+start, or restart with a new token, after this server). One client, and so one keep-alive
+connection, serves every call until the MCP session ends (a new token gets a new client).
+Tools:
 
 - ``computer``: the input of Anthropic's computer tool (``action``, ``coordinate``,
-  ``text``, ...), sent to ``POST /v1/anthropic/computer``; the reply's text and image
-  blocks become MCP text and image content, ``is_error`` becomes ``isError``.
+  ``text``, ..., and ``region`` for ``computer_20251124``'s ``zoom``), sent to
+  ``POST /v1/anthropic/computer``; the reply's text and image blocks become MCP text and
+  image content, ``is_error`` becomes ``isError``.
 - ``state``: ``GET /v1/state`` as JSON text (who has control: agent, human or stopped).
 
 A daemon that is not running, refuses the token or refuses the action gives an error
@@ -22,7 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +34,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
-from daemon.adapters.anthropic import ACTIONS, TOOL_VERSION
+from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.auth import default_data_dir, read_token
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
 from daemon.errors import ActionError, AuthError, DaemonError
@@ -50,8 +54,13 @@ def _arg(description: str, **schema: Any) -> Any:
     return Field(description=description, json_schema_extra=schema)
 
 
-_POINT = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
-          "maxItems": 2}  # fmt: skip
+def _pixels(n: int) -> dict[str, Any]:
+    """The JSON schema of ``n`` pixel numbers, as ``[x, y]`` or ``[x0, y0, x1, y1]``."""
+    return {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": n,
+            "maxItems": n}  # fmt: skip
+
+
+_POINT, _REGION = _pixels(2), _pixels(4)
 _WHERE = "[x, y] in pixels of the latest screenshot"
 
 
@@ -80,14 +89,41 @@ def _content(blocks: Any) -> list[ContentBlock]:
 
 
 class _Proxy:
-    """Calls the daemon for each tool call; every expected failure becomes an error result."""
+    """Calls the daemon for each tool call; every expected failure becomes an error result.
+
+    The client is kept from one call to the next, so calls after the first skip making an
+    httpx client (~50 ms: it loads a TLS context) and the TCP connect; :meth:`session`
+    closes it when the MCP session ends.
+    """
 
     def __init__(self, url: str, data_dir: Path) -> None:
         self.url = url
         self.data_dir = data_dir
+        self._client: AsyncClient | None = None
+        self._token = ""
+
+    async def _client_for(self, token: str) -> AsyncClient:
+        """The kept client, or a new one if the token changed (the daemon made a new one)."""
+        old = self._client
+        if old is not None and token == self._token:
+            return old
+        self._client, self._token = AsyncClient(self.url, token), token
+        if old is not None:  # its calls were refused with the old token anyway
+            await old.aclose()
+        return self._client
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """The MCP server's lifespan: closes the kept client at the end."""
+        try:
+            yield
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
+                self._client = None
 
     async def call(self, request: Callable[[AsyncClient], Awaitable[Any]]) -> Any:
-        """Run ``request`` with a fresh client; returns its result or a CallToolResult error."""
+        """Run ``request`` on the kept client; returns its result or a CallToolResult error."""
         try:
             token = read_token(self.data_dir)
         except AuthError as exc:
@@ -96,17 +132,16 @@ class _Proxy:
                 if not await probe.healthy():
                     return _error(_not_running(self.url))
             return _error(f"{exc}; is the daemon using another data dir?")
-        async with AsyncClient(self.url, token) as client:
-            try:
-                return await request(client)
-            except NotRunning:
-                return _error(_not_running(self.url))
-            except AuthError as exc:
-                return _error(f"{exc}; is the daemon using another data dir than {self.data_dir}?")
-            except ActionError as exc:  # a 422: the action was refused, nothing ran
-                return _error(f"Error: {exc}")
-            except DaemonError as exc:
-                return _error(f"The driverseat daemon failed: {exc}")
+        try:
+            return await request(await self._client_for(token))
+        except NotRunning:
+            return _error(_not_running(self.url))
+        except AuthError as exc:
+            return _error(f"{exc}; is the daemon using another data dir than {self.data_dir}?")
+        except ActionError as exc:  # a 422: the action was refused, nothing ran
+            return _error(f"Error: {exc}")
+        except DaemonError as exc:
+            return _error(f"The driverseat daemon failed: {exc}")
 
 
 def _not_running(url: str) -> str:
@@ -119,17 +154,21 @@ def _not_running(url: str) -> str:
 def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> MCPServer:
     """The MCP server with the ``computer`` and ``state`` tools, proxying to ``url``."""
     proxy = _Proxy(url, Path(data_dir).expanduser() if data_dir else default_data_dir())
-    server = MCPServer("driverseat", instructions=INSTRUCTIONS)
+    server = MCPServer(
+        "driverseat", instructions=INSTRUCTIONS, lifespan=lambda _server: proxy.session()
+    )
 
     @server.tool(
         description=f"Use the mouse and keyboard of the desktop and take screenshots "
-        f"(the input of Anthropic's {TOOL_VERSION} computer tool). A person may take over at "
-        "any time; the result then says 'Interrupted'. Actions: key and hold_key (text: "
+        f"(the input of Anthropic's computer tool, {TOOL_VERSIONS[0]}, with "
+        f"{TOOL_VERSIONS[1]}'s zoom). A person may take over at any time; the result then "
+        "says 'Interrupted'. Actions: key and hold_key (text: "
         "xdotool keys like 'ctrl+s'), type (text), mouse_move, left_click, right_click, "
         "middle_click, double_click, triple_click (coordinate; text names modifiers held), "
         "left_click_drag (start_coordinate to coordinate), left_mouse_down, left_mouse_up, "
         "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), wait "
-        "(duration in seconds), screenshot, cursor_position."
+        "(duration in seconds), screenshot, cursor_position, zoom (region: a closer look "
+        "at [x0, y0, x1, y1] of the screenshot, at full resolution)."
     )
     async def computer(
         action: Annotated[Any, _arg("what to do", type="string", enum=list(ACTIONS))],
@@ -143,11 +182,15 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
         scroll_amount: Annotated[Any, _arg("wheel clicks", type="integer", minimum=1)] = None,
         duration: Annotated[Any, _arg("seconds", type="number", minimum=0)] = None,
         start_coordinate: Annotated[Any, _arg(f"drag start, {_WHERE}", **_POINT)] = None,
+        region: Annotated[
+            Any, _arg("for zoom: [x0, y0, x1, y1] of the latest screenshot, x1 and y1 "
+                      "exclusive", **_REGION)
+        ] = None,
     ) -> CallToolResult:
         given = {
             "action": action, "coordinate": coordinate, "text": text,
             "scroll_direction": scroll_direction, "scroll_amount": scroll_amount,
-            "duration": duration, "start_coordinate": start_coordinate,
+            "duration": duration, "start_coordinate": start_coordinate, "region": region,
         }  # fmt: skip
         tool_input = {k: v for k, v in given.items() if v is not None}
         reply = await proxy.call(lambda c: c.anthropic(tool_input))

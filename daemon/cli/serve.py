@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import functools
 import os
 import socket
@@ -25,7 +26,10 @@ from daemon.auth import load_or_create_token, token_path
 from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
+    from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
+    from daemon.review.gate import Gate
+    from daemon.store import Store
 
 PROG = "driverseat"
 _Exit = ServeExit
@@ -59,7 +63,12 @@ def _opened_display(args: argparse.Namespace) -> Iterator[str]:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY on accepted sockets only when
+    # their proto says TCP, and without it every response after the first on a kept
+    # connection waits ~40 ms (Nagle's algorithm meets the client's delayed ACK: the
+    # headers and the body go out in two writes)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -93,11 +102,34 @@ def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentVie
         raise _Exit(f"bad --agent-size: {exc}", 2) from None
 
 
+def _gate(
+    spec: str | None, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
+) -> Gate:
+    """The policy gate: reviews beside the database, frozen frames of the agent's monitor
+    at screen resolution, the active window's title for rules that name one."""
+    from capture.windows import WindowTitles
+    from daemon.control.screenshots import ScreenGrabber
+    from daemon.review.gate import Gate
+    from daemon.review.policy import PolicyError, default_policy, load_policy
+    from daemon.review.queue import ReviewQueue
+
+    try:
+        policy = load_policy(spec) if spec else default_policy()
+    except PolicyError as exc:
+        raise _Exit(f"bad policy: {exc}", 2) from None
+    view = runtime.view
+    frames = stack.enter_context(contextlib.closing(ScreenGrabber(display, view.monitor, None, "screen")))
+    titles = stack.enter_context(contextlib.closing(WindowTitles(display)))
+    queue = ReviewQueue(store, data_dir / "frames")
+    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active)
+
+
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
+    from daemon.api.app import VERSION, create_app, make_server
     from daemon.control.runtime import Runtime
     from daemon.control.screenshots import ScreenGrabber
-    from daemon.api.app import VERSION, create_app, make_server
+    from daemon.service import Daemon
     from daemon.store import Store
 
     with ExitStack() as stack:
@@ -141,16 +173,9 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         stack.callback(close_runtime)
         gate = None
         if args.policy != "off":
-            from daemon.review.gate import build_gate
-            from daemon.review.policy import PolicyError, default_policy, load_policy
-
-            try:
-                policy = load_policy(args.policy) if args.policy else default_policy()
-            except PolicyError as exc:
-                raise _Exit(f"bad policy: {exc}", 2) from None
-            gate, close_gate = build_gate(runtime, store, data_dir, policy=policy, display=display or None)
-            stack.callback(close_gate)
-        app = create_app(runtime, store, token, gate=gate)
+            gate = _gate(args.policy, runtime, store, data_dir, display or None, stack)
+        daemon = Daemon(runtime, store, gate)
+        app = create_app(daemon, token)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         w, h = runtime.executor.screen

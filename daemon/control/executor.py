@@ -95,10 +95,6 @@ class Executor:
         self._q.put(_Job(aid, action, fut, time.perf_counter()))
         return fut
 
-    def run(self, action: Action, timeout: float | None = None) -> Outcome:
-        """Submit and wait (for scripts and tests)."""
-        return self.submit(action).result(timeout)
-
     # -- the thread ---------------------------------------------------------------------------
     def _loop(self) -> None:
         try:
@@ -178,7 +174,7 @@ class Executor:
             return self._outcome(job.id, action, "executed", f"X={pos[0]},Y={pos[1]}", job.submitted, cursor=pos)
         if self._yield.is_set():
             return self._refused(job.id, action)
-        p = plan(action, self.backend, self._pause, self.step_interval)
+        p = plan(action, self.backend, self._yield.wait, self.step_interval)
         done = 0
         halted = False
         next_at = time.perf_counter()
@@ -217,9 +213,6 @@ class Executor:
             return False
         self.primitives_sent += 1
         return True
-
-    def _pause(self, seconds: float) -> bool:
-        return self._yield.wait(seconds)
 
     # -- outcomes -------------------------------------------------------------------------------
     def _refused(self, aid: str, action: Action) -> Outcome:

@@ -6,9 +6,8 @@ The server owns one Runtime; tests and benchmarks build one directly.
 from __future__ import annotations
 
 from concurrent.futures import Future
-from types import TracebackType
-from typing import Self
 
+from capture.closing import Closing
 from capture.input import InputBackend, open_backend
 from daemon.actions import Action, Outcome
 from daemon.control.executor import Executor, OutcomeHook, ScreenshotFn, ZoomFn
@@ -16,7 +15,7 @@ from daemon.control.intervention import DEFAULT_KILL_SWITCH, Intervention
 from daemon.control.view import AgentView
 
 
-class Runtime:
+class Runtime(Closing):
     def __init__(
         self,
         backend: InputBackend | None = None,
@@ -76,14 +75,3 @@ class Runtime:
         self.executor.shutdown()
         self.intervention.close()
         self.backend.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

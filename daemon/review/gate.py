@@ -1,158 +1,235 @@
 """The approval gate: what the policy says about an action, and what the person said.
 
-Between an agent's request and the executor sits :meth:`Gate.admit`:
+Between an agent's request and the executor sits :meth:`Gate.admit`. It judges the
+action in screen space (the one conversion happened at the daemon's boundary) and
+answers :class:`Cleared` (run it, possibly as a person edited it) or :class:`Held`
+(it will not run, and why):
 
-- ``auto`` / ``notify``: straight through (``notify`` is logged as an event);
-- ``deny``: an outcome ``denied`` naming the rule; nothing runs;
-- ``grace``: a review with a countdown (the overlay shows a toast with Cancel); the
-  action runs when the window passes, unless the person cancels;
-- ``approve`` / ``approve2``: the screen is frozen into a review and the person
-  answers on the overlay: approve (runs as proposed), edit (runs as edited), correct
-  (does not run; the agent gets spatial feedback), reject (does not run).
+- ``auto`` / ``notify``: cleared at once (``notify`` is also published as an event);
+- ``deny``: held, naming the rule; nothing runs;
+- ``grace``: a review with a countdown (the overlay shows a toast with Cancel); cleared
+  when the window passes, unless the person cancels;
+- ``approve`` / ``approve2``: the screen is frozen into a review and the person answers
+  on the overlay: approve (cleared as proposed), edit (cleared as edited), correct
+  (held; the agent gets spatial feedback), reject (held), or nobody in time (expired).
 
-The wait for a person runs in a task of its own, shielded from the agent's request:
-an agent that drops its connection re-attaches by id (``GET /v1/reviews/{id}``,
-``GET /v1/actions/{id}``) and the approved action still runs. After a restart the
-pending reviews are adopted again (:meth:`Gate.adopt_pending`).
+The gate never runs anything itself: whoever owns the executor runs what it cleared.
+After a restart :meth:`Gate.adopt` waits again on every pending review. A grace window
+cut short by a restart is not resumed: its review expires and the action does not run
+(nobody chose to let it run, and the moment it was proposed for has passed).
+
+:class:`OpenGate` is the gate of ``--policy off``: everything is cleared, nothing is
+ever held for a person, and :meth:`OpenGate.ask` refuses (403).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from capture.coords import Scaling
+from daemon.actions import (
+    MAX_LONG_POLL,
+    Action,
+    DecisionRequest,
+    Feedback,
+    Review,
+    Status,
+    Tier,
+    parse_action,
+)
 from daemon.review import feedback as fb
-from daemon.actions import Action, DecisionRequest, Feedback, Outcome, Review, parse_action
 from daemon.review.policy import Policy, Verdict, evaluate
-from daemon.review.queue import ReviewQueue
-from daemon.control.runtime import Runtime
+from daemon.review.queue import ReviewError, ReviewQueue
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",
+    "Ruling", "Verdict",
+]  # fmt: skip
 
+Ruling = Verdict  # the policy's answer about one action: tier, rule, why
 FrameGrabber = Callable[[], bytes]  # PNG of the agent's monitor, screen pixels, 1:1
 TitleFn = Callable[[], str | None]
 Publish = Callable[[dict[str, Any]], None]
-Settle = Callable[[Action, str, "Admitted | Outcome"], Awaitable[Outcome]]
 GRACE_REVIEWER = "driverseat:grace-window"
 GRACE_MARGIN_S = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
-    """Run ``action`` (possibly as edited by a person); annotate its outcome with these."""
+class Attention(Protocol):
+    """Told when a review is on the person's screen (their input then answers it)."""
 
-    action: Action
-    verdict: Verdict | None = None
+    def review_opened(self) -> None: ...
+
+    def review_closed(self) -> None: ...
+
+
+class _Nobody:
+    def review_opened(self) -> None:
+        pass
+
+    def review_closed(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One action an agent proposed: its stable id, as sent, and in screen space."""
+
+    id: str
+    action: Action  # as the agent sent it (its own space): what the record shows
+    screen: Action  # the same action in screen space: what is judged and what runs
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    ruling: Ruling
     review: Review | None = None
     feedback: Feedback | None = None
 
-    def annotate(self, outcome: Outcome) -> Outcome:
-        update: dict[str, Any] = {}
-        if self.verdict is not None and self.verdict.tier != "auto":
-            update.update(tier=self.verdict.tier, rule=self.verdict.rule)
+    def annotations(self) -> dict[str, Any]:
+        """What the outcome says about the gate: tier and rule (unless auto), review, feedback."""
+        out: dict[str, Any] = {}
+        if self.ruling.tier != "auto":
+            out.update(tier=self.ruling.tier, rule=self.ruling.rule)
         if self.review is not None:
-            update["review_id"] = self.review.id
+            out["review_id"] = self.review.id
         if self.feedback is not None:
-            update["feedback"] = self.feedback
-        return outcome.model_copy(update=update) if update else outcome
+            out["feedback"] = self.feedback
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cleared(_Answer):
+    """Run ``screen``; ``action`` is the same in the agent's space (edited if a person edited it)."""
+
+    action: Action = field(kw_only=True)
+    screen: Action = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Held(_Answer):
+    """It does not run: ``status`` is denied, rejected, expired or corrected; ``detail`` says why."""
+
+    status: Status = field(kw_only=True)
+    detail: str = field(kw_only=True)
+
+
+Answer = Cleared | Held
+
+
+class ReviewsOff(ReviewError):
+    """A person's review was asked for, but reviews are off (``--policy off``): 403."""
+
+    status = 403
 
 
 class Gate:
+    """The policy and the review queue between the agent and the executor."""
+
     def __init__(
         self,
-        runtime: Runtime,
         policy: Policy,
         queue: ReviewQueue,
+        scaling: Scaling,
         *,
         grab_frame: FrameGrabber,
         window_title: TitleFn = lambda: None,
         publish: Publish = lambda message: None,
+        attention: Attention | None = None,
     ) -> None:
-        self.runtime = runtime
         self.policy = policy
         self.queue = queue
+        self.scaling = scaling
         self.grab_frame = grab_frame
         self.window_title = window_title
         self.publish = publish
+        self.attention: Attention = attention if attention is not None else _Nobody()
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
 
     # -- the decision ----------------------------------------------------------------------
-    def verdict(self, action: Action) -> Verdict:
-        """The policy's tier for ``action`` (checked and converted to screen space first)."""
-        screen_action = self.runtime.view.to_screen(action)  # ActionError: off-screen
+    def rule(self, screen_action: Action) -> Ruling:
+        """The policy's ruling on an action in screen space."""
         title = self.window_title() if self._needs_title else None
         return evaluate(self.policy, screen_action, window_title=title)
 
-    async def admit(self, action: Action, action_id: str) -> Admitted | Outcome:
-        """Admitted (run it) or an Outcome (it will not run: denied, rejected, corrected)."""
-        verdict = await asyncio.to_thread(self.verdict, action)
-        if verdict.tier in ("auto", "notify"):
-            if verdict.tier == "notify":
-                self.publish({"type": "notify", "action_id": action_id, "rule": verdict.rule,
-                              "why": verdict.why, "action": action.model_dump(mode="json")})  # fmt: skip
-            return Admitted(action, verdict)
-        if verdict.tier == "deny":
-            return self._outcome(action_id, action, "denied", f"denied by policy: {verdict.why}", verdict)
-        review = await asyncio.to_thread(self._open, action, action_id, verdict)
-        return await self._await_person(action, review, verdict)
+    async def admit(self, p: Proposal) -> Answer:
+        """Cleared (run it) or Held (it will not run: denied, rejected, expired, corrected)."""
+        ruling = await asyncio.to_thread(self.rule, p.screen)
+        if ruling.tier in ("auto", "notify"):
+            if ruling.tier == "notify":
+                self.publish({"type": "notify", "action_id": p.id, "rule": ruling.rule,
+                              "why": ruling.why, "action": p.action.model_dump(mode="json")})  # fmt: skip
+            return Cleared(ruling, action=p.action, screen=p.screen)
+        if ruling.tier == "deny":
+            return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
+        return await self._review(p, ruling)
 
-    async def ask(self, action: Action, action_id: str, verdict: Verdict) -> Admitted | Outcome:
-        """Put ``action`` before a person whatever the policy says (e.g. a model's own
-        safety checks, which only a person may acknowledge)."""
-        review = await asyncio.to_thread(self._open, action, action_id, verdict)
-        return await self._await_person(action, review, verdict)
+    async def ask(self, p: Proposal, rule: str, why: str) -> Answer:
+        """Put ``p`` before a person whatever the policy's tier, unless the policy denies it
+        (a model's own safety checks, which only a person may acknowledge). A policy that
+        wants two reviewers still gets two."""
+        ruling = await asyncio.to_thread(self.rule, p.screen)
+        if ruling.tier == "deny":
+            return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
+        tier: Tier = "approve2" if ruling.tier == "approve2" else "approve"
+        return await self._review(p, Ruling(tier, rule, why))
 
-    def _open(self, action: Action, action_id: str, verdict: Verdict) -> Review:
-        view = self.runtime.view
-        r = view.screen_rect
+    async def _review(self, p: Proposal, ruling: Ruling) -> Answer:
+        review = await asyncio.to_thread(self._open, p, ruling)
+        return await self._await_person(p, review, ruling)
+
+    def _open(self, p: Proposal, ruling: Ruling) -> Review:
+        r = self.scaling.screen
+        grace = ruling.tier == "grace"
         review = self.queue.create(
-            action_id,
-            action.model_dump(mode="json"),
-            view.to_screen(action).model_dump(mode="json"),
-            verdict.tier,
-            verdict.rule,
-            self.grab_frame(),
-            (r.left, r.top, r.width, r.height),
-            view.agent_size,
+            p.id, p.action, p.screen, ruling.tier, ruling.rule, self.grab_frame(),
+            (r.left, r.top, r.width, r.height), self.scaling.agent_size,
             # a grace review "expires" when its undo window closes: the overlay counts down to it
-            expires_in=self.policy.grace_seconds if verdict.tier == "grace" else self.policy.review_expiry_seconds,
-            rationales_required=self.policy.needs_rationale(verdict.tier),
+            expires_in=self.policy.grace_seconds if grace else self.policy.review_expiry_seconds,
+            rationales_required=self.policy.needs_rationale(ruling.tier),
             rationales=self.policy.rationales,
-        )
-        if verdict.tier != "grace":
-            self.runtime.intervention.review_opened()
+        )  # fmt: skip
+        if not grace:
+            self.attention.review_opened()
         self.publish({"type": "review", "review": review.model_dump(mode="json")})
         return review
 
-    async def _await_person(self, action: Action, review: Review, verdict: Verdict) -> Admitted | Outcome:
+    async def _await_person(self, p: Proposal, review: Review, ruling: Ruling) -> Answer:
+        grace = ruling.tier == "grace"
         me = asyncio.current_task()
         if me is not None:
             self.waiting.add(me)
         try:
-            if verdict.tier == "grace":
-                # decide just before the queue would expire it: the record says who let it run
-                done = await self.queue.wait(review.id, max(0.0, self.policy.grace_seconds - GRACE_MARGIN_S))
-                if done.status == "pending":  # nobody cancelled: the window passed
-                    done = await asyncio.to_thread(
-                        self.queue.decide, review.id, DecisionRequest(verdict="approve", reviewer=GRACE_REVIEWER)
-                    )
-            else:
-                done = await self._until_decided(review)
+            done = await (self._grace(review) if grace else self._until_decided(review))
         finally:
-            self.waiting.discard(me)
-            if verdict.tier != "grace":
-                self.runtime.intervention.review_closed()
+            if me is not None:
+                self.waiting.discard(me)
+            if not grace:
+                self.attention.review_closed()
             self.publish({"type": "review_resolved", "id": review.id})
-        return await asyncio.to_thread(self._answer, action, done, verdict)
+        return await asyncio.to_thread(self._answer, p, done, ruling)
+
+    async def _grace(self, review: Review) -> Review:
+        """The undo window: cancelled by the person, or approved by the window's end (decided
+        just before the queue would expire it, so the record says who let it run)."""
+        done = await self.queue.wait(review.id, max(0.0, self.policy.grace_seconds - GRACE_MARGIN_S))
+        if done.status != "pending":
+            return done
+        let_run = DecisionRequest(verdict="approve", reviewer=GRACE_REVIEWER)
+        try:
+            return await asyncio.to_thread(self.queue.decide, review.id, let_run)
+        except ReviewError:  # cancelled or expired in the last moment: that stands
+            current = self.queue.get(review.id)
+            assert current is not None
+            return current
 
     async def _until_decided(self, review: Review) -> Review:
         while True:
@@ -161,110 +238,104 @@ class Gate:
                 self.queue.expire(time.time())
                 current = self.queue.get(review.id)
                 assert current is not None
-                return current
-            review = await self.queue.wait(review.id, 60.0 if left is None else min(60.0, left))
+                if current.status != "pending":
+                    return current
+                left = 0.01  # the clock moved on differently: look again shortly
+            review = await self.queue.wait(review.id, MAX_LONG_POLL if left is None else min(MAX_LONG_POLL, left))
             if review.status != "pending":
                 return review
 
-    def _answer(self, action: Action, review: Review, verdict: Verdict) -> Admitted | Outcome:
-        status = review.status
+    def _answer(self, p: Proposal, review: Review, ruling: Ruling) -> Answer:
+        """What a decided review means for its action; every status named, none guessed."""
         last = review.decisions[-1] if review.decisions else None
+        status = review.status
         if status == "approved":
-            return Admitted(action, verdict, review)
-        if status == "edited" and last is not None and last.edited:
-            merged = {**action.model_dump(mode="json"), **last.edited}
-            edited = parse_action(merged)
-            return Admitted(edited, verdict, review, fb.edit_feedback(review, last.edited))
-        if status == "corrected" and last is not None:
+            return Cleared(ruling, review, action=p.action, screen=p.screen)
+        if status == "edited":
+            assert last is not None and last.edited, "an edited review carries its edit"
+            action = parse_action({**p.action.model_dump(mode="json"), **last.edited})
+            screen = parse_action({**p.screen.model_dump(mode="json"), **last.edited})
+            return Cleared(ruling, review, fb.edit_feedback(review, last.edited), action=action, screen=screen)
+        if status == "corrected":
+            assert last is not None, "a corrected review carries its correction"
             png = np.frombuffer(self.queue.screenshot(review.id), np.uint8)
             frame = cv2.imdecode(png, cv2.IMREAD_COLOR)
             if frame is None:
                 text = "The person corrected the target, but the review's screenshot is unreadable."
-                return self._outcome(review.action_id, action, "corrected", text, verdict, review)
+                return Held(ruling, review, status="corrected", detail=text)
             feedback = fb.correction_feedback(review, frame, last.points)
-            return self._outcome(review.action_id, action, "corrected", feedback.text, verdict, review, feedback)
+            return Held(ruling, review, feedback, status="corrected", detail=feedback.text)
         if status == "cancelled":
             text = "The person cancelled this action during its undo window; it did not run."
-            return self._outcome(review.action_id, action, "rejected", text, verdict, review,
-                                 fb.rejection_feedback(review, "cancelled during the undo window"))  # fmt: skip
+            feedback = fb.rejection_feedback(review, "cancelled during the undo window")
+            return Held(ruling, review, feedback, status="rejected", detail=text)
         if status == "expired":
-            text = "Nobody answered the review in time; the action did not run."
-            return self._outcome(review.action_id, action, "rejected", text, verdict, review)
-        reason = last.rationale if last is not None and last.rationale else None
-        feedback = fb.rejection_feedback(review, reason)
-        return self._outcome(review.action_id, action, "rejected", feedback.text, verdict, review, feedback)
-
-    def _outcome(
-        self,
-        action_id: str,
-        action: Action,
-        status: str,
-        detail: str,
-        verdict: Verdict,
-        review: Review | None = None,
-        feedback: Feedback | None = None,
-    ) -> Outcome:
-        return Outcome(
-            id=action_id,
-            action=action.action,
-            status=status,
-            detail=detail,
-            control=self.runtime.intervention.state,
-            space="agent",
-            tier=verdict.tier,
-            rule=verdict.rule,
-            review_id=review.id if review is not None else None,
-            feedback=feedback,
-        )
+            text = (
+                "Its undo window was cut short by a restart of driverseat; the action did not run."
+                if review.tier == "grace"
+                else "Nobody answered the review in time; the action did not run."
+            )
+            return Held(ruling, review, status="expired", detail=text)
+        if status == "rejected":
+            reason = last.rationale if last is not None and last.rationale else None
+            feedback = fb.rejection_feedback(review, reason)
+            return Held(ruling, review, feedback, status="rejected", detail=feedback.text)
+        raise AssertionError(f"review {review.id} answered while still {status}")
 
     # -- after a restart -----------------------------------------------------------------------
-    def adopt_pending(self, settle: Settle) -> list[asyncio.Task[Outcome]]:
-        """Wait again for every review left pending by an earlier daemon; ``settle`` runs
-        (and records) what the person decided: a restart loses nothing."""
-        tasks = []
+    def adopt(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
+        """Every review an earlier daemon left pending, with the wait for its answer.
+
+        A grace review is expired at once (see the module docstring); the others wait for
+        their person again, and count as open reviews meanwhile.
+        """
+        adopted: list[tuple[Proposal, Awaitable[Answer]]] = []
         for review in self.queue.pending():
-            action = parse_action(review.action)
-            verdict = Verdict(review.tier, review.rule, f"adopted after a restart (rule {review.rule!r})")
-            if review.tier != "grace":
-                self.runtime.intervention.review_opened()
+            p = Proposal(review.action_id, parse_action(review.action), parse_action(review.screen_action))
+            ruling = Ruling(review.tier, review.rule, f"adopted after a restart (rule {review.rule!r})")
+            if review.tier == "grace":
+                expired = self.queue.expire_now(review.id)
+                self.publish({"type": "review_resolved", "id": review.id})
+                adopted.append((p, _ready(self._answer(p, expired, ruling))))
+                continue
+            self.attention.review_opened()
+            adopted.append((p, self._readopted(p, review, ruling)))
+        return adopted
 
-            async def finish(action: Action = action, review: Review = review, verdict: Verdict = verdict) -> Outcome:
-                try:
-                    done = await self._until_decided(review) if review.tier != "grace" else review
-                finally:
-                    if review.tier != "grace":
-                        self.runtime.intervention.review_closed()
-                    self.publish({"type": "review_resolved", "id": review.id})
-                answer = await asyncio.to_thread(self._answer, action, done, verdict)
-                return await settle(action, review.action_id, answer)
-
-            tasks.append(asyncio.create_task(finish()))
-        return tasks
+    async def _readopted(self, p: Proposal, review: Review, ruling: Ruling) -> Answer:
+        try:
+            done = await self._until_decided(review)
+        finally:
+            self.attention.review_closed()
+            self.publish({"type": "review_resolved", "id": review.id})
+        return await asyncio.to_thread(self._answer, p, done, ruling)
 
 
-def build_gate(
-    runtime: Runtime, store: Any, data_dir: Any, *, policy: Policy, display: str | None
-) -> tuple[Gate, Callable[[], None]]:
-    """The gate as ``driverseat serve`` wires it: reviews beside the database, frozen
-    frames of the agent's monitor at screen resolution, the active window's title."""
-    from pathlib import Path
+async def _ready(answer: Answer) -> Answer:
+    return answer
 
-    from capture.windows import WindowTitles
-    from daemon.control.screenshots import ScreenGrabber
 
-    queue = ReviewQueue(store, Path(data_dir) / "frames")
-    frames = ScreenGrabber(display, runtime.view.monitor, None, "screen")
-    titles = WindowTitles(display)
-    gate = Gate(
-        runtime,
-        policy,
-        queue,
-        grab_frame=frames.png,
-        window_title=titles.active,
-    )
+class OpenGate:
+    """``--policy off``: every action is cleared as proposed; nobody is ever asked."""
 
-    def close() -> None:
-        frames.close()
-        titles.close()
+    queue: ReviewQueue | None = None
+    policy: Policy | None = None
 
-    return gate, close
+    def __init__(self) -> None:
+        self.waiting: set[asyncio.Task[Any]] = set()
+
+    async def admit(self, p: Proposal) -> Answer:
+        return Cleared(_AUTO, action=p.action, screen=p.screen)
+
+    async def ask(self, p: Proposal, rule: str, why: str) -> Answer:
+        raise ReviewsOff(
+            f"{why}; only a person may acknowledge that, and reviews are off (--policy off): "
+            "nothing was executed; restart driverseat with a policy to have it shown on the overlay",
+            rule=rule,
+        )
+
+    def adopt(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
+        return []
+
+
+_AUTO = Ruling("auto", "(policy off)", "--policy off lets every action through")

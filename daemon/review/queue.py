@@ -35,9 +35,9 @@ from pydantic import BaseModel, ValidationError
 from capture.coords import Rect
 from daemon import actions
 from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
-from daemon.adapters import describe_validation_error
 from daemon.errors import DaemonError
 from daemon.store import Store
+from daemon.validation import describe_validation_error
 
 __all__ = [
     "REVIEW_TIERS", "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
@@ -156,13 +156,11 @@ class ReviewQueue:
     A new queue on the same store (after a restart) reloads every pending review.
     """
 
-    def __init__(
-        self, store: Store, frames_dir: str | Path, *, listener: Listener | None = None
-    ) -> None:
+    def __init__(self, store: Store, frames_dir: str | Path) -> None:
         self.store = store
         self.frames_dir = Path(frames_dir)
         self.frames_dir.mkdir(parents=True, exist_ok=True)
-        self.listeners: list[Listener] = [listener] if listener is not None else []
+        self.listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._pending: dict[str, _Entry] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
@@ -328,6 +326,22 @@ class ReviewQueue:
             with self._lock:
                 overdue = [e for e in self._pending.values() if self._overdue(e, now)]
                 return [self._resolve(e, "expired", now, notes) for e in overdue]
+        finally:
+            self._notify(notes)
+
+    def expire_now(self, review_id: str, now: float | None = None) -> Review:
+        """Expire one pending review whatever its deadline (a grace window cut short by a
+        restart); a review no longer pending comes back as it is."""
+        notes: _Notes = []
+        try:
+            with self._lock:
+                entry = self._pending.get(review_id)
+                if entry is not None:
+                    return self._resolve(entry, "expired", now, notes)
+            done = self._stored(review_id)
+            if done is None:
+                raise UnknownReview(f"no review with id {review_id!r}")
+            return done
         finally:
             self._notify(notes)
 

@@ -29,7 +29,7 @@ def poll(pred: Callable[[], bool], timeout: float = 5.0, every: float = 0.02) ->
 @contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
     """``app`` behind uvicorn on 127.0.0.1:<free port>; yields the base URL."""
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as serve binds
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = make_server(app, before_shutdown=lambda: None)

@@ -291,3 +291,19 @@ def test_sigterm_halts_the_action_in_flight(serving: tuple[_Serving, str, Path])
         assert final == [("interrupted",)]
     finally:
         db.close()
+
+
+def test_serve_listens_so_that_every_response_leaves_at_once() -> None:
+    """Kept connections are fast only if accepted sockets have TCP_NODELAY: asyncio sets it
+    when the listening socket's proto says TCP, and the option itself is inherited."""
+    from daemon.cli.serve import _bind
+
+    listener = _bind("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+        with socket.create_connection(listener.getsockname()[:2]):
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        listener.close()

@@ -10,8 +10,8 @@ from capture.input import Kind, Primitive
 from capture.input._fake import FakeBackend
 from capture.input.keys import keysym_for_name
 from daemon.actions import parse_action
-from daemon.errors import ActionError
 from daemon.control.runtime import Runtime
+from daemon.errors import ActionError
 
 
 @pytest.fixture

@@ -21,9 +21,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from daemon.api.app import create_app
 from daemon.control.runtime import Runtime
 from daemon.control.screenshots import ScreenGrabber
-from daemon.api.app import create_app
+from daemon.service import Daemon
 from daemon.store import Store
 from tests.daemon.live import serving
 from tests.x11.target import TargetWindow
@@ -48,7 +49,7 @@ def live(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
     runtime = Runtime(display=xserver, step_interval=0.0, resume_after=0.05, screenshot=grabber)
     store = Store(tmp_path_factory.mktemp("fuzz") / "d.db")
     try:
-        with serving(create_app(runtime, store, TOKEN)) as url:
+        with serving(create_app(Daemon(runtime, store), TOKEN)) as url:
             yield Live(url, runtime, target)
     finally:
         runtime.close()

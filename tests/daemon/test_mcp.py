@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -21,11 +22,14 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, ImageContent, TextContent
 
-from tests.daemon.live import StderrLines
+from daemon.cli.mcp import _Proxy
+from daemon.client import AsyncClient
+from tests.daemon.live import StderrLines, serving
 
 pytestmark = pytest.mark.x11
 
@@ -146,8 +150,12 @@ def test_tools_are_listed(daemon: tuple[str, Path], tmp_path: Path) -> None:
     assert "screenshot" in schema["properties"]["action"]["enum"]
     assert set(schema["properties"]) == {
         "action", "coordinate", "text", "scroll_direction", "scroll_amount", "duration",
-        "start_coordinate",
+        "start_coordinate", "region",
     }  # fmt: skip
+    assert "zoom" in schema["properties"]["action"]["enum"]
+    region = schema["properties"]["region"]
+    assert region["type"] == "array" and region["minItems"] == region["maxItems"] == 4
+    assert region["items"] == {"type": "integer", "minimum": 0}
 
 
 def test_screenshot_click_and_state(daemon: tuple[str, Path], tmp_path: Path) -> None:
@@ -173,6 +181,31 @@ def test_screenshot_click_and_state(daemon: tuple[str, Path], tmp_path: Path) ->
     assert not state.is_error, _text(state)
     snapshot = json.loads(_text(state))
     assert snapshot["control"] == "agent"
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", png[16:24])  # IHDR comes first
+    return int(width), int(height)
+
+
+def test_zoom_passes_the_region_through(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    url, data = daemon
+
+    async def use(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("computer", {"action": "zoom", "region": [10, 20, 110, 70]}),
+            await session.call_tool("computer", {"action": "zoom", "region": [50, 50, 10, 10]}),
+            await session.call_tool("computer", {"action": "zoom"}),
+        ]
+
+    zoom, backwards, missing = _with_session(url, data, tmp_path / "err", use)
+    assert not zoom.is_error, _text(zoom)
+    images = [c for c in zoom.content if isinstance(c, ImageContent)]
+    assert len(images) == 1 and images[0].mime_type == "image/png"
+    assert _png_size(base64.b64decode(images[0].data)) == (100, 50)  # the region, 1:1
+    assert backwards.is_error and "x0 < x1" in _text(backwards)
+    assert missing.is_error and _text(missing) == 'Error: zoom needs "region" [x0, y0, x1, y1]'
 
 
 def test_refused_actions_are_error_results(daemon: tuple[str, Path], tmp_path: Path) -> None:
@@ -214,7 +247,53 @@ def test_daemon_not_running(daemon: tuple[str, Path], tmp_path: Path) -> None:
         )
 
 
+def test_no_token_but_a_daemon_says_so(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = daemon
+    result = _with_session(url, tmp_path / "none", tmp_path / "err", _call("state"))
+    assert result.is_error
+    assert _text(result).startswith(f"no token file at {tmp_path / 'none' / 'token'}")
+    assert _text(result).endswith("is the daemon using another data dir?")
+
+
 def test_no_token_and_no_daemon_says_not_running(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     result = _with_session(url, tmp_path / "none", tmp_path / "err", _call("state"))
     assert result.is_error and "not running" in _text(result)
+
+
+def test_the_proxy_keeps_one_connection_until_the_token_changes(tmp_path: Path) -> None:
+    """Calls after the first reuse the kept connection; a new token gets a new client."""
+    app = FastAPI()
+
+    @app.get("/v1/state")
+    def state(request: Request) -> dict[str, Any]:
+        assert request.client is not None
+        return {"peer": request.client.port, "token": request.headers["authorization"]}
+
+    (tmp_path / "token").write_text("first\n")
+
+    async def calls(proxy: _Proxy, n: int) -> list[dict[str, Any]]:
+        out = []
+        for _ in range(n):
+            reply = await proxy.call(lambda c: c.state())
+            assert isinstance(reply, dict), reply
+            out.append(reply)
+        return out
+
+    async def scenario(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        proxy = _Proxy(url, tmp_path)
+        async with proxy.session():
+            before = await calls(proxy, 3)
+            (tmp_path / "token").write_text("second\n")
+            after = await calls(proxy, 2)
+            kept = proxy._client
+            assert isinstance(kept, AsyncClient)
+        assert proxy._client is None and kept._http.is_closed  # the session closed it
+        return before, after
+
+    with serving(app) as url:
+        before, after = asyncio.run(scenario(url))
+    assert {r["peer"] for r in before} == {before[0]["peer"]}
+    assert {r["token"] for r in before} == {"Bearer first"}
+    assert {r["peer"] for r in after} == {after[0]["peer"]} != {before[0]["peer"]}
+    assert {r["token"] for r in after} == {"Bearer second"}

@@ -197,7 +197,7 @@ def test_pending_safety_checks_refuse_the_call() -> None:
     assert "malicious_instructions" in msg
     assert "We've detected instructions" in msg
     assert "a person must acknowledge" in msg
-    assert "approval overlay is not built yet" in msg
+    assert "never acknowledges them itself" in msg
     assert "nothing was executed" in msg
     assert info.value.details["checks"] == GUIDE_SAFETY["pending_safety_checks"]
     assert isinstance(info.value, ActionError)  # a 4xx: nothing runs
@@ -313,3 +313,18 @@ def test_screenshot_falls_back_to_the_last_outcome() -> None:
 def test_output_without_any_screenshot_is_a_caller_bug() -> None:
     with pytest.raises(ValueError, match="needs a screenshot"):
         to_output("c", [Outcome(id="a", action="click", status="executed")], None)
+
+
+@pytest.mark.parametrize(
+    "checks", ["yes", [1], {"id": "x"}, ["x"], [{"id": 5}], [None], [{"code": "x"}], [{"id": ""}],
+               [{"id": "a", "message": 3}]],
+)  # fmt: skip
+def test_malformed_safety_checks_never_pass_for_none(checks: object) -> None:
+    from daemon.adapters.openai import safety_checks
+
+    call = {**GUIDE_SAFETY, "pending_safety_checks": checks}
+    with pytest.raises(ActionError, match="pending_safety_checks"):
+        safety_checks(call)
+    for person in (False, True):
+        with pytest.raises(ActionError, match="pending_safety_checks"):
+            to_canonical(call, checks_go_to_a_person=person)

@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from daemon.api.app import create_app
 from daemon.control.runtime import Runtime
 from daemon.control.screenshots import ScreenGrabber
-from daemon.api.app import create_app
-from daemon.store import Store
 from daemon.control.view import AgentView
+from daemon.service import Daemon
+from daemon.store import Store
 from tests.daemon.live import serving
 from tests.x11.target import TargetWindow
 
@@ -32,7 +33,7 @@ def api(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     runtime = Runtime(display=xserver, view=view, screenshot=grabber, resume_after=0.3)
     store = Store(tmp_path_factory.mktemp("oa") / "d.db")
     try:
-        with serving(create_app(runtime, store, TOKEN)) as url:
+        with serving(create_app(Daemon(runtime, store), TOKEN)) as url:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
                 yield http, runtime
     finally:

@@ -23,9 +23,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from capture.input.keys import char_for_keysym
+from daemon.api.app import WS_CLOSE_UNAUTHORIZED, create_app
 from daemon.control.runtime import Runtime
 from daemon.control.screenshots import ScreenGrabber, png_size
-from daemon.api.app import WS_CLOSE_UNAUTHORIZED, create_app
+from daemon.service import Daemon as Service
 from daemon.store import Store
 from tests.daemon.live import poll, serving
 
@@ -52,7 +53,7 @@ def daemon(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     grabber = ScreenGrabber(xserver)
     runtime = Runtime(display=xserver, resume_after=0.3, screenshot=grabber)
     store = Store(tmp_path_factory.mktemp("store") / "driverseat.db")
-    app = create_app(runtime, store, TOKEN)
+    app = create_app(Service(runtime, store), TOKEN)
     with serving(app) as url:
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         try:
@@ -366,17 +367,18 @@ def test_get_action_by_id(daemon: Daemon) -> None:
 
 
 def test_a_slow_event_client_is_dropped_not_buffered() -> None:
-    from daemon.api.app import QUEUE_SIZE, _Hub
+    from daemon.events import QUEUE_SIZE, EventHub
 
     async def scenario() -> None:
-        hub = _Hub()
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
         slow, fast = hub.subscribe(), hub.subscribe()
         for i in range(QUEUE_SIZE):
             hub.publish({"n": i})
         while not fast.empty():
             fast.get_nowait()  # the fast client keeps up
         hub.publish({"n": "overflow"})
-        assert slow not in hub.clients and fast in hub.clients
+        assert slow not in hub._clients and fast in hub._clients
         assert slow.qsize() == 1 and slow.get_nowait() is None  # its sender closes the socket
         assert fast.get_nowait() == {"n": "overflow"}
 

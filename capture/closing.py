@@ -1,0 +1,39 @@
+"""One way for a resource to be a context manager: ``with obj:`` closes it on the way out.
+
+It lives in ``capture``, the leaf every other room may import (``capture`` may import no
+other room), so that daemon and capture classes share it. ``contextlib.AbstractContextManager``
+gives the same ``__enter__`` but leaves ``__exit__`` to write again in every class.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+__all__ = ["Closing"]
+
+
+class Closing(ABC):
+    """Mixin: ``with obj as o`` gives ``obj`` and calls :meth:`close` however the block ends.
+
+    A class that must do something on entry (connect, start) overrides ``__enter__`` and
+    returns ``self``. ``__exit__`` returns None, so an exception from the block goes on.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the object holds; safe to call twice."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

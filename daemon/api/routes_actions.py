@@ -1,0 +1,109 @@
+"""The canonical routes: actions, state and control, the event stream, liveness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from daemon.actions import Action, Outcome
+from daemon.api.bodies import ErrorBody, State
+from daemon.auth import bearer, token_matches
+from daemon.events import Subscription
+from daemon.service import Daemon
+
+__all__ = ["WS_CLOSE_TOO_SLOW", "WS_CLOSE_UNAUTHORIZED", "router"]
+
+WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_TOO_SLOW = 4408
+_ERR = {"model": ErrorBody}
+
+
+def router(daemon: Daemon, token: str) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, Any]:
+        """Readiness probe; the only route without auth."""
+        return {"ok": True}
+
+    @api.post("/v1/actions", tags=["actions"], response_model=Outcome, responses={422: _ERR})
+    async def post_action(action: Action) -> JSONResponse:
+        """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
+        outcome = await daemon.act(action, "canonical")
+        return JSONResponse(outcome.model_dump(mode="json"))
+
+    @api.get("/v1/actions/{action_id}", tags=["actions"], responses={404: _ERR})
+    async def get_action(action_id: str) -> dict[str, Any]:
+        """One recorded action (as it ran) and its outcome, by the id its Outcome carried."""
+        found = await daemon.get_action(action_id)
+        if found is None:
+            raise StarletteHTTPException(404, f"no action with id {action_id!r}")
+        return found
+
+    @api.get("/v1/state", tags=["control"], response_model=State)
+    async def get_state() -> dict[str, Any]:
+        """Who drives now (``agent``, ``human``, ``stopped``), since when, and the screen size."""
+        return daemon.state()
+
+    @api.post("/v1/control/stop", tags=["control"], response_model=State)
+    async def post_stop() -> dict[str, Any]:
+        """Stop the agent until an explicit resume; halts an action in flight."""
+        return daemon.stop(by="api")
+
+    @api.post("/v1/control/resume", tags=["control"], response_model=State)
+    async def post_resume() -> dict[str, Any]:
+        """Give control back to the agent (from ``stopped`` or ``human``)."""
+        return daemon.resume(by="api")
+
+    @api.websocket("/v1/events")
+    async def events(ws: WebSocket) -> None:
+        """``{"type": "state"}`` first, then ``control``, ``outcome`` and review messages."""
+        given = bearer(ws.headers.get("authorization")) or ws.query_params.get("token")
+        await ws.accept()
+        if not token_matches(given, token):
+            # close after accept: a refused handshake could not carry a reason code
+            await ws.close(code=WS_CLOSE_UNAUTHORIZED, reason="missing or wrong token")
+            return
+        q = daemon.hub.subscribe()
+        try:
+            await ws.send_json({"type": "state", **daemon.state()})
+            await _pump(ws, q)
+        finally:
+            daemon.hub.unsubscribe(q)
+
+    return api
+
+
+async def _pump(ws: WebSocket, q: Subscription) -> None:
+    """Send queued messages until the client leaves or falls too far behind."""
+
+    async def sender() -> None:
+        while True:
+            msg = await q.get()
+            if msg is None:
+                await ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown")
+                return
+            await ws.send_text(json.dumps(msg, default=str))
+
+    async def receiver() -> None:
+        # clients have nothing to say; reading is how a disconnect is noticed
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+        except WebSocketDisconnect:
+            return
+
+    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

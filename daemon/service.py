@@ -1,0 +1,208 @@
+"""One desktop's daemon as one object: the runtime, the gate, the event hub and the store.
+
+The HTTP routes (``daemon/api``) translate requests and call plain methods here; the
+flow of one action is readable top to bottom in :meth:`Daemon.act`:
+
+1. convert it to screen space once (:meth:`AgentView.to_screen`; off-screen points
+   raise :class:`~daemon.errors.ActionError` before anything is stored or sent);
+2. record it as pending, under the stable id its outcome will carry;
+3. ask the gate (policy, maybe a person) in a task of its own, shielded from the
+   agent's connection: an agent that hangs up re-attaches by id, and an approved
+   action still runs;
+4. run what the gate cleared on the executor (after the overlay has left the screen,
+   when a person decided), convert the outcome back to the agent's space, record it
+   with the action that actually ran, and publish it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+from typing import Any
+
+from daemon.actions import Action, DecisionRequest, Outcome, Review
+from daemon.control.runtime import Runtime
+from daemon.events import EventHub
+from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
+from daemon.review.queue import ReviewQueue
+from daemon.store import Store, outcome_for_storage
+
+__all__ = ["VERSION", "Daemon", "ScreenClear"]
+
+log = logging.getLogger("driverseat.daemon")
+try:
+    VERSION = metadata.version("driverseat")
+except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    VERSION = "0+unknown"
+
+ScreenClear = Callable[[float], bool]
+"""Blocks until no review window covers the agent's screen (or ``timeout`` s pass)."""
+CLEAR_TIMEOUT_S = 2.0
+
+
+class Daemon:
+    """What the API serves. Start it on the event loop that serves the API (:meth:`start`);
+    whoever made the runtime and the store closes them."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: Store,
+        gate: Gate | OpenGate | None = None,
+        *,
+        hub: EventHub | None = None,
+        screen_clear: ScreenClear | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.gate: Gate | OpenGate = gate if gate is not None else OpenGate()
+        self.hub = hub if hub is not None else EventHub()
+        self.screen_clear = screen_clear
+        self._background: set[asyncio.Task[Any]] = set()
+        if isinstance(self.gate, Gate):
+            self.gate.publish = self.hub.publish
+            self.gate.attention = runtime.intervention
+            self.gate.queue.listeners.append(self._on_review)
+
+    @property
+    def reviews(self) -> ReviewQueue | None:
+        """The review queue, or None under ``--policy off``."""
+        return self.gate.queue
+
+    # -- lifecycle (event loop) ------------------------------------------------------------
+    async def start(self) -> None:
+        self.hub.bind(asyncio.get_running_loop())
+        self.runtime.intervention.listeners.append(self._on_control)
+        for p, answer in self.gate.adopt():
+            self._spawn(self._settle(p, answer, "review"))
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._on_control in self.runtime.intervention.listeners:
+            self.runtime.intervention.listeners.remove(self._on_control)
+        self.hub.close()
+
+    def abort_waiting(self) -> None:
+        """At shutdown: answer the requests waiting for a person now (their reviews stay
+        pending, and are adopted by the next start)."""
+        for task in list(self.gate.waiting):
+            task.cancel()
+
+    def _spawn(self, coro: Awaitable[Outcome]) -> asyncio.Task[Outcome]:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # -- actions ---------------------------------------------------------------------------
+    def to_screen(self, action: Action) -> Action:
+        """``action`` in screen space; ActionError (nothing stored, nothing sent) if off-screen."""
+        return self.runtime.view.to_screen(action)
+
+    async def act(self, action: Action, dialect: str = "canonical") -> Outcome:
+        """Judge, maybe hold for a person, run, record and publish one action."""
+        return await self._propose(action, dialect, lambda p: self.gate.admit(p))
+
+    async def ask(self, action: Action, dialect: str, *, rule: str, why: str) -> Outcome:
+        """Like :meth:`act`, but a person must approve it whatever the policy's tier (unless
+        the policy denies it). ReviewsOff (403, nothing stored) under ``--policy off``."""
+        if isinstance(self.gate, OpenGate):
+            await self.gate.ask(Proposal("", action, action), rule, why)  # raises ReviewsOff
+        return await self._propose(action, dialect, lambda p: self.gate.ask(p, rule, why))
+
+    async def _propose(
+        self, action: Action, dialect: str, judge: Callable[[Proposal], Awaitable[Answer]]
+    ) -> Outcome:
+        p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
+        await asyncio.to_thread(self.store.record_action, p.id, dialect, action, None)
+        # A person may take minutes: the decision and the action go on even if the agent
+        # hangs up; it re-attaches by id (GET /v1/actions/{id}, GET /v1/reviews/{id}).
+        task = self._spawn(self._settle(p, judge(p), dialect))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # our own request was cancelled (client gone): the task goes on
+            return Outcome(
+                id=p.id, action=action.action, status="error", control=self.runtime.intervention.state,
+                space="agent",
+                detail="driverseat shut down before a person answered; a pending review stays "
+                "pending and its action runs if it is approved after the restart "
+                f"(GET /v1/actions/{p.id})",
+            )  # fmt: skip
+
+    async def _settle(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
+        """Run what the gate cleared (or take its refusal), then record and publish."""
+        answer = await judged
+        if isinstance(answer, Cleared):
+            if answer.review is not None and self.screen_clear is not None:
+                # a person just decided on the overlay: the action's input must reach the
+                # application, not the review window still leaving the screen
+                await asyncio.to_thread(self.screen_clear, CLEAR_TIMEOUT_S)
+            ran = answer.action
+            outcome = await asyncio.wrap_future(self.runtime.submit(answer.screen, p.id))
+        else:
+            ran = p.action
+            outcome = Outcome(
+                id=p.id, action=p.action.action, status=answer.status, detail=answer.detail,
+                control=self.runtime.intervention.state, space="agent",
+            )  # fmt: skip
+        annotations = answer.annotations()
+        if annotations:
+            outcome = outcome.model_copy(update=annotations)
+        await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
+        self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
+        return outcome
+
+    async def look(self, action: Action) -> Outcome:
+        """A passive action (screenshot, cursor position) for a dialect's own needs: not
+        judged, not recorded, in the agent's space."""
+        return await asyncio.wrap_future(self.runtime.submit(self.to_screen(action)))
+
+    async def get_action(self, action_id: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.store.get_action, action_id)
+
+    # -- control ---------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Who drives, since when, the screen and the agent's view of it."""
+        return {
+            **self.runtime.intervention.snapshot(),
+            "screen": list(self.runtime.executor.screen),
+            **self.runtime.view.describe(),
+            "version": VERSION,
+        }
+
+    def stop(self, by: str = "api") -> dict[str, Any]:
+        self.runtime.intervention.stop(by=by)
+        return self.state()
+
+    def resume(self, by: str = "api") -> dict[str, Any]:
+        self.runtime.intervention.resume(by=by)
+        return self.state()
+
+    # -- reviews ---------------------------------------------------------------------------
+    async def decide(self, queue: ReviewQueue, review_id: str, req: DecisionRequest) -> Review:
+        return await asyncio.to_thread(queue.decide, review_id, req)
+
+    # -- events (any thread) ---------------------------------------------------------------
+    def _on_control(self, kind: str, payload: dict[str, Any]) -> None:
+        # Runs on the observer/resume threads (or the loop, for API stops): keep it short.
+        at = time.time()
+        event = {"event_id": uuid.uuid4().hex, "at": at, **payload}
+        try:
+            self.store.record_event(kind, event, at=at)
+        except Exception:  # never let the audit trail break the takeover path
+            log.exception("could not record a %s event", kind)
+        self.hub.publish({"type": kind, **event})
+
+    def _on_review(self, kind: str, review: Review) -> None:
+        # every decision, first approvals of an approve2 included, so every open overlay
+        # sees a review another reviewer has answered
+        if kind == "decided":
+            self.hub.publish({"type": "review_decided", "review": review.model_dump(mode="json")})

@@ -1,0 +1,153 @@
+"""The Daemon object end to end without X: the gate in front of a real executor (fake
+backend), real SQLite, the event hub. What the gate holds never reaches the hands.
+
+The same promises are tested on a real X server with a real target window in
+tests/e2e/; these run in milliseconds and so guard the logic under mutation testing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capture.coords import Monitor
+from capture.input import Kind
+from capture.input._fake import FakeBackend
+from daemon.actions import DecisionRequest, Outcome, parse_action
+from daemon.control.runtime import Runtime
+from daemon.control.view import AgentView
+from daemon.errors import ActionError
+from daemon.events import EventHub
+from daemon.review.gate import Gate, ReviewsOff
+from daemon.review.policy import parse_policy
+from daemon.review.queue import ReviewQueue
+from daemon.service import Daemon
+from daemon.store import Store
+from tests.daemon.test_gate import PNG, POLICY
+
+
+class Setup:
+    def __init__(self, tmp: Path, policy: str | None = POLICY) -> None:
+        self.fake = FakeBackend((1920, 1080))
+        view = AgentView.for_monitor(Monitor(0, 0, 1920, 1080, 1), 1)  # seen at 1366x768
+        self.runtime = Runtime(self.fake, view=view, step_interval=0.0, resume_after=0.2)
+        self.store = Store(tmp / "d.db")
+        gate = None
+        if policy is not None:
+            queue = ReviewQueue(self.store, tmp / "frames")
+            gate = Gate(parse_policy(policy), queue, view.scaling, grab_frame=lambda: PNG)
+        self.hub = EventHub()
+        self.daemon = Daemon(self.runtime, self.store, gate, hub=self.hub)
+
+    def close(self) -> None:
+        self.runtime.close()
+        self.store.close()
+
+
+@pytest.fixture
+def s(tmp_path: Path) -> Iterator[Setup]:
+    setup = Setup(tmp_path)
+    yield setup
+    setup.close()
+
+
+def act(s: Setup, body: dict[str, Any], decide: DecisionRequest | None = None) -> tuple[Outcome, list[dict[str, Any]]]:
+    """Run one action through the daemon (deciding its review, if given); the outcome and
+    every event published meanwhile."""
+
+    async def main() -> tuple[Outcome, list[dict[str, Any]]]:
+        await s.daemon.start()
+        events = s.hub.subscribe()
+        try:
+            task = asyncio.ensure_future(s.daemon.act(parse_action(body)))
+            if decide is not None:
+                queue = s.daemon.reviews
+                assert queue is not None
+                while not queue.pending():
+                    await asyncio.sleep(0.005)  # a poll: the gate's task runs meanwhile
+                await asyncio.to_thread(queue.decide, queue.pending()[0].id, decide)
+            outcome = await asyncio.wait_for(task, 10)
+            seen = []
+            while not events.empty():
+                msg = events.get_nowait()
+                if msg is not None:
+                    seen.append(msg)
+            return outcome, seen
+        finally:
+            await s.daemon.close()
+
+    return asyncio.run(main())
+
+
+def test_a_denied_action_never_reaches_the_hands(s: Setup) -> None:
+    out, events = act(s, {"action": "type", "text": ":(){ :|:& };:"})
+    assert out.status == "denied" and out.rule == "no-fork-bombs"
+    assert s.fake.sent == [] and s.runtime.executor.primitives_sent == 0
+    row = s.store.get_action(out.id)
+    assert row is not None and row["status"] == "denied"
+    assert [e["type"] for e in events] == ["outcome"]
+
+
+def test_an_expired_review_never_runs(tmp_path: Path) -> None:
+    s = Setup(tmp_path, POLICY.replace("rationale_required = []", "rationale_required = []\nreview_expiry_seconds = 0.1"))
+    try:
+        out, _ = act(s, {"action": "click", "x": 10, "y": 10, "confidence": 0.1})
+        assert out.status == "expired" and "did not run" in out.detail
+        assert s.fake.sent == []
+    finally:
+        s.close()
+
+
+def test_a_rejected_action_never_runs_and_an_approved_one_does(s: Setup) -> None:
+    body = {"action": "click", "x": 683, "y": 384, "confidence": 0.1}
+    out, _ = act(s, body, DecisionRequest(verdict="reject", reviewer="ann"))
+    assert out.status == "rejected" and s.fake.sent == []
+    out, _ = act(s, body, DecisionRequest(verdict="approve", reviewer="ann"))
+    assert out.status == "executed" and out.tier == "approve" and out.review_id
+    assert [p.kind for p in s.fake.sent] == [Kind.MOTION, Kind.BUTTON_DOWN, Kind.BUTTON_UP]
+    assert (s.fake.sent[0].x, s.fake.sent[0].y) == (960, 540)  # agent 683,384 on the screen
+
+
+def test_notify_runs_and_is_published(s: Setup) -> None:
+    out, events = act(s, {"action": "key", "keys": "ctrl+s"})
+    assert out.status == "executed" and out.tier == "notify"
+    assert [e["type"] for e in events] == ["notify", "outcome"]
+    assert events[0]["action_id"] == out.id and s.fake.sent
+
+
+def test_an_agent_space_drag_is_scaled_to_the_screen(s: Setup) -> None:
+    out, _ = act(s, {"action": "drag", "path": [[0, 0], [683, 384], [1365, 767]], "duration": 0.0})
+    assert out.status == "executed"
+    motions = [(p.x, p.y) for p in s.fake.sent if p.kind is Kind.MOTION]
+    assert motions[0] == (0, 0) and (960, 540) in motions
+    assert abs(motions[-1][0] - 1918) <= 1 and abs(motions[-1][1] - 1078) <= 1
+
+
+def test_an_edit_runs_the_edited_action_and_the_record_says_so(s: Setup) -> None:
+    out, _ = act(s, {"action": "type", "text": "helo", "confidence": 0.1},
+                 DecisionRequest(verdict="edit", reviewer="ann", edited={"text": "hello"}))  # fmt: skip
+    assert out.status == "executed" and s.fake.typed() == "hello"
+    row = s.store.get_action(out.id)
+    assert row is not None and row["action"]["text"] == "hello"
+    assert out.feedback is not None and "helo" in out.feedback.text
+
+
+def test_off_screen_is_refused_before_anything_is_stored(s: Setup) -> None:
+    with pytest.raises(ActionError, match="off the screen"):
+        act(s, {"action": "click", "x": 1366, "y": 10})  # agent space is 1366 wide
+    assert s.store.recent_actions() == [] and s.fake.sent == []
+
+
+def test_ask_under_policy_off_refuses_and_stores_nothing(tmp_path: Path) -> None:
+    s = Setup(tmp_path, policy=None)
+    try:
+        with pytest.raises(ReviewsOff):
+            asyncio.run(s.daemon.ask(parse_action({"action": "click", "x": 1, "y": 1}), "openai",
+                                     rule="safety", why="flagged"))  # fmt: skip
+        assert s.store.recent_actions() == [] and s.fake.sent == [] and s.daemon.reviews is None
+    finally:
+        s.close()
