@@ -396,6 +396,39 @@ def test_expiry_in_real_time_records_when(queue: ReviewQueue, store: Store) -> N
     assert before <= row["decided"] <= time.time()
 
 
+def test_expire_now_cuts_a_review_short(queue: ReviewQueue, store: Store) -> None:
+    heard: list[tuple[str, str]] = []
+    queue.listeners.append(lambda kind, review: heard.append((kind, review.id)))
+    grace = _create(queue, tier="grace", expires_in=30, now=T0)
+    gone = queue.expire_now(grace.id, now=T0 + 1)  # long before its deadline
+    assert gone.status == "expired" and queue.pending(T0 + 1) == []
+    row = store.get_review(grace.id)
+    assert row is not None and row["review"]["status"] == "expired" and row["decided"] == T0 + 1
+    assert heard[-1] == ("expired", grace.id)
+    with pytest.raises(ReviewConflict, match="already expired"):
+        queue.decide(grace.id, _req("cancel"), now=T0 + 2)
+    # a review no longer pending comes back as it is, and an unknown one is a 404
+    done = _create(queue)
+    queue.decide(done.id, _req())
+    again = queue.expire_now(done.id)
+    assert again.status == "approved" and again == queue.get(done.id)
+    assert queue.expire_now(grace.id).status == "expired"
+    with pytest.raises(UnknownReview, match="^no review with id 'nope'$"):
+        queue.expire_now("nope")
+
+
+def test_expire_now_wakes_its_waiter(queue: ReviewQueue) -> None:
+    r = _create(queue)
+
+    async def scenario() -> Review:
+        task = asyncio.create_task(queue.wait(r.id, 30))
+        await asyncio.sleep(0)  # registered
+        await asyncio.to_thread(queue.expire_now, r.id)
+        return await asyncio.wait_for(task, 10)
+
+    assert asyncio.run(scenario()).status == "expired"
+
+
 def test_pending_is_oldest_first(queue: ReviewQueue) -> None:
     late = _create(queue, now=T0 + 5)
     early = _create(queue, now=T0)
@@ -432,13 +465,10 @@ def test_a_failed_store_write_leaves_no_frame(queue: ReviewQueue, store: Store) 
     assert queue._pending == {}
 
 
-def test_listener_given_to_the_constructor_and_a_nested_frames_dir(
-    store: Store, tmp_path: Path
-) -> None:
-    heard: list[str] = []
-    q = ReviewQueue(store, tmp_path / "a" / "b" / "frames", listener=lambda k, r: heard.append(k))
+def test_a_nested_frames_dir_is_made(store: Store, tmp_path: Path) -> None:
+    q = ReviewQueue(store, tmp_path / "a" / "b" / "frames")
     r = _create(q)
-    assert heard == ["created"] and q.screenshot(r.id) == PNG
+    assert q.screenshot(r.id) == PNG
 
 
 def test_a_missing_frame_is_a_404(queue: ReviewQueue) -> None:
