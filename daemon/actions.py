@@ -390,10 +390,14 @@ class Decision(_Wire):
 
     id: str
     review_id: str
-    reviewer: str
+    reviewer: str  # the reviewer's name: a token's reviewer, or what the local overlay sent
     verdict: Verdict
     at: float
     latency_ms: float | None = None  # shown -> decided
+    # who decided: a registered reviewer's id (``driverseat reviewer add``) or "local" (the
+    # daemon's own token: the overlay on the desktop), with the roles held at that moment
+    reviewer_id: str = "local"
+    roles: tuple[str, ...] = ()
     rationale: str | None = None
     points: tuple[tuple[int, int], ...] = ()  # corrected point(s), screen space
     edited: dict[str, Any] | None = None
@@ -441,6 +445,8 @@ class Review(_Wire):
     agent_size: tuple[int, int] = (0, 0)
     rationales_required: bool = False  # approving needs a rationale picked from ...
     rationales: tuple[str, ...] = ()  # ... this short list (the policy's)
+    rationale_min_length: int | None = None  # approving needs free text this long (the rule's)
+    roles_required: tuple[str, ...] = ()  # each approver must hold one of these (``approve_by``)
     decisions: tuple[Decision, ...] = ()
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from capture.closing import Closing
 from daemon.actions import Decision, Outcome, Review
+from daemon.reviewers import migrate_v4
 from daemon.shadow_store import migrate_v3
 
 
@@ -89,7 +90,7 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 # Index i upgrades a database from user_version i to i + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3, migrate_v4]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -300,13 +301,15 @@ class Store(Closing):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
-                    """INSERT INTO decisions (id, review_id, at, reviewer, verdict, decision_json)
-                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    """INSERT INTO decisions (id, review_id, at, reviewer, reviewer_id, verdict,
+                                              decision_json)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
                     (
                         decision.id,
                         decision.review_id,
                         decision.at,
                         decision.reviewer,
+                        decision.reviewer_id,
                         decision.verdict,
                         json.dumps(decision.model_dump(mode="json")),
                     ),

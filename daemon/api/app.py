@@ -4,7 +4,7 @@
 uvicorn. The app does not own the daemon's runtime or store: whoever made them closes
 them. Every route except ``/healthz`` and ``/openapi.json`` needs ``Authorization:
 Bearer <token>``; the event stream also takes ``?token=`` because browsers cannot set
-headers on a WebSocket. Errors become HTTP in :mod:`daemon.api.http` only.
+headers on a WebSocket. A reviewer's own token opens the review routes only. Errors become HTTP in :mod:`daemon.api.http` only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from daemon.api import routes_actions, routes_dialects, routes_reviews
 from daemon.api.http import error_response, install_http
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
+from daemon.api.routes_reviews import REVIEW_PREFIX, REVIEWER_KEY
 from daemon.auth import bearer, token_matches
+from daemon.reviewers import Reviewers
 from daemon.service import VERSION, Daemon
 
 __all__ = ["VERSION", "WS_CLOSE_UNAUTHORIZED", "create_app", "make_server"]
@@ -34,23 +36,44 @@ PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})  # documentation is not 
 
 
 class _BearerAuth:
-    """Pure ASGI middleware: checks the token before any routing or body parsing."""
+    """Pure ASGI middleware: checks the token before any routing or body parsing.
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    The daemon's token opens every route. A reviewer's token (``driverseat reviewer add``)
+    opens the review routes only, and the request carries its reviewer in the scope
+    (:data:`REVIEWER_KEY`) so a decision is attributed to it.
+    """
+
+    def __init__(self, app: ASGIApp, token: str, reviewers: Reviewers | None = None) -> None:
         self.app = app
         self.token = token
+        self.reviewers = reviewers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
             header = dict(scope.get("headers") or ()).get(b"authorization")
             given = bearer(header.decode("latin-1") if header else None)
             if not token_matches(given, self.token):
-                why = "missing bearer token" if given is None else "wrong bearer token"
-                msg = f"{why}: send 'Authorization: Bearer <token>' (`driverseat token` prints it)"
-                await error_response(401, msg)(scope, receive, send)
-                return
+                who = None
+                if self.reviewers is not None and given is not None:
+                    who = await asyncio.to_thread(self.reviewers.by_token, given)
+                if who is None:
+                    why = "missing bearer token" if given is None else "wrong bearer token"
+                    msg = f"{why}: send 'Authorization: Bearer <token>' (`driverseat token` prints it)"
+                    await error_response(401, msg)(scope, receive, send)
+                    return
+                if not _is_review_path(scope["path"]):
+                    msg = (
+                        f"a reviewer token (reviewer {who.name!r}) is accepted on {REVIEW_PREFIX} "
+                        "only; driving the desktop takes the daemon's token"
+                    )
+                    await error_response(403, msg)(scope, receive, send)
+                    return
+                scope = {**scope, REVIEWER_KEY: who}
         await self.app(scope, receive, send)
 
+
+def _is_review_path(path: str) -> bool:
+    return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
 
 
 def create_app(daemon: Daemon, token: str) -> FastAPI:
@@ -73,7 +96,8 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.daemon = daemon
-    app.add_middleware(_BearerAuth, token=token)
+    reviewers = Reviewers(daemon.store) if daemon.reviews is not None else None
+    app.add_middleware(_BearerAuth, token=token, reviewers=reviewers)
     install_http(app, routes_dialects.SHAPES)
     app.include_router(routes_actions.router(daemon, token))
     app.include_router(routes_dialects.router(daemon))

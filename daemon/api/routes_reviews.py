@@ -1,8 +1,8 @@
 """The reviewer's HTTP API: list pending reviews, re-attach by id, fetch the frame, decide.
 
 ``router(queue)`` is included by :func:`daemon.api.app.create_app` when reviews are on,
-behind its bearer middleware. Errors (:class:`~daemon.review.queue.ReviewError`: 404,
-409, 422) become HTTP in :mod:`daemon.api.http`. Every decision is announced on the
+behind its bearer middleware (which also accepts a reviewer's token here, and only here).
+Errors (:class:`~daemon.review.queue.ReviewError`: 403, 404, 409, 422) become HTTP in :mod:`daemon.api.http`. Every decision is announced on the
 event stream by the daemon (a listener of the queue), whoever posted it.
 """
 
@@ -11,17 +11,24 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from daemon.actions import MAX_LONG_POLL, DecisionRequest, Review
 from daemon.api.bodies import ErrorBody
 from daemon.review.queue import ReviewQueue, UnknownReview
+from daemon.reviewers import Identity
 
-__all__ = ["router"]
+__all__ = ["REVIEWER_KEY", "REVIEW_PREFIX", "router"]
+
+REVIEW_PREFIX = "/v1/reviews"
+REVIEWER_KEY = "driverseat.reviewer"
+"""The ASGI scope key of the :class:`~daemon.reviewers.Identity` whose reviewer token made
+the request (absent with the daemon's token)."""
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no review with that id"},
+    403: {"model": ErrorBody, "description": "the rule needs an approver with a role this reviewer lacks"},
     409: {"model": ErrorBody, "description": "no longer pending, or a repeat approval"},
     422: {"model": ErrorBody, "description": "a decision that does not fit the review"},
 }  # fmt: skip
@@ -38,7 +45,7 @@ def _review(review: Review) -> JSONResponse:
 
 def router(queue: ReviewQueue) -> APIRouter:
     """The ``/v1/reviews`` routes around ``queue``."""
-    api = APIRouter(prefix="/v1/reviews", tags=["reviews"])
+    api = APIRouter(prefix=REVIEW_PREFIX, tags=["reviews"])
 
     @api.get("", response_model=list[Review])
     async def list_reviews() -> JSONResponse:
@@ -72,8 +79,14 @@ def router(queue: ReviewQueue) -> APIRouter:
         return Response(png, media_type="image/png", headers={"Cache-Control": _CACHE})
 
     @api.post("/{review_id}/decision", response_model=Review, responses=_ERRORS)
-    async def post_decision(review_id: str, req: DecisionRequest) -> JSONResponse:
-        """Decide a review; returns the review after the decision."""
-        return _review(await asyncio.to_thread(queue.decide, review_id, req))
+    async def post_decision(review_id: str, req: DecisionRequest, request: Request) -> JSONResponse:
+        """Decide a review; returns the review after the decision.
+
+        With a reviewer's token the decision is that reviewer's: the ``reviewer`` field
+        of the body is ignored (replaced by the token's name) and the reviewer's roles
+        count for the rule's ``approve_by``. With the daemon's token it is the local
+        reviewer's (the desktop overlay), named as the body says, holding no role."""
+        by: Identity | None = request.scope.get(REVIEWER_KEY)
+        return _review(await asyncio.to_thread(lambda: queue.decide(review_id, req, by=by)))
 
     return api

@@ -192,13 +192,16 @@ class Gate:
     def _open(self, p: Proposal, ruling: Ruling) -> Review:
         r = self.scaling.screen
         grace = ruling.tier == "grace"
+        rule = self.policy.rule_named(ruling.rule)  # None for the default tier and ask()
         review = self.queue.create(
             p.id, p.action, p.screen, ruling.tier, ruling.rule, self.grab_frame(),
             (r.left, r.top, r.width, r.height), self.scaling.agent_size,
             # a grace review "expires" when its undo window closes: the overlay counts down to it
             expires_in=self.policy.grace_seconds if grace else self.policy.review_expiry_seconds,
-            rationales_required=self.policy.needs_rationale(ruling.tier),
+            rationales_required=self.policy.needs_rationale(ruling.tier, ruling.rule),
             rationales=self.policy.rationales,
+            roles_required=rule.approve_by if rule is not None else (),
+            rationale_min_length=rule.rationale_min_length if rule is not None else None,
         )  # fmt: skip
         if not grace:
             self.attention.review_opened()

@@ -76,6 +76,11 @@ class Rule:
     window: tuple[re.Pattern[str], ...] | None = None
     confidence_below: float | None = None
     missing_confidence: MissingConfidence = "skip"
+    # what approving an action this rule holds demands (issue 11): approvers holding one of
+    # these roles, a rationale from the policy's list, or free text at least this long
+    approve_by: tuple[str, ...] = ()
+    rationale: Literal["list"] | None = None
+    rationale_min_length: int | None = None
     line: int | None = None  # where the rule starts in its file
 
     def match(self, action: ActionBase, window_title: str | None = None) -> list[str] | None:
@@ -152,9 +157,14 @@ class Policy:
     rationales: tuple[str, ...] = DEFAULT_RATIONALES
     source: str = "<policy>"
 
-    def needs_rationale(self, tier: Tier) -> bool:
-        """Whether a decision on a review of this tier must carry one of ``rationales``."""
-        return tier in self.rationale_required
+    def needs_rationale(self, tier: Tier, rule: str | None = None) -> bool:
+        """Whether a decision on a review of this tier (held by ``rule``) must carry one of
+        ``rationales``: the tier is in ``rationale_required``, or the rule says ``rationale = "list"``."""
+        found = self.rule_named(rule)
+        return tier in self.rationale_required or (found is not None and found.rationale == "list")
+
+    def rule_named(self, name: str | None) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
 
 
 def evaluate(policy: Policy, action: ActionBase, *, window_title: str | None = None) -> Ruling:

@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -46,6 +46,8 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.t
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NAME_RULE = "needs a name of letters, digits, '-', '_' or '.' (at most 64)"
 _HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0}
+_MAX_RATIONALE = 2_000  # DecisionRequest.rationale's own limit
+_APPROVED_TIERS = ("approve", "approve2")  # the tiers whose reviews a person approves
 _MAX_SHOWN = 10  # problems listed in one error; the rest are counted
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -118,6 +120,17 @@ class RuleFile(BaseModel):
     window: _Strings | None = None
     confidence_below: float | None = Field(None, gt=0, le=_HIGH["confidence_below"])
     missing_confidence: MissingConfidence | None = None
+    approve_by: _Strings | None = None
+    rationale: Literal["list"] | None = None
+    rationale_min_length: int | None = Field(None, ge=1, le=_MAX_RATIONALE)
+
+    @field_validator("approve_by")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if not re.fullmatch(_NAME, role):
+                raise _problem(f"approve_by: role {role!r} {_NAME_RULE}", role)
+        return value
 
     @field_validator("kinds")
     @classmethod
@@ -164,6 +177,14 @@ class RuleFile(BaseModel):
     def _confidence_pair(self) -> RuleFile:
         if self.missing_confidence is not None and self.confidence_below is None:
             raise _problem("missing_confidence needs confidence_below", key="missing_confidence")
+        if self.rationale is not None and self.rationale_min_length is not None:
+            why = "give rationale = \"list\" or rationale_min_length, not both"
+            raise _problem(why, key="rationale_min_length")
+        demands = [k for k in ("approve_by", "rationale", "rationale_min_length")
+                   if getattr(self, k) is not None]  # fmt: skip
+        if demands and self.tier not in _APPROVED_TIERS:
+            why = f"{demands[0]} applies to approvals, and a {self.tier} rule asks for none"
+            raise _problem(f"{why} (use tier approve or approve2)", key=demands[0])
         return self
 
     def rule(self, line: int | None) -> Rule:
@@ -181,7 +202,9 @@ class RuleFile(BaseModel):
             key_pattern=patterns(self.key_pattern), text=patterns(self.text),
             region=region,
             window=patterns(self.window), confidence_below=self.confidence_below,
-            missing_confidence=self.missing_confidence or "skip", line=line,
+            missing_confidence=self.missing_confidence or "skip",
+            approve_by=tuple(self.approve_by or ()), rationale=self.rationale,
+            rationale_min_length=self.rationale_min_length, line=line,
         )  # fmt: skip
 
 
@@ -333,6 +356,12 @@ class _Complaint:
         if field == "region":
             region = _shown(self.data["rule"][self.rule]["region"])
             return f"region must be [x0, y0, x1, y1] in screen pixels, not {region}"
+        if field == "rationale":
+            return f'rationale must be "list" (a choice from [defaults] rationales), not {value}'
+        if field == "rationale_min_length":
+            return f"rationale_min_length must be a whole number from 1 to {_MAX_RATIONALE}, not {value}"
+        if field == "approve_by":
+            return f"approve_by must be a role or a list of roles, not {value}"
         if field == "description":
             return f"description must be a string, not {value}"
         if field == "rationale_required":

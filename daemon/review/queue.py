@@ -10,7 +10,8 @@ resolve any review at once; ``correct`` gives one screen point (two for a drag:
 start and end); ``edit`` replaces fields of the action (``text``, ``keys``...), never
 its kind, its points (a correction moves those) nor the agent's own words; ``cancel``
 is for a ``grace`` review only; where the policy asks for a rationale, letting an action
-run (approve, edit) needs one from its list, and stopping it takes the person's own words.
+run (approve, edit) needs one from its list, and stopping it takes the person's own words;
+a rule's ``approve_by`` and ``rationale_min_length`` are checked in :mod:`daemon.review.checks`.
 
 Threads: one lock guards the pending reviews and the store writes that change them;
 a waiter (:meth:`ReviewQueue.wait`, on an event loop) is an asyncio event set through
@@ -31,19 +32,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from capture.coords import Rect
-from daemon import actions
 from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
-from daemon.errors import DaemonError
+from daemon.review.checks import (
+    BadDecision,
+    DuplicateApproval,
+    ReviewConflict,
+    ReviewError,
+    RoleRequired,
+    UnknownReview,
+    check_edit,
+    check_points,
+    check_rationale,
+    check_roles,
+    quote,
+    rationale_refusal,
+)
 from daemon.review.policy import REVIEW_TIERS
+from daemon.reviewers import LOCAL, Identity
 from daemon.store import Store
-from daemon.validation import describe_validation_error
 
 __all__ = [
     "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
-    "ReviewError", "ReviewQueue", "UnknownReview",
+    "ReviewError", "ReviewQueue", "RoleRequired", "UnknownReview", "rationale_refusal",
 ]  # fmt: skip
 
 log = logging.getLogger("driverseat.reviews")
@@ -53,41 +66,11 @@ _RESOLVED: dict[Verdict, ReviewStatus] = {
     "approve": "approved", "reject": "rejected", "correct": "corrected", "edit": "edited",
     "cancel": "cancelled",
 }  # fmt: skip
-# An edit applies to the agent's action: points are moved by a correction (in screen
-# space), and the agent's own words are its record, not the person's to rewrite.
-_POINT_FIELDS = frozenset({"x", "y", "path"})
-_AGENT_FIELDS = frozenset({"reason", "confidence", "screen_text", "goal", "steps", "space"})
 
 Listener = Callable[[str, Review], None]
 """Called with ``("created" | "decided" | "expired", review)`` on the thread that made the
 change; ``decided`` includes the first approval of an ``approve2`` (still pending)."""
 _Notes = list[tuple[str, Review]]  # listener calls to make once the lock is released
-
-
-class ReviewError(DaemonError):
-    """A review request that cannot be honoured; ``status`` is its HTTP status."""
-
-    status: int = 409
-
-
-class UnknownReview(ReviewError):
-    """No review (or no frame) with that id: 404."""
-
-    status = 404
-
-
-class ReviewConflict(ReviewError):
-    """The review is no longer pending (decided, cancelled, expired): 409."""
-
-
-class DuplicateApproval(ReviewConflict):
-    """The same reviewer approved an ``approve2`` review twice: 409."""
-
-
-class BadDecision(ReviewError):
-    """A decision that does not fit the review (points, edit, rationale...): 422."""
-
-    status = 422
 
 
 @dataclass(slots=True)
@@ -97,60 +80,6 @@ class _Entry:
     rationales_required: bool
     rationales: tuple[str, ...]
 
-
-def _quote(options: Sequence[str]) -> str:
-    return ", ".join(repr(o) for o in options)
-
-
-def _check_rationale(entry: _Entry, req: DecisionRequest) -> None:
-    if not entry.rationales_required or req.verdict not in ("approve", "edit"):
-        # only letting an action run must be justified from the list; stopping it (reject,
-        # correct, cancel) is the safe side, and its reason is the person's own words
-        return
-    if not req.rationale:
-        choice = f": one of {_quote(entry.rationales)}" if entry.rationales else ""
-        raise BadDecision(f"this review needs a rationale{choice}")
-    if entry.rationales and req.rationale not in entry.rationales:
-        raise BadDecision(f"rationale {req.rationale!r} is not one of {_quote(entry.rationales)}")
-
-
-def _check_points(review: Review, points: tuple[tuple[int, int], ...]) -> None:
-    kind = str(review.screen_action.get("action", "?"))
-    if not actions.parse_action(review.screen_action).points():
-        raise BadDecision(f"a {kind} action has no point to correct; edit or reject it")
-    needed = 2 if kind == "drag" else 1
-    if len(points) != needed:
-        what = "2 points (start and end)" if needed == 2 else "1 point"
-        raise BadDecision(f"a correction of a {kind} needs {what}, got {len(points)}")
-    left, top, width, height = review.screen_rect
-    for x, y in points:
-        if not (left <= x < left + width and top <= y < top + height):
-            raise BadDecision(
-                f"corrected point ({x}, {y}) is off the reviewed screen area "
-                f"({left}, {top}) {width}x{height}"
-            )
-
-
-def _check_edit(review: Review, edited: dict[str, Any] | None) -> dict[str, Any]:
-    """The edited fields as the action model normalises them."""
-    if not edited:
-        raise BadDecision("an edit needs the fields it changes in 'edited', like text or keys")
-    kind = str(review.action.get("action", "?"))
-    if "action" in edited:
-        raise BadDecision(f"an edit cannot change the kind of action ({kind}); reject it")
-    if moved := sorted(_POINT_FIELDS & edited.keys()):
-        raise BadDecision(f"an edit cannot move {', '.join(moved)}; correct the point instead")
-    if theirs := sorted(_AGENT_FIELDS & edited.keys()):
-        raise BadDecision(f"an edit cannot change {', '.join(theirs)}: they are the agent's")
-    try:
-        parsed = actions.parse_action({**review.action, **edited})
-    except ValidationError as exc:
-        raise BadDecision(f"the edit is not valid: {describe_validation_error(exc)[0]}") from None
-    normal = parsed.model_dump(mode="json")
-    changed = {k: normal[k] for k in edited}
-    if all(review.action.get(k) == v for k, v in changed.items()):
-        raise BadDecision("the edit changes nothing; approve the action instead")
-    return changed
 
 
 class ReviewQueue:
@@ -179,7 +108,8 @@ class ReviewQueue:
         screen_action: BaseModel | dict[str, Any], tier: Tier, rule: str, screenshot_png: bytes,
         screen_rect: tuple[int, int, int, int], agent_size: tuple[int, int], *,
         expires_in: float | None = None, rationales_required: bool = False,
-        rationales: Sequence[str] = (), now: float | None = None,
+        rationales: Sequence[str] = (), roles_required: Sequence[str] = (),
+        rationale_min_length: int | None = None, now: float | None = None,
     ) -> Review:  # fmt: skip
         """Freeze ``action`` into a pending review; its frame is saved before its row.
 
@@ -190,7 +120,7 @@ class ReviewQueue:
         # the caller's mistakes (ValueError, CaptureError), not the reviewer's: a 500
         now = time.time() if now is None else now
         if tier not in REVIEW_TIERS:
-            raise ValueError(f"a {tier!r} action is never reviewed, only {_quote(REVIEW_TIERS)}")
+            raise ValueError(f"a {tier!r} action is never reviewed, only {quote(REVIEW_TIERS)}")
         if not screenshot_png.startswith(PNG_SIGNATURE):
             raise ValueError("the review's screenshot must be a PNG image")
         if expires_in is not None and not 0 < expires_in < float("inf"):
@@ -209,6 +139,7 @@ class ReviewQueue:
             **{k: data.get(k) for k in ("reason", "confidence", "goal", "screen_text")},
             screen_rect=tuple(screen_rect), agent_size=tuple(agent_size),
             rationales_required=rationales_required, rationales=tuple(rationales),
+            roles_required=tuple(roles_required), rationale_min_length=rationale_min_length,
         )  # fmt: skip
         entry = _Entry(review, f"{review.id}.png", rationales_required, tuple(rationales))
         # write-then-rename: a crash never leaves half a frame under a name a row points to
@@ -264,21 +195,31 @@ class ReviewQueue:
         return None if row is None else Review.model_validate(row["review"])
 
     # -- deciding --------------------------------------------------------------------------
-    def decide(self, review_id: str, req: DecisionRequest, now: float | None = None) -> Review:
+    def decide(
+        self, review_id: str, req: DecisionRequest, now: float | None = None, *,
+        by: Identity | None = None,
+    ) -> Review:  # fmt: skip
         """Apply one person's decision; returns the review after it (see the module rules).
 
-        Raises :class:`UnknownReview` (404), :class:`ReviewConflict` /
+        ``by`` is who decides (a reviewer token's reviewer); without it, the local
+        reviewer named ``req.reviewer``, holding no role. Raises :class:`UnknownReview`
+        (404), :class:`RoleRequired` (403), :class:`ReviewConflict` /
         :class:`DuplicateApproval` (409) or :class:`BadDecision` (422).
         """
         now = time.time() if now is None else now
+        who = by if by is not None else Identity(LOCAL, req.reviewer)
+        if not who.local:  # a token's reviewer is who the token says, not who the body claims
+            req = req.model_copy(update={"reviewer": who.name})
         notes: _Notes = []
         try:
             with self._lock:
-                return self._decide(review_id, req, now, notes)
+                return self._decide(review_id, req, now, notes, who)
         finally:
             self._notify(notes)
 
-    def _decide(self, review_id: str, req: DecisionRequest, now: float, notes: _Notes) -> Review:
+    def _decide(
+        self, review_id: str, req: DecisionRequest, now: float, notes: _Notes, who: Identity
+    ) -> Review:
         entry = self._pending.get(review_id)
         if entry is None:
             done = self._stored(review_id)
@@ -289,13 +230,15 @@ class ReviewQueue:
             self._resolve(entry, "expired", now, notes)
             raise ReviewConflict(f"review {review_id} expired before this decision came")
         review = entry.review
-        _check_rationale(entry, req)
+        check_roles(review, req, who)
+        check_rationale(review, req, entry.rationales_required, entry.rationales)
         status = _RESOLVED[req.verdict]
         if req.verdict == "cancel" and review.tier != "grace":
             raise BadDecision("only a grace-window review can be cancelled; reject this one")
         if req.verdict == "approve":
-            approvers = {d.reviewer for d in review.decisions if d.verdict == "approve"}
-            if req.reviewer in approvers:
+            # distinct people: a registered reviewer by id, the local ones by the name they send
+            approvers = {(d.reviewer_id, d.reviewer) for d in review.decisions if d.verdict == "approve"}
+            if (who.id, req.reviewer) in approvers:
                 raise DuplicateApproval(
                     f"{req.reviewer} already approved review {review_id}; "
                     "the second approval must come from another reviewer"
@@ -303,13 +246,14 @@ class ReviewQueue:
             if len(approvers) + 1 < review.needed:
                 status = "pending"
         if req.verdict == "correct":
-            _check_points(review, req.points)
-        edited = _check_edit(review, req.edited) if req.verdict == "edit" else None
+            check_points(review, req.points)
+        edited = check_edit(review, req.edited) if req.verdict == "edit" else None
         decision = Decision(
             id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
             verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
             latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
             points=req.points if req.verdict == "correct" else (),
+            reviewer_id=who.id, roles=who.roles,
         )  # fmt: skip
         self.store.record_decision(decision, status)
         decisions = (*review.decisions, decision)

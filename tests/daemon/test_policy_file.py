@@ -112,7 +112,8 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
           "approve2, deny); did you mean 'approve'?")),
         (X + "confidence_bellow = 0.5\n", 11,
          ("rule 'x': unknown key 'confidence_bellow' (expected one of name, tier, description, "
-          "kinds, keys, key_pattern, text, region, window, confidence_below, missing_confidence);"
+          "kinds, keys, key_pattern, text, region, window, confidence_below, missing_confidence, "
+          "approve_by, rationale, rationale_min_length);"
           " did you mean 'confidence_below'?")),
         (X + "text = '(unclosed'\n", 11,
          "rule 'x': bad regex in text '(unclosed': missing ), unterminated subpattern"),

@@ -508,7 +508,7 @@ def test_cancel_needs_no_rationale(queue: ReviewQueue) -> None:
     grace = _create(queue, tier="grace", rationales_required=True, rationales=("why",))
     assert queue.decide(grace.id, _req("cancel")).status == "cancelled"
     bare = _create(queue, rationales_required=True)  # no list: any words, but some
-    with pytest.raises(BadDecision, match="^this review needs a rationale$"):
+    with pytest.raises(BadDecision, match=r"^this review \(rule .*\) needs a rationale$"):
         queue.decide(bare.id, _req("approve"))
 
 

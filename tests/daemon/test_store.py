@@ -67,7 +67,10 @@ def test_screenshot_pixels_are_not_stored(tmp_path: Path) -> None:
         "space": "screen",
         "data_omitted": True,
     }
-    assert (tmp_path / "d.db").stat().st_size < 100_000
+    with Store(tmp_path / "empty.db"):
+        pass  # the schema's own pages grow with every migration: measure them, not guess them
+    grown = (tmp_path / "d.db").stat().st_size - (tmp_path / "empty.db").stat().st_size
+    assert grown < 50_000
 
 
 def test_recent_actions_newest_first_with_limit(tmp_path: Path) -> None:
