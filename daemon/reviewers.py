@@ -180,7 +180,8 @@ def audit(
         where.append("d.verdict = ?")
         params.append(verdict)
     sql = (
-        "SELECT d.decision_json, d.reviewer_id, r.rule, r.tier, r.action_id, "
+        "SELECT d.decision_json, d.reviewer_id, r.tier, r.action_id, "
+        "json_extract(r.review_json, '$.rule') AS rule, "
         "json_extract(r.review_json, '$.action.action') AS kind "
         "FROM decisions d JOIN reviews r ON r.id = d.review_id"
         + (" WHERE " + " AND ".join(where) if where else "")
