@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from daemon.actions import DecisionRequest, Review, parse_action
+from daemon.review.checks import rationale_refusal
 from overlay.grace import GraceCountdown
 from overlay.shapes import (
     ScreenPoint,
@@ -43,7 +44,9 @@ __all__ = [
     "default_reviewer",
 ]
 
-Mode = Literal["review", "edit", "reason"]
+Mode = Literal["review", "edit", "reason", "justify"]
+"""``reason``: typing why to reject; ``justify``: typing why to approve, where the rule
+asks for a rationale of ``rationale_min_length`` characters (Enter then approves)."""
 DEFAULT_RATIONALES: tuple[str, ...] = (
     "checked on the screenshot",
     "expected step of the task",
@@ -221,6 +224,13 @@ class ReviewPresenter:
         return review is not None and review.rationales_required and bool(self.rationales)
 
     @property
+    def rationale_min_length(self) -> int | None:
+        """Approving the current review needs a typed rationale this long (the rule's
+        ``rationale_min_length``), or None."""
+        review = self.current
+        return review.rationale_min_length if review is not None else None
+
+    @property
     def editable_field(self) -> str | None:
         return (
             EDITABLE_FIELDS.get(str(self.current.screen_action.get("action")))
@@ -309,6 +319,16 @@ class ReviewPresenter:
             self.message = "click where the drag should end, or Backspace to clear"
             return None
         verdict = "correct" if self.points else "edit" if self.edited else "approve"
+        need = self.rationale_min_length
+        if need is not None and verdict != "correct":
+            # the daemon would refuse a bare approval (422): say so here, with its sentence,
+            # and take the person's words in the text field (Enter again sends them)
+            written = self.reason.strip()
+            if len(written) < need:
+                self.mode = "justify"
+                self.message = rationale_refusal(review, len(written))
+                return None
+            return self._send(review, verdict, rationale=written)
         if self.needs_rationale and self.rationale is None:
             numbered = ", ".join(f"{i}: {r}" for i, r in enumerate(self.rationales, 1))
             self.message = f"choose a rationale first ({numbered})"
@@ -322,6 +342,10 @@ class ReviewPresenter:
             return None
         if self.mode == "edit":
             self.mode, self.edit_value = "review", None
+            self.message = ""
+            return None
+        if self.mode == "justify":  # leaves the rationale, rejects nothing: Esc again rejects
+            self.mode, self.reason = "review", ""
             self.message = ""
             return None
         return self._send(review, "reject", rationale=self.reason.strip() or None)

@@ -76,8 +76,10 @@ def check_rationale(
         # cancel) is the safe side, and its reason is the person's own words
         return
     need = review.rationale_min_length
-    if need is not None and len((req.rationale or "").strip()) < need:
-        raise BadDecision(rationale_refusal(review, len((req.rationale or "").strip())))
+    if need is not None:  # the rule's free text replaces a pick from the list
+        if len((req.rationale or "").strip()) < need:
+            raise BadDecision(rationale_refusal(review, len((req.rationale or "").strip())))
+        return
     if not required:
         return
     if not req.rationale:

@@ -198,7 +198,9 @@ class Gate:
             (r.left, r.top, r.width, r.height), self.scaling.agent_size,
             # a grace review "expires" when its undo window closes: the overlay counts down to it
             expires_in=self.policy.grace_seconds if grace else self.policy.review_expiry_seconds,
-            rationales_required=self.policy.needs_rationale(ruling.tier, ruling.rule),
+            # a rule's own free-text demand replaces the tier's pick from the list
+            rationales_required=self.policy.needs_rationale(ruling.tier, ruling.rule)
+            and (rule is None or rule.rationale_min_length is None),
             rationales=self.policy.rationales,
             roles_required=rule.approve_by if rule is not None else (),
             rationale_min_length=rule.rationale_min_length if rule is not None else None,

@@ -38,6 +38,7 @@ DECIDING_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 # A person lets go of Enter within a few hundred ms; past this the window goes anyway
 # (the release then reaches the application below, as it would without us).
 HOLD_MAX_MS = 1000
+_REASON_HINT = "reject reason (optional): R, then Enter or Esc"
 STYLE = f"""
 #side {{ background: rgb(17, 19, 24); border-radius: 10px; }}
 #side QLabel {{ color: #e8e8e8; }}
@@ -120,7 +121,7 @@ class ReviewWindow(QWidget):
         self.rationale.activated.connect(self._rationale)
         col.addWidget(self.rationale)
         self.reason = QLineEdit(self.side)
-        self.reason.setPlaceholderText("reject reason (optional): R, then Enter or Esc")
+        self.reason.setPlaceholderText(_REASON_HINT)
         self.reason.textEdited.connect(self._reason)
         col.addWidget(self.reason)
         grid = QGridLayout()
@@ -180,6 +181,7 @@ class ReviewWindow(QWidget):
         self.message.setText(p.message)
         self.message.setVisible(bool(p.message))
         self.rationale.setVisible(p.needs_rationale)
+        self._reason_field(p)
         if p.rationale in p.rationales:
             self.rationale.setCurrentIndex(p.rationales.index(p.rationale) + 1)
         self.edit_button.setEnabled(p.editable_field is not None and p.mode == "review")
@@ -196,6 +198,16 @@ class ReviewWindow(QWidget):
                 self.raise_()
                 self.activateWindow()
             self.setFocus()
+
+    def _reason_field(self, p: ReviewPresenter) -> None:
+        """The text field takes a reject reason, or the rationale a rule demands for approving."""
+        need = p.rationale_min_length
+        if p.mode == "justify" or (need is not None and p.mode == "review"):
+            self.reason.setPlaceholderText(f"why approve (at least {need} characters), then Enter")
+        else:
+            self.reason.setPlaceholderText(_REASON_HINT)
+        if p.mode == "review" and not p.reason and self.reason.text():
+            self.reason.clear()  # Esc left the rationale: the field starts over
 
     def _new_review(self, review: Review) -> None:
         left, top, width, height = review.screen_rect
@@ -240,6 +252,8 @@ class ReviewWindow(QWidget):
         """Approve / send the correction or edit; commit the editor; reject from the reason."""
         rid = self._current_id()
         self._emit(rid, self.presenter.on_enter())
+        if self.presenter.mode == "justify":  # the rule wants the person's words first
+            self.reason.setFocus()
 
     def escape(self) -> None:
         """Reject (with the typed reason); in the editor, drop the edit."""
