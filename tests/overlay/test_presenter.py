@@ -325,3 +325,36 @@ def test_grace_deadline_follows_the_reviews_expiry() -> None:
 def test_default_reviewer_is_user_at_host() -> None:
     assert "@" in default_reviewer()
     assert "@" in ReviewPresenter().reviewer
+
+
+# -- a rule's required rationale (issue 11) -----------------------------------------------
+
+
+def test_a_rule_with_a_minimum_rationale_refuses_a_bare_approval(p: ReviewPresenter) -> None:
+    from daemon.review.checks import rationale_refusal
+
+    r = review(TYPE, rule="delete", rationale_min_length=20)
+    p.add(r)
+    assert p.rationale_min_length == 20 and not p.needs_rationale  # typed, not picked
+    assert p.on_enter() is None  # nothing sent: the daemon would answer 422
+    assert p.mode == "justify" and p.message == rationale_refusal(r, 0)
+    assert p.message.startswith("rule 'delete' needs a rationale of at least 20 characters")
+    p.set_reason("looks fine")
+    assert p.on_enter() is None and "(got 10)" in p.message and p.current is r
+    p.set_reason("  the text is the one the person dictated  ")
+    req = p.on_enter()
+    assert req is not None and (req.verdict, req.rationale) == (
+        "approve", "the text is the one the person dictated"
+    )
+
+
+def test_esc_leaves_the_rationale_and_a_correction_needs_none(p: ReviewPresenter) -> None:
+    r = review(CLICK, rule="delete", rationale_min_length=20)
+    p.add(r)
+    assert p.on_enter() is None and p.mode == "justify"
+    p.set_reason("half a tho")
+    assert p.on_escape() is None  # Esc leaves the field: it rejects nothing
+    assert (p.mode, p.reason, p.message) == ("review", "", "")
+    p.on_click((700, 400))
+    req = p.on_enter()  # stopping the action as proposed is the safe side: no words needed
+    assert req is not None and req.verdict == "correct" and req.rationale is None
