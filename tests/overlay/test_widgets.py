@@ -144,6 +144,20 @@ def test_approve2_takes_a_rationale_by_number(make_window, qtbot) -> None:  # ty
     assert blocker.args[0].rationale == "expected"
 
 
+def test_a_rule_wanting_words_takes_them_in_the_reason_field(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window, presenter, _ = make_window(TYPE, rule="delete", rationale_min_length=20)
+    assert not window.rationale.isVisible() and "at least 20" in window.reason.placeholderText()
+    qtbot.keyClick(window, Qt.Key.Key_Return)  # a bare approval: refused here, nothing sent
+    assert presenter.mode == "justify"  # (focus is not reliable offscreen: the mode says it)
+    assert window.message.text().startswith("rule 'delete' needs a rationale of at least 20")
+    qtbot.keyClicks(window.reason, "the person asked for this text")
+    with qtbot.waitSignal(window.decided) as blocker:
+        qtbot.keyClick(window.reason, Qt.Key.Key_Return)  # Enter in the field approves now
+    assert (blocker.args[0].verdict, blocker.args[0].rationale) == (
+        "approve", "the person asked for this text"
+    )
+
+
 def _ink_columns(label: QLabel) -> list[int]:
     img = label.grab().toImage()
     bg = img.pixelColor(0, 0)
