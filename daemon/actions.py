@@ -450,6 +450,16 @@ class Review(_Wire):
     decisions: tuple[Decision, ...] = ()
 
 
+def rationale_refusal(review: Review, given: int) -> str:
+    """Why an approval's free-text rationale is refused: the same sentence for the daemon's
+    422 and the overlay's own refusal."""
+    got = "none" if given == 0 else f"{given}"
+    return (
+        f"rule {review.rule!r} needs a rationale of at least {review.rationale_min_length} "
+        f"characters to approve (got {got}): say why this action is right"
+    )
+
+
 class Outcome(_Wire):
     """What became of one action; ``id`` is stable and names it in the store."""
 

@@ -22,8 +22,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from daemon.actions import DecisionRequest, Review, parse_action
-from daemon.review.checks import rationale_refusal
+from daemon.actions import DecisionRequest, Review, parse_action, rationale_refusal
 from overlay.grace import GraceCountdown
 from overlay.shapes import (
     ScreenPoint,

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from daemon import actions
-from daemon.actions import DecisionRequest, Review
+from daemon.actions import DecisionRequest, Review, rationale_refusal
 from daemon.errors import DaemonError
 from daemon.reviewers import Identity
 from daemon.validation import describe_validation_error
@@ -87,16 +87,6 @@ def check_rationale(
         raise BadDecision(f"this review (rule {review.rule!r}) needs a rationale{choice}")
     if rationales and req.rationale not in rationales:
         raise BadDecision(f"rationale {req.rationale!r} is not one of {quote(rationales)}")
-
-
-def rationale_refusal(review: Review, given: int) -> str:
-    """Why an approval's free-text rationale is refused: the same sentence for the daemon's
-    422 and the overlay's own refusal."""
-    got = "none" if given == 0 else f"{given}"
-    return (
-        f"rule {review.rule!r} needs a rationale of at least {review.rationale_min_length} "
-        f"characters to approve (got {got}): say why this action is right"
-    )
 
 
 def check_roles(review: Review, req: DecisionRequest, who: Identity) -> None:
