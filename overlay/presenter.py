@@ -330,7 +330,7 @@ class ReviewPresenter:
             return self._send(review, verdict, rationale=written)
         if self.needs_rationale and self.rationale is None:
             numbered = ", ".join(f"{i}: {r}" for i, r in enumerate(self.rationales, 1))
-            self.message = f"choose a rationale first ({numbered})"
+            self.message = f"rule {review.rule!r} needs a rationale: choose one first ({numbered})"
             return None
         return self._send(review, verdict, rationale=self.rationale)
 

@@ -234,6 +234,7 @@ def test_approve2_needs_a_rationale_from_the_allowed_list(clock: Clock) -> None:
     r = review(CLICK, tier="approve2", needed=2, rationales_required=True)
     p.add(r)
     assert p.needs_rationale and p.on_enter() is None and "1: verified" in p.message
+    assert p.message.startswith("rule 'test-rule' needs a rationale")
     with pytest.raises(ValueError):
         p.set_rationale("because I say so")
     with pytest.raises(ValueError):
