@@ -7,7 +7,9 @@
 Errors: :class:`NotRunning` (nothing listens at the URL), :class:`~daemon.errors.AuthError`
 (401), :class:`~daemon.errors.ActionError` (422: the action or decision was refused, nothing
 ran), :class:`ClientError` for anything else unexpected; its ``details["status"]`` says
-which (404: no such review, 409: the review was already decided or expired).
+which (403: the rule wants an approver with a role this token's reviewer lacks, 404: no
+such review, 409: the review was already decided or expired). A reviewer's own token
+(``driverseat reviewer add``) serves the review methods; the daemon's serves them all.
 
 As in httpx, everything but I/O is written once: each method is an *exchange*, a generator
 that yields the requests it needs, is sent each response (or has the failure to send

@@ -359,3 +359,17 @@ def test_reviewer_names_and_roles_are_checked(tmp_path: Path, capsys: pytest.Cap
     assert "eve" in listed and "ops" in listed and "ops, ops" not in listed and token not in listed
     assert main(["reviewer", "remove", "nobody", *args]) == 1
     assert "no reviewer named 'nobody'" in capsys.readouterr().err
+
+
+def test_the_python_client_decides_with_a_reviewer_token(live: Live, tokens: dict[str, str]) -> None:
+    from daemon.client import Client, ClientError
+
+    request, review = live.propose("pay the invoice 42")
+    with Client(live.url, tokens["bob"]) as bob, Client(live.url, tokens["alice"]) as alice:
+        assert [r.id for r in bob.reviews()] == [review["id"]]
+        with pytest.raises(ClientError, match="needs an approver with the role finance") as err:
+            bob.decide(review["id"], {"verdict": "approve", "reviewer": "bob"})
+        assert err.value.details["status"] == 403
+        done = alice.decide(review["id"], {"verdict": "approve", "reviewer": "whoever"})
+    assert done.status == "approved" and done.decisions[-1].reviewer == "alice"
+    assert request.result(timeout=30).json()["status"] == "executed"
