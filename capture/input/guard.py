@@ -185,7 +185,7 @@ class GuardLink(Closing):
             exc,
         )
         fd, self._fd = self._fd, -1
-        if stuck and self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None and stuck:
             # its picture of what we hold is now wrong: it must not act on it
             self.proc.kill()
         os.close(fd)

@@ -14,7 +14,7 @@ import pytest
 from Xlib import XK, display
 
 from tests.daemon.live import StderrLines, poll
-from tests.x11.held import buttons, key_down, keys_down, nothing_held
+from tests.x11.held import buttons, ended, key_down, keys_down, nothing_held
 from tests.x11.human import SimulatedHuman
 
 pytestmark = pytest.mark.x11
@@ -74,14 +74,6 @@ def core(xserver: str) -> Iterator[display.Display]:
     d.close()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def test_sigkill_releases_what_the_process_held(xserver: str, core: display.Display) -> None:
     shift = core.keysym_to_keycode(XK.XK_Shift_L)
     ctrl = core.keysym_to_keycode(XK.XK_Control_L)
@@ -93,7 +85,7 @@ def test_sigkill_releases_what_the_process_held(xserver: str, core: display.Disp
             f"still held after SIGKILL: keys {keys_down(core)}, buttons {buttons(core):#x}"
         )
         print(f"\nreleased {1e3 * (time.perf_counter() - t0):.1f} ms after SIGKILL")
-        assert poll(lambda: _gone(holder.guard_pid), timeout=5), "the guard did not exit"
+        assert poll(lambda: ended(holder.guard_pid), timeout=5), "the guard did not exit"
     finally:
         holder.close()
 
@@ -104,7 +96,7 @@ def test_goodbye_leaves_the_guard_nothing_to_do(xserver: str, core: display.Disp
     try:
         # said goodbye, then pressed again without the guard: after the kill it stays down
         assert key_down(core, shift)
-        assert poll(lambda: _gone(holder.guard_pid), timeout=5), "the guard outlived goodbye"
+        assert poll(lambda: ended(holder.guard_pid), timeout=5), "the guard outlived goodbye"
         holder.kill()
         assert key_down(core, shift)
     finally:

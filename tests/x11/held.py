@@ -7,6 +7,8 @@ master's (``SimulatedHuman.d``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from Xlib import display
 
 BUTTONS_MASK = 0x1F00  # Button1Mask .. Button5Mask of XQueryPointer's mask
@@ -29,3 +31,13 @@ def buttons(d: display.Display) -> int:
 
 def nothing_held(d: display.Display) -> bool:
     return not keys_down(d) and buttons(d) == 0
+
+
+def ended(pid: int) -> bool:
+    """Process ``pid`` has ended (a zombie its parent has not reaped yet counts as ended):
+    for the hold guard, which must exit after the daemon it watched."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
