@@ -323,7 +323,7 @@ def test_adoption_answers_reviews_decided_before_a_restart_whose_action_never_se
 
         approved, rejected, grace = run(answers())
         assert isinstance(approved, Cleared) and approved.review is not None
-        assert getattr(approved.screen, "text") == "careful"
+        assert approved.screen.model_dump()["text"] == "careful"
         assert isinstance(rejected, Held) and rejected.status == "rejected"
         assert isinstance(grace, Held) and grace.status == "expired" and "did not run" in grace.detail
         assert again.opened == 0  # nobody is asked again

@@ -112,7 +112,9 @@ def approve(d: Daemon, review_id: str) -> dict[str, Any]:
 def the_decision_survived(d: Daemon, review_id: str) -> dict[str, Any]:
     review: dict[str, Any] = d.http.get(f"/v1/reviews/{review_id}").json()
     assert review["status"] == "approved", review
-    assert [(x["verdict"], x["reviewer"]) for x in review["decisions"]] == [("approve", "tester@desk")]
+    assert [(x["verdict"], x["reviewer"]) for x in review["decisions"]] == [
+        ("approve", "tester@desk")
+    ]
     return review
 
 
@@ -202,7 +204,9 @@ def test_kill9_mid_execution_records_it_interrupted_and_never_runs_it_again(
         third.close()
 
 
-def test_the_agent_reattaches_by_id_after_the_restart(restart: Restart, target: TargetWindow) -> None:
+def test_the_agent_reattaches_by_id_after_the_restart(
+    restart: Restart, target: TargetWindow
+) -> None:
     """What the agent that was waiting sees: its connection drops at the kill; by id, the
     second daemon answers with the outcome of the action the person approved."""
     first = restart.first
