@@ -16,7 +16,9 @@ answers :class:`Cleared` (run it, possibly as a person edited it) or :class:`Hel
 The gate never runs anything itself: whoever owns the executor runs what it cleared.
 After a restart :meth:`Gate.adopt` waits again on every pending review. A grace window
 cut short by a restart is not resumed: its review expires and the action does not run
-(nobody chose to let it run, and the moment it was proposed for has passed).
+(nobody chose to let it run, and the moment it was proposed for has passed). Reviews
+decided before a restart whose action's outcome was never recorded are answered again
+from their decision; the Daemon runs a Cleared one only if it had not started.
 
 :class:`OpenGate` is the gate of ``--policy off``: everything is cleared, nothing is
 ever held for a person, and :meth:`OpenGate.ask` refuses (403).
