@@ -63,18 +63,39 @@ def kill9_and_measure(d: Daemon, core: display.Display) -> float:
     return ms
 
 
-def test_kill9_mid_drag_leaves_no_button_held(served: Daemon, core: display.Display) -> None:
-    r = served.http.post("/v1/actions", json={"action": "mouse_down", "x": 100, "y": 100})
-    assert r.status_code == 200 and r.json()["status"] == "executed", r.text
-    start_x = core.screen().root.query_pointer().root_x
-    served.post_later(
-        "/v1/actions", {"action": "drag", "path": [[100, 100], [1200, 700]], "duration": 10}
-    )
-    # the drag is under way: the pointer has moved on, the button still down
-    assert poll(lambda: core.screen().root.query_pointer().root_x > start_x + 20, timeout=10)
-    assert buttons(core) == 0x100
-    ms = kill9_and_measure(served, core)
-    print(f"\nkill -9 mid-drag: nothing held {ms:.1f} ms after the signal")
+@pytest.mark.parametrize("overlay", [False, True], ids=["no-overlay", "with-overlay"])
+def test_kill9_mid_drag_leaves_no_button_held(
+    xserver: str, tmp_path: Path, core: display.Display, overlay: bool
+) -> None:
+    # with the overlay too: a child that outlives the daemon must not keep the guard's
+    # pipe open (it would never see EOF)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    served = Daemon(xserver, tmp_path / "data", policy, overlay=overlay)
+    overlay_pid = None
+    try:
+        if overlay:
+            overlay_pid = int(served.out.wait_line(r"overlay: +started \(pid (\d+)\)", 30).group(1))
+        r = served.http.post("/v1/actions", json={"action": "mouse_down", "x": 100, "y": 100})
+        assert r.status_code == 200 and r.json()["status"] == "executed", r.text
+        start_x = core.screen().root.query_pointer().root_x
+        served.post_later(
+            "/v1/actions", {"action": "drag", "path": [[100, 100], [1200, 700]], "duration": 10}
+        )
+        # the drag is under way: the pointer has moved on, the button still down
+        assert poll(lambda: core.screen().root.query_pointer().root_x > start_x + 20, timeout=10)
+        assert buttons(core) == 0x100
+        ms = kill9_and_measure(served, core)
+        print(
+            f"\nkill -9 mid-drag ({'with' if overlay else 'no'} overlay): nothing held {ms:.1f} ms after"
+        )
+    finally:
+        if overlay_pid is not None and not ended(overlay_pid):
+            # it outlives the daemon it was started by, holding the daemon's stderr open:
+            # stopped first, so that the stderr reader sees the end
+            os.kill(overlay_pid, signal.SIGTERM)
+            poll(lambda: ended(overlay_pid), timeout=10)
+        served.close()
 
 
 def test_kill9_mid_hold_key_releases_it_and_the_persons_same_key_stays_down(

@@ -152,7 +152,11 @@ def busy_executor(d: Daemon) -> Callable[[], None]:
         return bool(core.query_keymap()[shift // 8] & (1 << (shift % 8)))
 
     settled(held, 10, "the executor's hold of shift")
-    return core.close
+
+    def done() -> None:
+        core.close()
+
+    return done
 
 
 def test_kill9_right_after_the_decision_runs_it_once_after_the_restart(
