@@ -180,6 +180,26 @@ def test_kill9_right_after_the_decision_runs_it_once_after_the_restart(
     assert second.pending() == []
 
 
+def test_kill9_the_instant_the_decision_answers_never_runs_it_twice(
+    restart: Restart, target: TargetWindow
+) -> None:
+    """With the executor idle the kill lands wherever it lands (before the start, mid-way,
+    after the end): whichever, the decision survives, the action settles, and the text
+    arrives at most once in all."""
+    first = restart.first
+    assert first is not None
+    review = propose(first, SHORT)
+    approve(first, review["id"])
+    second = restart.kill9()
+    done = finished(second, review["action_id"])
+    assert done["status"] in ("executed", "interrupted"), done
+    the_decision_survived(second, review["id"])
+    got = arrived(second, target)
+    assert SHORT.startswith(got), f"typed twice: {got!r}"
+    if done["status"] == "executed":
+        assert got == SHORT
+
+
 def test_kill9_mid_execution_records_it_interrupted_and_never_runs_it_again(
     restart: Restart, target: TargetWindow
 ) -> None:
