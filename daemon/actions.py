@@ -47,7 +47,9 @@ Num = Annotated[float, BeforeValidator(_a_number)]
 Point = tuple[Int, Int]
 
 Button = Literal["left", "right", "middle"]
-Space = Literal["agent", "screen"]
+# The wire names of capture.coords.Space that actions and outcomes use (a widget point
+# never crosses the wire).
+SpaceName = Literal["agent", "screen"]
 BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
 
 
@@ -66,7 +68,7 @@ class ActionBase(BaseModel):
     )
     goal: str | None = Field(None, max_length=2_000, description="the task the agent is on")
     steps: tuple[str, ...] = Field((), max_length=50, description="what the agent did so far")
-    space: Space = Field(
+    space: SpaceName = Field(
         "agent",
         description="coordinates are in the pixels of the screenshot the agent was shown "
         "('agent', the default) or of the physical desktop ('screen')",
@@ -252,6 +254,10 @@ ACTION_KINDS = (
     "click", "move", "drag", "mouse_down", "mouse_up", "scroll", "type", "key", "hold_key",
     "wait", "screenshot", "cursor_position", "zoom",
 )  # fmt: skip
+# Kinds that only read the screen: they run even while the person has taken over.
+LOOK_KINDS = frozenset({"screenshot", "cursor_position", "zoom"})
+# Kinds that change nothing on the desktop: a policy holds them only where a rule names them.
+PASSIVE_KINDS = LOOK_KINDS | {"wait"}
 
 
 def parse_action(data: Any) -> Action:
@@ -292,7 +298,7 @@ class HumanClick(_Wire):
     x: int | None
     y: int | None
     button: int
-    space: Space = "screen"
+    space: SpaceName = "screen"
 
 
 class HumanActivity(_Wire):
@@ -327,7 +333,7 @@ class Image(_Wire):
     data: str  # base64
     width: int
     height: int
-    space: Space = "screen"
+    space: SpaceName = "screen"
 
 
 Tier = Literal["auto", "notify", "grace", "approve", "approve2", "deny"]
@@ -335,6 +341,25 @@ Verdict = Literal["approve", "reject", "correct", "edit", "cancel"]
 ReviewStatus = Literal[
     "pending", "approved", "rejected", "corrected", "edited", "cancelled", "expired"
 ]
+
+
+ElementSource = Literal["a11y", "vision"]
+
+
+class FeedbackElement(_Wire):
+    """An element a correction names, in the agent's space.
+
+    ``source`` says where its box comes from: ``a11y`` (the application's accessibility
+    tree: exact, with role and name) or ``vision`` (a guess from the screenshot's pixels:
+    no role, no name).
+    """
+
+    source: ElementSource
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
+    role: str | None = None  # AT-SPI role name: "push button", "label", "password text"...
+    name: str | None = None
+    window_role: str | None = None  # the window it is in: "dialog", "frame"...
+    window_name: str | None = None
 
 
 class Feedback(_Wire):
@@ -346,7 +371,7 @@ class Feedback(_Wire):
     """
 
     text: str
-    space: Space = "agent"
+    space: SpaceName = "agent"
     proposed: tuple[int, int] | None = None
     corrected: tuple[int, int] | None = None
     box: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 (x1, y1 exclusive)
@@ -356,6 +381,8 @@ class Feedback(_Wire):
     crops: tuple[Image, ...] = ()
     reason: str | None = None
     edited: dict[str, Any] | None = None
+    element: FeedbackElement | None = None  # the right element (where the person clicked)
+    proposed_element: FeedbackElement | None = None  # what the agent's point was on
 
 
 class Decision(_Wire):
@@ -427,7 +454,7 @@ class Outcome(_Wire):
     control: Control = "agent"
     progress: Progress | None = None
     cursor: tuple[int, int] | None = None
-    space: Space = Field("screen", description="the space of every point in this outcome")
+    space: SpaceName = Field("screen", description="the space of every point in this outcome")
     human_activity: HumanActivity | None = None
     screenshot: Image | None = None
     elapsed_ms: float = 0.0

@@ -9,8 +9,8 @@ flow of one action is readable top to bottom in :meth:`Daemon.act`:
 3. ask the gate (policy, maybe a person) in a task of its own, shielded from the
    agent's connection: an agent that hangs up re-attaches by id, and an approved
    action still runs;
-4. run what the gate cleared on the executor (after the overlay has left the screen,
-   when a person decided), convert the outcome back to the agent's space, record it
+4. run what the gate cleared on the executor once no review window covers the screen
+   (:mod:`daemon.control.clearance`), convert the outcome back to the agent's space, record it
    with the action that actually ran, and publish it.
 """
 
@@ -24,14 +24,15 @@ from collections.abc import Awaitable, Callable
 from importlib import metadata
 from typing import Any
 
-from daemon.actions import Action, DecisionRequest, Outcome, Review
+from daemon.actions import LOOK_KINDS, Action, Outcome, Review
+from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store, outcome_for_storage
 
-__all__ = ["VERSION", "Daemon", "ScreenClear"]
+__all__ = ["VERSION", "Daemon"]
 
 log = logging.getLogger("driverseat.daemon")
 try:
@@ -39,9 +40,6 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree that was never installed
     VERSION = "0+unknown"
 
-ScreenClear = Callable[[float], bool]
-"""Blocks until no review window covers the agent's screen (or ``timeout`` s pass)."""
-CLEAR_TIMEOUT_S = 2.0
 
 
 class Daemon:
@@ -55,13 +53,11 @@ class Daemon:
         gate: Gate | OpenGate | None = None,
         *,
         hub: EventHub | None = None,
-        screen_clear: ScreenClear | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
         self.gate: Gate | OpenGate = gate if gate is not None else OpenGate()
         self.hub = hub if hub is not None else EventHub()
-        self.screen_clear = screen_clear
         self._background: set[asyncio.Task[Any]] = set()
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
@@ -143,11 +139,16 @@ class Daemon:
     async def _settle(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
         """Run what the gate cleared (or take its refusal), then record and publish."""
         answer = await judged
-        if isinstance(answer, Cleared):
-            if answer.review is not None and self.screen_clear is not None:
-                # a person just decided on the overlay: the action's input must reach the
-                # application, not the review window still leaving the screen
-                await asyncio.to_thread(self.screen_clear, CLEAR_TIMEOUT_S)
+        state = self.runtime.intervention
+        if isinstance(answer, Cleared) and answer.screen.action not in LOOK_KINDS and not (
+            state.overlay.clear() or await asyncio.to_thread(state.overlay.wait_clear)
+        ):
+            # Input sent while a review window covers the screen would land on it, not on
+            # the application below: a click lost, or worse, an agent's Enter approving a
+            # review. The overlay leaves within milliseconds of a decision; one that stays
+            # up (hung, or another review shown meanwhile) makes the action not run.
+            ran, outcome = p.action, not_clear(p.id, p.action, state.state)
+        elif isinstance(answer, Cleared):
             ran = answer.action
             if answer.review is not None:
                 self._run_once.add(p.id)
@@ -206,10 +207,6 @@ class Daemon:
     def resume(self, by: str = "api") -> dict[str, Any]:
         self.runtime.intervention.resume(by=by)
         return self.state()
-
-    # -- reviews ---------------------------------------------------------------------------
-    async def decide(self, queue: ReviewQueue, review_id: str, req: DecisionRequest) -> Review:
-        return await asyncio.to_thread(queue.decide, review_id, req)
 
     # -- events (any thread) ---------------------------------------------------------------
     def _on_control(self, kind: str, payload: dict[str, Any]) -> None:

@@ -13,12 +13,13 @@ names a missing file).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 
 from capture.closing import Closing
 from daemon.actions import Decision, Outcome, Review
+from daemon.shadow_store import migrate_v3
 
 
 def _v1(db: sqlite3.Connection) -> None:
@@ -87,7 +89,7 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 # Index i upgrades a database from user_version i to i + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -386,6 +388,15 @@ class Store(Closing):
                    ORDER BY r.created, r.rowid"""
             ).fetchall()
             return [self._review_row(r) for r in rows]
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the store's lock: for the rooms that keep tables of their
+        own here (:mod:`daemon.shadow.store`) without growing this module."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.path} is closed")
+            yield self._db
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

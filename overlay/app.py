@@ -8,8 +8,15 @@ signals of a :class:`Bridge` (queued, because they are emitted from other thread
 
 Event contract (``/v1/events?token=...``): ``{"type": "review", "review": {...}}`` is a
 new or updated :class:`~daemon.actions.Review`; ``{"type": "review_resolved", "id": ...}``
-removes one; other types are ignored. If the daemon goes away the window keeps its
+removes one; ``{"type": "outcome", "review_id": ...}`` says the action of a review has
+run (or will not); other types are ignored. If the daemon goes away the window keeps its
 state, the listener reconnects with backoff, and nothing is ever decided for the person.
+
+Stepping aside: once a review is decided (here or anywhere else) the overlay shows no
+window until that review's outcome arrives (at most :data:`STEP_ASIDE_S`), because the
+daemon runs an approved action only when no overlay window is mapped on its display
+(daemon/control/clearance.py), and the next review popping up at once would hold it.
+The windows' WM_CLASS class, :data:`WM_CLASS`, is how the daemon knows them.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ import signal
 import socket
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-from PySide6.QtCore import QObject, QSocketNotifier, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 from websockets.exceptions import WebSocketException
@@ -41,7 +49,14 @@ from overlay.widgets import GraceToast, ReviewWindow
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
 
 log = logging.getLogger("driverseat.overlay")
-Event = tuple[str, Any]  # ("review", Review) | ("resolved", id) | ("snapshot", [Review])
+# ("review" | "decided", Review) | ("resolved" | "outcome", review id) | ("snapshot", [Review])
+Event = tuple[str, Any]
+WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (the wire contract)
+# Long enough for an approved action to start (it starts within milliseconds of our
+# windows going), bounded for decisions whose outcome names no review (a model's safety
+# checks acknowledged, then run as an action of their own).
+STEP_ASIDE_S = 3.0
+_RUNS = ("approved", "edited")  # review statuses whose action runs
 
 
 def ws_url(url: str, token: str) -> str:
@@ -66,8 +81,12 @@ def parse_event(data: Any) -> Event | None:
         return None
     if data.get("type") == "review" and isinstance(data.get("review"), dict):
         return ("review", _review(data["review"]))
+    if data.get("type") == "review_decided" and isinstance(data.get("review"), dict):
+        return ("decided", _review(data["review"]))
     if data.get("type") == "review_resolved" and isinstance(data.get("id"), str):
         return ("resolved", data["id"])
+    if data.get("type") == "outcome" and isinstance(data.get("review_id"), str):
+        return ("outcome", data["review_id"])
     return None
 
 
@@ -177,6 +196,10 @@ class OverlayApp(QObject):
         self.bridge.failed.connect(self.on_failed)
         self.window.decided_review.connect(self.decide)
         self.toast.cancelled.connect(self.decide)
+        self._aside: dict[str, QTimer] = {}  # decided reviews whose outcome has not come yet
+        self._verdicts: dict[str, str] = {}  # our own decisions, by review id
+        self._ran: deque[str] = deque(maxlen=64)  # reviews whose outcome came already
+        self._closed = False
         self.listener: EventListener | None = None
         if listen:
             self.listener = EventListener(make_client(), token, self.bridge)
@@ -188,16 +211,57 @@ class OverlayApp(QObject):
             self.presenter.sync(payload)
         elif kind == "review":
             self.presenter.add(payload)
+        elif kind == "decided":  # by anyone, through the API (may come after "resolved")
+            if payload.status in _RUNS:
+                self._step_aside(payload.id)
+            self.presenter.add(payload)
         elif kind == "resolved":
+            if self._may_run(payload):
+                self._step_aside(payload)
             self.presenter.remove(payload)
             self.window.forget(payload)
+            self._verdicts.pop(payload, None)
+        elif kind == "outcome":
+            self._ran.append(payload)
+            self._step_back(payload)
         self._refresh()
+
+    def _may_run(self, review_id: str) -> bool:
+        """Whether a review that just left may have its action run now."""
+        grace = self.presenter.grace(review_id)
+        if grace is not None:
+            return not grace.cancelled  # the undo window passed
+        if self.presenter.get(review_id) is None:
+            return False  # never ours to show
+        # our own verdict, or (decided elsewhere, its "decided" event not here yet) unknown
+        return self._verdicts.get(review_id) not in ("reject", "correct")
+
+    def _step_aside(self, review_id: str) -> None:
+        """Show nothing until ``review_id``'s action has run: it runs only once we are gone."""
+        if self._closed or review_id in self._aside or review_id in self._ran:
+            return
+        timer = QTimer(self.window)  # dies with the window: never fires into a deleted one
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: self._step_back(review_id))
+        timer.start(round(STEP_ASIDE_S * 1000))
+        self._aside[review_id] = timer
+
+    def _step_back(self, review_id: str) -> None:
+        timer = self._aside.pop(review_id, None)
+        if timer is not None:
+            timer.stop()
+            timer.deleteLater()
+            self._refresh()
 
     def on_screenshot(self, review_id: str, png: bytes) -> None:
         self.window.set_screenshot(review_id, QImage.fromData(png))
 
     def decide(self, review_id: str, request: DecisionRequest) -> None:
         """Post a decision from the pool's thread; the answer comes back as a signal."""
+        self._verdicts[review_id] = request.verdict
+        if request.verdict in ("approve", "edit"):
+            self._step_aside(review_id)
+            self._refresh()
         self._pool.submit(self._post, review_id, request)
 
     def _post(self, review_id: str, request: DecisionRequest) -> None:
@@ -210,18 +274,26 @@ class OverlayApp(QObject):
 
     def on_sent(self, review_id: str, review: Review | None) -> None:
         self.presenter.confirm(review_id, review)
+        if review is not None and review.status == "pending":
+            self._step_back(review_id)  # approve2's first yes: nothing runs yet
         self._refresh()
 
     def on_failed(self, review_id: str, message: str) -> None:
         self.presenter.send_failed(review_id, message)
+        self._step_back(review_id)
         self._refresh()
 
     def _refresh(self) -> None:
+        self.window.suspended = self.toast.suspended = bool(self._aside)
         self.window.refresh()
         self.toast.refresh()
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""
+        self._closed = True
+        for timer in self._aside.values():
+            timer.stop()  # none may fire into widgets that are gone
+        self._aside.clear()
         if self.listener is not None:
             self.listener.stop()
             self.listener.join(timeout=5)
@@ -260,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DaemonError as exc:
         print(f"overlay: {exc}", file=sys.stderr)
         return 2
+    # before the app exists: Qt's xcb plugin reads it once, for every window's WM_CLASS
+    QApplication.setApplicationName(WM_CLASS)
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # the window hides between reviews
     notifier = _quit_on_signals(app)

@@ -212,12 +212,13 @@ class ReviewPresenter:
 
     @property
     def needs_rationale(self) -> bool:
-        """Whether approving the current review needs a rationale (approve2, or the review says so)."""
+        """Whether approving the current review needs a rationale: the review says so.
+
+        The daemon sets ``rationales_required`` from its policy (``rationale_required``,
+        any tier or none), so the overlay never guesses from the tier.
+        """
         review = self.current
-        if review is None:
-            return False
-        required = review.tier == "approve2" or bool(getattr(review, "rationales_required", False))
-        return required and bool(self.rationales)
+        return review is not None and review.rationales_required and bool(self.rationales)
 
     @property
     def editable_field(self) -> str | None:

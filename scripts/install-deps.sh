@@ -2,7 +2,9 @@
 # Installs what driverseat needs on a Debian/Ubuntu machine, and nothing that is there already:
 #   - Debian packages: Xvfb (a virtual display), xinput/xdotool/x11-utils (device setup and
 #     a foreign injector for tests), scrot/imagemagick (the reference screenshot path in
-#     bench/), Qt's xcb libraries and a font (the overlay);
+#     bench/), Qt's xcb libraries and a font (the overlay), a session D-Bus and the AT-SPI
+#     accessibility bus (capture.a11y names elements from it) and zenity (real GTK dialogs
+#     for its tests);
 #   - a virtualenv ($VENV, default .venv) with the project installed editable, extras $EXTRAS.
 # Uses sudo for apt-get when not root. Safe to run again: it only acts on what is missing.
 set -euo pipefail
@@ -17,6 +19,7 @@ DEB_PACKAGES=(
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 libxcb-randr0
   libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+  dbus at-spi2-core zenity
 )
 
 say() { printf 'driverseat: %s\n' "$*" >&2; }

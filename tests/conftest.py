@@ -58,3 +58,18 @@ def target(xserver: str) -> Iterator[object]:
     t = TargetWindow(xserver)
     yield t
     t.close()
+
+
+@pytest.fixture(scope="session")
+def a11y_bus(xserver: str) -> Iterator[object]:
+    """A session D-Bus and the AT-SPI accessibility bus on the suite's Xvfb."""
+    from tests.x11.a11y import DEBIAN_PACKAGES, AccessibilityBus, missing_tools
+
+    if missing := missing_tools():
+        msg = f"missing {', '.join(missing)}: needs the Debian packages {DEBIAN_PACKAGES}"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    bus = AccessibilityBus(xserver)
+    yield bus
+    bus.close()

@@ -20,9 +20,10 @@ ROOMS: dict[str, set[str]] = {
     "review": set(),
     "service": {"control", "review"},
     "api": {"service", "adapters", "review"},
-    "cli": {"api", "service", "control", "review", "adapters"},
+    "shadow": set(),
+    "cli": {"api", "service", "control", "review", "adapters", "shadow"},
 }
-WIRE = {"actions", "errors", "validation", "store", "auth", "events", "client"}
+WIRE = {"actions", "errors", "validation", "store", "shadow_store", "auth", "events", "client"}
 
 
 def _module(path: Path) -> str:

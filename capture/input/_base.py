@@ -49,7 +49,9 @@ class InputEvent:
     """One observed input event, classified.
 
     ``keysym`` is resolved for key events (0 when unknown); ``time`` is the input
-    system's own timestamp in ms; ``received`` is ``time.monotonic()`` on arrival.
+    system's own timestamp in ms; ``received`` is ``time.monotonic()`` on arrival;
+    ``axes`` a motion's raw x and y as the device reported them (deltas for a mouse,
+    screen pixels for an absolute XTest motion), None when the backend has none.
     """
 
     kind: Kind
@@ -59,6 +61,7 @@ class InputEvent:
     received: float
     device: int = 0
     keysym: int = 0
+    axes: tuple[float, float] | None = None
 
 
 Observer = Callable[[InputEvent], None]
@@ -213,6 +216,13 @@ class InputBackend(abc.ABC):
     @abc.abstractmethod
     def pointer_of(self, event: InputEvent) -> tuple[int, int] | None:
         """Where the pointer that produced ``event`` is now (for activity summaries)."""
+
+    def window_of(self, event: InputEvent) -> int | None:
+        """The top-level window under the pointer that produced ``event`` (None: unknown).
+
+        Observer thread only, like :meth:`pointer_of`.
+        """
+        return None
 
     @abc.abstractmethod
     def screen_size(self) -> tuple[int, int]: ...

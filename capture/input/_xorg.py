@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import select
+import struct
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +35,7 @@ from Xlib.protocol import rq
 
 from capture.errors import CaptureError, UnsupportedPlatform
 from capture.input._base import InputBackend, InputEvent, Kind, Observer, Origin, Primitive
+from capture.input.announce import InjectionAnnouncer, announcements_enabled
 from capture.input.keys import keysym_for_char
 
 # XI 2.2 raw events (XI2proto.h); python-xlib 0.33 has no parser for them.
@@ -47,6 +50,15 @@ RAW_KINDS = {
 RAW_MASK = sum(1 << t for t in RAW_KINDS)
 HIERARCHY_MASK = 1 << xinput.HierarchyChanged
 
+class _Rest(rq.ValueField):  # type: ignore[misc]
+    """The bytes after the fixed part: a raw event's valuator mask and values."""
+
+    structcode = None
+
+    def parse_binary_value(self, data: Any, display: Any, length: Any, format: Any) -> tuple[bytes, bytes]:
+        return bytes(data), b""
+
+
 RawEventData = rq.Struct(
     rq.Card16("deviceid"),
     rq.Card32("time"),
@@ -55,7 +67,25 @@ RawEventData = rq.Struct(
     rq.Card16("valuators_len"),
     rq.Card32("flags"),
     rq.Pad(4),
+    _Rest("rest"),
 )
+_FP3232 = struct.Struct("=iI")
+
+
+def raw_axes(rest: bytes, mask_len: int) -> tuple[float, float] | None:
+    """Axes 0 and 1 of a raw event's *raw* values (what the device, or the XTest request,
+    gave: screen pixels for an absolute XTest motion), or None if either is absent."""
+    mask = int.from_bytes(rest[: 4 * mask_len], sys.byteorder)
+    if mask & 0b11 != 0b11:
+        return None
+    n = mask.bit_count()
+    raw = 4 * mask_len + 8 * n  # the transformed values come first, then the raw ones
+    try:
+        x = _FP3232.unpack_from(rest, raw)
+        y = _FP3232.unpack_from(rest, raw + 8)
+    except struct.error:
+        return None
+    return x[0] + x[1] / 2**32, y[0] + y[1] / 2**32
 
 _X_KIND = {
     Kind.KEY_DOWN: X.KeyPress,
@@ -151,6 +181,8 @@ class XorgBackend(InputBackend):
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], None] | None = None
         self.ours_seen = 0
+        # a recorder in another process learns which core-XTEST events are ours
+        self._announcer = InjectionAnnouncer(name) if announcements_enabled() else None
         self._closed = False
 
     # -- setup -------------------------------------------------------------------
@@ -203,6 +235,9 @@ class XorgBackend(InputBackend):
 
     # -- injection (executor thread) -----------------------------------------------
     def _inject(self, p: Primitive) -> None:
+        if self._announcer is not None:
+            # before the request: see capture/input/announce.py for why this order is exact
+            self._announcer.announce(p.kind, p.code if p.kind is not Kind.MOTION else 0)
         if p.kind is Kind.MOTION:
             xtest.fake_input(self._inj, X.MotionNotify, x=p.x, y=p.y)
         else:
@@ -362,9 +397,10 @@ class XorgBackend(InputBackend):
                     self.ours_seen += 1
                     return
                 origin = Origin.FOREIGN if src in self._xtest else Origin.HUMAN
+                axes = raw_axes(data.rest, data.valuators_len) if kind is Kind.MOTION else None
                 assert self._observer is not None
                 self._observer(
-                    InputEvent(kind, code, origin, data.time, time.monotonic(), data.deviceid)
+                    InputEvent(kind, code, origin, data.time, time.monotonic(), data.deviceid, axes=axes)
                 )
             elif ev.evtype == xinput.HierarchyChanged:
                 self._refresh_devices()
@@ -383,8 +419,22 @@ class XorgBackend(InputBackend):
         return ks
 
     def pointer_of(self, event: InputEvent) -> tuple[int, int] | None:
+        reply = self._query_pointer(event)
+        return None if reply is None else (int(reply.root_x), int(reply.root_y))
+
+    def window_of(self, event: InputEvent) -> int | None:
+        # ``child`` is the root's child under that device's pointer: the server's own
+        # answer, with the stacking order applied (0 when the pointer is on the root)
+        reply = self._query_pointer(event)
+        if reply is None:
+            return None
+        child = reply.child  # a Window resource, or a plain id
+        wid = int(child if isinstance(child, int) else child.id)
+        return wid or None
+
+    def _query_pointer(self, event: InputEvent) -> Any:
         try:
-            reply = _XIQueryPointer(
+            return _XIQueryPointer(
                 display=self._obs.display,
                 opcode=self._xi_opcode,
                 window=self._obs.screen().root,
@@ -392,7 +442,6 @@ class XorgBackend(InputBackend):
             )
         except error.XError:
             return None
-        return int(reply.root_x), int(reply.root_y)
 
     # -- executor-thread queries -----------------------------------------------------
     def cursor_position(self) -> tuple[int, int]:
@@ -425,6 +474,8 @@ class XorgBackend(InputBackend):
                 os.close(fd)
             except OSError:
                 pass
+        if self._announcer is not None:
+            self._announcer.close()
         for d in (self._inj, self._obs):
             try:
                 d.close()

@@ -16,7 +16,8 @@ from Xlib import XK
 
 from capture.errors import CaptureError
 
-for _group in ("xf86", "latin2", "latin3", "latin4", "greek", "cyrillic", "publishing"):
+# xkb: ISO_Level3_Shift (altgr) and friends; without it "altgr" would be keysym 0
+for _group in ("xf86", "xkb", "latin2", "latin3", "latin4", "greek", "cyrillic", "publishing"):
     XK.load_keysym_group(_group)
 
 ALIASES: dict[str, str] = {
@@ -178,3 +179,12 @@ def name_for_keysym(ks: int) -> str:
 
 def is_modifier(ks: int) -> bool:
     return name_for_keysym(ks) in MODIFIER_NAMES
+
+
+def keysym_name(ks: int) -> str:
+    """The X keysym name (``Escape``, ``space``, ``plus``, ``a``) that
+    :func:`keysym_for_name` reads back: what a recorded combo spells its key with."""
+    _tables()
+    if 0x30 <= ks <= 0x39 or 0x41 <= ks <= 0x5A or 0x61 <= ks <= 0x7A:
+        return chr(ks)
+    return _NAMES.get(ks) or name_for_keysym(ks)

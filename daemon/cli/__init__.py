@@ -215,9 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import locate
+    from daemon.cli import locate, record
 
     locate.add_parser(sub)
+    record.add_parsers(sub, _display, _data_dir_arg)
     return parser
 
 
@@ -293,6 +294,14 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return run_mcp(args.url, _data_dir(args))
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from daemon.cli import record
+
+    if args.command == "record":
+        return record.run_record(args, _data_dir(args))
+    return record.run_export(args, _data_dir(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``driverseat`` console script; returns the exit code."""
     parser = build_parser()
@@ -300,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
+        "record": cmd_record, "export": cmd_record,
     }  # fmt: skip
     try:
         return commands[args.command](args)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
     from daemon.review.gate import Gate
+    from daemon.review.policy import Policy
     from daemon.store import Store
 
 PROG = "driverseat"
@@ -102,26 +103,57 @@ def _agent_view(display: str | None, monitor: int, spec: str | None) -> AgentVie
         raise _Exit(f"bad --agent-size: {exc}", 2) from None
 
 
+def _policy(spec: str | None) -> Policy | None:
+    """The policy ``--policy`` names (None for ``off``): read before anything is opened, so
+    a bad file is reported at once, display or not."""
+    from daemon.review.policy import PolicyError
+    from daemon.review.policy_file import default_policy, load_policy
+
+    if spec == "off":
+        return None
+    try:
+        return load_policy(spec) if spec else default_policy()
+    except PolicyError as exc:
+        raise _Exit(f"bad policy: {exc}", 2) from None
+
+
 def _gate(
-    spec: str | None, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
+    policy: Policy, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
 ) -> Gate:
     """The policy gate: reviews beside the database, frozen frames of the agent's monitor
-    at screen resolution, the active window's title for rules that name one."""
+    at screen resolution, the active window's title for rules that name one, and the
+    accessibility tree to name a correction's elements (never the overlay: our child)."""
+    from capture.a11y import A11y
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
     from daemon.review.gate import Gate
-    from daemon.review.policy import PolicyError, default_policy, load_policy
     from daemon.review.queue import ReviewQueue
 
-    try:
-        policy = load_policy(spec) if spec else default_policy()
-    except PolicyError as exc:
-        raise _Exit(f"bad policy: {exc}", 2) from None
     view = runtime.view
     frames = stack.enter_context(contextlib.closing(ScreenGrabber(display, view.monitor, None, "screen")))
     titles = stack.enter_context(contextlib.closing(WindowTitles(display)))
+    a11y = stack.enter_context(A11y(ignore_children=True, display=display))
     queue = ReviewQueue(store, data_dir / "frames")
-    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active)
+    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active,
+                element_at=a11y.element_at)  # fmt: skip
+
+
+@contextmanager
+def _overlay_watch(runtime: Runtime, display: str) -> Iterator[None]:
+    """Watch the overlay's windows on ``display`` (any overlay: our child or one started
+    apart): approved actions wait for them to go, and input on them is review input."""
+    from daemon.control.clearance import NoOverlay, OverlayClearance
+
+    try:
+        watch = OverlayClearance(display, runtime.backend.window_of)
+    except CaptureError as exc:
+        raise _Exit(f"cannot watch the overlay's windows on {display}: {exc}") from None
+    runtime.intervention.overlay = watch
+    try:
+        yield
+    finally:
+        runtime.intervention.overlay = NoOverlay()
+        watch.close()
 
 
 def _hold_guard(display: str, runtime: Runtime, stack: ExitStack) -> str:
@@ -152,6 +184,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     from daemon.service import Daemon
     from daemon.store import Store
 
+    policy = _policy(args.policy)
     with ExitStack() as stack:
         display = stack.enter_context(_opened_display(args))
         if display:
@@ -193,8 +226,10 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         stack.callback(atexit.unregister, close_runtime)
         stack.callback(close_runtime)
         gate = None
-        if args.policy != "off":
-            gate = _gate(args.policy, runtime, store, data_dir, display or None, stack)
+        if policy is not None:
+            gate = _gate(policy, runtime, store, data_dir, display or None, stack)
+            if display and runtime.backend.name == "xorg":
+                stack.enter_context(_overlay_watch(runtime, display))
         daemon = Daemon(runtime, store, gate)
         app = create_app(daemon, token)
         host, port = sock.getsockname()[:2]

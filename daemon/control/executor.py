@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from capture import CaptureError
 from capture.input import InputBackend, Primitive
 from daemon.actions import (
+    LOOK_KINDS,
     Action,
     CursorPosition,
     Image,
@@ -93,7 +94,7 @@ class Executor:
         if self._closed:
             fut.set_result(self._outcome(aid, action, "error", "driverseat is shutting down", 0.0))
             return fut
-        if self.intervention.state != "agent" and action.action not in ("screenshot", "cursor_position", "zoom"):
+        if self.intervention.state != "agent" and action.action not in LOOK_KINDS:
             fut.set_result(self._refused(aid, action))
             return fut
         self._q.put(_Job(aid, action, fut, time.perf_counter()))

@@ -24,6 +24,7 @@ from typing import Any
 from capture.input import InputEvent, Kind, Origin
 from capture.input.keys import char_for_keysym, is_modifier, name_for_keysym, parse_combo
 from daemon.actions import Control, HumanActivity, HumanClick
+from daemon.control.clearance import NoOverlay, OverlayWatch
 
 # Left and right variants count as the same modifier for the hotkey.
 _SAME = {
@@ -89,6 +90,8 @@ class Intervention:
         self.executing = False  # set by the executor while it runs an action
         self._review_held: set[tuple[bool, int]] = set()  # (is a key, code) pressed for a review
         self._settle_until = 0.0
+        # the overlay's windows on this display; serve installs the real watch
+        self.overlay: OverlayWatch = NoOverlay()
         self._activity: _Activity | None = None
         self._summary: HumanActivity | None = None
         self.takeover_id: str | None = None
@@ -145,8 +148,23 @@ class Intervention:
             self._hotkey_release.discard(ev.code)
             self._held_keys.pop(ev.code, None)
             return
-        reviewing = self._reviews_open or self._review_held or ev.received < self._settle_until
-        if reviewing and self._review_input(ev):
+        # Reaching for the overlay's own window (the grace toast's Cancel) is review input.
+        # Asked before the yield flag is set, which costs one round trip, and only while an
+        # overlay window is mapped and no action runs: no agent primitive can go out
+        # meanwhile, because send_guarded waits for the observer to finish this event.
+        on_overlay = (
+            not self._reviews_open
+            and ev.kind in (Kind.BUTTON_DOWN, Kind.MOTION)
+            and not self.executing
+            and self.overlay.under(ev)
+        )
+        reviewing = (
+            on_overlay
+            or self._reviews_open
+            or self._review_held
+            or ev.received < self._settle_until
+        )
+        if reviewing and self._review_input(ev, on_overlay):
             return
         if self._state == "agent":
             self.yield_event.set()  # first: the executor stops before its next primitive
@@ -167,6 +185,7 @@ class Intervention:
     # -- reviews: input given to an open review is review input, not a takeover ----------------
     def review_opened(self) -> None:
         """A review is on the person's screen: their input now answers it."""
+        self.overlay.remember_focus()  # before the overlay hears of it and takes the focus
         with self._cond:
             self._reviews_open += 1
 
@@ -177,20 +196,24 @@ class Intervention:
                 # the hand that just clicked "approve" is still on the mouse
                 self._settle_until = self._clock() + REVIEW_SETTLE_S
 
-    def _review_input(self, ev: InputEvent) -> bool:
+    def _review_input(self, ev: InputEvent, on_overlay: bool = False) -> bool:
         """True if ``ev`` belongs to a review (and was handled: kill switch only).
 
         Letting go of what was pressed for a review, and the hand settling right after a
         decision, are never takeovers (the approved action starts within milliseconds of
         the Enter or the click). Anything else counts as review input only while no
         action runs: while the executor sends input, a press is a takeover, always.
+        ``on_overlay``: the pointer is on an overlay window (a toast) with no review open.
         """
         key = (ev.kind in (Kind.KEY_DOWN, Kind.KEY_UP), ev.code)
         if ev.kind in (Kind.KEY_UP, Kind.BUTTON_UP) and key in self._review_held:
             self._review_held.discard(key)
-        elif ev.kind is Kind.MOTION and ev.received < self._settle_until:
+            if not self._reviews_open and not self._review_held:
+                # the hand that clicked the toast's Cancel moves away from it now
+                self._settle_until = self._clock() + REVIEW_SETTLE_S
+        elif ev.kind is Kind.MOTION and (on_overlay or ev.received < self._settle_until):
             pass
-        elif self._reviews_open and not self.executing:
+        elif (self._reviews_open or on_overlay) and not self.executing:
             if ev.kind in (Kind.KEY_DOWN, Kind.BUTTON_DOWN):
                 self._review_held.add(key)
         else:

@@ -1,7 +1,11 @@
 """A person's answer to a review, as feedback the agent can act on, in agent space.
 
 A correction says where the agent proposed to act, where the right element is (its
-box, and which way and how far, in the agent's pixels), and asks it to retry; it comes
+box, and which way and how far, in the agent's pixels), and asks it to retry. When the
+accessibility tree knows the elements under the points (:mod:`capture.a11y`, looked up
+by the gate and passed in), it names them: "the push button 'Escalate' in the dialog
+'Ticket 4411'", and the box is the application's own; otherwise the box is
+:func:`capture.vision.locate`'s guess from the pixels. The correction comes
 with the frozen screenshot annotated (proposed point red, correction and element box
 green, an arrow between) at the agent's size, and a crop around each point at full
 resolution. A rejection carries the person's reason; an edit says what changed.
@@ -15,22 +19,37 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
+from capture.a11y import Element
 from capture.coords import Rect, Scaling
 from capture.vision import Box, annotate, crop_around, locate
-from daemon.actions import Feedback, Image, Review, Space
+from daemon.actions import Feedback, FeedbackElement, Image, Review, SpaceName
 
-__all__ = ["CROP_SIZE", "Feedback", "correction_feedback", "edit_feedback", "rejection_feedback"]
+__all__ = [
+    "CROP_SIZE", "Feedback", "Named", "correction_feedback", "edit_feedback", "points_to_name",
+    "rejection_feedback",
+]  # fmt: skip
 
 CROP_SIZE = 240  # screen pixels around each point: enough to show the element and its label
 RETRY = "Based on this, please reassess your strategy and retry."
 _SHOWN = 200  # longest value quoted back to the agent
 
 Point = tuple[int, int]
+Named = Mapping[Point, Element | None]  # screen point -> the accessible element under it
+
+# Roles that only group other elements: unnamed, they tell the agent nothing the box does
+# not, and the pixels often find the control inside better (a click in a button's padding).
+_CONTAINERS = frozenset({
+    "filler", "panel", "frame", "dialog", "window", "scroll pane", "layered pane", "viewport",
+    "split pane", "section", "document frame", "application", "desktop frame", "unknown",
+    "redundant object", "invalid",
+})  # fmt: skip
+_WINDOWS = frozenset({"frame", "dialog", "window", "alert", "file chooser", "desktop frame"})
 
 
 def _scaling(review: Review) -> Scaling:
@@ -84,7 +103,7 @@ def _direction(dx: int, dy: int, what: str) -> str:
     return f"right at your {what}"
 
 
-def _png(image: np.ndarray, space: Space) -> Image:
+def _png(image: np.ndarray, space: SpaceName) -> Image:
     ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:  # cv2 reports failure with a flag; only an empty image gets here
         raise ValueError("could not encode the feedback image as PNG")
@@ -93,31 +112,90 @@ def _png(image: np.ndarray, space: Space) -> Image:
     return Image(media_type="image/png", data=data, width=w, height=h, space=space)
 
 
-class _Located:
-    """One corrected point: in the frame's pixels and in agent space, with its element."""
+def _usable(el: Element | None, p: Point) -> Element | None:
+    """The element if it names something under ``p``: its box holds the point (not a stale
+    answer) and it is not a bare container or a whole window."""
+    if el is None or el.box is None:
+        return None
+    b = el.box
+    if not (b.left <= p[0] < b.right and b.top <= p[1] < b.bottom):
+        return None
+    if el.role in _WINDOWS or (el.role in _CONTAINERS and not el.name):
+        return None
+    return el
 
-    def __init__(self, frame: np.ndarray, review: Review, scaling: Scaling, p: Point) -> None:
+
+class _Located:
+    """One point: in the frame's pixels and in agent space, with its element's box (from
+    the accessibility tree when it names one, else from the pixels)."""
+
+    def __init__(
+        self, frame: np.ndarray, review: Review, scaling: Scaling, p: Point, el: Element | None
+    ) -> None:
         left, top = review.screen_rect[0], review.screen_rect[1]
         h, w = frame.shape[:2]
         # clamped: a point on the rect's edge rounds onto the last pixel, never off the image
         self.image = (min(max(p[0] - left, 0), w - 1), min(max(p[1] - top, 0), h - 1))
-        self.box: Box = locate(frame, *self.image)
+        self.a11y = _usable(el, p)
+        if self.a11y is not None and self.a11y.box is not None:
+            b = self.a11y.box  # clipped to the frame: an element may reach past the monitor
+            self.box = Box(max(b.left - left, 0), max(b.top - top, 0),
+                           min(b.right - left, w), min(b.bottom - top, h))  # fmt: skip
+        else:
+            self.box = locate(frame, *self.image)
         screen_box = Rect(left + self.box.x0, top + self.box.y0, self.box.width, self.box.height)
         r = scaling.rect_to_agent(screen_box)
         self.agent_box = (r.left, r.top, r.right, r.bottom)
         a = scaling.to_agent(p[0], p[1])
         self.agent = (a.x, a.y)
 
+    def element(self) -> FeedbackElement:
+        el = self.a11y
+        if el is None:
+            return FeedbackElement(source="vision", box=self.agent_box)
+        win = el.window
+        return FeedbackElement(
+            source="a11y", box=self.agent_box, role=el.role, name=el.name or None,
+            window_role=win.role if win else None, window_name=(win.name or None) if win else None,
+        )  # fmt: skip
+
+    def naming(self) -> str:
+        """ "the push button 'Escalate' in the dialog 'Ticket 4411'"; "" when unknown."""
+        el = self.a11y
+        if el is None:
+            return ""
+        win = el.window
+        if win is not None and win.name:
+            # Qt calls a top-level widget a "filler": to the agent it is a window
+            kind = win.role if win.role in _WINDOWS else "window"
+            return f"{el.describe()} in the {kind} {win.name!r}"
+        if el.application:
+            return f"{el.describe()} in a window of {el.application!r}"
+        return el.describe()
+
+
+def points_to_name(review: Review, points: Sequence[Point]) -> list[Point]:
+    """The screen points whose elements a correction to ``points`` names: the corrected
+    point(s) and the agent's proposed point(s). The gate looks these up before it calls
+    :func:`correction_feedback`."""
+    return [*points[:2], *_screen_points(review)[:2]]
+
 
 def correction_feedback(
-    review: Review, frame_bgr: np.ndarray, points: tuple[Point, ...] | list[Point]
+    review: Review,
+    frame_bgr: np.ndarray,
+    points: tuple[Point, ...] | list[Point],
+    named: Named | None = None,
 ) -> Feedback:
     """Feedback for a correction to screen point(s) ``points`` (two for a drag).
 
     ``frame_bgr`` is the review's screenshot as a BGR (or BGRA) array of
-    ``review.screen_rect``'s size. Everything in the result is in agent space; the
-    fields describe the (first) point, the text both points of a drag.
+    ``review.screen_rect``'s size. ``named`` holds the accessible element under each
+    screen point of :func:`points_to_name`, where one is known. Everything in the result
+    is in agent space; the fields describe the (first) point, the text both points of a
+    drag.
     """
+    named = named or {}
     left, top, width, height = review.screen_rect
     if frame_bgr.shape[:2] != (height, width):
         raise ValueError(
@@ -130,7 +208,8 @@ def correction_feedback(
     scaling = _scaling(review)
     noun = _noun(review)
     proposed_screen = _screen_points(review)
-    fixes = [_Located(frame, review, scaling, p) for p in points[:2]]
+    fixes = [_Located(frame, review, scaling, p, named.get(p)) for p in points[:2]]
+    mine = [_Located(frame, review, scaling, p, named.get(p)) for p in proposed_screen[:1]]
     proposed = [(a.x, a.y) for a in (scaling.to_agent(*p) for p in proposed_screen)]
 
     annotated = frame
@@ -141,9 +220,9 @@ def correction_feedback(
 
     if noun == "drag" and len(fixes) == 2 and len(proposed) == 2:
         legs = [
-            f"{end} at {_at(fix.agent)}, inside {_inside(fix.agent_box)}, "
-            + _direction(fix.agent[0] - mine[0], fix.agent[1] - mine[1], end)
-            for end, fix, mine in zip(("start", "end"), fixes, proposed, strict=True)
+            f"{end} at {_at(fix.agent)}{_on(fix)}, inside {_inside(fix.agent_box)}, "
+            + _direction(fix.agent[0] - ours[0], fix.agent[1] - ours[1], end)
+            for end, fix, ours in zip(("start", "end"), fixes, proposed, strict=True)
         ]
         text = (
             f"Your previous drag from {_at(proposed[0])} to {_at(proposed[1])} was incorrect. "
@@ -151,15 +230,19 @@ def correction_feedback(
         )
     else:
         fix = fixes[0]
+        what = f"{fix.naming()}, " if fix.a11y is not None else ""
         if proposed:
             where = _direction(fix.agent[0] - proposed[0][0], fix.agent[1] - proposed[0][1], noun)
+            landed = f"; your {noun} at {_at(proposed[0])} landed on {_landed(mine[0], fix)}" if (
+                mine and mine[0].a11y is not None) else ""  # fmt: skip
             text = (
                 f"Your previous {noun} at {_at(proposed[0])} was incorrect. The correct element "
-                f"is at {_at(fix.agent)}, inside {_inside(fix.agent_box)}, {where}. {RETRY}"
+                f"is {what}at {_at(fix.agent)}, inside {_inside(fix.agent_box)}, {where}"
+                f"{landed}. {RETRY}"
             )
         else:
             text = (
-                f"Your previous {noun} was incorrect. The correct element is at "
+                f"Your previous {noun} was incorrect. The correct element is {what}at "
                 f"{_at(fix.agent)}, inside {_inside(fix.agent_box)}. {RETRY}"
             )
 
@@ -176,7 +259,21 @@ def correction_feedback(
         image=_png(resized, "agent"),
         # full resolution on purpose: a crop is there for the detail the scaled image loses
         crops=tuple(_png(crop_around(annotated, x, y, CROP_SIZE), "screen") for x, y in crop_at),
+        element=first.element(),
+        proposed_element=mine[0].element() if mine else None,
     )
+
+
+def _landed(ours: _Located, fix: _Located) -> str:
+    """What the agent's point was on; its window said only when not the right element's."""
+    assert ours.a11y is not None
+    same = fix.a11y is not None and ours.a11y.window == fix.a11y.window
+    return ours.a11y.describe() if same else ours.naming()
+
+
+def _on(fix: _Located) -> str:
+    """ " on the list item 'notes.txt'" for a drag's leg; "" when the element is unknown."""
+    return f" on {fix.a11y.describe()}" if fix.a11y is not None else ""
 
 
 def _what(review: Review) -> str:

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from capture.a11y import Element
 from capture.coords import Scaling
 from daemon.actions import (
     MAX_LONG_POLL,
@@ -47,18 +48,18 @@ from daemon.actions import (
     parse_action,
 )
 from daemon.review import feedback as fb
-from daemon.review.policy import Policy, Verdict, evaluate
+from daemon.review.policy import Policy, Ruling, evaluate
 from daemon.review.queue import ReviewError, ReviewQueue
 
 __all__ = [
     "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",
-    "Ruling", "Verdict",
+    "Ruling",
 ]  # fmt: skip
 
-Ruling = Verdict  # the policy's answer about one action: tier, rule, why
 FrameGrabber = Callable[[], bytes]  # PNG of the agent's monitor, screen pixels, 1:1
 TitleFn = Callable[[], str | None]
 Publish = Callable[[dict[str, Any]], None]
+ElementAt = Callable[[int, int], Element | None]  # screen point -> accessible there (bounded)
 GRACE_REVIEWER = "driverseat:grace-window"
 GRACE_MARGIN_S = 0.05
 
@@ -144,6 +145,7 @@ class Gate:
         window_title: TitleFn = lambda: None,
         publish: Publish = lambda message: None,
         attention: Attention | None = None,
+        element_at: ElementAt = lambda x, y: None,
     ) -> None:
         self.policy = policy
         self.queue = queue
@@ -152,6 +154,7 @@ class Gate:
         self.window_title = window_title
         self.publish = publish
         self.attention: Attention = attention if attention is not None else _Nobody()
+        self.element_at = element_at  # names the elements of a correction (capture.a11y)
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
@@ -265,7 +268,9 @@ class Gate:
             if frame is None:
                 text = "The person corrected the target, but the review's screenshot is unreadable."
                 return Held(ruling, review, status="corrected", detail=text)
-            feedback = fb.correction_feedback(review, frame, last.points)
+            # on a worker thread, each lookup bounded: the agent never waits on a hung bus
+            named = {p: self.element_at(*p) for p in fb.points_to_name(review, last.points)}
+            feedback = fb.correction_feedback(review, frame, last.points, named)
             return Held(ruling, review, feedback, status="corrected", detail=feedback.text)
         if status == "cancelled":
             text = "The person cancelled this action during its undo window; it did not run."

@@ -11,37 +11,34 @@ Two choices worth knowing:
   rule says ``missing_confidence = "match"``. Confidence is the agent's own claim, so
   its absence is "no signal", and agents that never send one (Anthropic's computer
   tool) would otherwise have every click held.
-- screenshot, cursor_position and wait only look or wait: they are ``auto`` unless a
-  rule lists them in ``kinds`` (a rule without ``kinds`` never applies to them, and
-  neither does the default tier).
+- screenshot, cursor_position, zoom and wait only look or wait (``PASSIVE_KINDS``):
+  they are ``auto`` unless a rule lists them in ``kinds`` (a rule without ``kinds``
+  never applies to them, and neither does the default tier).
 
-Everything here is pure (no clock, no display). Reading and parsing the file, with
-line-numbered errors, is in :mod:`daemon.review.policy_file`.
+Everything here is pure (no clock, no display, no file). Reading a policy file, with
+line-numbered errors, is :mod:`daemon.review.policy_file`, which builds on this module
+(never the other way round).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from capture.input.keys import char_for_keysym, name_for_keysym, parse_keys
-from daemon.actions import ActionBase, Key, Tier, Type
+from daemon.actions import PASSIVE_KINDS, ActionBase, Key, Tier, Type
 from daemon.errors import DaemonError
 
 __all__ = [
-    "DEFAULT_POLICY_PATH", "DEFAULT_RULE", "PASSIVE_KINDS", "TIERS", "Policy", "PolicyError",
-    "Rule", "Verdict", "action_kind", "default_policy", "evaluate", "load_policy",
-    "normalise_keys", "parse_policy", "typed_text",
+    "DEFAULT_RATIONALES", "DEFAULT_RULE", "REVIEW_TIERS", "TIERS", "MissingConfidence",
+    "Policy", "PolicyError", "Rule", "Ruling", "action_kind", "evaluate", "normalise_keys",
+    "typed_text",
 ]  # fmt: skip
-# load_policy, parse_policy and default_policy live in daemon.review.policy_file (the file half)
-# and are re-exported at the end of this module.
 
 TIERS: tuple[Tier, ...] = get_args(Tier)
-PASSIVE_KINDS = frozenset({"screenshot", "cursor_position", "wait", "zoom"})
+REVIEW_TIERS: tuple[Tier, ...] = ("grace", "approve", "approve2")  # the tiers a person decides on
 DEFAULT_RULE = "(default)"  # parentheses cannot occur in a rule name
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.toml"
 DEFAULT_RATIONALES = ("needed for the task", "checked on screen", "the person asked for it",
                       "not needed for the task", "wrong target", "too risky")  # fmt: skip
 MissingConfidence = Literal["skip", "match"]
@@ -53,8 +50,11 @@ class PolicyError(DaemonError):
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """What the policy says about one action: its tier, the rule, and why in words."""
+class Ruling:
+    """What the policy says about one action: its tier, the rule, and why in words.
+
+    (Not a reviewer's :data:`daemon.actions.Verdict`: a ruling comes before any review.)
+    """
 
     tier: Tier
     rule: str
@@ -157,21 +157,21 @@ class Policy:
         return tier in self.rationale_required
 
 
-def evaluate(policy: Policy, action: ActionBase, *, window_title: str | None = None) -> Verdict:
+def evaluate(policy: Policy, action: ActionBase, *, window_title: str | None = None) -> Ruling:
     """The tier of ``action`` (in screen space) under ``policy``: first matching rule wins."""
     for rule in policy.rules:
         clauses = rule.match(action, window_title)
         if clauses is not None:
             label = f"rule {rule.name!r}" + (f" ({rule.description})" if rule.description else "")
             reasons = "; ".join(clauses) if clauses else "it matches every action"
-            return Verdict(rule.tier, rule.name, f"{label}: {reasons} -> {rule.tier}")
+            return Ruling(rule.tier, rule.name, f"{label}: {reasons} -> {rule.tier}")
     kind = action_kind(action)
     if kind in PASSIVE_KINDS:
-        return Verdict(
+        return Ruling(
             "auto", DEFAULT_RULE, f"a {kind} changes nothing and no rule names it -> auto"
         )
     tier = policy.default_tier
-    return Verdict(tier, DEFAULT_RULE, f"no rule matches this {kind}; the default tier is {tier}")
+    return Ruling(tier, DEFAULT_RULE, f"no rule matches this {kind}; the default tier is {tier}")
 
 
 def action_kind(action: ActionBase) -> str:
@@ -181,8 +181,14 @@ def action_kind(action: ActionBase) -> str:
 
 # --- keys and typed text ------------------------------------------------------------
 
-_MODIFIERS = {"Control": "ctrl", "Alt": "alt", "Shift": "shift", "Super": "super",
-              "Meta": "meta", "Hyper": "hyper"}  # fmt: skip
+# Modifier keysyms (capture.input.keys.MODIFIER_NAMES) by the name rules use: left and
+# right alike, ISO_Level3_Shift as AltGr.
+_MODIFIERS = {
+    f"{base}_{side}": short
+    for base, short in (("Control", "ctrl"), ("Alt", "alt"), ("Shift", "shift"),
+                        ("Super", "super"), ("Meta", "meta"), ("Hyper", "hyper"))
+    for side in "LR"
+} | {"ISO_Level3_Shift": "altgr"}  # fmt: skip
 _MODIFIER_ORDER = ("ctrl", "alt", "shift", "super", "meta", "hyper", "altgr")
 _PUNCTUATION: dict[int, str] = {}
 
@@ -190,11 +196,8 @@ _PUNCTUATION: dict[int, str] = {}
 def _key_name(keysym: int) -> tuple[str, bool]:
     """(normalised name, is a modifier) of one keysym."""
     name = name_for_keysym(keysym)
-    if name == "ISO_Level3_Shift":
-        return "altgr", True
-    base, _, side = name.rpartition("_")
-    if side in ("L", "R") and base in _MODIFIERS:
-        return _MODIFIERS[base], True
+    if name in _MODIFIERS:
+        return _MODIFIERS[name], True
     if 0x20 <= keysym <= 0x7E:
         ch = chr(keysym)
         # Punctuation by its X name: "ctrl+plus" reads (and regexes) better than "ctrl++".
@@ -269,9 +272,3 @@ def _first_search(patterns: tuple[re.Pattern[str], ...], texts: Any) -> re.Match
 
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- parsing ---------------------------------------------------------------------------
-
-
-from daemon.review.policy_file import default_policy, load_policy, parse_policy

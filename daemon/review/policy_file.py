@@ -1,7 +1,10 @@
 """Reading a policy file: TOML -> :class:`~daemon.review.policy.Policy`, every error with its line.
 
-tomllib gives no positions for values, so :class:`_Locator` finds the line of a rule or
-key in the text; a policy that cannot be used fails at start with ``file:line: why``.
+The file's shape is a pydantic model (:class:`PolicyFile`: strict types, so no ``true``
+taken as a number nor ``0.5`` as a string, and no unknown key). tomllib gives no
+positions for values, so :class:`_Locator` finds the line of each validation error's
+location in the text: a policy that cannot be used fails at start with ``file:line: why``,
+one line per problem, the first in the file first.
 """
 
 from __future__ import annotations
@@ -11,12 +14,24 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from capture import CaptureError
-from daemon.actions import ACTION_KINDS
+from daemon.actions import ACTION_KINDS, Tier
 from daemon.review.policy import (
-    DEFAULT_POLICY_PATH,
+    REVIEW_TIERS,
     TIERS,
     MissingConfidence,
     Policy,
@@ -25,13 +40,178 @@ from daemon.review.policy import (
     normalise_keys,
 )
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_RULE_KEYS = ("name", "tier", "description", "kinds", "keys", "key_pattern", "text", "region",
-              "window", "confidence_below", "missing_confidence")  # fmt: skip
-_DEFAULT_KEYS = ("tier", "grace_seconds", "review_expiry_seconds", "rationale_required",
-                 "rationales")  # fmt: skip
-_DEFAULT_FIELDS = {"tier": "default_tier"}  # [defaults] key -> Policy field
-_DECIDED_TIERS = ("grace", "approve", "approve2")  # the tiers a person decides on
+__all__ = ["DEFAULT_POLICY_PATH", "PolicyFile", "default_policy", "load_policy", "parse_policy"]
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.toml"
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_NAME_RULE = "needs a name of letters, digits, '-', '_' or '.' (at most 64)"
+_HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0}
+_MAX_SHOWN = 10  # problems listed in one error; the rest are counted
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _listify(value: Any) -> Any:
+    """A single string where a list is expected stands for a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+def _problem(
+    why: str, needle: str | None = None, key: str | None = None, index: int | None = None
+) -> PydanticCustomError:
+    """A complaint in our words; ``needle`` (text in the value), ``key`` and ``index`` (of a
+    rule, for a check of the whole list) point at its line."""
+    ctx = {"why": why, "needle": needle, "key": key, "index": index}
+    return PydanticCustomError("policy", "{why}", ctx)
+
+
+_Text = Annotated[str, Field(min_length=1)]
+_Strings = Annotated[list[_Text], BeforeValidator(_listify), Field(min_length=1)]
+
+
+class DefaultsFile(BaseModel):
+    """``[defaults]``; a key left out keeps :class:`Policy`'s own default."""
+
+    model_config = _STRICT
+
+    tier: Tier | None = None
+    grace_seconds: float | None = Field(None, gt=0, le=_HIGH["grace_seconds"])
+    review_expiry_seconds: float | None = Field(None, gt=0, le=_HIGH["review_expiry_seconds"])
+    rationale_required: Annotated[list[str], BeforeValidator(_listify)] | None = None
+    rationales: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        None, min_length=1
+    )
+
+    @field_validator("rationale_required")
+    @classmethod
+    def _decided_tiers(cls, value: list[str]) -> list[str]:
+        for t in value:
+            if t not in REVIEW_TIERS:
+                who = f"unknown tier {t!r}"
+                if t in TIERS:
+                    who = f"{t!r} is not a tier a person decides on"
+                expected = ", ".join(REVIEW_TIERS)
+                raise _problem(f"rationale_required: {who} (expected one of {expected})", t)
+        return value
+
+    @field_validator("rationales")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        twice = next((r for i, r in enumerate(value) if r in value[:i]), None)
+        if twice is not None:
+            raise _problem(f"rationales must be distinct: {twice!r} is listed twice", twice)
+        return value
+
+
+class RuleFile(BaseModel):
+    """One ``[[rule]]``, as written (regexes as text, keys normalised)."""
+
+    model_config = _STRICT
+
+    name: str = Field(pattern=_NAME)
+    tier: Tier
+    description: str = ""
+    kinds: _Strings | None = None
+    keys: _Strings | None = None
+    key_pattern: _Strings | None = None
+    text: _Strings | None = None
+    region: list[int] | None = Field(None, min_length=4, max_length=4)
+    window: _Strings | None = None
+    confidence_below: float | None = Field(None, gt=0, le=_HIGH["confidence_below"])
+    missing_confidence: MissingConfidence | None = None
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        for k in value:
+            if k not in ACTION_KINDS:
+                raise _problem(f"unknown action kind {k!r} {_expected(k, ACTION_KINDS)}", k)
+        return value
+
+    @field_validator("keys")
+    @classmethod
+    def _one_combo_each(cls, value: list[str]) -> list[str]:
+        out = []
+        for entry in value:
+            try:
+                combos = normalise_keys(entry)
+            except CaptureError as exc:
+                raise _problem(f"keys: {exc}", entry) from exc
+            if len(combos) != 1:
+                raise _problem(f"keys: give one combo per entry, not {entry!r}", entry)
+            out.append(combos[0])
+        return out  # normalised, as the rule compares them
+
+    @field_validator("key_pattern", "text", "window")
+    @classmethod
+    def _regexes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                why = f"bad regex in {info.field_name} {pattern!r}: {exc}"
+                raise _problem(why, pattern) from exc
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _not_empty(cls, value: list[int]) -> list[int]:
+        x0, y0, x1, y1 = value
+        if not (x0 < x1 and y0 < y1):
+            raise _problem(f"region {value!r} is empty: it needs x0 < x1 and y0 < y1")
+        return value
+
+    @model_validator(mode="after")
+    def _confidence_pair(self) -> RuleFile:
+        if self.missing_confidence is not None and self.confidence_below is None:
+            raise _problem("missing_confidence needs confidence_below", key="missing_confidence")
+        return self
+
+    def rule(self, line: int | None) -> Rule:
+        def patterns(texts: list[str] | None) -> tuple[re.Pattern[str], ...] | None:
+            return None if texts is None else tuple(re.compile(t) for t in texts)
+
+        region = None
+        if self.region is not None:
+            x0, y0, x1, y1 = self.region
+            region = (x0, y0, x1, y1)
+        return Rule(
+            name=self.name, tier=self.tier, description=self.description,
+            kinds=None if self.kinds is None else frozenset(self.kinds),
+            keys=None if self.keys is None else frozenset(self.keys),
+            key_pattern=patterns(self.key_pattern), text=patterns(self.text),
+            region=region,
+            window=patterns(self.window), confidence_below=self.confidence_below,
+            missing_confidence=self.missing_confidence or "skip", line=line,
+        )  # fmt: skip
+
+
+class PolicyFile(BaseModel):
+    """A whole policy file: ``[defaults]`` and the ``[[rule]]`` tables, in order."""
+
+    model_config = _STRICT
+
+    defaults: DefaultsFile = DefaultsFile()
+    rule: list[RuleFile] = []
+
+    @field_validator("rule")
+    @classmethod
+    def _unique_names(cls, rules: list[RuleFile]) -> list[RuleFile]:
+        for i, r in enumerate(rules):
+            if any(earlier.name == r.name for earlier in rules[:i]):
+                why = f"the name {r.name!r} is used by an earlier rule"
+                raise _problem(why, key="name", index=i)
+        return rules
+
+    def policy(self, source: str, where: _Locator) -> Policy:
+        fields = self.defaults.model_dump(exclude_unset=True)
+        if "tier" in fields:
+            fields["default_tier"] = fields.pop("tier")
+        if "rationale_required" in fields:
+            fields["rationale_required"] = frozenset(fields["rationale_required"])
+        if "rationales" in fields:
+            fields["rationales"] = tuple(fields["rationales"])
+        rules = tuple(r.rule(where.line("rule", i)) for i, r in enumerate(self.rule))
+        return Policy(rules=rules, source=source, **fields)
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
@@ -59,172 +239,112 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         at = re.search(r"at line (\d+)", str(exc))
-        line = int(at[1]) if at else None
-        raise _error(source, line, f"invalid TOML: {exc}") from exc
-    return _Parser(text, source).policy(data)
+        line = int(at[1]) if at else len(text.splitlines())  # "at end of document"
+        raise _error(source, [(line, f"invalid TOML: {exc}")]) from exc
+    where = _Locator(text)
+    try:
+        model = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        found = [_Complaint(err, data, where).said() for err in exc.errors(include_url=False)]
+        raise _error(source, found) from None
+    return model.policy(source, where)
 
 
-def _error(source: str, line: int | None, message: str) -> PolicyError:
-    where = f"{source}:{line}: " if line else f"{source}: "
-    return PolicyError(where + message, source=source, line=line)
+def _error(source: str, found: list[tuple[int | None, str]]) -> PolicyError:
+    found = sorted(found, key=lambda f: (f[0] is None, f[0] or 0))  # the file's order
+    lines = [f"{source}:{line}: {why}" if line else f"{source}: {why}" for line, why in found]
+    if len(lines) > _MAX_SHOWN:
+        lines[_MAX_SHOWN:] = [f"... and {len(lines) - _MAX_SHOWN} more problems"]
+    return PolicyError("\n".join(lines), source=source, line=found[0][0], problems=len(found))
 
 
 def _expected(value: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
+    # difflib misses a word cut short ("grace" for "grace_seconds"): a prefix counts too
+    close = difflib.get_close_matches(value, choices, n=1) or [
+        c for c in choices if value and c.startswith(value)
+    ]
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"(expected one of {', '.join(choices)}){hint}"
 
 
-class _Parser:
-    """Turns tomllib's dict into a Policy, pointing every complaint at a line."""
+class _Complaint:
+    """One pydantic error said as ``(line, "rule 'x': why")``, in the words of the file."""
 
-    def __init__(self, text: str, source: str) -> None:
-        self.source, self.where = source, _Locator(text)
-        self.table, self.index, self.label = "", 0, ""  # where we are, for messages
+    def __init__(self, err: ErrorDetails, data: dict[str, Any], where: _Locator) -> None:
+        self.err, self.data, self.where = err, data, where
+        loc = self.loc = tuple(err["loc"])
+        self.value: Any = err.get("input")
+        self.table = str(loc[0])  # tomllib gives a table, so every error is inside one
+        ctx = err.get("ctx") or {}
+        self.needle: str | None = ctx.get("needle")
+        if self.table == "rule":
+            index = loc[1] if len(loc) > 1 else ctx.get("index")
+            assert index is None or isinstance(index, int)  # the position in the list
+            self.rule: int | None = index
+            self.field = str(loc[2]) if len(loc) > 2 else None
+        else:
+            self.rule, self.field = None, str(loc[1]) if len(loc) > 1 else None
+        self.key: str | None = ctx.get("key") or self.field
 
-    def fail(self, message: str, key: str | None = None, needle: str | None = None) -> PolicyError:
-        line = self.where.line(self.table, self.index, key, needle)
+    def said(self) -> tuple[int | None, str]:
+        needle = self.needle
+        if needle is None and isinstance(self.value, str):
+            needle = self.value  # an entry of a multi-line list is on a line of its own
+        line = self.where.line(self.table, self.rule or 0, self.key, needle)
         line = line or self.where.line("", 0, self.table)  # e.g. `rule = 3` at the top
-        return _error(self.source, line, self.label + message)
+        return line, self.label() + self.why()
 
-    def policy(self, data: dict[str, Any]) -> Policy:
-        for key in data:
-            if key not in ("defaults", "rule"):
-                self.table = key
-                raise self.fail(f"unknown table {key!r} {_expected(key, ('defaults', 'rule'))}")
-        self.table, self.label = "defaults", "[defaults]: "
-        raw = data.get("defaults", {})
-        if not isinstance(raw, dict):
-            raise self.fail("must be a table")
-        self.unknown(raw, _DEFAULT_KEYS)
-        fields: dict[str, Any] = {
-            _DEFAULT_FIELDS.get(str(k), str(k)): self.value(k, v) for k, v in raw.items()
-        }
-        self.table, self.label = "rule", ""
-        rules_data = data.get("rule", [])
-        if not isinstance(rules_data, list) or not all(isinstance(r, dict) for r in rules_data):
-            raise self.fail("rules must be [[rule]] tables")
-        rules: list[Rule] = []
-        for self.index, raw in enumerate(rules_data):
-            rule = self.rule(raw)
-            if any(r.name == rule.name for r in rules):
-                raise self.fail(f"the name {rule.name!r} is used by an earlier rule", "name")
-            rules.append(rule)
-        return Policy(rules=tuple(rules), source=self.source, **fields)
+    def label(self) -> str:
+        if self.table == "defaults":
+            return "[defaults]: "
+        if self.rule is None:
+            return ""
+        raw = self.data["rule"][self.rule]
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and re.fullmatch(_NAME, name):
+            return f"rule {name!r}: "
+        return f"rule #{self.rule + 1}: "
 
-    def rule(self, raw: dict[str, Any]) -> Rule:
-        self.label = f"rule #{self.index + 1}: "
-        name = raw.get("name")
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise self.fail("needs a name of letters, digits, '-', '_' or '.' (at most 64)", "name")
-        self.label = f"rule {name!r}: "
-        self.unknown(raw, _RULE_KEYS)
-        if "tier" not in raw:
-            raise self.fail(f"needs a tier (one of {', '.join(TIERS)})")
-        if "missing_confidence" in raw and "confidence_below" not in raw:
-            raise self.fail("missing_confidence needs confidence_below", "missing_confidence")
-        fields = {k: self.value(k, v) for k, v in raw.items() if k != "name"}
-        return Rule(name=name, line=self.where.line("rule", self.index), **fields)
+    def why(self) -> str:
+        kind, field, value = self.err["type"], self.field, _shown(self.value)
+        if kind == "policy":
+            return str(self.err["msg"])
+        if kind == "extra_forbidden":
+            key = str(self.loc[-1])
+            if len(self.loc) == 1:
+                return f"unknown table {key!r} {_expected(key, tuple(PolicyFile.model_fields))}"
+            model = RuleFile if self.table == "rule" else DefaultsFile
+            return f"unknown key {key!r} {_expected(key, tuple(model.model_fields))}"
+        if field is None:
+            if self.table == "defaults":
+                return "must be a table"
+            return "rules must be [[rule]] tables" if self.rule is None else "must be a table"
+        if field == "name":
+            return _NAME_RULE if kind == "missing" else f"{_NAME_RULE}, not {value}"
+        if field == "tier":
+            if kind == "missing":
+                return f"needs a tier (one of {', '.join(TIERS)})"
+            return f"unknown tier {value} {_expected(str(self.value), TIERS)}"
+        if field == "missing_confidence":
+            choices = get_args(MissingConfidence)
+            return f"unknown value {value} {_expected(str(self.value), choices)}"
+        if field in _HIGH:
+            return f"{field} must be a number above 0 and at most {_HIGH[field]:g}, not {value}"
+        if field == "region":
+            region = _shown(self.data["rule"][self.rule]["region"])
+            return f"region must be [x0, y0, x1, y1] in screen pixels, not {region}"
+        if field == "description":
+            return f"description must be a string, not {value}"
+        if field == "rationale_required":
+            return f"rationale_required must be a tier or a list of them, not {value}"
+        if field == "rationales":
+            return f"rationales must be a list of distinct texts of 1-200 characters, not {value}"
+        return f"{field} must be a non-empty string or list of them, not {value}"
 
-    def unknown(self, raw: dict[str, Any], allowed: tuple[str, ...]) -> None:
-        # A misspelt condition would be ignored and so widen the rule: refuse it.
-        for key in raw:
-            if key not in allowed:
-                raise self.fail(f"unknown key {key!r} {_expected(key, allowed)}", key)
 
-    def value(self, key: str, value: Any) -> Any:
-        """One key's value, checked and converted to what Rule or Policy holds."""
-        if key == "tier":
-            return self.choice(value, key, TIERS, "tier")
-        if key in ("grace_seconds", "review_expiry_seconds", "confidence_below"):
-            high = {"grace_seconds": 300, "confidence_below": 1}.get(key, 7 * 86400)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not 0 < value <= high
-            ):
-                raise self.fail(
-                    f"{key} must be a number above 0 and at most {high}, not {value!r}", key
-                )
-            return float(value)
-        if key == "missing_confidence":
-            return self.choice(value, key, get_args(MissingConfidence), "value")
-        if key == "description":
-            if not isinstance(value, str):
-                raise self.fail("description must be a string", key)
-            return value
-        if key == "region":
-            return self.region(value)
-        if key == "rationale_required" and value == []:
-            return frozenset()  # no tier needs a rationale
-        strings = self.strings([value] if isinstance(value, str) else value, key)
-        if key == "kinds":
-            return frozenset(self.choice(k, key, ACTION_KINDS, "action kind") for k in strings)
-        if key == "rationale_required":
-            for t in strings:
-                if t not in _DECIDED_TIERS:
-                    who = (
-                        f"{t!r} is not a tier a person decides on"
-                        if t in TIERS
-                        else f"unknown tier {t!r}"
-                    )
-                    raise self.fail(
-                        f"rationale_required: {who} (expected one of {', '.join(_DECIDED_TIERS)})",
-                        key,
-                        t,
-                    )
-            return frozenset(strings)
-        if key == "rationales":
-            if len(set(strings)) != len(strings) or any(len(r) > 200 for r in strings):
-                raise self.fail("rationales must be distinct, of at most 200 characters", key)
-            return tuple(strings)
-        if key == "keys":
-            return frozenset(self.combo(c) for c in strings)
-        return tuple(self.regex(p, key) for p in strings)  # key_pattern, text, window
-
-    def choice(self, value: Any, key: str, allowed: tuple[str, ...], what: str) -> Any:
-        if value not in allowed:
-            if what == "tier":
-                raise self.fail(f"unknown tier {value!r} (expected one of {', '.join(TIERS)})", key)
-            raise self.fail(
-                f"unknown {what} {value!r} {_expected(str(value), allowed)}", key, str(value)
-            )
-        return value
-
-    def strings(self, value: Any, key: str) -> list[str]:
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, str) and v for v in value)
-        ):
-            raise self.fail(f"{key} must be a non-empty string or list of them", key)
-        return value
-
-    def combo(self, value: str) -> str:
-        try:
-            combos = normalise_keys(value)
-        except CaptureError as exc:
-            raise self.fail(f"keys: {exc}", "keys", value) from exc
-        if len(combos) != 1:
-            raise self.fail(f"keys: give one combo per entry, not {value!r}", "keys", value)
-        return combos[0]
-
-    def regex(self, value: str, key: str) -> re.Pattern[str]:
-        try:
-            return re.compile(value)
-        except re.error as exc:
-            raise self.fail(f"bad regex in {key} {value!r}: {exc}", key, value) from exc
-
-    def region(self, value: Any) -> tuple[int, int, int, int]:
-        ints = isinstance(value, list) and len(value) == 4
-        if not ints or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
-            raise self.fail(
-                f"region must be [x0, y0, x1, y1] in screen pixels, not {value!r}", "region"
-            )
-        x0, y0, x1, y1 = value
-        if not (x0 < x1 and y0 < y1):
-            raise self.fail(f"region {value!r} is empty: it needs x0 < x1 and y0 < y1", "region")
-        return x0, y0, x1, y1
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Locator:

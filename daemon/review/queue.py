@@ -9,7 +9,8 @@ needs approvals from two distinct reviewers; ``reject``, ``correct`` and ``edit`
 resolve any review at once; ``correct`` gives one screen point (two for a drag:
 start and end); ``edit`` replaces fields of the action (``text``, ``keys``...), never
 its kind, its points (a correction moves those) nor the agent's own words; ``cancel``
-is for a ``grace`` review only; a rationale from the policy's list where it asks.
+is for a ``grace`` review only; where the policy asks for a rationale, letting an action
+run (approve, edit) needs one from its list, and stopping it takes the person's own words.
 
 Threads: one lock guards the pending reviews and the store writes that change them;
 a waiter (:meth:`ReviewQueue.wait`, on an event loop) is an asyncio event set through
@@ -36,17 +37,17 @@ from capture.coords import Rect
 from daemon import actions
 from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
 from daemon.errors import DaemonError
+from daemon.review.policy import REVIEW_TIERS
 from daemon.store import Store
 from daemon.validation import describe_validation_error
 
 __all__ = [
-    "REVIEW_TIERS", "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
+    "BadDecision", "DuplicateApproval", "Listener", "ReviewConflict",
     "ReviewError", "ReviewQueue", "UnknownReview",
 ]  # fmt: skip
 
 log = logging.getLogger("driverseat.reviews")
 
-REVIEW_TIERS: tuple[Tier, ...] = ("grace", "approve", "approve2")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _RESOLVED: dict[Verdict, ReviewStatus] = {
     "approve": "approved", "reject": "rejected", "correct": "corrected", "edit": "edited",
@@ -102,8 +103,10 @@ def _quote(options: Sequence[str]) -> str:
 
 
 def _check_rationale(entry: _Entry, req: DecisionRequest) -> None:
-    if not entry.rationales_required or req.verdict == "cancel":
-        return  # undoing a grace window is not a judgement to justify
+    if not entry.rationales_required or req.verdict not in ("approve", "edit"):
+        # only letting an action run must be justified from the list; stopping it (reject,
+        # correct, cancel) is the safe side, and its reason is the person's own words
+        return
     if not req.rationale:
         choice = f": one of {_quote(entry.rationales)}" if entry.rationales else ""
         raise BadDecision(f"this review needs a rationale{choice}")

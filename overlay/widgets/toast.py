@@ -32,6 +32,7 @@ class GraceToast(QFrame):
         )
         super().__init__(parent, flags)
         self.presenter = presenter
+        self.suspended = False  # set by the app while an approved action runs: show nothing
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)  # never steal keys
         self.setObjectName("toast")
         self.setWindowTitle("driverseat undo window")
@@ -63,7 +64,7 @@ class GraceToast(QFrame):
     def refresh(self) -> None:
         """Show the most urgent undo window, or hide when there is none."""
         graces = self.presenter.graces
-        if not graces:
+        if not graces or self.suspended:
             self.timer.stop()
             self.hide()
             return

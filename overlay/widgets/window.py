@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,6 +34,10 @@ from overlay.widgets.why import WARNING, WhyPanel, plain_label
 __all__ = ["ReviewWindow"]
 
 SIDE_WIDTH = 440
+DECIDING_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
+# A person lets go of Enter within a few hundred ms; past this the window goes anyway
+# (the release then reaches the application below, as it would without us).
+HOLD_MAX_MS = 1000
 STYLE = f"""
 #side {{ background: rgb(17, 19, 24); border-radius: 10px; }}
 #side QLabel {{ color: #e8e8e8; }}
@@ -68,6 +72,14 @@ class ReviewWindow(QWidget):
         self.presenter = presenter
         self._images: dict[str, QImage] = {}
         self._shown: Review | None = None
+        # The key that decided: the window stays mapped until it is let go, so that its
+        # release comes here and not to the application below (which never saw the press).
+        self._held_key: int | None = None
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setSingleShot(True)
+        self._hold_timer.setInterval(HOLD_MAX_MS)
+        self._hold_timer.timeout.connect(self._let_go)
+        self.suspended = False  # set by the app while an approved action runs: show nothing
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setWindowTitle("driverseat review")
         self.setStyleSheet(STYLE)
@@ -152,9 +164,10 @@ class ReviewWindow(QWidget):
     def refresh(self) -> None:
         """Make the window show the presenter's state."""
         p, review = self.presenter, self.presenter.current
-        if review is None:
+        if review is None or self.suspended:
             self._shown = None
-            self.hide()
+            if self._held_key is None:
+                self.hide()
             return
         if self._shown is None or self._shown.id != review.id:
             self._new_review(review)
@@ -269,8 +282,27 @@ class ReviewWindow(QWidget):
         self.presenter.set_rationale(index - 1 if index > 0 else None)
         self.refresh()
 
+    def _hold(self, event: QKeyEvent) -> None:
+        self._held_key = event.key()
+        self._hold_timer.start()
+
+    def _let_go(self) -> None:
+        self._held_key = None
+        self._hold_timer.stop()
+        self.refresh()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == self._held_key and not event.isAutoRepeat():
+            self._let_go()
+        else:
+            super().keyReleaseEvent(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, k = event.key(), Qt.Key
+        if key in DECIDING_KEYS:
+            # not skipped when Qt says "auto-repeat": on X11 it says so for any release and
+            # press of one key with the same timestamp, which two quick taps can have
+            self._hold(event)
         if key in (k.Key_Return, k.Key_Enter):
             self.enter()
         elif key == k.Key_Escape:
@@ -293,12 +325,22 @@ class ReviewWindow(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Enter and Esc in the editor and the reason field go to the presenter."""
+        if (
+            event.type() == QEvent.Type.KeyRelease
+            and isinstance(event, QKeyEvent)
+            and event.key() == self._held_key
+            and not event.isAutoRepeat()
+        ):
+            self._let_go()
+            return True
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             key, shift = event.key(), event.modifiers() & Qt.KeyboardModifier.ShiftModifier
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not shift:
+                self._hold(event)
                 self.enter()
                 return True
             if key == Qt.Key.Key_Escape:
+                self._hold(event)
                 self.escape()
                 return True
         return super().eventFilter(watched, event)

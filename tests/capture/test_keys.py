@@ -72,3 +72,9 @@ def test_control_characters_cannot_be_typed(ch: str) -> None:
 def test_newline_and_tab_type_as_keys() -> None:
     assert name_for_keysym(keysym_for_char("\n")) == "Return"
     assert name_for_keysym(keysym_for_char("\t")) == "Tab"
+
+
+def test_altgr_is_iso_level3_shift() -> None:
+    from capture.input.keys import keysym_for_name
+
+    assert keysym_for_name("altgr") == 0xFE03  # ISO_Level3_Shift, not keysym 0

@@ -190,6 +190,21 @@ def serving(tmp_path: Path) -> Iterator[tuple[_Serving, str, Path]]:
 
 
 @pytest.mark.x11
+def test_serve_with_a_bad_policy_exits_2_naming_the_line(tmp_path: Path) -> None:
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed")
+    bad = tmp_path / "policy.toml"
+    bad.write_text('[defaults]\ntier = "auto"\n\n[[rule]]\nname = "x"\ntier = "aprove"\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    r = _run("serve", "--virtual-display", "640x480", "--port", "0", "--no-overlay",
+             "--data-dir", str(tmp_path / "data"), "--policy", str(bad), env=env)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert f"driverseat: bad policy: {bad}:6: rule 'x': unknown tier 'aprove'" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert "started a virtual display" not in r.stderr  # read before anything was opened
+
+
+@pytest.mark.x11
 def test_serve_lifecycle(serving: tuple[_Serving, str, Path]) -> None:
     s, url, data = serving
     display = s.wait_line(r"^no DISPLAY: started a virtual display (:\d+) \(1280x800\)$").group(1)

@@ -10,10 +10,17 @@ import cv2
 import numpy as np
 import pytest
 
+from capture.a11y import Ancestor, Element
 from capture.coords import Rect, Scaling
 from capture.vision import Box
 from daemon.actions import Click, Drag, Image, Review, Type
-from daemon.review.feedback import CROP_SIZE, correction_feedback, edit_feedback, rejection_feedback
+from daemon.review.feedback import (
+    CROP_SIZE,
+    correction_feedback,
+    edit_feedback,
+    points_to_name,
+    rejection_feedback,
+)
 
 SCREEN = (0, 0, 1920, 1080)
 AGENT = (1366, 768)
@@ -211,3 +218,75 @@ def test_edit_says_what_changed() -> None:
         "The person changed button from 'left' to 'right', changed modifiers from [] to "
         '["ctrl"], and approved it.'
     )
+
+
+def _element(role: str, name: str, box: Box, window: tuple[str, str] = ("dialog", "Ticket 4411")) -> Element:
+    return Element(
+        role=role, name=name, description="", states=frozenset({"enabled", "showing"}),
+        box=Rect(box.x0, box.y0, box.width, box.height),
+        parents=(Ancestor("filler", ""), Ancestor(*window)), application="zenity",
+    )  # fmt: skip
+
+
+def _agent_box(box: Box) -> tuple[int, int, int, int]:
+    r = SCALING.rect_to_agent(Rect(box.x0, box.y0, box.width, box.height))
+    return (r.left, r.top, r.right, r.bottom)
+
+
+def test_correction_names_both_elements_when_the_tree_knows_them(frame: np.ndarray) -> None:
+    clicked, meant = CANCEL.center, (SAVE.x0 + 30, SAVE.y0 + 20)
+    review = _click_review(clicked)
+    # the tree's box for Save is a little larger than the pixels show: the tree's box wins
+    save = Box(SAVE.x0 - 6, SAVE.y0 - 4, SAVE.x1 + 6, SAVE.y1 + 4)
+    named = {meant: _element("push button", "Save", save), clicked: _element("label", "Due date", CANCEL)}
+    assert points_to_name(review, [meant]) == [meant, clicked]
+    fb = correction_feedback(review, frame, (meant,), named)
+    box = _agent_box(save)
+    assert fb.box == box
+    assert fb.text.startswith(
+        f"Your previous click at {_at(_agent(*clicked))} was incorrect. The correct element is the "
+        f"push button 'Save' in the dialog 'Ticket 4411', at {_at(_agent(*meant))}, inside "
+        f"({box[0]}, {box[1]})-({box[2]}, {box[3]}), "
+    )
+    assert f"; your click at {_at(_agent(*clicked))} landed on the label 'Due date'. " in fb.text
+    assert fb.element is not None and fb.proposed_element is not None
+    assert fb.element.model_dump() == {
+        "source": "a11y", "box": box, "role": "push button", "name": "Save",
+        "window_role": "dialog", "window_name": "Ticket 4411",
+    }  # fmt: skip
+    assert (fb.proposed_element.source, fb.proposed_element.role) == ("a11y", "label")
+    assert fb.proposed_element.name == "Due date" and fb.proposed_element.box == _agent_box(CANCEL)
+
+
+def test_without_the_tree_the_elements_come_from_the_pixels(frame: np.ndarray) -> None:
+    clicked, meant = CANCEL.center, SAVE.center
+    review = _click_review(clicked)
+    # a bare container and an answer whose box misses the point name nothing: pixels instead
+    named = {meant: _element("filler", "", Box(0, 0, 1920, 1080)),
+             clicked: _element("push button", "Stale", Box(0, 0, 10, 10))}  # fmt: skip
+    for given in (None, named):
+        fb = correction_feedback(review, frame, (meant,), given)
+        assert fb.element is not None and fb.element.source == "vision"
+        assert fb.element.role is None and fb.element.name is None and fb.element.box == fb.box
+        assert fb.proposed_element is not None and fb.proposed_element.source == "vision"
+        assert "landed on" not in fb.text and "The correct element is at" in fb.text
+
+
+def test_a_drag_names_the_elements_of_its_ends(frame: np.ndarray) -> None:
+    start, end = CANCEL.center, SAVE.center
+    agent = [_agent(*start), _agent(*end)]
+    review = _review(Drag(path=[agent[0], agent[1]]), Drag(path=[start, end]))
+    named = {end: _element("list item", "notes.txt", SAVE)}
+    fb = correction_feedback(review, frame, (start, end), named)
+    assert "and end at" in fb.text and " on the list item 'notes.txt', inside " in fb.text
+
+
+def _at(p: tuple[int, int]) -> str:
+    return f"({p[0]}, {p[1]})"
+
+
+def test_a_window_the_toolkit_calls_a_filler_is_a_window_to_the_agent(frame: np.ndarray) -> None:
+    named = {SAVE.center: _element("push button", "Save", SAVE, window=("filler", "Qt Ticket"))}
+    fb = correction_feedback(_click_review(CANCEL.center), frame, (SAVE.center,), named)
+    assert "the push button 'Save' in the window 'Qt Ticket', at " in fb.text
+    assert fb.element is not None and fb.element.window_role == "filler"

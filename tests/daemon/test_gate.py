@@ -19,7 +19,7 @@ import pytest
 from capture.coords import Rect, Scaling
 from daemon.actions import Action, DecisionRequest, Outcome, parse_action
 from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Proposal, ReviewsOff
-from daemon.review.policy import parse_policy
+from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
 
@@ -329,3 +329,73 @@ def test_adoption_answers_reviews_decided_before_a_restart_whose_action_never_se
         assert again.opened == 0  # nobody is asked again
     finally:
         again.store.close()
+
+
+def test_an_unanswered_approve_review_is_never_let_through_by_a_window(s: Setup) -> None:
+    """Only grace reviews pass by themselves: an approve review outlives the grace window."""
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(s.gate.admit(proposal({"action": "click", "x": 1, "y": 1, "confidence": 0.1})))
+        done, _ = await asyncio.wait({task}, timeout=s.gate.policy.grace_seconds * 2.5)
+        assert not done, "an approve review ended without a person"
+        (review,) = s.queue.pending()
+        assert review.tier == "approve" and review.decisions == () and review.expires is None
+        task.cancel()
+
+    run(scenario())
+
+
+def test_reviews_carry_the_policys_expiry_and_rationale_demands(tmp_path: Path) -> None:
+    policy = POLICY.replace("rationale_required = []", 'rationale_required = ["approve2"]\nreview_expiry_seconds = 30')
+    s = Setup(tmp_path, policy)
+    try:
+        async def scenario() -> list[Any]:
+            tasks = [asyncio.ensure_future(s.gate.admit(proposal({"action": "type", "text": t, "confidence": 0.1}, pid=t)))
+                     for t in ("GRACE", "TWO", "careful x")]  # fmt: skip
+            for _ in range(1000):
+                if len(s.queue.pending()) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            reviews = {r.action_id: r for r in s.queue.pending()}
+            for t in tasks:
+                t.cancel()
+            return [reviews["GRACE"], reviews["TWO"], reviews["careful x"]]
+
+        grace, two, careful = run(scenario())
+        assert grace.expires is not None and abs(grace.expires - grace.created - 0.4) < 1e-6
+        assert two.expires is not None and abs(two.expires - two.created - 30) < 1e-6
+        assert (grace.rationales_required, two.rationales_required, careful.rationales_required) == (False, True, False)
+        assert two.needed == 2 and careful.needed == 1
+        assert two.rationales == s.gate.policy.rationales and two.screen_rect == (0, 0, 1920, 1080)
+        assert two.agent_size == (1366, 768) and two.action["text"] == "TWO"
+    finally:
+        s.store.close()
+
+
+def test_window_title_rules_are_judged_through_the_gate(tmp_path: Path) -> None:
+    policy = POLICY + '\n[[rule]]\nname = "no-terminals"\ntier = "deny"\nkinds = ["key"]\nwindow = "(?i)xterm"\n'
+    policy = policy.replace('[[rule]]\nname = "tell-me"\ntier = "notify"\nkinds = ["key"]\n', "")
+    s = Setup(tmp_path, policy)
+    try:
+        titles = iter(["xterm: ~", "Text Editor"])
+        s.gate = Gate(parse_policy(policy), s.queue, SCREEN, grab_frame=lambda: PNG,
+                      window_title=lambda: next(titles))  # fmt: skip
+        denied = run(s.gate.admit(proposal({"action": "key", "keys": "Return"})))
+        assert isinstance(denied, Held) and denied.status == "denied" and denied.ruling.rule == "no-terminals"
+        ran = run(s.gate.admit(proposal({"action": "key", "keys": "Return"})))
+        assert isinstance(ran, Cleared)
+    finally:
+        s.store.close()
+
+
+def test_what_the_gate_publishes_about_a_review(s: Setup) -> None:
+    reject = DecisionRequest(verdict="reject", reviewer="ann")
+    answer = run(decided_by(s, s.gate.admit(proposal({"action": "click", "x": 9, "y": 9, "confidence": 0.1})),
+                            lambda rid: s.queue.decide(rid, reject) and None))  # fmt: skip
+    assert answer.review is not None
+    shown, resolved = s.published
+    assert shown["type"] == "review" and shown["review"]["id"] == answer.review.id
+    assert shown["review"]["status"] == "pending" and shown["review"]["action_id"] == "a1"
+    assert resolved == {"type": "review_resolved", "id": answer.review.id}
+    assert answer.annotations() == {"tier": "approve", "rule": "careful", "review_id": answer.review.id,
+                                    "feedback": answer.feedback}  # fmt: skip

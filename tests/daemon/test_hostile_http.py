@@ -23,7 +23,7 @@ from daemon.api.app import create_app
 from daemon.api.http import MAX_BODY
 from daemon.control.runtime import Runtime
 from daemon.review.gate import Gate
-from daemon.review.policy import parse_policy
+from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
 from daemon.store import Store

@@ -153,7 +153,9 @@ def test_kill_switch_works_during_a_review(iv: Intervention) -> None:
     assert iv.state == "stopped"
 
 
-def test_letting_go_of_enter_while_the_approved_action_runs_is_not_a_takeover(iv: Intervention) -> None:
+def test_letting_go_of_enter_while_the_approved_action_runs_is_not_a_takeover(
+    iv: Intervention,
+) -> None:
     enter = keysym_for_name("Return")
     iv.review_opened()
     iv.on_input(ev(Kind.KEY_DOWN, enter))
@@ -164,3 +166,389 @@ def test_letting_go_of_enter_while_the_approved_action_runs_is_not_a_takeover(iv
     assert iv.state == "agent"
     iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name("a")))  # a new key is a takeover
     assert iv.state == "human"
+
+
+class FakeOverlay:
+    """An overlay window under the pointer while ``on`` (the grace toast, say)."""
+
+    def __init__(self) -> None:
+        self.on = True
+        self.asked = 0
+        self.focus_noted = 0
+
+    def under(self, ev: InputEvent) -> bool:
+        self.asked += 1
+        return self.on
+
+    def remember_focus(self) -> None:
+        self.focus_noted += 1
+
+    def clear(self) -> bool:
+        return not self.on
+
+    def wait_clear(self, timeout: float = 5.0) -> bool:
+        return not self.on
+
+    def close(self) -> None:
+        return None
+
+
+def test_reaching_for_and_clicking_the_toast_is_not_a_takeover(iv: Intervention) -> None:
+    iv.overlay = FakeOverlay()
+    for _ in range(5):
+        iv.on_input(ev(Kind.MOTION))
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    iv.overlay.on = False  # type: ignore[attr-defined]  # the toast goes once Cancel is clicked
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    iv.on_input(ev(Kind.MOTION))  # the same hand moving away
+    assert iv.state == "agent" and iv.takeovers == 0
+    assert not iv.yield_event.is_set()
+
+
+def test_input_off_the_overlay_or_while_executing_takes_over(iv: Intervention) -> None:
+    overlay = FakeOverlay()
+    overlay.on = False
+    iv.overlay = overlay
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    assert iv.state == "human"
+    iv.resume()
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    iv.resume()
+    overlay.on = True
+    iv.executing = True  # while an action runs a press is a takeover, toast or not
+    asked = overlay.asked
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    assert iv.state == "human" and overlay.asked == asked  # not even asked: no round trip
+
+
+def test_keys_are_never_asked_about_and_a_review_notes_the_focus(iv: Intervention) -> None:
+    overlay = FakeOverlay()
+    iv.overlay = overlay
+    iv.on_input(ev(Kind.KEY_DOWN, 0x61))  # the toast never has the keyboard
+    assert iv.state == "human" and overlay.asked == 0
+    iv.review_opened()
+    assert overlay.focus_noted == 1
+
+
+# -- the hot path ----------------------------------------------------------------------------
+
+
+def test_yield_is_signalled_before_the_lock_is_taken(iv: Intervention) -> None:
+    # the executor must stop at once even while another thread holds the state lock
+    worker = threading.Thread(target=iv.on_input, args=(ev(Kind.MOTION),))
+    with iv._cond:
+        worker.start()
+        assert wait_until(iv.yield_event.is_set)
+        assert iv.state == "agent"  # the bookkeeping waits for the lock
+    worker.join(5)
+    assert iv.state == "human"
+
+
+def test_a_lone_key_release_is_a_takeover(iv: Intervention) -> None:
+    # a key pressed before the agent's action started, let go during it
+    iv.on_input(ev(Kind.KEY_UP, ord("a")))
+    assert iv.state == "human" and iv.yield_event.is_set()
+
+
+def test_letting_go_of_the_kill_switch_is_swallowed_once(iv: Intervention) -> None:
+    ctrl, alt, end = (keysym_for_name(n) for n in ("ctrl", "alt", "End"))
+    for k in (ctrl, alt, end):
+        iv.on_input(ev(Kind.KEY_DOWN, k))
+    for k in (end, alt, ctrl):
+        iv.on_input(ev(Kind.KEY_UP, k))
+    assert iv.state == "stopped"
+    iv.resume()
+    iv.on_input(ev(Kind.KEY_UP, end))  # a later release of End is input like any other
+    assert iv.state == "human"
+
+
+# -- transitions and what they announce --------------------------------------------------------
+
+
+def _control_events(iv: Intervention) -> list[dict]:  # type: ignore[type-arg]
+    events: list[dict] = []  # type: ignore[type-arg]
+    iv.listeners.append(lambda kind, payload: events.append(payload) if kind == "control" else None)
+    return events
+
+
+def test_transition_events_say_what_happened(iv: Intervention) -> None:
+    events = _control_events(iv)
+    iv.on_input(ev(Kind.MOTION, origin=Origin.FOREIGN))
+    first = iv.takeover_id
+    assert first is not None and len(first) == 32
+    assert events == [
+        {"from": "agent", "to": "human", "by": "input", "origin": "foreign", "device": 8,
+         "takeover_id": first},
+    ]  # fmt: skip
+    assert wait_until(lambda: len(events) == 2)  # idle resume
+    summary = iv.take_summary()
+    assert summary is not None and summary.motions == 1
+    assert events[1] == {
+        "from": "human", "to": "agent", "by": "idle", "takeover_id": first,
+        "human_activity": summary.model_dump(),
+    }  # fmt: skip
+    iv.stop()
+    second = iv.takeover_id
+    assert second not in (None, first) and iv.takeovers == 2
+    assert events[2] == {"from": "agent", "to": "stopped", "by": "api", "takeover_id": second}
+    iv.resume(by="cli")
+    assert (events[3]["from"], events[3]["to"], events[3]["by"]) == ("stopped", "agent", "cli")
+    assert events[3]["takeover_id"] == second and "human_activity" in events[3]
+    iv.stop(by="observer-failure")
+    iv.resume()
+    assert [(e["by"]) for e in events[4:]] == ["observer-failure", "api"]
+
+
+def test_every_takeover_is_counted_and_summarised_on_its_own(iv: Intervention) -> None:
+    ids = []
+    for ch in "ab":
+        iv.on_input(ev(Kind.KEY_DOWN, ord(ch)))
+        iv.on_input(ev(Kind.KEY_UP, ord(ch)))
+        ids.append(iv.takeover_id)
+        iv.resume()
+        summary = iv.take_summary()
+        assert summary is not None and summary.text == ch
+    assert iv.takeovers == 2 and len(set(ids)) == 2 and None not in ids
+
+
+def test_what_the_person_does_while_stopped_is_summarised(iv: Intervention) -> None:
+    iv.stop()
+    iv.on_input(ev(Kind.KEY_DOWN, ord("x")))
+    iv.on_input(ev(Kind.KEY_UP, ord("x")))
+    iv.resume()
+    summary = iv.take_summary()
+    assert summary is not None and summary.text == "x"
+
+
+def test_kill_switch_from_agent_announces_the_stop(iv: Intervention) -> None:
+    events = _control_events(iv)
+    for name in ("ctrl", "alt", "End"):
+        iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name(name)))
+    assert iv.state == "stopped"
+    last = events[-1]
+    assert (last["from"], last["to"], last["by"], last["origin"], last["device"]) == (
+        "human", "stopped", "input", "human", 8,
+    )  # fmt: skip
+
+
+def test_kill_switch_twice_during_a_review_stops_then_resumes(iv: Intervention) -> None:
+    events = _control_events(iv)
+    iv.review_opened()
+    chord = [keysym_for_name(n) for n in ("ctrl", "alt", "End")]
+    for _ in range(2):
+        for k in chord:
+            iv.on_input(ev(Kind.KEY_DOWN, k))
+        for k in reversed(chord):
+            iv.on_input(ev(Kind.KEY_UP, k))
+    assert iv.state == "agent"
+    assert [(e["from"], e["to"], e["by"], e.get("origin"), e.get("device")) for e in events] == [
+        ("agent", "stopped", "input", "human", 8),
+        ("stopped", "agent", "input", None, None),  # a resume names no device
+    ]
+
+
+def test_the_chord_completes_with_a_right_hand_modifier_last(iv: Intervention) -> None:
+    for name in ("End", "Alt_L", "Control_R"):
+        iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name(name)))
+    assert iv.state == "stopped"
+
+
+def test_a_kill_switch_named_with_right_hand_keys_matches_either_hand() -> None:
+    i = Intervention(kill_switch="Control_R+Alt_R+End", keysym_of=lambda code, shifted: code)
+    try:
+        for name in ("Control_L", "Alt_L", "End"):
+            i.on_input(ev(Kind.KEY_DOWN, keysym_for_name(name)))
+        assert i.state == "stopped"
+    finally:
+        i.close()
+
+
+# -- the activity summary -----------------------------------------------------------------------
+
+
+def test_shift_reaches_the_keysym_lookup() -> None:
+    def keysym_of(code: int, shifted: bool) -> int:
+        return code - 32 if shifted and ord("a") <= code <= ord("z") else code
+
+    i = Intervention(keysym_of=keysym_of)
+    try:
+        shift = keysym_for_name("shift")
+        i.on_input(ev(Kind.KEY_DOWN, shift))
+        i.on_input(ev(Kind.KEY_DOWN, ord("a")))
+        i.on_input(ev(Kind.KEY_UP, ord("a")))
+        i.on_input(ev(Kind.KEY_UP, shift))
+        i.on_input(ev(Kind.KEY_DOWN, ord("b")))
+        i.on_input(ev(Kind.KEY_UP, ord("b")))
+        i.resume()
+        summary = i.take_summary()
+        assert summary is not None and summary.text == "Ab"
+    finally:
+        i.close()
+
+
+def test_clicks_are_placed_by_their_own_event() -> None:
+    where = {1: (30, 40), 2: None}  # event time -> pointer position (None: unknown)
+    i = Intervention(pointer_of=lambda e: where[e.time])
+    try:
+        for t, button in ((1, 1), (2, 3)):
+            i.on_input(InputEvent(Kind.BUTTON_DOWN, button, Origin.HUMAN, t, time.monotonic(), 8))
+            i.on_input(InputEvent(Kind.BUTTON_UP, button, Origin.HUMAN, t, time.monotonic(), 8))
+        for _ in range(3):
+            i.on_input(ev(Kind.MOTION))
+        i.resume()
+        summary = i.take_summary()
+        assert summary is not None
+        assert [(c.x, c.y, c.button) for c in summary.clicks] == [(30, 40, 1), (None, None, 3)]
+        assert summary.motions == 3
+    finally:
+        i.close()
+
+
+# -- reviews: review input vs takeover ----------------------------------------------------------
+
+
+def test_two_open_reviews_need_two_closes(iv: Intervention) -> None:
+    iv.review_opened()
+    iv.review_opened()
+    iv.review_closed()
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))  # still answering the second review
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    assert iv.state == "agent"
+    iv.review_closed()
+    iv.review_opened()  # and a later review works the same
+    iv.on_input(ev(Kind.KEY_DOWN, keysym_for_name("Return")))
+    iv.on_input(ev(Kind.KEY_UP, keysym_for_name("Return")))
+    assert iv.state == "agent" and iv.takeovers == 0
+
+
+@pytest.mark.parametrize(
+    "event",
+    [ev(Kind.BUTTON_DOWN, 1), ev(Kind.KEY_DOWN, ord("a")), ev(Kind.KEY_UP, ord("a"))],
+    ids=["press", "key", "release"],
+)
+def test_input_while_an_action_runs_is_a_takeover_even_with_a_review_open(
+    iv: Intervention, event: InputEvent
+) -> None:
+    iv.review_opened()
+    iv.executing = True
+    iv.on_input(event)
+    assert iv.state == "human" and iv.yield_event.is_set()
+
+
+def test_what_was_pressed_for_a_review_is_let_go_once(iv: Intervention) -> None:
+    enter = keysym_for_name("Return")
+    iv.review_opened()
+    iv.on_input(ev(Kind.KEY_DOWN, enter))
+    iv.review_closed()
+    iv.on_input(ev(Kind.KEY_UP, enter))
+    assert iv.state == "agent"
+    iv.on_input(ev(Kind.KEY_UP, enter))  # nothing of the review's is held any more
+    assert iv.state == "human"
+
+
+# -- resuming ------------------------------------------------------------------------------------
+
+
+def test_no_resume_before_resume_after() -> None:
+    i = Intervention(resume_after=1.0)
+    try:
+        i.on_input(ev(Kind.MOTION))
+        assert not wait_until(lambda: i.state == "agent", timeout=0.3)
+        assert wait_until(lambda: i.state == "agent")
+    finally:
+        i.close()
+
+
+def test_no_resume_while_the_person_holds_a_key(iv: Intervention) -> None:
+    iv.on_input(ev(Kind.KEY_DOWN, ord("a")))
+    assert not wait_until(lambda: iv.state == "agent", timeout=0.5)
+    assert iv.snapshot()["person_holding"] is True
+    iv.on_input(ev(Kind.KEY_UP, ord("a")))
+    assert wait_until(lambda: iv.state == "agent")
+
+
+def test_the_resume_thread_never_keeps_the_process_alive() -> None:
+    before = set(threading.enumerate())
+    i = Intervention()
+    (timer,) = [t for t in threading.enumerate() if t not in before]
+    assert timer.name == "driverseat-resume" and timer.daemon
+    i.close()
+    assert not timer.is_alive()
+
+
+# -- on a clock of the test's own ---------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def at(clock: Clock, kind: Kind, code: int = 0) -> InputEvent:
+    return InputEvent(kind, code, Origin.HUMAN, 0, clock.t, device=8)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(0.25)
+
+
+@pytest.fixture
+def civ(clock: Clock) -> Iterator[Intervention]:
+    i = Intervention(keysym_of=lambda code, shifted: code, clock=clock)  # defaults otherwise
+    yield i
+    i.close()
+
+
+def test_snapshot(civ: Intervention, clock: Clock) -> None:
+    assert civ.take_summary() is None
+    assert civ.snapshot() == {
+        "control": "agent", "since_s": 0.0, "idle_s": None, "resume_after_s": 2.0,
+        "kill_switch": "ctrl+alt+End", "takeovers": 0, "takeover_id": None,
+        "person_holding": False,
+    }  # fmt: skip
+    clock.t = 0.5
+    civ.on_input(at(clock, Kind.MOTION))  # the very first input is a takeover too
+    clock.t = 2.62345
+    snap = civ.snapshot()
+    assert (snap["control"], snap["since_s"], snap["idle_s"]) == ("human", 2.123, 2.123)
+    assert (snap["takeovers"], snap["takeover_id"]) == (1, civ.takeover_id)
+    civ.on_input(at(clock, Kind.BUTTON_DOWN, 1))
+    assert civ.snapshot()["person_holding"] is True  # a button alone
+    civ.on_input(at(clock, Kind.BUTTON_UP, 1))
+    assert civ.snapshot()["person_holding"] is False
+    civ.resume()
+    summary = civ.take_summary()
+    assert summary is not None and summary.seconds == 2.123
+    snap = civ.snapshot()
+    assert (snap["control"], snap["since_s"], snap["idle_s"]) == ("agent", 0.0, None)
+
+
+def test_why_not_agent(civ: Intervention) -> None:
+    civ.on_input(at(Clock(1.0), Kind.MOTION))
+    assert civ.why_not_agent() == (
+        "a person is using the mouse or keyboard; control returns to the agent after 2 s "
+        "without their input"
+    )
+    civ.stop()
+    assert civ.why_not_agent() == (
+        "driverseat is stopped (kill switch ctrl+alt+End or a stop request); "
+        "it waits for an explicit resume"
+    )
+
+
+def test_the_settle_window_ends_at_its_boundary(civ: Intervention, clock: Clock) -> None:
+    enter = keysym_for_name("Return")
+    clock.t = 100.0
+    civ.review_opened()
+    civ.on_input(at(clock, Kind.KEY_DOWN, enter))
+    civ.review_closed()  # settles until 100.5; Enter is still held
+    clock.t = 100.4
+    civ.on_input(at(clock, Kind.MOTION))
+    assert civ.state == "agent"
+    clock.t = 100.5
+    civ.on_input(at(clock, Kind.MOTION))
+    assert civ.state == "human"

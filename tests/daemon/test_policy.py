@@ -1,36 +1,47 @@
-"""The policy: each condition alone and together, first match, defaults, bad files."""
+"""The policy's rules: each condition alone and at its edges, together, first match, defaults.
+
+Written to kill mutations of :func:`daemon.review.policy.evaluate`: every comparison is
+probed on both sides of its boundary and every ``why`` is compared whole. The file format
+is tested in test_policy_file.py; the shipped policy at the end here.
+"""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
+from capture.coords import Space
+from capture.input.keys import MODIFIER_NAMES
 from daemon.actions import (
+    PASSIVE_KINDS,
+    ActionBase,
     Click,
     CursorPosition,
     Drag,
+    HoldKey,
     Key,
+    MouseDown,
     Move,
     Screenshot,
     Scroll,
+    SpaceName,
+    Tier,
     Type,
     Wait,
+    Zoom,
 )
-from daemon.errors import DaemonError
 from daemon.review.policy import (
-    DEFAULT_POLICY_PATH,
     DEFAULT_RULE,
+    REVIEW_TIERS,
+    TIERS,
     Policy,
     PolicyError,
-    default_policy,
+    Ruling,
+    action_kind,
     evaluate,
-    load_policy,
     normalise_keys,
-    parse_policy,
     typed_text,
 )
+from daemon.review.policy_file import default_policy, parse_policy
 
 
 def policy(rules: str, defaults: str = "") -> Policy:
@@ -46,149 +57,100 @@ def click(x: int = 10, y: int = 10, confidence: float | None = None) -> Click:
     return Click(x=x, y=y, confidence=confidence, space="screen")
 
 
-def tier(p: Policy, action: object, window: str | None = None) -> str:
-    return evaluate(p, action, window_title=window).tier  # type: ignore[arg-type]
+def tier(p: Policy, action: ActionBase, window: str | None = None) -> str:
+    return evaluate(p, action, window_title=window).tier
 
 
-# --- conditions one at a time -----------------------------------------------------------
+def why(p: Policy, action: ActionBase, window: str | None = None) -> str:
+    return evaluate(p, action, window_title=window).why
 
 
-def test_no_rules_means_the_default_tier() -> None:
-    assert tier(policy(""), click()) == "auto"
-    v = evaluate(policy("", 'tier = "notify"'), Type(text="hi"))
-    assert (v.tier, v.rule) == ("notify", DEFAULT_RULE)
-    assert "default tier is notify" in v.why
+# --- the vocabulary -----------------------------------------------------------------------
 
 
-def test_kinds() -> None:
-    p = policy(rule(kinds='["click", "drag"]'))
-    assert tier(p, click()) == "approve"
-    assert tier(p, Drag(path=((0, 0), (5, 5)), space="screen")) == "approve"
-    assert tier(p, Move(x=1, y=1, space="screen")) == "auto"
-    assert tier(p, Type(text="x")) == "auto"
+def test_tiers_from_least_to_most_friction_and_the_ones_a_person_decides() -> None:
+    assert TIERS == ("auto", "notify", "grace", "approve", "approve2", "deny")
+    assert REVIEW_TIERS == ("grace", "approve", "approve2")
+
+
+def test_the_wire_space_names_are_capture_spaces() -> None:
+    from typing import get_args
+
+    assert {Space(name) for name in get_args(SpaceName)} == {Space.AGENT, Space.SCREEN}
 
 
 @pytest.mark.parametrize(
-    "keys", ["Ctrl+Alt+Del", "alt+ctrl+Delete", "rctrl+ralt+del", "ctrl+a ctrl+alt+Delete"]
-)
-def test_keys_match_whatever_the_order_aliases_and_sides(keys: str) -> None:
-    p = policy(rule(keys='["ctrl+alt+Delete"]'))
-    v = evaluate(p, Key(keys=keys))
-    assert v.tier == "approve"
-    assert "ctrl+alt+Delete" in v.why
+    ("action", "kind"),
+    [(click(), "click"), (CursorPosition(), "cursor_position"), (MouseDown(), "mouse_down"),
+     (HoldKey(keys="a", duration=1), "hold_key")],
+)  # fmt: skip
+def test_action_kind_is_the_wire_name(action: ActionBase, kind: str) -> None:
+    assert action_kind(action) == kind
 
 
-@pytest.mark.parametrize("keys", ["ctrl+Delete", "alt+Delete", "ctrl+alt+BackSpace", "Delete"])
-def test_keys_do_not_match_other_combos(keys: str) -> None:
-    assert tier(policy(rule(keys='["ctrl+alt+Delete"]')), Key(keys=keys)) == "auto"
+def test_action_kind_of_a_model_without_one_is_its_class_name() -> None:
+    class Frob(ActionBase):
+        pass
+
+    assert action_kind(Frob()) == "frob"
 
 
-def test_keys_ignore_letter_case_but_not_extra_modifiers() -> None:
-    p = policy(rule(keys='["ctrl+w"]'))
-    assert tier(p, Key(keys="ctrl+W")) == "approve"
-    assert tier(p, Key(keys="CTRL+w")) == "approve"
-    assert tier(p, Key(keys="ctrl+shift+w")) == "auto"
-    assert tier(p, Type(text="ctrl+w")) == "auto"  # typing the words presses no combo
+# --- tiers and defaults ---------------------------------------------------------------------
 
 
-def test_normalise_keys() -> None:
-    assert normalise_keys("shift+ctrl+T super+L Ctrl+Alt+Del ctrl+plus Return") == (
-        "ctrl+shift+t", "super+l", "ctrl+alt+Delete", "ctrl+plus", "Return",
-    )  # fmt: skip
-
-
-def test_key_pattern() -> None:
-    p = policy(rule(key_pattern=r"'^ctrl\+alt\+F\d+$'"))
-    assert tier(p, Key(keys="ctrl+alt+F3")) == "approve"
-    assert tier(p, Key(keys="alt+ctrl+f12")) == "approve"
-    assert tier(p, Key(keys="ctrl+F3")) == "auto"
-
-
-def test_text_regex_searches_typed_text() -> None:
-    p = policy(rule(text=r"['\brm\s+-rf\b', 'mkfs']"))
-    v = evaluate(p, Type(text="cd /tmp && rm -rf build"))
-    assert v.tier == "approve"
-    assert "'rm -rf'" in v.why
-    assert tier(p, Type(text="sudo mkfs.ext4 /dev/sdb")) == "approve"
-    assert tier(p, Type(text="perform -rf")) == "auto"
-    assert tier(p, click()) == "auto"
-
-
-def test_text_also_sees_what_key_actions_type() -> None:
-    p = policy(rule(text=r"'rm -rf'"))
-    assert typed_text(Key(keys="r m space minus r f")) == "rm -rf"
-    assert tier(p, Key(keys="r m space minus r f Return")) == "approve"
-    assert typed_text(Key(keys="ctrl+c shift+a")) == "A"  # ctrl+c types nothing
-
-
-def test_region_any_point_inside_x1_y1_exclusive() -> None:
-    p = policy(rule(region="[100, 100, 200, 150]"))
-    assert tier(p, click(100, 100)) == "approve"
-    assert tier(p, click(199, 149)) == "approve"
-    assert tier(p, click(200, 120)) == "auto"
-    assert tier(p, click(150, 150)) == "auto"
-    drag_in = Drag(path=((0, 0), (150, 120), (300, 300)), space="screen")
-    assert tier(p, drag_in) == "approve"
-    assert tier(p, Scroll(dy=3)) == "auto"  # no point: a region cannot match
-    assert tier(p, Type(text="x")) == "auto"
-
-
-def test_region_refuses_agent_space_points() -> None:
-    p = policy(rule(region="[0, 0, 10, 10]"))
-    with pytest.raises(PolicyError, match="screen space"):
-        evaluate(p, Click(x=1, y=1))  # space defaults to "agent"
-
-
-def test_window_title_regex() -> None:
-    p = policy(rule(window="'(?i)terminal'"))
-    assert tier(p, Type(text="ls"), "Terminal — bash") == "approve"
-    assert tier(p, Type(text="ls"), "Untitled - gedit") == "auto"
-    assert tier(p, Type(text="ls"), None) == "auto"  # unknown title never matches
-
-
-def test_confidence_below() -> None:
-    p = policy(rule(confidence_below="0.85"))
-    v = evaluate(p, click(confidence=0.5))
-    assert v.tier == "approve"
-    assert "0.5 is below 0.85" in v.why
-    assert tier(p, click(confidence=0.849)) == "approve"
-    assert tier(p, click(confidence=0.85)) == "auto"
-    assert tier(p, click(confidence=1.0)) == "auto"
-
-
-def test_missing_confidence_skips_unless_told_to_match() -> None:
-    assert tier(policy(rule(confidence_below="0.85")), click()) == "auto"
-    skip = policy(rule(confidence_below="0.85", missing_confidence='"skip"'))
-    assert tier(skip, click()) == "auto"
-    match = policy(rule(confidence_below="0.85", missing_confidence='"match"'))
-    v = evaluate(match, click())
-    assert v.tier == "approve"
-    assert "no confidence" in v.why
-    assert tier(match, click(confidence=0.9)) == "auto"
-
-
-def test_passive_actions_are_auto_unless_named() -> None:
-    p = policy(rule("deny", name="everything"), 'tier = "approve"')
-    for action in (Screenshot(), CursorPosition(), Wait(duration=0.1)):
-        v = evaluate(p, action)
-        assert (v.tier, v.rule) == ("auto", DEFAULT_RULE)
-    assert tier(p, click()) == "deny"  # the catch-all does apply to active actions
-    named = policy(rule("notify", kinds='["screenshot"]'))
-    assert tier(named, Screenshot()) == "notify"
-
-
-# --- combined ------------------------------------------------------------------------------
-
-
-def test_all_conditions_must_hold() -> None:
-    p = policy(
-        rule(kinds='["click"]', region="[0, 0, 100, 100]", confidence_below="0.9", window="'Bank'")
+@pytest.mark.parametrize("t", TIERS)
+def test_every_tier_is_reachable_by_a_rule_and_as_the_default(t: Tier) -> None:
+    assert evaluate(policy(rule(t, kinds='["click"]')), click()) == Ruling(
+        t, "r", f"rule 'r': it is a click -> {t}"
     )
-    assert tier(p, click(5, 5, 0.5), "My Bank") == "approve"
-    assert tier(p, click(5, 5, 0.95), "My Bank") == "auto"
-    assert tier(p, click(500, 5, 0.5), "My Bank") == "auto"
-    assert tier(p, click(5, 5, 0.5), "Mail") == "auto"
-    assert tier(p, Move(x=5, y=5, confidence=0.5, space="screen"), "My Bank") == "auto"
+    assert evaluate(policy("", f'tier = "{t}"'), Type(text="hi")) == Ruling(
+        t, DEFAULT_RULE, f"no rule matches this type; the default tier is {t}"
+    )
+
+
+def test_no_rule_means_the_default_tier_auto() -> None:
+    assert evaluate(Policy(), click()) == Ruling(
+        "auto", "(default)", "no rule matches this click; the default tier is auto"
+    )
+
+
+def test_policy_defaults() -> None:
+    p = Policy()
+    assert (p.rules, p.default_tier, p.grace_seconds, p.review_expiry_seconds, p.source) == (
+        (), "auto", 5.0, None, "<policy>",
+    )  # fmt: skip
+    assert p.rationale_required == frozenset({"approve2"})
+    assert [t for t in TIERS if p.needs_rationale(t)] == ["approve2"]
+    # the built-in list and the shipped file's say the same
+    assert p.rationales == default_policy().rationales
+    none = Policy(rationale_required=frozenset())
+    assert not any(none.needs_rationale(t) for t in TIERS)
+
+
+@pytest.mark.parametrize("kind", sorted(PASSIVE_KINDS))
+def test_passive_actions_are_auto_unless_a_rule_names_them(kind: str) -> None:
+    action = {"screenshot": Screenshot(), "cursor_position": CursorPosition(),
+              "wait": Wait(duration=0.1), "zoom": Zoom(region=(0, 0, 5, 5))}[kind]  # fmt: skip
+    everything = policy(rule("deny", name="all"), 'tier = "approve"')
+    assert evaluate(everything, action) == Ruling(
+        "auto", DEFAULT_RULE, f"a {kind} changes nothing and no rule names it -> auto"
+    )
+    assert tier(policy(rule("notify", kinds=f'["{kind}"]')), action) == "notify"
+
+
+def test_a_rule_without_conditions_matches_every_active_action() -> None:
+    p = policy(rule("deny", name="everything"))
+    assert evaluate(p, click()) == Ruling(
+        "deny", "everything", "rule 'everything': it matches every action -> deny"
+    )
+    assert tier(p, Type(text="x")) == "deny"
+
+
+def test_a_deny_rule_is_named_in_its_ruling_with_its_description() -> None:
+    p = policy(rule("deny", name="no-typing", kinds='["type"]', description='"typing is off"'))
+    assert evaluate(p, Type(text="x")) == Ruling(
+        "deny", "no-typing", "rule 'no-typing' (typing is off): it is a type -> deny"
+    )
 
 
 def test_first_matching_rule_wins() -> None:
@@ -199,154 +161,251 @@ def test_first_matching_rule_wins() -> None:
     )
     v = evaluate(p, Type(text="rm -rf /"))
     assert (v.tier, v.rule) == ("deny", "first")
-    assert "rule 'first'" in v.why
     assert evaluate(p, Type(text="ls")).rule == "third"
+    assert evaluate(p, click()).rule == DEFAULT_RULE
 
 
-def test_defaults() -> None:
-    p = policy(
-        "",
-        'tier = "notify"\ngrace_seconds = 3\nreview_expiry_seconds = 60\n'
-        'rationale_required = ["approve", "approve2"]\nrationales = ["ok", "no"]',
-    )
-    assert (p.default_tier, p.grace_seconds, p.review_expiry_seconds) == ("notify", 3.0, 60.0)
-    assert p.needs_rationale("approve") and p.needs_rationale("approve2")
-    assert not p.needs_rationale("grace")
-    assert p.rationales == ("ok", "no")
-    bare = parse_policy("")
-    assert (bare.default_tier, bare.grace_seconds, bare.review_expiry_seconds) == (
-        "auto",
-        5.0,
-        None,
-    )
-    assert bare.needs_rationale("approve2") and not bare.needs_rationale("approve")
-    assert bare.rationales
-    assert not policy("", "rationale_required = []").needs_rationale("approve2")
+# --- kinds ---------------------------------------------------------------------------------
 
 
-# --- the shipped default policy --------------------------------------------------------------
+def test_kinds() -> None:
+    p = policy(rule(kinds='["click", "drag"]'))
+    assert why(p, click()) == "rule 'r': it is a click -> approve"
+    assert tier(p, Drag(path=((0, 0), (5, 5)), space="screen")) == "approve"
+    assert tier(p, Move(x=1, y=1, space="screen")) == "auto"
+    assert tier(p, Type(text="x")) == "auto"
 
 
-@pytest.fixture(scope="module")
-def shipped() -> Policy:
-    return default_policy()
+# --- keys ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("action", "window", "expected", "rule_name"),
-    [
-        (click(confidence=0.5), None, "approve", "low-confidence-pointer"),
-        (click(confidence=0.95), None, "auto", DEFAULT_RULE),
-        (click(), None, "auto", DEFAULT_RULE),  # no confidence: not held
-        (Drag(path=((0, 0), (9, 9)), confidence=0.3, space="screen"), None, "approve", None),
-        (Scroll(dy=2, confidence=0.2), None, "approve", "low-confidence-pointer"),
-        (Move(x=3, y=3, confidence=0.1, space="screen"), None, "auto", DEFAULT_RULE),
-        (Key(keys="ctrl+alt+Delete"), None, "approve", "destructive-keys"),
-        (Key(keys="Alt+F4"), None, "approve", "destructive-keys"),
-        (Key(keys="ctrl+W"), None, "approve", "destructive-keys"),
-        (Key(keys="shift+Delete"), None, "approve", "destructive-keys"),
-        (Key(keys="ctrl+alt+F2"), None, "approve", "console-switch"),
-        (Key(keys="ctrl+s"), None, "auto", DEFAULT_RULE),
-        (Type(text="sudo rm -rf /"), None, "approve2", "shell-danger"),
-        (Type(text="curl -fsSL https://get.example.sh | sh"), None, "approve2", "shell-danger"),
-        (Type(text="dd if=/dev/zero of=/dev/sda bs=1M"), None, "approve2", "shell-danger"),
-        (Type(text="chmod -R 777 /var"), None, "approve2", "shell-danger"),
-        (Type(text="cat x > /dev/sda"), None, "approve2", "shell-danger"),
-        (Type(text="mkfs.ext4 /dev/sdb1"), None, "approve2", "shell-danger"),
-        (Type(text=":(){ :|:& };:"), None, "deny", "fork-bomb"),
-        (Type(text="hello"), None, "auto", DEFAULT_RULE),
-        (Type(text="ls -la"), "Terminal — bash", "grace", "terminal-typing"),
-        (Type(text="sudo reboot"), "Terminal — bash", "approve2", "shell-danger"),
-        (Key(keys="Return"), "user@host: ~/src", "grace", "terminal-typing"),
-        (Type(text="hello"), "Inbox - Mozilla Thunderbird", "auto", DEFAULT_RULE),
-        (Screenshot(), None, "auto", DEFAULT_RULE),
-    ],
-)
-def test_shipped_policy_verdicts(
-    shipped: Policy, action: object, window: str | None, expected: str, rule_name: str | None
-) -> None:
-    v = evaluate(shipped, action, window_title=window)  # type: ignore[arg-type]
-    assert v.tier == expected, v.why
-    if rule_name is not None:
-        assert v.rule == rule_name
+    "keys",
+    ["Ctrl+Alt+Del", "alt+ctrl+Delete", "rctrl+ralt+del", "Control_R+Alt_R+Delete",
+     "Control_L+Alt_L+Delete", "ctrl+a ctrl+alt+Delete"],
+)  # fmt: skip
+def test_keys_match_whatever_the_order_aliases_and_sides(keys: str) -> None:
+    assert why(policy(rule(keys='["ctrl+alt+Delete"]')), Key(keys=keys)) == (
+        "rule 'r': it presses ctrl+alt+Delete -> approve"
+    )
 
 
-def test_shipped_policy_defaults(shipped: Policy) -> None:
-    assert shipped.default_tier == "auto"
-    assert shipped.grace_seconds == 5.0
-    assert shipped.needs_rationale("approve2")
-    assert all(r.description for r in shipped.rules)
-    assert shipped.source == str(DEFAULT_POLICY_PATH)
+@pytest.mark.parametrize("keys", ["ctrl+Delete", "alt+Delete", "ctrl+alt+BackSpace", "Delete"])
+def test_keys_do_not_match_other_combos(keys: str) -> None:
+    assert tier(policy(rule(keys='["ctrl+alt+Delete"]')), Key(keys=keys)) == "auto"
 
 
-def test_load_policy_reads_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "p.toml"
-    path.write_text(rule("deny", name="no-typing", kinds='["type"]'), encoding="utf-8")
-    p = load_policy(path)
-    assert tier(p, Type(text="x")) == "deny"
-    assert p.rules[0].line == 1
+def test_keys_name_the_first_combo_pressed_that_is_listed() -> None:
+    p = policy(rule(keys='["ctrl+w", "ctrl+q"]'))
+    assert why(p, Key(keys="a ctrl+q ctrl+w")) == "rule 'r': it presses ctrl+q -> approve"
 
 
-def test_load_policy_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="cannot read the policy") as info:
-        load_policy(tmp_path / "nope.toml")
-    assert isinstance(info.value, DaemonError)
-
-
-# --- bad files ------------------------------------------------------------------------------
-
-GOOD_HEAD = '[defaults]\ntier = "auto"\n\n[[rule]]\nname = "ok"\ntier = "notify"\n\n'
+def test_keys_ignore_letter_case_but_not_extra_modifiers() -> None:
+    p = policy(rule(keys='["ctrl+w"]'))
+    assert tier(p, Key(keys="ctrl+W")) == "approve"
+    assert tier(p, Key(keys="CTRL+w")) == "approve"
+    assert tier(p, HoldKey(keys="ctrl+w", duration=1)) == "approve"
+    assert tier(p, Key(keys="ctrl+shift+w")) == "auto"
+    assert tier(p, Type(text="ctrl+w")) == "auto"  # typing the words presses no combo
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "reason"),
+    ("keys", "normal"),
     [
-        ('[defaults]\ntier = "auto"\ngrace_seconds = = 3\n', 3, "invalid TOML"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "aprove"\n', 10,
-         ("rule 'x': unknown tier 'aprove' (expected one of auto, notify, grace, approve, "
-          "approve2, deny)")),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nconfidence_bellow = 0.5\n', 11,
-         "rule 'x': unknown key 'confidence_bellow'"),
-        (GOOD_HEAD + "[[rule]]\nname = \"x\"\ntier = \"deny\"\ntext = '(unclosed'\n", 11,
-         "rule 'x': bad regex in text '(unclosed': missing ), unterminated subpattern"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nregion = [0, 0, 10]\n', 11,
-         "rule 'x': region must be [x0, y0, x1, y1]"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nregion = [50, 0, 10, 10]\n', 11,
-         "rule 'x': region [50, 0, 10, 10] is empty"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nkinds = ["clik"]\n', 11,
-         "rule 'x': unknown action kind 'clik'"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nkeys = [\n  "ctrl+w",\n'
-         '  "ctrl+nosuchkey",\n]\n', 13, "rule 'x': keys: unknown key name 'nosuchkey'"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nconfidence_below = 1.5\n', 11,
-         "confidence_below must be a number above 0 and at most 1"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\nmissing_confidence = "match"\n', 11,
-         "missing_confidence needs confidence_below"),
-        (GOOD_HEAD + '[[rule]]\nname = "ok"\ntier = "deny"\n', 9, "'ok' is used by an earlier"),
-        (GOOD_HEAD + '[[rule]]\ntier = "deny"\n', 8, "rule #2: needs a name"),
-        (GOOD_HEAD + '[[rule]]\nname = "x"\nkinds = ["type"]\n', 8, "rule 'x': needs a tier"),
-        ('[defaults]\ntier = "auto"\ngrace = 5\n', 3, "[defaults]: unknown key 'grace'"),
-        ('[defaults]\nrationale_required = ["deny"]\n', 2, "'deny' is not"),
-        ('[default]\ntier = "auto"\n', 1, "unknown table 'default'"),
+        ("shift+ctrl+T super+L Ctrl+Alt+Del ctrl+plus Return",
+         ("ctrl+shift+t", "super+l", "ctrl+alt+Delete", "ctrl+plus", "Return")),
+        ("Hyper_L+Meta_L+Super_R+Shift_R+Alt_R+Control_R+x",
+         ("ctrl+alt+shift+super+meta+hyper+x",)),
+        ("Hyper_R+a Meta_R+a Shift_L+a", ("hyper+a", "meta+a", "shift+a")),
+        ("ctrl+1 ctrl+A ctrl+eacute ctrl+KP_Add", ("ctrl+1", "ctrl+a", "ctrl+é", "ctrl+KP_Add")),
+        # punctuation by its X name, the first in alphabetical order where there are two
+        ("ctrl+quoteright ctrl+apostrophe ctrl+grave ctrl+space ctrl+asciitilde",
+         ("ctrl+apostrophe", "ctrl+apostrophe", "ctrl+grave", "ctrl+space", "ctrl+asciitilde")),
     ],
 )  # fmt: skip
-def test_bad_files_name_the_line_and_the_reason(text: str, line: int, reason: str) -> None:
+def test_normalise_keys(keys: str, normal: tuple[str, ...]) -> None:
+    assert normalise_keys(keys) == normal
+
+
+@pytest.mark.parametrize("side", ["L", "R"])
+@pytest.mark.parametrize(
+    ("base", "short"),
+    [("Control", "ctrl"), ("Alt", "alt"), ("Shift", "shift"), ("Super", "super"),
+     ("Meta", "meta"), ("Hyper", "hyper")],
+)  # fmt: skip
+def test_every_modifier_key_left_or_right(base: str, side: str, short: str) -> None:
+    assert f"{base}_{side}" in MODIFIER_NAMES  # the ones capture presses as modifiers
+    assert normalise_keys(f"{base}_{side}+x") == (f"{short}+x",)
+
+
+def test_altgr_is_a_modifier() -> None:
+    # it was keysym 0 ("0x0+q") while python-xlib's xkb keysym group was not loaded
+    assert normalise_keys("altgr+q") == ("altgr+q",)
+
+
+def test_punctuation_names_come_from_xlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    import daemon.review.policy as mod
+
+    monkeypatch.setattr(mod, "_PUNCTUATION", {})  # built afresh, not left by another test
+    assert normalise_keys("ctrl+plus ctrl+quoteright ctrl+space shift+asciitilde") == (
+        "ctrl+plus", "ctrl+apostrophe", "ctrl+space", "shift+asciitilde",
+    )  # fmt: skip
+
+
+def test_key_pattern() -> None:
+    p = policy(rule(key_pattern=r"'^ctrl\+alt\+F\d+$'"))
+    assert why(p, Key(keys="a ctrl+alt+F3")) == (
+        r"rule 'r': ctrl+alt+F3 matches /^ctrl\+alt\+F\d+$/ -> approve"
+    )
+    assert tier(p, Key(keys="alt+ctrl+f12")) == "approve"
+    assert tier(p, Key(keys="ctrl+F3")) == "auto"
+    assert tier(p, Type(text="ctrl+alt+F3")) == "auto"
+
+
+def test_key_pattern_names_the_first_pattern_that_matches() -> None:
+    p = policy(rule(key_pattern=r"['^super\+', 'l$']"))
+    assert why(p, Key(keys="super+l")) == r"rule 'r': super+l matches /^super\+/ -> approve"
+
+
+def test_keys_and_key_pattern_must_both_hold() -> None:
+    p = policy(rule(keys='["ctrl+w", "super+l"]', key_pattern="'^super'"))
+    assert why(p, Key(keys="super+l")) == (
+        "rule 'r': it presses super+l; super+l matches /^super/ -> approve"
+    )
+    assert tier(p, Key(keys="ctrl+w")) == "auto"
+    assert tier(p, Key(keys="super+x")) == "auto"
+
+
+# --- typed text --------------------------------------------------------------------------
+
+
+def test_text_regex_searches_typed_text() -> None:
+    p = policy(rule(text=r"['\brm\s+-rf\b', 'mkfs']"))
+    assert why(p, Type(text="cd /tmp && rm -rf build")) == (
+        r"rule 'r': the typed text matches /\brm\s+-rf\b/ at 'rm -rf' -> approve"
+    )
+    assert why(p, Type(text="sudo mkfs.ext4 /dev/sdb")) == (
+        "rule 'r': the typed text matches /mkfs/ at 'mkfs' -> approve"
+    )
+    assert tier(p, Type(text="perform -rf")) == "auto"
+    assert tier(p, click()) == "auto"
+
+
+def test_an_empty_match_is_named_by_its_position() -> None:
+    p = policy(rule(text="'(?=rm)'"))
+    assert why(p, Type(text="cd; rm x")) == (
+        "rule 'r': the typed text matches /(?=rm)/ at position 4 -> approve"
+    )
+
+
+def test_text_also_sees_what_key_actions_type() -> None:
+    p = policy(rule(text=r"'rm -rf'"))
+    assert tier(p, Key(keys="r m space minus r f Return")) == "approve"
+    assert tier(p, Key(keys="ctrl+r m")) == "auto"
+
+
+@pytest.mark.parametrize(
+    ("action", "typed"),
+    [(Type(text="ctrl+w"), "ctrl+w"), (Key(keys="r m space minus r f"), "rm -rf"),
+     (Key(keys="shift+a a shift+1 Return"), "Aa1\n"), (Key(keys="ctrl+c shift+a"), "A"),
+     (Key(keys="ctrl+c"), None), (Key(keys="super+a alt+b"), None), (click(), None)],
+)  # fmt: skip
+def test_typed_text(action: ActionBase, typed: str | None) -> None:
+    assert typed_text(action) == typed
+
+
+# --- region --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "inside"),
+    [(100, 100, True), (199, 149, True), (99, 120, False), (200, 120, False),
+     (120, 99, False), (120, 150, False)],
+)  # fmt: skip
+def test_region_x0_y0_inclusive_x1_y1_exclusive(x: int, y: int, inside: bool) -> None:
+    p = policy(rule(region="[100, 100, 200, 150]"))
+    assert tier(p, click(x, y)) == ("approve" if inside else "auto")
+
+
+def test_region_names_the_first_point_inside() -> None:
+    p = policy(rule(region="[100, 100, 200, 150]"))
+    drag = Drag(path=((0, 0), (150, 120), (160, 130), (300, 300)), space="screen")
+    assert why(p, drag) == (
+        "rule 'r': (150, 120) is inside the region [100, 100, 200, 150] -> approve"
+    )
+    assert tier(p, Scroll(dy=3)) == "auto"  # no point: a region cannot match, whatever its space
+    assert tier(p, Type(text="x")) == "auto"
+
+
+def test_region_refuses_agent_space_points() -> None:
+    p = policy(rule(region="[0, 0, 10, 10]"))
     with pytest.raises(PolicyError) as info:
-        parse_policy(text, "policy.toml")
-    message = str(info.value)
-    assert message.startswith(f"policy.toml:{line}: "), message
-    assert reason in message, message
-    assert info.value.details["line"] == line
+        evaluate(p, Click(x=1, y=1))  # space defaults to "agent"
+    assert str(info.value) == "rule 'r': the action must be in screen space"
 
 
-def test_unknown_key_suggests_the_right_one() -> None:
-    with pytest.raises(PolicyError, match=re.escape("did you mean 'confidence_below'?")):
-        parse_policy('[[rule]]\nname = "x"\ntier = "deny"\nconfidence_bellow = 0.5\n')
+# --- window title --------------------------------------------------------------------------
 
 
-def test_default_policy_missing_says_where_it_looked(monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:  # fmt: skip
-    import daemon.review.policy_file as mod
+def test_window_title_regex() -> None:
+    p = policy(rule(window="'(?i)terminal'"))
+    assert why(p, Type(text="ls"), "Terminal — bash") == (
+        "rule 'r': the active window 'Terminal — bash' matches /(?i)terminal/ -> approve"
+    )
+    assert tier(p, Type(text="ls"), "Untitled - gedit") == "auto"
+    assert tier(p, Type(text="ls"), None) == "auto"  # unknown title never matches
+    assert tier(policy(rule(window="'^'")), Type(text="ls"), "") == "auto"  # nor does none
 
-    monkeypatch.setattr(mod, "DEFAULT_POLICY_PATH", tmp_path / "gone.toml")
-    with pytest.raises(PolicyError, match=re.escape(str(tmp_path / "gone.toml"))):
-        default_policy()
+
+@pytest.mark.parametrize(("length", "shown"), [(60, "x" * 60), (61, "x" * 57 + "...")])
+def test_long_titles_are_clipped_at_60_characters(length: int, shown: str) -> None:
+    p = policy(rule(window="'x'"))
+    assert why(p, Type(text="ls"), "x" * length) == (
+        f"rule 'r': the active window '{shown}' matches /x/ -> approve"
+    )
+
+
+# --- confidence ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("confidence", "held"),
+    [(0.0, True), (0.5, True), (0.849, True), (0.85, False), (0.851, False), (1.0, False)],
+)
+def test_confidence_below_is_strictly_below(confidence: float, held: bool) -> None:
+    p = policy(rule(confidence_below="0.85"))
+    assert tier(p, click(confidence=confidence)) == ("approve" if held else "auto")
+
+
+def test_confidence_below_says_both_numbers() -> None:
+    p = policy(rule(confidence_below="0.85"))
+    assert why(p, click(confidence=0.5)) == "rule 'r': its confidence 0.5 is below 0.85 -> approve"
+
+
+@pytest.mark.parametrize("missing", [None, "skip", "match"])
+def test_missing_confidence_skips_unless_told_to_match(missing: str | None) -> None:
+    extra = {} if missing is None else {"missing_confidence": f'"{missing}"'}
+    p = policy(rule(confidence_below="0.85", **extra))
+    if missing == "match":
+        assert why(p, click()) == "rule 'r': the agent gave no confidence -> approve"
+    else:
+        assert tier(p, click()) == "auto"
+    assert tier(p, click(confidence=0.9)) == "auto"
+    assert tier(p, click(confidence=0.1)) == "approve"
+
+
+# --- combined ------------------------------------------------------------------------------
+
+
+def test_all_conditions_must_hold_and_each_is_said() -> None:
+    p = policy(
+        rule(kinds='["click"]', region="[0, 0, 100, 100]", confidence_below="0.9", window="'Bank'")
+    )
+    assert why(p, click(5, 5, 0.5), "My Bank") == (
+        "rule 'r': it is a click; (5, 5) is inside the region [0, 0, 100, 100]; the active "
+        "window 'My Bank' matches /Bank/; its confidence 0.5 is below 0.9 -> approve"
+    )
+    assert tier(p, click(5, 5, 0.95), "My Bank") == "auto"
+    assert tier(p, click(500, 5, 0.5), "My Bank") == "auto"
+    assert tier(p, click(5, 5, 0.5), "Mail") == "auto"
+    assert tier(p, Move(x=5, y=5, confidence=0.5, space="screen"), "My Bank") == "auto"

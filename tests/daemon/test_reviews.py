@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
@@ -88,7 +89,7 @@ def test_create_freezes_everything_and_saves_the_frame(queue: ReviewQueue, store
 def test_create_refuses_what_is_not_reviewable(queue: ReviewQueue) -> None:
     with pytest.raises(ValueError, match="never reviewed"):
         _create(queue, tier="auto")
-    with pytest.raises(ValueError, match="PNG"):
+    with pytest.raises(ValueError, match="^the review's screenshot must be a PNG image$"):
         queue.create("a", Click(x=1, y=1), Click(x=1, y=1), "approve", "r", b"GIF89a", RECT, AGENT)
     assert queue.pending() == []
 
@@ -119,7 +120,10 @@ def test_approve2_needs_two_distinct_reviewers(queue: ReviewQueue) -> None:
     r = _create(queue, tier="approve2")
     first = queue.decide(r.id, _req(reviewer="ann"))
     assert first.status == "pending" and len(first.decisions) == 1
-    with pytest.raises(DuplicateApproval, match="ann already approved") as exc:
+    with pytest.raises(
+        DuplicateApproval,
+        match=f"^ann already approved review {r.id}; the second approval must come from another reviewer$",
+    ) as exc:
         queue.decide(r.id, _req(reviewer="ann"))
     assert exc.value.status == 409
     assert queue.get(r.id) == first  # the refused approval left no trace
@@ -161,12 +165,12 @@ def test_correction_points(queue: ReviewQueue) -> None:
 def test_edit_is_revalidated_against_the_action(queue: ReviewQueue) -> None:
     r = _create(queue, Type(text="x", reason="say x"))
     for edited, match in (
-        (None, "needs the fields it changes"),
-        ({"action": "key"}, "cannot change the kind of action"),
+        (None, "^an edit needs the fields it changes in 'edited', like text or keys$"),
+        ({"action": "key"}, r"^an edit cannot change the kind of action \(type\); reject it$"),
         ({"text": ""}, "the edit is not valid: type.text: String should have at least 1"),
         ({"colour": "red"}, "the edit is not valid: type.colour"),
         ({"reason": "mine"}, "cannot change reason"),
-        ({"text": "x"}, "changes nothing"),
+        ({"text": "x"}, "^the edit changes nothing; approve the action instead$"),
     ):
         with pytest.raises(BadDecision, match=match):
             queue.decide(r.id, _req("edit", edited=edited))
@@ -183,13 +187,23 @@ def test_edit_is_revalidated_against_the_action(queue: ReviewQueue) -> None:
 
 
 def test_rationale_where_the_policy_asks(queue: ReviewQueue) -> None:
-    why = ("wrong target", "too risky")
+    why = ("needed for the task", "checked on screen")
     r = _create(queue, rationales_required=True, rationales=why)
-    with pytest.raises(BadDecision, match="needs a rationale: one of 'wrong target', 'too risky'"):
-        queue.decide(r.id, _req("reject"))
+    with pytest.raises(BadDecision, match="needs a rationale: one of 'needed for the task', 'checked on screen'"):
+        queue.decide(r.id, _req("approve"))
     with pytest.raises(BadDecision, match="'meh' is not one of"):
-        queue.decide(r.id, _req("reject", rationale="meh"))
-    assert queue.decide(r.id, _req("reject", rationale="too risky")).status == "rejected"
+        queue.decide(r.id, _req("approve", rationale="meh"))
+    assert queue.decide(r.id, _req("approve", rationale="checked on screen")).status == "approved"
+
+    typed = _create(queue, tier="approve", rationales_required=True, rationales=why)
+    with pytest.raises(BadDecision, match="needs a rationale"):  # an edit lets it run too
+        queue.decide(typed.id, _req("edit", edited={"keys": "ctrl+shift+s"}))
+
+    # stopping an action is the safe side: a reason in the person's own words, or none
+    stop = _create(queue, rationales_required=True, rationales=why)
+    assert queue.decide(stop.id, _req("reject", rationale="this deletes the draft")).status == "rejected"
+    stop = _create(queue, rationales_required=True, rationales=why)
+    assert queue.decide(stop.id, _req("reject")).status == "rejected"
 
     free = _create(queue, rationales=why)  # not required: a free-text reason is fine
     done = queue.decide(free.id, _req("reject", rationale="this deletes the draft"))
@@ -200,7 +214,9 @@ def test_cancel_is_for_grace_reviews(queue: ReviewQueue) -> None:
     grace = _create(queue, tier="grace")
     assert queue.decide(grace.id, _req("cancel")).status == "cancelled"
     held = _create(queue)
-    with pytest.raises(BadDecision, match="only a grace-window review can be cancelled"):
+    with pytest.raises(
+        BadDecision, match="^only a grace-window review can be cancelled; reject this one$"
+    ):
         queue.decide(held.id, _req("cancel"))
 
 
@@ -246,6 +262,8 @@ def test_restart_reloads_pending_reviews(tmp_path: Path) -> None:
             again.decide(waiting.id, _req(reviewer="cy"))
         with pytest.raises(DuplicateApproval):
             again.decide(waiting.id, _req(reviewer="ann", rationale="ok"))
+        with pytest.raises(BadDecision, match="^rationale 'meh' is not one of 'ok'$"):
+            again.decide(waiting.id, _req(reviewer="cy", rationale="meh"))
         assert again.decide(waiting.id, _req(reviewer="cy", rationale="ok")).status == "approved"
 
 
@@ -259,7 +277,7 @@ def test_migrates_a_v1_database(tmp_path: Path) -> None:
     )
     db.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION >= 2
         assert store.get_action("old") is not None
         r = _create(ReviewQueue(store, tmp_path / "frames"))
         assert store.get_review(r.id) is not None
@@ -318,7 +336,7 @@ def test_wait_times_out_pending_and_returns_resolved_at_once(queue: ReviewQueue)
         assert time.monotonic() - t0 >= 0.19
         await asyncio.to_thread(queue.decide, r.id, _req(reviewer="bob"))
         assert (await queue.wait(r.id, 30)).status == "approved"
-        with pytest.raises(UnknownReview):
+        with pytest.raises(UnknownReview, match="^no review with id 'nope'$"):
             await queue.wait("nope", 1)
 
     asyncio.run(scenario())
@@ -353,3 +371,218 @@ def test_listeners_hear_create_decide_expire(queue: ReviewQueue) -> None:
         ("created", "pending"),
         ("expired", "expired"),
     ]
+
+
+# -- expiry: an expired review must never come back approved ------------------------------------
+
+
+def test_every_path_expires_at_the_boundary_not_after(queue: ReviewQueue, store: Store) -> None:
+    # T0 is long past in real time: each call must judge by the `now` it is given
+    by_get, by_pending, by_decide, approved = (
+        _create(queue, expires_in=5, now=T0) for _ in range(4)
+    )
+    assert queue.decide(approved.id, _req(), now=T0 + 4.999).status == "approved"
+    got = queue.get(by_get.id, now=T0 + 4.999)
+    assert got is not None and got.status == "pending"
+    assert {r.id for r in queue.pending(T0 + 4.999)} == {by_get.id, by_pending.id, by_decide.id}
+
+    gone = queue.get(by_get.id, now=T0 + 5)
+    assert gone is not None and gone.status == "expired"
+    with pytest.raises(ReviewConflict, match="expired before this decision came"):
+        queue.decide(by_decide.id, _req(), now=T0 + 5)
+    assert queue.pending(T0 + 5) == []
+    for r in (by_get, by_pending, by_decide):
+        row = store.get_review(r.id)
+        assert row is not None and row["review"]["status"] == "expired"
+        assert row["decided"] == T0 + 5  # when it expired, by the caller's clock
+
+
+def test_expiry_in_real_time_records_when(queue: ReviewQueue, store: Store) -> None:
+    before = time.time()
+    r = _create(queue, expires_in=1, now=before - 10)
+    (gone,) = queue.expire()
+    row = store.get_review(gone.id)
+    assert gone.id == r.id and row is not None
+    assert before <= row["decided"] <= time.time()
+
+
+def test_expire_now_cuts_a_review_short(queue: ReviewQueue, store: Store) -> None:
+    heard: list[tuple[str, str]] = []
+    queue.listeners.append(lambda kind, review: heard.append((kind, review.id)))
+    grace = _create(queue, tier="grace", expires_in=30, now=T0)
+    gone = queue.expire_now(grace.id, now=T0 + 1)  # long before its deadline
+    assert gone.status == "expired" and queue.pending(T0 + 1) == []
+    row = store.get_review(grace.id)
+    assert row is not None and row["review"]["status"] == "expired" and row["decided"] == T0 + 1
+    assert heard[-1] == ("expired", grace.id)
+    with pytest.raises(ReviewConflict, match="already expired"):
+        queue.decide(grace.id, _req("cancel"), now=T0 + 2)
+    # a review no longer pending comes back as it is, and an unknown one is a 404
+    done = _create(queue)
+    queue.decide(done.id, _req())
+    again = queue.expire_now(done.id)
+    assert again.status == "approved" and again == queue.get(done.id)
+    assert queue.expire_now(grace.id).status == "expired"
+    with pytest.raises(UnknownReview, match="^no review with id 'nope'$"):
+        queue.expire_now("nope")
+
+
+def test_expire_now_wakes_its_waiter(queue: ReviewQueue) -> None:
+    r = _create(queue)
+
+    async def scenario() -> Review:
+        task = asyncio.create_task(queue.wait(r.id, 30))
+        await asyncio.sleep(0)  # registered
+        await asyncio.to_thread(queue.expire_now, r.id)
+        return await asyncio.wait_for(task, 10)
+
+    assert asyncio.run(scenario()).status == "expired"
+
+
+def test_pending_is_oldest_first(queue: ReviewQueue) -> None:
+    late = _create(queue, now=T0 + 5)
+    early = _create(queue, now=T0)
+    middle = _create(queue, now=T0 + 1)
+    assert [r.id for r in queue.pending(T0)] == [early.id, middle.id, late.id]
+
+
+@pytest.mark.parametrize("expires_in", [0, -1, float("inf"), float("nan")])
+def test_expires_in_must_be_a_positive_finite_time(queue: ReviewQueue, expires_in: float) -> None:
+    with pytest.raises(ValueError, match="^expires_in must be a positive number of seconds: "):
+        _create(queue, expires_in=expires_in)
+    assert queue.pending() == []
+
+
+# -- creating ------------------------------------------------------------------------------------
+
+
+def test_create_from_plain_dicts_with_the_policys_demands(queue: ReviewQueue) -> None:
+    action = {"action": "click", "x": 5, "y": 6, "reason": "ok", "space": "agent"}
+    screen = {"action": "click", "x": 7, "y": 8, "space": "screen"}
+    r = queue.create(
+        "a", action, screen, "approve", "r", PNG, RECT, AGENT,
+        rationales_required=True, rationales=["fine", "wrong"],
+    )  # fmt: skip
+    assert r.action == action and r.screen_action == screen and r.reason == "ok"
+    assert (r.rationales_required, r.rationales) == (True, ("fine", "wrong"))
+
+
+def test_a_failed_store_write_leaves_no_frame(queue: ReviewQueue, store: Store) -> None:
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        _create(queue)
+    assert list(queue.frames_dir.iterdir()) == []
+    assert queue._pending == {}
+
+
+def test_a_nested_frames_dir_is_made(store: Store, tmp_path: Path) -> None:
+    q = ReviewQueue(store, tmp_path / "a" / "b" / "frames")
+    r = _create(q)
+    assert q.screenshot(r.id) == PNG
+
+
+def test_a_missing_frame_is_a_404(queue: ReviewQueue) -> None:
+    r = _create(queue)
+    (queue.frames_dir / f"{r.id}.png").unlink()
+    with pytest.raises(UnknownReview, match=f"^the screenshot of review '{r.id}' is gone$"):
+        queue.screenshot(r.id)
+
+
+def test_listener_failures_are_logged_with_what_and_which(
+    queue: ReviewQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(kind: str, review: Review) -> None:
+        raise RuntimeError("subscriber bug")
+
+    queue.listeners.append(broken)
+    r = _create(queue)
+    (record,) = [rec for rec in caplog.records if rec.name == "driverseat.reviews"]
+    assert record.getMessage() == f"review listener failed on created of {r.id}"
+    assert record.exc_info is not None
+
+
+# -- deciding ------------------------------------------------------------------------------------
+
+
+def test_cancel_needs_no_rationale(queue: ReviewQueue) -> None:
+    grace = _create(queue, tier="grace", rationales_required=True, rationales=("why",))
+    assert queue.decide(grace.id, _req("cancel")).status == "cancelled"
+    bare = _create(queue, rationales_required=True)  # no list: any words, but some
+    with pytest.raises(BadDecision, match="^this review needs a rationale$"):
+        queue.decide(bare.id, _req("approve"))
+
+
+def test_correction_points_on_an_offset_monitor(queue: ReviewQueue) -> None:
+    rect = (1920, 100, 1920, 1080)  # right monitor, 100 px lower
+    for off in ((1919, 500), (2000, 99), (2000, 1180), (3840, 500)):
+        r = queue.create("a", Click(x=1, y=1), Click(x=1, y=1), "approve", "r", PNG, rect, AGENT)
+        with pytest.raises(
+            BadDecision, match=r"off the reviewed screen area \(1920, 100\) 1920x1080"
+        ):
+            queue.decide(r.id, _req("correct", points=(off,)))
+    for edge in ((1920, 100), (3839, 1179)):
+        r = queue.create("a", Click(x=1, y=1), Click(x=1, y=1), "approve", "r", PNG, rect, AGENT)
+        assert queue.decide(r.id, _req("correct", points=(edge,))).decisions[0].points == (edge,)
+
+
+def test_latency_is_never_negative_and_points_belong_to_corrections(queue: ReviewQueue) -> None:
+    now = _create(queue, now=T0)
+    (d,) = queue.decide(now.id, _req(shown_at=T0 + 3, points=((4, 4),)), now=T0 + 3).decisions
+    assert d.latency_ms == 0.0 and d.points == ()
+    skewed = _create(queue, now=T0)  # the reviewer's clock is ahead of ours
+    (d,) = queue.decide(skewed.id, _req(shown_at=T0 + 9), now=T0 + 3).decisions
+    assert d.latency_ms == 0.0
+    unshown = _create(queue, now=T0)
+    assert queue.decide(unshown.id, _req(), now=T0 + 3).decisions[0].latency_ms is None
+
+
+def test_edits_compare_and_record_json(queue: ReviewQueue) -> None:
+    drag = _create(queue, Drag(path=((1, 1), (9, 9)), modifiers=("shift",)))
+    with pytest.raises(BadDecision, match="changes nothing"):
+        queue.decide(drag.id, _req("edit", edited={"modifiers": ["shift"]}))
+    done = queue.decide(drag.id, _req("edit", edited={"modifiers": ["ctrl"]}))
+    assert done.decisions[0].edited == {"modifiers": ["ctrl"]}
+
+
+def test_edit_refusals_name_every_field(queue: ReviewQueue) -> None:
+    drag = _create(queue, Drag(path=((1, 1), (9, 9))))
+    with pytest.raises(
+        BadDecision, match="^an edit cannot move path, x; correct the point instead$"
+    ):
+        queue.decide(drag.id, _req("edit", edited={"x": 1, "path": [[2, 2], [3, 3]]}))
+    with pytest.raises(
+        BadDecision, match="^an edit cannot change goal, reason: they are the agent's$"
+    ):
+        queue.decide(drag.id, _req("edit", edited={"reason": "r", "goal": "g"}))
+
+
+# -- waiting -------------------------------------------------------------------------------------
+
+
+def test_a_waiter_on_a_closed_loop_does_not_break_a_decision(queue: ReviewQueue) -> None:
+    r = _create(queue)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(queue.wait(r.id, 30))
+    loop.run_until_complete(asyncio.sleep(0))  # the waiter registers, then its loop goes away
+    assert r.id in queue._waiters
+    loop.close()  # with the task still pending: its `finally` never ran
+    assert queue.decide(r.id, _req()).status == "approved"
+    del task  # asyncio logs the abandoned task when it is collected: here, under capture
+    gc.collect()
+
+
+def test_waiters_clean_up_after_themselves(queue: ReviewQueue) -> None:
+    r = _create(queue)
+
+    async def scenario() -> Review:
+        long = asyncio.create_task(queue.wait(r.id, 30))
+        short = await queue.wait(r.id, 0.05)  # times out while the long one still waits
+        assert short.status == "pending" and len(queue._waiters[r.id]) == 1
+        await asyncio.to_thread(queue.decide, r.id, _req())
+        return await asyncio.wait_for(long, 10)  # the long one is still woken
+
+    assert asyncio.run(scenario()).status == "approved"
+    assert queue._waiters == {}
+    alone = _create(queue)
+    assert asyncio.run(queue.wait(alone.id, 0.05)).status == "pending"
+    assert queue._waiters == {}

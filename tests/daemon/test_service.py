@@ -23,7 +23,7 @@ from daemon.control.view import AgentView
 from daemon.errors import ActionError
 from daemon.events import EventHub
 from daemon.review.gate import Gate, ReviewsOff
-from daemon.review.policy import parse_policy
+from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
 from daemon.store import Store

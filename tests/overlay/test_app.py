@@ -139,3 +139,25 @@ def test_a_missing_daemon_decides_nothing(qtbot) -> None:  # type: ignore[no-unt
         assert "not sent" in app.window.message.text() and client.decisions == []
     finally:
         app.close()
+
+
+def test_the_overlay_steps_aside_until_the_approved_action_ran(qtbot, daemon: FakeDaemon) -> None:  # type: ignore[no-untyped-def]
+    first, second = review(CLICK), review(TYPE)
+    client = FakeClient(f"http://127.0.0.1:{daemon.port}", [first, second])
+    app = OverlayApp(lambda: client, "t", ReviewPresenter("ann@desk"))  # type: ignore[arg-type, return-value]
+    qtbot.addWidget(app.window)
+    try:
+        qtbot.waitUntil(lambda: app.presenter.current == first and app.window.isVisible())
+        qtbot.keyClick(app.window, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: app.presenter.get(first.id) is None)
+        # the next review waits: the daemon runs the click only once no overlay window is up
+        assert app.presenter.current == second and not app.window.isVisible()
+        daemon.push({"type": "outcome", "status": "executed", "review_id": first.id})
+        qtbot.waitUntil(lambda: app.window.isVisible())
+        # decided through the API: the same
+        approved = second.model_copy(update={"status": "approved"})
+        daemon.push({"type": "review_decided", "review": approved.model_dump(mode="json")})
+        qtbot.waitUntil(lambda: not app.window.isVisible())
+        assert app._aside.keys() == {second.id}
+    finally:
+        app.close()

@@ -231,7 +231,7 @@ def test_clicks_have_nothing_to_edit(p: ReviewPresenter) -> None:
 
 def test_approve2_needs_a_rationale_from_the_allowed_list(clock: Clock) -> None:
     p = ReviewPresenter("ann@desk", rationales=("verified", "expected"), clock=clock)
-    r = review(CLICK, tier="approve2", needed=2)
+    r = review(CLICK, tier="approve2", needed=2, rationales_required=True)
     p.add(r)
     assert p.needs_rationale and p.on_enter() is None and "1: verified" in p.message
     with pytest.raises(ValueError):
@@ -247,6 +247,29 @@ def test_approve2_needs_a_rationale_from_the_allowed_list(clock: Clock) -> None:
     other = ReviewPresenter("bob@desk")
     other.add(r.model_copy(update={"decisions": (decision(r, "ann@desk"),)}))
     assert other.current is not None and "1 of 2 approvals" in other.status()
+
+
+@pytest.mark.parametrize("tier", ["grace", "approve", "approve2"])
+def test_the_review_not_the_tier_says_whether_a_rationale_is_needed(
+    p: ReviewPresenter, tier: str
+) -> None:
+    # a policy with `rationale_required = []`: an approve2 review says it needs none
+    free = review(CLICK, tier=tier, needed=2 if tier == "approve2" else 1,
+                  rationales=("checked on screen",))  # fmt: skip
+    p.add(free)
+    if tier != "grace":  # a grace review is a toast, not the one on screen
+        assert p.current is not None and not p.needs_rationale
+        req = p.on_enter()
+        assert req is not None and req.verdict == "approve" and req.rationale is None
+    # ... and one that says it needs one is held for it, whatever its tier
+    held = review(CLICK, tier="approve", rationales_required=True,
+                  rationales=("checked on screen", "too risky"))  # fmt: skip
+    p.add(held)
+    assert p.current is not None and p.current.id == held.id and p.needs_rationale
+    assert p.on_enter() is None and "1: checked on screen, 2: too risky" in p.message
+    p.set_rationale("too risky")
+    req = p.on_enter()
+    assert req is not None and (req.verdict, req.rationale) == ("approve", "too risky")
 
 
 def test_reject_needs_no_rationale_on_approve2(p: ReviewPresenter) -> None:

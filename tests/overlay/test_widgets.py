@@ -134,7 +134,7 @@ def test_edit_the_keys_then_approve(make_window, qtbot) -> None:  # type: ignore
 
 
 def test_approve2_takes_a_rationale_by_number(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
-    window, presenter, _ = make_window(CLICK, tier="approve2", needed=2)
+    window, presenter, _ = make_window(CLICK, tier="approve2", needed=2, rationales_required=True)
     assert window.rationale.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_Return)
     assert presenter.current is not None and "rationale" in window.message.text()
@@ -234,3 +234,12 @@ def test_save_a_grab_of_the_overlay(make_window, qtbot, tmp_path_factory, kind) 
     assert window.grab().save(str(path))
     print(f"overlay grab: {path}")
     assert path.stat().st_size > 10_000
+
+
+def test_the_window_stays_until_the_deciding_key_is_let_go(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window, presenter, _ = make_window(CLICK)
+    with qtbot.waitSignal(window.decided):
+        qtbot.keyPress(window, Qt.Key.Key_Return)
+    assert presenter.current is None and window.isVisible()  # its release must come here
+    qtbot.keyRelease(window, Qt.Key.Key_Return)
+    assert not window.isVisible()

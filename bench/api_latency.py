@@ -1,0 +1,215 @@
+"""What an agent waits for, end to end through the API, per client, on loopback.
+
+For ``GET /v1/state``, a ``move`` and a ``screenshot`` (1920x1080 seen at 1366x768):
+the time of a call through curl (one process, one kept connection), httpx,
+``daemon.client.Client`` and the MCP proxy (``driverseat mcp`` through the MCP SDK's
+stdio client), each keeping its connection; and the work inside it (the outcome's
+``elapsed_ms``: executor time, the in-process figure). ``overhead_ms`` is the call minus
+the work; goal: median <= 1 ms for every client. Starts its own ``driverseat serve
+--virtual-display 1920x1080``. Prints one JSON line. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import httpx
+
+from daemon.auth import read_token
+from daemon.client import Client
+from tests.daemon.live import StderrLines, poll
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "state": ("GET", "/v1/state", None),
+    "move": ("POST", "/v1/actions", {"action": "move", "x": 600, "y": 400}),
+    "screenshot": ("POST", "/v1/actions", {"action": "screenshot"}),
+}
+
+
+@contextmanager
+def daemon(data: Path) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "DRIVERSEAT_DATA_DIR")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", "1920x1080",
+         "--port", "0", "--policy", "off", "--no-overlay", "--data-dir", str(data)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    lines = StderrLines(proc)
+    try:
+        url = lines.wait_line(r"API: +(http://\S+)", 60).group(1)
+        with Client(url) as probe:
+            if not poll(probe.healthy, timeout=30):
+                raise SystemExit(f"the daemon never became healthy: {lines.lines[-20:]}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        lines.close()
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return {"median": round(statistics.median(ordered), 3), "p99": round(p99, 3)}
+
+
+def with_work(calls: list[tuple[float, float]]) -> dict[str, Any]:
+    """(call ms, work ms) pairs -> call, work and overhead figures."""
+    return {
+        "call_ms": stats([c for c, _ in calls]),
+        "work_ms": stats([w for _, w in calls]),
+        "overhead_ms": stats([c - w for c, w in calls]),
+    }
+
+
+def through_httpx(url: str, token: str, trials: int) -> dict[str, Any]:
+    out = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as h:
+        h.get("/v1/state")  # connect
+        for name, (method, path, body) in CALLS.items():
+            calls = []
+            for _ in range(trials):
+                t0 = time.perf_counter()
+                r = h.request(method, path, json=body)
+                ms = (time.perf_counter() - t0) * 1000
+                r.raise_for_status()
+                calls.append((ms, float(r.json().get("elapsed_ms", 0.0)) if name != "state" else 0.0))
+            out[name] = with_work(calls)
+    return out
+
+
+def through_client(url: str, token: str, trials: int) -> dict[str, Any]:
+    out = {}
+    with Client(url, token) as c:
+        c.state()
+        runs: dict[str, Callable[[], float]] = {
+            "state": lambda: (c.state(), 0.0)[1],
+            "move": lambda: c.act({"action": "move", "x": 600, "y": 400}).elapsed_ms,
+            "screenshot": lambda: c.act({"action": "screenshot"}).elapsed_ms,
+        }
+        for name, run in runs.items():
+            calls = []
+            for _ in range(trials):
+                t0 = time.perf_counter()
+                work = run()
+                calls.append(((time.perf_counter() - t0) * 1000, work))
+            out[name] = with_work(calls)
+    return out
+
+
+def through_curl(url: str, token: str, trials: int, work: dict[str, float]) -> dict[str, Any]:
+    """One curl process per call kind, ``trials`` URLs on one kept connection; the work
+    inside is httpx's median for the same call (curl's output is not parsed)."""
+    if shutil.which("curl") is None:
+        return {"skipped": "curl is not installed"}
+    out = {}
+    for name, (method, path, body) in CALLS.items():
+        cmd = ["curl", "-s", "-w", "%{time_total}\\n", "-H", f"Authorization: Bearer {token}"]
+        if body is not None:
+            cmd += ["-H", "Content-Type: application/json", "--data", json.dumps(body)]
+        for _ in range(trials + 1):
+            cmd += ["-o", "/dev/null", url + path]  # curl pairs each -o with a URL
+        times = [float(t) * 1000 for t in subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()]
+        out[name] = with_work([(t, work[name]) for t in times[1:]])  # the first pays the connect
+    return out
+
+
+def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> dict[str, Any]:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "daemon.cli.mcp", "--url", url, "--data-dir", str(data)], cwd=str(ROOT)
+    )
+    calls: dict[str, tuple[str, dict[str, Any]]] = {
+        "state": ("state", {}),
+        "move": ("computer", {"action": "mouse_move", "coordinate": [600, 400]}),
+        "screenshot": ("computer", {"action": "screenshot"}),
+    }
+
+    async def run() -> dict[str, Any]:
+        out = {}
+        with open(os.devnull, "w") as err:
+            async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as s:
+                await s.initialize()
+                await s.call_tool("state", {})
+                for name, (tool, args) in calls.items():
+                    times = []
+                    for _ in range(trials):
+                        t0 = time.perf_counter()
+                        await s.call_tool(tool, args)
+                        times.append((time.perf_counter() - t0) * 1000)
+                    out[name] = with_work([(t, work[name]) for t in times])
+        return out
+
+    result: dict[str, Any] = asyncio.run(run())
+    return result
+
+
+def in_process(trials: int) -> dict[str, Any]:
+    """The same work without HTTP: a Runtime on its own Xvfb, called directly."""
+    from capture.screen import Screen
+    from capture.xvfb import VirtualDisplay
+    from daemon.actions import Move, Screenshot
+    from daemon.control.runtime import Runtime
+    from daemon.control.screenshots import ScreenGrabber
+    from daemon.control.view import AgentView
+
+    out: dict[str, Any] = {}
+    with VirtualDisplay(1920, 1080) as vd:
+        with Screen(vd.name) as scr:
+            view = AgentView.for_monitor(scr.monitors()[1], 1)
+        grabber = ScreenGrabber(vd.name, 1, view.agent_size, "agent")
+        with Runtime(display=vd.name, view=view, screenshot=grabber) as rt:
+            for name, action in (("move", Move(x=600, y=400)), ("screenshot", Screenshot())):
+                times = []
+                for _ in range(trials):
+                    t0 = time.perf_counter()
+                    rt.run(action)
+                    times.append((time.perf_counter() - t0) * 1000)
+                out[name] = stats(times)
+        grabber.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=100)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp, daemon(Path(tmp) / "data") as url:
+        token = read_token(Path(tmp) / "data")
+        clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
+        work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}
+        clients["daemon.client"] = through_client(url, token, args.trials)
+        clients["curl"] = through_curl(url, token, args.trials, work)
+        clients["mcp"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
+    local = in_process(args.trials)
+    worst = max(
+        v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()
+    )
+    print(json.dumps({
+        "bench": "api_latency", "trials": args.trials, "screen": "1920x1080", "agent": "1366x768",
+        "clients": clients, "in_process_ms": local,
+        "worst_median_overhead_ms": round(worst, 3), "goal": {"median_overhead_ms": 1.0},
+    }))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""``driverseat record`` and ``driverseat export``: shadow the person, export what was recorded.
+
+``record`` runs until Ctrl-C or SIGTERM (both graceful: the pending actions are flushed,
+the last frame stored), then prints one summary line and exits 0. Its first line on
+stderr, ``recording session ...``, says it is observing (tests wait for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from capture import CaptureError
+from capture.input.keys import parse_combo
+from daemon.errors import ServeExit
+
+DB_NAME = "driverseat.db"
+FRAMES_DIR = "shadow-frames"
+DEFAULT_PAUSE = "ctrl+alt+p"
+
+
+def _combo(text: str) -> str:
+    try:
+        combo = parse_combo(text)
+    except CaptureError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; expected a key combo like {DEFAULT_PAUSE}") from None
+    if len(combo.keysyms) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is a single key; the pause hotkey needs modifiers")
+    return text
+
+
+def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    r = sub.add_parser(
+        "record",
+        help="record the person's actions and frames (shadowing) until Ctrl-C",
+        description="Record what the person does on an X display as the actions an agent would "
+        "issue (clicks, drags, scrolls, typed text, key combos), with the frame before each "
+        "action and the window title. Only the person's input: the agent's own events never "
+        "appear. Stop with Ctrl-C or SIGTERM; prints one summary line.",
+    )
+    r.add_argument("--session", default=None, metavar="NAME",
+                   help="the session to record into (default: record-<date>-<time>); "
+                   "recording into an existing session appends to it")  # fmt: skip
+    r.add_argument("--display", type=display, help="X display to record (default: $DISPLAY)")
+    r.add_argument("--pause-hotkey", type=_combo, default=DEFAULT_PAUSE, metavar="COMBO",
+                   help=f"hotkey that pauses and resumes recording (default: {DEFAULT_PAUSE})")  # fmt: skip
+    data_dir_arg(r)
+
+    e = sub.add_parser(
+        "export",
+        help="export recorded sessions as a training dataset",
+        description="Export recorded sessions. --format trajectory writes a Hugging Face "
+        "imagefolder dataset (train/metadata.jsonl and the frames): one row per action.",
+    )
+    which = e.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session", action="append", metavar="NAME", help="a session to export (repeatable)")
+    which.add_argument("--all", action="store_true", help="every recorded session")
+    e.add_argument("--format", choices=["trajectory"], default="trajectory")
+    e.add_argument("--out", type=Path, required=True, metavar="DIR", help="the dataset folder to write")
+    data_dir_arg(e)
+
+
+def run_record(args: argparse.Namespace, data_dir: Path) -> int:
+    from capture.recorder import Settings
+    from capture.recorder.xsettings import desktop_settings
+    from daemon.shadow.session import Recording
+    from daemon.store import Store
+
+    display = args.display or os.environ.get("DISPLAY", "")
+    if not display:
+        raise ServeExit("no X display: DISPLAY is not set; use --display :N")
+    name = args.session or time.strftime("record-%Y%m%d-%H%M%S")
+    stop = threading.Event()
+    handlers: dict[signal.Signals, Any] = {}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handlers[sig] = signal.signal(sig, on_signal)
+    try:
+        with Store(data_dir / DB_NAME) as store:
+            settings = Settings(pause_hotkey=args.pause_hotkey, **desktop_settings(display))
+            rec = Recording(store, data_dir / FRAMES_DIR, display=display, session=name, settings=settings)
+            rec.start()
+            print(
+                f"recording session {name!r} on {display}: Ctrl-C stops, "
+                f"{args.pause_hotkey} pauses (double click {settings.double_click_s:g} s, "
+                f"drag threshold {settings.drag_threshold} px)",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                while not stop.wait(0.5):
+                    if rec.failure is not None or rec.input_failure is not None:
+                        break
+            finally:
+                summary = rec.stop()
+            failure = rec.failure or rec.input_failure
+            print(summary.line(), flush=True)
+            if failure is not None:
+                print(f"driverseat: the recorder stopped: {failure!r}", file=sys.stderr)
+                return 1
+            return 0
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+
+
+def run_export(args: argparse.Namespace, data_dir: Path) -> int:
+    from daemon.shadow.export import ExportError, export_trajectory
+    from daemon.store import Store
+
+    db = data_dir / DB_NAME
+    if not db.exists():
+        raise ServeExit(f"nothing recorded: {db} does not exist (record with `driverseat record`)")
+    with Store(db) as store:
+        try:
+            result = export_trajectory(
+                store, data_dir, None if args.all else args.session, args.out,
+                progress=sys.stderr.isatty(),
+            )  # fmt: skip
+        except ExportError as exc:
+            raise ServeExit(str(exc)) from None
+    print(result.line())
+    return 0

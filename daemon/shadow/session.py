@@ -1,0 +1,341 @@
+"""``Recording``: one shadowing session on one X display, from raw events to stored rows.
+
+Threads: the input observer (capture.recorder.live) only queues events; one worker
+thread feeds the merger, lets its timeouts pass, picks frames and writes rows; the frame
+ring grabs on a thread of its own. Each action is written (frame file, then its row) as
+soon as the merger completes it, so stopping, or being killed after that, loses none of
+them. :meth:`Recording.stop` flushes what is still pending (a burst being typed, a
+click waiting for its double) before it returns.
+
+Frames: an action stores the last distinct frame first seen before its first event
+(held modifiers included); the last action of a burst (no action for ``BURST_GAP_S``,
+or the end of the recording) also stores the frame after it. The window title is the
+one read with that frame. A click, drag or scroll stores the element under its press
+from the accessibility tree (capture.a11y) where it reaches, else none.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from capture.input import Kind
+from capture.recorder import (
+    Click,
+    Drag,
+    HumanAction,
+    Merger,
+    PauseToggled,
+    RawEvent,
+    Scroll,
+    Settings,
+)
+from capture.recorder.frames import FrameRing, TimedFrame
+from capture.recorder.live import LiveInput, RecordedEvent
+from capture.screen import Frame
+from daemon.shadow.convert import canonical
+from daemon.shadow.frames import FrameFiles
+from daemon.shadow_store import SessionInfo, ShadowStore
+from daemon.store import Store
+
+if TYPE_CHECKING:
+    from capture.a11y import A11y, Element
+
+__all__ = ["BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
+
+log = logging.getLogger(__name__)
+
+BURST_GAP_S = 1.0  # no new action this long after one: it ended a burst (frame after)
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    session: str
+    actions: int
+    seconds: float
+    bytes: int  # frame files written by this recording
+    events: int = 0  # the person's input events seen
+
+    def line(self) -> str:
+        return (
+            f"recorded {self.actions} action(s) in {self.seconds:.1f} s into session "
+            f"{self.session!r}, {self.bytes / 1e6:.2f} MB of frames ({self.events} input events)"
+        )
+
+
+class Desktop(Protocol):
+    """What a recording needs of a desktop: the person's events, frames, titles."""
+
+    display_name: str
+
+    def start(self) -> None: ...
+    def stop_input(self) -> None: ...
+    def close(self) -> None: ...
+    def screen_size(self) -> tuple[int, int]: ...
+    def grab(self) -> Frame: ...
+    def title(self) -> str | None: ...
+    def element_at(self, x: int, y: int) -> dict[str, Any] | None: ...
+    @property
+    def failure(self) -> BaseException | None: ...
+
+
+class XDesktop:
+    """An X display: the person's input (LiveInput), screenshots, the active window title."""
+
+    def __init__(self, display: str | None, on_event: Callable[[RecordedEvent], None]) -> None:
+        from capture.screen import Screen
+        from capture.windows import WindowTitles
+
+        self.input = LiveInput(display, on_event)
+        self.display_name = self.input.backend.display_name
+        try:
+            self._screen = Screen(self.display_name).open()
+            self._titles = WindowTitles(self.display_name)
+        except Exception:
+            self.input.close()
+            raise
+        self._a11y: A11y | None = None
+
+    def start(self) -> None:
+        self.input.start()
+
+    def stop_input(self) -> None:
+        self.input.close()
+
+    def close(self) -> None:
+        if self._a11y is not None:
+            self._a11y.close()
+        self._titles.close()
+        self._screen.close()
+
+    def screen_size(self) -> tuple[int, int]:
+        return self.input.screen_size()
+
+    def grab(self) -> Frame:
+        return self._screen.grab(0)
+
+    def title(self) -> str | None:
+        return self._titles.active()
+
+    def element_at(self, x: int, y: int) -> dict[str, Any] | None:
+        """The accessible element at (x, y), as stored; None where the tree does not reach
+        (no accessibility bus, an application that exposes nothing, no answer in 80 ms)."""
+        if self._a11y is None:
+            from capture.a11y import A11y
+
+            self._a11y = A11y(display=self.display_name)
+        return element_json(self._a11y.element_at(x, y))
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self.input.failure
+
+
+def element_json(el: Element | None) -> dict[str, Any] | None:
+    if el is None:
+        return None
+    window = el.window
+    return {
+        "source": "a11y",
+        "role": el.role,
+        "name": el.name,
+        "description": el.description,
+        "box": None if el.box is None else [el.box.left, el.box.top, el.box.width, el.box.height],
+        "window": None if window is None else {"role": window.role, "name": window.name},
+        "application": el.application,
+    }
+
+
+class Recording:
+    """Record the person on ``display`` into ``store`` (frames in ``frames_dir``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        frames_dir: Path,
+        *,
+        display: str | None,
+        session: str,
+        settings: Settings | None = None,
+        frame_interval: float = 0.25,
+        desktop: Callable[[Callable[[RecordedEvent], None]], Desktop] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self.shadow = ShadowStore(store)
+        self.files = FrameFiles(self.shadow, frames_dir)
+        self.merger = Merger(settings)
+        self._events: queue.Queue[object] = queue.Queue()
+        self.desktop = (desktop or (lambda on_event: XDesktop(display, on_event)))(self._events.put)
+        self.ring = FrameRing(self.desktop.grab, title=self.desktop.title, interval=frame_interval)
+        self.info: SessionInfo = self.shadow.open_session(
+            session, self.desktop.display_name, self.desktop.screen_size()
+        )
+        self._seq = self.shadow.next_seq(self.info.id)
+        # epoch = monotonic + offset: events and frames are stamped on the monotonic clock
+        self._offset = time.time() - time.monotonic()
+        self._pins: dict[float, TimedFrame | None] = {}
+        self._last: tuple[str, float] | None = None  # (row id, end) still owed a frame after
+        self._origins: dict[float, str] = {}  # event time -> origin, for pending actions
+        # (x, y) -> the element under a press of a pending action, looked up at the press
+        self._elements: dict[tuple[int, int], dict[str, Any] | None] = {}
+        self.actions = 0
+        self.events = 0
+        self.paused = False
+        self._worker = threading.Thread(target=self._run, name="driverseat-recorder", daemon=True)
+        self._started = 0.0
+        self._stopped = threading.Event()
+        self.failure: BaseException | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, *, grab_frames: bool = True) -> None:
+        """Start; ``grab_frames=False`` leaves the ring to whoever adds frames (tests)."""
+        self._started = self._clock()
+        if grab_frames:
+            self.ring.grab_now()  # every action has a frame from before it, the first included
+            self.ring.start()
+        self._worker.start()
+        self.desktop.start()
+
+    def stop(self) -> Summary:
+        """Stop observing, flush every pending action, store the last frame after."""
+        if not self._stopped.is_set():
+            self._stopped.set()
+            self.desktop.stop_input()  # every event seen so far is queued after this
+            self._events.put(_STOP)
+            self._worker.join(timeout=30)
+            self.ring.stop()
+            self.desktop.close()
+            self.shadow.add_seconds(self.info.id, self._clock() - self._started)
+        return Summary(
+            self.info.name, self.actions, self._clock() - self._started,
+            self.files.bytes_written, self.events,
+        )  # fmt: skip
+
+    @property
+    def input_failure(self) -> BaseException | None:
+        return self.desktop.failure
+
+    # -- the worker ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                deadline = self._deadline()
+                timeout = None if deadline is None else max(0.0, deadline - self._clock())
+                try:
+                    item = self._events.get(timeout=timeout)
+                except queue.Empty:
+                    self._tick(self._clock())
+                    continue
+                if item is _STOP:
+                    break
+                assert isinstance(item, RecordedEvent)
+                self._tick(item.event.t)  # a burst that ended before this event ends first
+                self._origins[item.event.t] = item.origin.value
+                self.events += 1
+                self._look_up(item.event)
+                for out in self.merger.feed(item.event):
+                    self._handle(out)
+                self._pin()
+            for out in self.merger.flush():
+                self._handle(out)
+            if self._last is not None:
+                self._frame_after(self.ring.grab_now())
+        except BaseException as exc:  # handed to the owner through .failure
+            self.failure = exc
+            log.exception("the recorder stopped")
+
+    def _deadline(self) -> float | None:
+        times = [t for t in (self.merger.next_deadline(),) if t is not None]
+        if self._last is not None:
+            times.append(self._last[1] + BURST_GAP_S)
+        return min(times) if times else None
+
+    def _tick(self, now: float) -> None:
+        for out in self.merger.tick(now):
+            self._handle(out)
+        if self._last is None or now < self._last[1] + BURST_GAP_S:
+            return
+        end = self._last[1]
+        since = self.merger.pending_since()
+        if since is not None and since < end + BURST_GAP_S:
+            self._last = None  # the burst goes on: the pending action will be its last
+        elif self.ring.last_grab > end:
+            entry = self.ring.before(since) if since is not None else self.ring.latest()
+            if entry is not None:
+                self._frame_after(entry)
+        else:
+            self.ring.poke()  # no grab since the action ended yet: look again shortly
+            self._last = (self._last[0], now + 0.05 - BURST_GAP_S)
+
+    def _pin(self) -> None:
+        """Hold on to the frame from before the pending action's start: the ring may
+        have dropped it by the time a long burst is complete."""
+        since = self.merger.pending_since()
+        if since is None:
+            self._pins.clear()
+            self._origins.clear()
+            self._elements.clear()
+            return
+        for t in [t for t in self._pins if t < since]:
+            del self._pins[t]
+        for t in [t for t in self._origins if t < since]:
+            del self._origins[t]
+        if since not in self._pins:
+            self._pins[since] = self.ring.before(since)
+
+    def _look_up(self, ev: RawEvent) -> None:
+        """The element under a press, asked when the press is handled (milliseconds after
+        it, before its release can have closed the window it was on)."""
+        if ev.kind is not Kind.BUTTON_DOWN or ev.x is None or ev.y is None or self.merger.paused:
+            return
+        if (ev.x, ev.y) not in self._elements:
+            self._elements[(ev.x, ev.y)] = self.desktop.element_at(ev.x, ev.y)
+
+    def _element_of(self, out: HumanAction) -> dict[str, Any] | None:
+        if isinstance(out, Click | Scroll):
+            return self._elements.get((out.x, out.y))
+        if isinstance(out, Drag) and out.path:
+            return self._elements.get(out.path[0])
+        return None
+
+    def _handle(self, out: HumanAction | PauseToggled) -> None:
+        if isinstance(out, PauseToggled):
+            self.paused = out.paused
+            log.info("recording %s", "paused" if out.paused else "resumed")
+            return
+        try:
+            action = canonical(out)
+        except ValueError as exc:
+            log.warning("not recorded: %s", exc)
+            return
+        entry = self._pins.get(out.start) or self.ring.before(out.start) or self.ring.latest()
+        digest = self.files.put(entry.frame) if entry is not None else None
+        # the origin of the action's first event (one person's action has one source)
+        origin = self._origins.get(out.start, "human")
+        row = self.shadow.add_action(
+            self.info.id,
+            self._seq,
+            (out.start + self._offset, out.end + self._offset),
+            action,
+            origin=origin,
+            window=entry.title if entry is not None else None,
+            frame_before=digest,
+            element=self._element_of(out),
+        )
+        self._seq += 1
+        self.actions += 1
+        self._last = (row, out.end)  # owed a frame after, unless the burst goes on
+        self.ring.poke()
+
+    def _frame_after(self, entry: TimedFrame) -> None:
+        assert self._last is not None
+        self.shadow.set_frame_after(self._last[0], self.files.put(entry.frame))
+        self._last = None

@@ -1,0 +1,123 @@
+"""Which windows of one WM_CLASS are mapped, asked of a real Xvfb; and which is under a pointer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from Xlib import display
+
+from capture.input import InputEvent, Kind, Origin
+from capture.window_watch import WindowWatch
+from tests.daemon.live import poll
+from tests.x11.human import SimulatedHuman
+
+pytestmark = pytest.mark.x11
+
+CLASS = "watch-test"
+
+
+class Client:
+    """An X client that makes top-level windows, optionally framed as a reparenting WM would."""
+
+    def __init__(self, name: str) -> None:
+        self.d = display.Display(name)
+        self.root = self.d.screen().root
+
+    def window(
+        self, wm_class: str, *, x: int = 0, y: int = 0, size: int = 50, parent: Any = None
+    ) -> Any:
+        win = (parent or self.root).create_window(x, y, size, size, 0, self.d.screen().root_depth)
+        win.set_wm_class("instance", wm_class)
+        self.d.sync()
+        return win
+
+    def close(self) -> None:
+        self.d.close()
+
+
+@pytest.fixture
+def client(xserver: str) -> Iterator[Client]:
+    c = Client(xserver)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def watch(xserver: str) -> Iterator[WindowWatch]:
+    with WindowWatch(xserver, CLASS) as w:
+        yield w
+
+
+def test_mapped_windows_of_the_class_and_only_those(watch: WindowWatch, client: Client) -> None:
+    ours, other = client.window(CLASS), client.window("someone-else")
+    assert watch.mapped() == frozenset() and watch.wait_none(0)
+    other.map()
+    ours.map()
+    client.d.sync()
+    assert poll(lambda: watch.mapped() == {ours.id}, timeout=3)
+    assert watch.wait_none(0.05) is False  # still up: a bounded wait says so
+    ours.unmap()
+    client.d.sync()
+    assert watch.wait_none(3)
+    ours.map()
+    client.d.sync()
+    assert poll(lambda: watch.mapped() == {ours.id}, timeout=3)
+    ours.destroy()  # a crashed overlay's windows are destroyed by the server
+    client.d.sync()
+    assert watch.wait_none(3)
+
+
+def test_a_window_mapped_before_the_watch_starts_counts(xserver: str, client: Client) -> None:
+    ours = client.window(CLASS)
+    ours.map()
+    client.d.sync()
+    with WindowWatch(xserver, CLASS) as w:
+        assert w.mapped() == {ours.id}
+    ours.destroy()
+    client.d.sync()
+
+
+def test_a_frame_around_one_of_ours_counts(watch: WindowWatch, client: Client) -> None:
+    frame = client.window("a-window-manager")
+    inner = client.window(CLASS, parent=frame)
+    inner.map()
+    frame.map()
+    client.d.sync()
+    assert poll(lambda: watch.mapped() == {frame.id}, timeout=3)
+    frame.unmap()
+    client.d.sync()
+    assert watch.wait_none(3)
+
+
+def test_focus_is_read_and_given_back(watch: WindowWatch, client: Client) -> None:
+    win = client.window("someone-else")
+    win.map()
+    client.d.sync()
+    assert poll(lambda: watch.give_focus(win.id), timeout=3)
+    assert watch.focus() == win.id and not watch.has_class(win.id)
+    win.unmap()
+    client.d.sync()
+    assert watch.give_focus(win.id) is False  # gone meanwhile: nothing to give it to
+
+
+def test_the_window_under_a_persons_pointer(
+    xserver: str, client: Client, human: SimulatedHuman
+) -> None:
+    from capture.input._xorg import XorgBackend
+
+    win = client.window(CLASS, x=300, y=300, size=100)
+    win.map()
+    client.d.sync()
+    backend = XorgBackend(xserver)
+    try:
+        ev = InputEvent(Kind.MOTION, 0, Origin.FOREIGN, 0, 0.0, human.pointer_id)
+        human.move(350, 350)
+        assert backend.window_of(ev) == win.id
+        human.move(10, 1000)
+        assert backend.window_of(ev) != win.id
+    finally:
+        backend.close()
+        win.destroy()
+        client.d.sync()
