@@ -108,7 +108,11 @@ def test_corrections_and_edits_become_vision_dpo_pairs(tmp_path: Path, capsys: p
     assert _answer(ds[2]["chosen"])["path"] == [[0, 0], [1365, 767]]
     assert _answer(ds[2]["rejected"])["path"] == [[10, 10], [20, 20], [30, 30]]
 
-    from trl.data_utils import is_conversational, maybe_apply_chat_template, prepare_multimodal_messages
+    from trl.data_utils import (
+        is_conversational,
+        maybe_apply_chat_template,
+        prepare_multimodal_messages,
+    )
 
     for example in ds:
         assert is_conversational(example)
@@ -133,7 +137,9 @@ def _tokenizer() -> Any:
         "</{{ m['role'] }}>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
     )
     tok = Tokenizer(models.WordLevel(vocab={"[UNK]": 0}, unk_token="[UNK]"))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, chat_template=template, eos_token="[UNK]")
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tok, chat_template=template, eos_token="[UNK]"
+    )
 
 
 def test_preference_with_nothing_to_pair_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,7 +173,11 @@ def test_sft_gives_one_instruction_example_per_human_action(tmp_path: Path, caps
                                  "modifiers": []}  # fmt: skip
     assert row["pyautogui"] == "pyautogui.click(x=80, y=45)"
 
-    from trl.data_utils import is_conversational, maybe_apply_chat_template, prepare_multimodal_messages
+    from trl.data_utils import (
+        is_conversational,
+        maybe_apply_chat_template,
+        prepare_multimodal_messages,
+    )
 
     for example in ds:
         assert is_conversational(example)
