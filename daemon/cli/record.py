@@ -147,5 +147,6 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
                 what = "preference pair(s)"
         except (ExportError, LookupError) as exc:
             raise ServeExit(str(exc)) from None
-    print(f"exported {done.rows} {what} and {done.frames} frame(s) ({done.bytes / 1e6:.2f} MB) to {args.out}")
+    lost = f"; {done.skipped} left out, their frames gone" if done.skipped else ""
+    print(f"exported {done.rows} {what} and {done.frames} frame(s) ({done.bytes / 1e6:.2f} MB) to {args.out}{lost}")
     return 0

@@ -42,6 +42,7 @@ class Folder:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.frames = self.bytes = self.rows = 0
+        self.skipped = 0  # rows left out (a frame gone), said in the summary line
         (self.out / "train" / "frames").mkdir(parents=True, exist_ok=True)
         self._seen: dict[str, str] = {}
         self._tmp = self.out / "train" / ".metadata.jsonl.tmp"

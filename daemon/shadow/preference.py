@@ -119,14 +119,20 @@ def export_preference(
             "no corrected or edited review in this data dir (approvals and rejections give no pair)"
         )
     folder = Folder(out)
+    skipped = 0
     try:
         for i, row in enumerate(todo, 1):
             review, decision = row["review"], _final(row["review"])
             size = (int(review["agent_size"][0]), int(review["agent_size"][1]))
             src = data_dir / REVIEW_FRAMES / str(row["frame"])
+            if not src.is_file():
+                skipped += 1  # a frame deleted by hand: no image, no vision row
+                continue
             name = f"{review['id']}.png"
             image = folder.frame(name, name, _frame_writer(src, size))
             chosen = chosen_action(review)
+            # text columns are strings, never null: datasets' JSON reader types a column per
+            # block, and one null in the first block and text in the next fails to load
             folder.add({
                 "file_names": [image],
                 "prompt": _messages("user", prompt_text(review), image=True),
@@ -136,14 +142,17 @@ def export_preference(
                 "rejected_action": json.dumps(review["action"], ensure_ascii=False),
                 "review_id": review["id"], "action_id": review["action_id"],
                 "verdict": decision["verdict"], "tier": review["tier"], "rule": review["rule"],
-                "reviewer": decision["reviewer"], "rationale": decision.get("rationale"),
+                "reviewer": decision["reviewer"], "rationale": decision.get("rationale") or "",
                 "created": review["created"], "decided": row["decided"],
                 "agent_width": size[0], "agent_height": size[1],
             })  # fmt: skip
             if progress:
                 progress_bar(i, len(todo))
+        if not folder.rows:
+            raise LookupError(f"the {skipped} corrected or edited review(s) have lost their frames")
     except BaseException:
         folder.abort()
         raise
     folder.finish()
+    folder.skipped = skipped
     return folder

@@ -98,7 +98,7 @@ def export_sft(
                     ],
                     "session": info.name, "step": a["seq"], "time": round(a["started"], 3),
                     "action": json.dumps(a["action"], ensure_ascii=False),
-                    "pyautogui": pyautogui_code(a["action"]), "window": a["window"],
+                    "pyautogui": pyautogui_code(a["action"]), "window": a["window"] or "",
                     "screen_width": info.screen_w, "screen_height": info.screen_h,
                 })  # fmt: skip
                 history.append(a["action"])

@@ -152,6 +152,19 @@ def test_preference_with_nothing_to_pair_says_so(tmp_path: Path, capsys: pytest.
     assert "no corrected or edited review" in capsys.readouterr().err
 
 
+def test_a_review_whose_frame_is_gone_is_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _reviews(tmp_path)
+    with Store(tmp_path / "driverseat.db") as store:
+        frame = store.get_review(ids["edit"])
+    assert frame is not None
+    (tmp_path / "frames" / frame["frame"]).unlink()
+    assert main(["export", "--format", "preference", "--out", str(tmp_path / "o"),
+                 "--data-dir", str(tmp_path)]) == 0  # fmt: skip
+    assert capsys.readouterr().out.rstrip().endswith("; 1 left out, their frames gone")
+    meta = (tmp_path / "o" / "train" / "metadata.jsonl").read_text().splitlines()
+    assert [json.loads(m)["review_id"] for m in meta] == [ids["correct"], ids["drag"]]
+
+
 def test_sft_gives_one_instruction_example_per_human_action(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, out = tmp_path / "data", tmp_path / "sft"
     _session(data)  # a human click, then a foreign (another injector's) typing
