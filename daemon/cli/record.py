@@ -68,6 +68,9 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
     which.add_argument("--all", action="store_true", help="every recorded session")
     e.add_argument("--format", choices=["trajectory", "sft", "preference"], default="trajectory")
     e.add_argument("--goal", metavar="TEXT", help="sft: the goal in every prompt (default: the session's name)")
+    e.add_argument("--approvals", action="store_true",
+                   help="sft: also one row per approved review (the agent's action a person "
+                   "confirmed); then --session/--all are optional")  # fmt: skip
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="the dataset folder to write")
     data_dir_arg(e)
 
@@ -130,17 +133,19 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
         raise ServeExit(f"nothing recorded: {db} does not exist (record with `driverseat record`)")
     if args.format == "preference" and (args.session or args.all):
         raise ServeExit("--format preference exports every corrected or edited review; it takes no --session/--all")
-    if args.format != "preference" and not (args.session or args.all):
+    approvals = args.format == "sft" and args.approvals
+    if args.format != "preference" and not (args.session or args.all or approvals):
         raise ServeExit(f"--format {args.format} needs --session NAME or --all")
     bar = sys.stderr.isatty()
-    sessions = None if args.all else args.session
+    sessions = None if args.all else (args.session or [])
     with Store(db) as store:
         try:
             if args.format == "trajectory":
                 print(export_trajectory(store, data_dir, sessions, args.out, progress=bar).line())
                 return 0
             if args.format == "sft":
-                done = export_sft(store, data_dir, sessions, args.out, goal=args.goal, progress=bar)
+                done = export_sft(store, data_dir, sessions, args.out, goal=args.goal,
+                                  approvals=approvals, progress=bar)  # fmt: skip
                 what = "instruction example(s)"
             else:
                 done = export_preference(store, data_dir, args.out, progress=bar)

@@ -17,7 +17,7 @@ is stored at the agent's size (resized from the screen's when they differ): a
 coordinate in an answer is a pixel of the image beside it.
 
 An approval gives no pair (there is no worse answer to set against it); it is a
-positive example, which ``sft`` would carry (not exported yet). A rejection gives no pair
+positive example: ``export --format sft --approvals`` writes it as an instruction row. A rejection gives no pair
 either: the person said what was wrong, not what was right; a pair needs the action they
 then showed, which the recorder does not yet attach to the rejected review.
 """
@@ -34,7 +34,7 @@ from capture.coords import Rect, Scaling
 from daemon.shadow.folder import Folder, action_text, progress_bar
 from daemon.store import Store
 
-__all__ = ["REVIEW_FRAMES", "chosen_action", "export_preference", "prompt_text"]
+__all__ = ["REVIEW_FRAMES", "chosen_action", "export_preference", "frame_writer", "prompt_text"]
 
 REVIEW_FRAMES = "frames"  # the review queue's frames, beside the database (cli/serve.py)
 PAIRED = ("corrected", "edited")
@@ -81,7 +81,8 @@ def chosen_action(review: dict[str, Any]) -> dict[str, Any]:
     return action
 
 
-def _frame_writer(src: Path, size: tuple[int, int]) -> Any:
+def frame_writer(src: Path, size: tuple[int, int]) -> Any:
+    """Writes the review's frame at the agent's size (its coordinates are the agent's)."""
     def write(dst: Path) -> None:
         img = cv2.imread(str(src), cv2.IMREAD_COLOR)
         if img is None:
@@ -129,7 +130,7 @@ def export_preference(
                 skipped += 1  # a frame deleted by hand: no image, no vision row
                 continue
             name = f"{review['id']}.png"
-            image = folder.frame(name, name, _frame_writer(src, size))
+            image = folder.frame(name, name, frame_writer(src, size))
             chosen = chosen_action(review)
             # text columns are strings, never null: datasets' JSON reader types a column per
             # block, and one null in the first block and text in the next fails to load

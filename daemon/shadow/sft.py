@@ -11,6 +11,11 @@ TRL's ``SFTTrainer`` reads for vision-language models::
 The user turn holds the goal (``--goal``, else the session's name), the session's
 previous actions (the last ``HISTORY``) and the screen size; the answer is the canonical
 action in screen pixels, the frame's own. ``pyautogui`` carries the same action as code.
+
+With ``approvals``, every approved review is a row too (``source: "approval"``): the
+agent's own action, which a person confirmed, after the prompt a preference row has
+(goal, steps, the agent's reasoning), in the agent's space with its frame at the agent's
+size. Recorded rows have ``source: "recording"``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from daemon.shadow.convert import pyautogui_code
 from daemon.shadow.export import ExportError
 from daemon.shadow.folder import Folder, action_text, progress_bar
+from daemon.shadow.preference import REVIEW_FRAMES, frame_writer, prompt_text
 from daemon.shadow_store import SessionInfo, ShadowStore
 from daemon.store import Store
 
@@ -57,6 +63,42 @@ def _chosen(shadow: ShadowStore, sessions: list[str] | None) -> list[SessionInfo
     return [known[n] for n in sessions]
 
 
+def _row(image: str, text: str, action: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    try:
+        code = pyautogui_code(action)
+    except (ValueError, KeyError):
+        code = ""  # a kind pyautogui has no call for (an agent's mouse_down, wait...)
+    return {
+        "file_names": [image],
+        "messages": [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]},
+            {"role": "assistant", "content": [{"type": "text", "text": action_text(action)}]},
+        ],
+        "action": json.dumps(action, ensure_ascii=False),
+        "pyautogui": code,
+        **meta,
+    }
+
+
+def _approvals(store: Store, data_dir: Path, folder: Folder) -> None:
+    """One row per approved review: the agent's own action, confirmed by a person, with
+    the prompt of a preference row (goal, steps, reasoning) and the frame at the agent's size."""
+    for row in store.reviews_with_status("approved"):
+        review = row["review"]
+        src = data_dir / REVIEW_FRAMES / str(row["frame"])
+        if not src.is_file():
+            folder.skipped += 1
+            continue
+        size = (int(review["agent_size"][0]), int(review["agent_size"][1]))
+        name = f"{review['id']}.png"
+        image = folder.frame(name, name, frame_writer(src, size))
+        folder.add(_row(
+            image, prompt_text(review), review["action"], source="approval",
+            session="", step=-1, time=round(float(review["created"]), 3), window="",
+            screen_width=size[0], screen_height=size[1], review_id=review["id"],
+        ))  # fmt: skip
+
+
 def export_sft(
     store: Store,
     data_dir: Path,
@@ -64,13 +106,15 @@ def export_sft(
     out: Path,
     *,
     goal: str | None = None,
+    approvals: bool = False,
     progress: bool = False,
 ) -> Folder:
-    """Write the person's actions of the sessions named (all if None) to ``out``."""
+    """Write the person's actions of the sessions named (all if None; none if empty) to
+    ``out``, and with ``approvals`` every approved review."""
     shadow = ShadowStore(store)
-    todo = [(info, shadow.actions(info.id)) for info in _chosen(shadow, sessions)]
+    todo = [(info, shadow.actions(info.id)) for info in _chosen(shadow, sessions)] if sessions != [] else []
     total = sum(len(acts) for _, acts in todo)
-    if not total:
+    if not total and not approvals:
         raise ExportError("the sessions chosen hold no actions")
     folder = Folder(out)
     done = 0
@@ -88,22 +132,20 @@ def export_sft(
                 image = folder.frame(rel, Path(rel).name, data_dir / rel)
                 size = (info.screen_w, info.screen_h)
                 text = instruction(goal or info.name, history[-HISTORY:], size)
-                folder.add({
-                    "file_names": [image],
-                    "messages": [
-                        {"role": "user",
-                         "content": [{"type": "image"}, {"type": "text", "text": text}]},
-                        {"role": "assistant",
-                         "content": [{"type": "text", "text": action_text(a["action"])}]},
-                    ],
-                    "session": info.name, "step": a["seq"], "time": round(a["started"], 3),
-                    "action": json.dumps(a["action"], ensure_ascii=False),
-                    "pyautogui": pyautogui_code(a["action"]), "window": a["window"] or "",
-                    "screen_width": info.screen_w, "screen_height": info.screen_h,
-                })  # fmt: skip
+                # text columns are strings, never null (see preference.py)
+                folder.add(_row(
+                    image, text, a["action"], source="recording", session=info.name,
+                    step=a["seq"], time=round(a["started"], 3), window=a["window"] or "",
+                    screen_width=info.screen_w, screen_height=info.screen_h, review_id="",
+                ))  # fmt: skip
                 history.append(a["action"])
+        if approvals:
+            _approvals(store, data_dir, folder)
         if not folder.rows:
-            raise ExportError("the sessions chosen hold no action of the person's with a frame")
+            raise ExportError(
+                "nothing to export: no action of the person's with a frame"
+                + (" and no approved review" if approvals else "")
+            )
     except BaseException:
         folder.abort()
         raise

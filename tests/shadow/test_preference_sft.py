@@ -198,6 +198,26 @@ def test_sft_gives_one_instruction_example_per_human_action(tmp_path: Path, caps
         assert "<assistant>{" in maybe_apply_chat_template({"messages": example["messages"]}, _tokenizer())["text"]
 
 
+def test_an_approval_is_a_positive_sft_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _reviews(tmp_path)  # one approval among them
+    _session(tmp_path)
+    out = tmp_path / "sft"
+    assert main(["export", "--format", "sft", "--approvals", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("exported 1 instruction example(s) and 1 frame(s)")
+    import datasets
+
+    [row] = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
+    assert row["source"] == "approval" and row["images"][0].size == AGENT
+    user, answer = row["messages"]
+    assert user["content"][0]["type"] == "image" and "Goal: (not given)" in user["content"][1]["text"]
+    assert _answer([answer]) == {"action": "click", "x": 5, "y": 5, "button": "left", "count": 1, "modifiers": []}
+    both = tmp_path / "both"
+    assert main(["export", "--format", "sft", "--approvals", "--all", "--out", str(both),
+                 "--data-dir", str(tmp_path)]) == 0  # fmt: skip
+    ds = datasets.load_dataset("imagefolder", data_dir=str(both), split="train")
+    assert ds["source"] == ["recording", "approval"]
+
+
 def test_sft_history_lists_the_previous_actions(tmp_path: Path) -> None:
     from daemon.shadow.sft import instruction
 
