@@ -117,8 +117,7 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
         (f"<!doctype html><html><head><meta charset='utf-8'><title>driverseat readiness</title>"
         f"<style>{_CSS}</style></head><body>"),
         "<h1>driverseat readiness report</h1>",
-        (f'<p class="muted">From {_when(f.since if f.since is not None else f.first)} to {_when(f.last)} '
-        f"(UTC), generated {_when(time.time())}.</p>"),
+        (f'<p class="muted">{_period(f)} (UTC), generated {_when(time.time())}.</p>'),
         f'<p><span class="stage {name}" id="stage">{name}</span></p><p>{escape(why)}.</p>',
         (f"<p>Thresholds (fixes per 1,000 agent actions; a fix is a correction, an edit, a rejection "
         f"or an intervention): supervisor at or below {t.supervisor_per_1000:g}, auditor at or below "
@@ -153,6 +152,12 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
                      + thumbs)  # fmt: skip
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _period(f: Figures) -> str:
+    if f.first is None:
+        return "Nothing recorded" + (f" since {_when(f.since)}" if f.since is not None else "")
+    return f"From {_when(f.since if f.since is not None else f.first)} to {_when(f.last)}"
 
 
 def _cost(f: Figures, hourly: float | None) -> str:

@@ -113,6 +113,13 @@ def test_the_page_is_self_contained_and_states_the_figures(tmp_path: Path, capsy
     assert 'id="stage">learner<' in later and "400 agent action(s), fewer than the 500" in later
 
 
+def test_an_empty_database_gives_a_learner_page(tmp_path: Path) -> None:
+    Store(tmp_path / "driverseat.db").close()
+    page = _report(tmp_path, "--hourly-cost", "60", "--since", "2026-11-02T10:00")
+    assert "Nothing recorded since 2026-11-02 10:00" in page and 'id="stage">learner<' in page
+    assert "No agent actions in this period" in page and "No reviews in this period" in page
+
+
 def test_the_report_needs_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--out", str(tmp_path / "r.html"), "--data-dir", str(tmp_path / "none")]) == 1
     assert "does not exist" in capsys.readouterr().err
