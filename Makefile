@@ -30,6 +30,7 @@ test: deps
 
 bench: deps
 	$(PY) bench/yield_latency.py
+	$(PY) bench/guard_cost.py
 	$(PY) bench/screenshot.py
 	$(PY) bench/locate.py
 	$(PY) bench/a11y_lookup.py

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=500.0, help="agent primitives per second (default 500)")
     ap.add_argument("--agent-only", type=int, default=10_000, help="primitives in the agent-only stream")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--guard", action="store_true", help="with the hold guard watching, as serve runs")
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
 
@@ -59,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         human = SimulatedHuman(vd.name)
         witness = Witness(vd.name)
         rt = Runtime(display=vd.name, resume_after=0.05, step_interval=1.0 / args.rate)
+        guard = None
+        if args.guard:
+            from capture.input.guard import GuardLink
+
+            guard = GuardLink.spawn(vd.name)
+            guard.wait_ready()
+            rt.backend.watch = guard
         ours = set(rt.backend._ours)  # type: ignore[attr-defined]
         try:
             latencies: list[float] = []
@@ -134,11 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             agent_only_sent = rt.executor.primitives_sent - sent0
         finally:
             rt.close()
+            if guard is not None:
+                guard.close()
             witness.close()
             human.close()
 
     result = {
         "bench": "yield_latency",
+        "guard": args.guard,
         "trials": len(latencies),
         "not_interrupted": not_interrupted,
         "stream_rate_per_s": round(statistics.median(rates), 1) if rates else None,

@@ -59,6 +59,9 @@ class Daemon:
         self.gate: Gate | OpenGate = gate if gate is not None else OpenGate()
         self.hub = hub if hub is not None else EventHub()
         self._background: set[asyncio.Task[Any]] = set()
+        # approved actions about to run: their start goes on disk first (see _starting)
+        self._run_once: set[str] = set()
+        runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
             self.gate.publish = self.hub.publish
             self.gate.attention = runtime.intervention
@@ -147,7 +150,12 @@ class Daemon:
             ran, outcome = p.action, not_clear(p.id, p.action, state.state)
         elif isinstance(answer, Cleared):
             ran = answer.action
-            outcome = await asyncio.wrap_future(self.runtime.submit(answer.screen, p.id))
+            if answer.review is not None:
+                self._run_once.add(p.id)
+            try:
+                outcome = await asyncio.wrap_future(self.runtime.submit(answer.screen, p.id))
+            finally:
+                self._run_once.discard(p.id)
         else:
             ran = p.action
             outcome = Outcome(
@@ -160,6 +168,19 @@ class Daemon:
         await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome
+
+    def _starting(self, action_id: str) -> str | None:
+        """Executor thread, just before an action runs: a reviewed one is marked running on
+        disk first, so that after a kill -9 at any moment it runs at most once (a restart
+        adopts its decision, and runs it only if this mark was never made)."""
+        if action_id not in self._run_once:
+            return None
+        if self.store.start_action(action_id):
+            return None
+        return (
+            "it had started before driverseat was restarted (it may have run in full or in "
+            "part); an approved action is not run again"
+        )
 
     async def look(self, action: Action) -> Outcome:
         """A passive action (screenshot, cursor position) for a dialect's own needs: not

@@ -200,6 +200,20 @@ class Store(Closing):
                 ),
             )
 
+    def start_action(self, action_id: str) -> bool:
+        """Mark a pending action ``running``, just before its first primitive; False (and
+        nothing changed) if its row is no longer pending: it started before, in a daemon
+        that died, and must not run twice. An action with no row at all may run."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE actions SET status = 'running' WHERE id = ? AND status = 'pending'",
+                (action_id,),
+            )
+            if cur.rowcount == 1:
+                return True
+            row = self._db.execute("SELECT 1 FROM actions WHERE id = ?", (action_id,)).fetchone()
+            return row is None
+
     def record_event(self, kind: str, payload: dict[str, Any], *, at: float | None = None) -> str:
         """Append one control event; returns its id (the payload's ``event_id`` if any)."""
         event_id = str(payload.get("event_id") or uuid.uuid4().hex)
@@ -363,6 +377,18 @@ class Store(Closing):
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM reviews WHERE status = ? ORDER BY created, rowid", (status,)
+            ).fetchall()
+            return [self._review_row(r) for r in rows]
+
+    def reviews_unsettled(self) -> list[dict[str, Any]]:
+        """Every review decided (or expired) whose action has no outcome yet, oldest first,
+        shaped like :meth:`get_review`: a daemon died between the decision and the record
+        of what became of the action (``pending``: it never started; ``running``: it had)."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT r.* FROM reviews r JOIN actions a ON a.id = r.action_id
+                   WHERE r.status != 'pending' AND a.status IN ('pending', 'running')
+                   ORDER BY r.created, r.rowid"""
             ).fetchall()
             return [self._review_row(r) for r in rows]
 

@@ -4,7 +4,7 @@
 #     a foreign injector for tests), scrot/imagemagick (the reference screenshot path in
 #     bench/), Qt's xcb libraries and a font (the overlay), a session D-Bus and the AT-SPI
 #     accessibility bus (capture.a11y names elements from it) and zenity (real GTK dialogs
-#     for its tests);
+#     for its tests) and chromium (renders `driverseat report` headless in its test);
 #   - a virtualenv ($VENV, default .venv) with the project installed editable, extras $EXTRAS.
 # Uses sudo for apt-get when not root. Safe to run again: it only acts on what is missing.
 set -euo pipefail
@@ -20,6 +20,7 @@ DEB_PACKAGES=(
   libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 libxcb-randr0
   libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
   dbus at-spi2-core zenity
+  chromium
 )
 
 say() { printf 'driverseat: %s\n' "$*" >&2; }
@@ -65,6 +66,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing driverseat[$EXTRAS] into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
   "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+  if [ "$EXTRAS" = test ] || [ "$EXTRAS" = dev ]; then
+    # test-only: TRL's dataset functions check the exports; --no-deps keeps torch out
+    "$VENV/bin/python" -m pip install -q --no-deps "trl>=1.16,<2"
+  fi
   rm -f "$VENV"/.driverseat-installed-*
   touch "$stamp"
 fi

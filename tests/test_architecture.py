@@ -21,7 +21,8 @@ ROOMS: dict[str, set[str]] = {
     "service": {"control", "review"},
     "api": {"service", "adapters", "review"},
     "shadow": set(),
-    "cli": {"api", "service", "control", "review", "adapters", "shadow"},
+    "report": set(),
+    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report"},
 }
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "reviewers", "auth", "events",
         "client"}  # fmt: skip

@@ -12,9 +12,19 @@ import os
 import sys
 
 from capture.errors import UnsupportedPlatform
-from capture.input._base import InputBackend, InputEvent, Kind, Ledger, Observer, Origin, Primitive
+from capture.input._base import (
+    HoldWatch,
+    InputBackend,
+    InputEvent,
+    Kind,
+    Ledger,
+    Observer,
+    Origin,
+    Primitive,
+)
 
 __all__ = [
+    "HoldWatch",
     "InputBackend",
     "InputEvent",
     "Kind",

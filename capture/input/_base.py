@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class Kind(enum.Enum):
@@ -66,6 +67,16 @@ class InputEvent:
 Observer = Callable[[InputEvent], None]
 
 
+class HoldWatch(Protocol):
+    """Told of every press before it is sent and of every release after it was sent, on
+    the executor thread: keep it to microseconds (the guard process is one, see
+    :mod:`capture.input.guard`)."""
+
+    def pressing(self, kind: Kind, code: int) -> None: ...
+
+    def released(self, kind: Kind, code: int) -> None: ...
+
+
 class Ledger:
     """Primitives we sent and have not yet seen come back, first in first out.
 
@@ -115,20 +126,32 @@ class InputBackend(abc.ABC):
         self.ledger = Ledger()
         self._held_keys: dict[int, None] = {}
         self._held_buttons: dict[int, None] = {}
+        # whoever must know what we hold even if this process dies (set before any send)
+        self.watch: HoldWatch | None = None
 
     # -- injection ---------------------------------------------------------------
     def send(self, p: Primitive) -> None:
-        """Write ``p`` to the ledger, then inject it; tracks held keys and buttons."""
-        self.ledger.add(p.kind, p.code if p.kind is not Kind.MOTION else 0)
+        """Write ``p`` to the ledger, then inject it; tracks held keys and buttons.
+
+        The watch hears of a press before it is sent and of a release after it was, so
+        whatever moment this process dies at, the watch knows at least what is held.
+        """
+        kind = p.kind
+        self.ledger.add(kind, p.code if kind is not Kind.MOTION else 0)
+        watch = self.watch
+        if watch is not None and (kind is Kind.KEY_DOWN or kind is Kind.BUTTON_DOWN):
+            watch.pressing(kind, p.code)
         self._inject(p)
-        if p.kind is Kind.KEY_DOWN:
+        if kind is Kind.KEY_DOWN:
             self._held_keys[p.code] = None
-        elif p.kind is Kind.KEY_UP:
+        elif kind is Kind.KEY_UP:
             self._held_keys.pop(p.code, None)
-        elif p.kind is Kind.BUTTON_DOWN:
+        elif kind is Kind.BUTTON_DOWN:
             self._held_buttons[p.code] = None
-        elif p.kind is Kind.BUTTON_UP:
+        elif kind is Kind.BUTTON_UP:
             self._held_buttons.pop(p.code, None)
+        if watch is not None and (kind is Kind.KEY_UP or kind is Kind.BUTTON_UP):
+            watch.released(kind, p.code)
 
     @abc.abstractmethod
     def _inject(self, p: Primitive) -> None: ...

@@ -215,10 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import locate, record, reviewers
+    from daemon.cli import locate, record, report, reviewers
 
     locate.add_parser(sub)
     record.add_parsers(sub, _display, _data_dir_arg)
+    report.add_parser(sub, _data_dir_arg)
     reviewers.add_parsers(sub, _data_dir_arg)
     return parser
 
@@ -311,6 +312,12 @@ def cmd_reviewers(args: argparse.Namespace) -> int:
     return reviewers.run_reviewer(args, _data_dir(args))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from daemon.cli import report
+
+    return report.run(args, _data_dir(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``driverseat`` console script; returns the exit code."""
     parser = build_parser()
@@ -318,8 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
-        "record": cmd_record, "export": cmd_record, "reviewer": cmd_reviewers,
-        "audit": cmd_reviewers,
+        "record": cmd_record, "export": cmd_record, "report": cmd_report,
+        "reviewer": cmd_reviewers, "audit": cmd_reviewers,
     }  # fmt: skip
     try:
         return commands[args.command](args)

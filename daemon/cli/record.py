@@ -57,13 +57,20 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
     e = sub.add_parser(
         "export",
         help="export recorded sessions as a training dataset",
-        description="Export recorded sessions. --format trajectory writes a Hugging Face "
-        "imagefolder dataset (train/metadata.jsonl and the frames): one row per action.",
+        description="Export training data as a Hugging Face imagefolder dataset "
+        "(train/metadata.jsonl and the frames). trajectory: one row per recorded action; "
+        "sft: one instruction example (goal, history, frame -> action) per action of the "
+        "person's, in TRL's conversational vision layout; preference: one DPO pair per "
+        "corrected or edited review (prompt, chosen, rejected, images), not per session.",
     )
-    which = e.add_mutually_exclusive_group(required=True)
+    which = e.add_mutually_exclusive_group()
     which.add_argument("--session", action="append", metavar="NAME", help="a session to export (repeatable)")
     which.add_argument("--all", action="store_true", help="every recorded session")
-    e.add_argument("--format", choices=["trajectory"], default="trajectory")
+    e.add_argument("--format", choices=["trajectory", "sft", "preference"], default="trajectory")
+    e.add_argument("--goal", metavar="TEXT", help="sft: the goal in every prompt (default: the session's name)")
+    e.add_argument("--approvals", action="store_true",
+                   help="sft: also one row per approved review (the agent's action a person "
+                   "confirmed); then --session/--all are optional")  # fmt: skip
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="the dataset folder to write")
     data_dir_arg(e)
 
@@ -117,18 +124,34 @@ def run_record(args: argparse.Namespace, data_dir: Path) -> int:
 
 def run_export(args: argparse.Namespace, data_dir: Path) -> int:
     from daemon.shadow.export import ExportError, export_trajectory
+    from daemon.shadow.preference import export_preference
+    from daemon.shadow.sft import export_sft
     from daemon.store import Store
 
     db = data_dir / DB_NAME
     if not db.exists():
         raise ServeExit(f"nothing recorded: {db} does not exist (record with `driverseat record`)")
+    if args.format == "preference" and (args.session or args.all):
+        raise ServeExit("--format preference exports every corrected or edited review; it takes no --session/--all")
+    approvals = args.format == "sft" and args.approvals
+    if args.format != "preference" and not (args.session or args.all or approvals):
+        raise ServeExit(f"--format {args.format} needs --session NAME or --all")
+    bar = sys.stderr.isatty()
+    sessions = None if args.all else (args.session or [])
     with Store(db) as store:
         try:
-            result = export_trajectory(
-                store, data_dir, None if args.all else args.session, args.out,
-                progress=sys.stderr.isatty(),
-            )  # fmt: skip
-        except ExportError as exc:
+            if args.format == "trajectory":
+                print(export_trajectory(store, data_dir, sessions, args.out, progress=bar).line())
+                return 0
+            if args.format == "sft":
+                done = export_sft(store, data_dir, sessions, args.out, goal=args.goal,
+                                  approvals=approvals, progress=bar)  # fmt: skip
+                what = "instruction example(s)"
+            else:
+                done = export_preference(store, data_dir, args.out, progress=bar)
+                what = "preference pair(s)"
+        except (ExportError, LookupError) as exc:
             raise ServeExit(str(exc)) from None
-    print(result.line())
+    lost = f"; {done.skipped} left out, their frames gone" if done.skipped else ""
+    print(f"exported {done.rows} {what} and {done.frames} frame(s) ({done.bytes / 1e6:.2f} MB) to {args.out}{lost}")
     return 0

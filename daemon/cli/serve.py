@@ -156,6 +156,26 @@ def _overlay_watch(runtime: Runtime, display: str) -> Iterator[None]:
         watch.close()
 
 
+def _hold_guard(display: str, runtime: Runtime, stack: ExitStack) -> str:
+    """Start the guard that lets go of what we hold if this process dies (even by
+    SIGKILL); says how it went. Without it the daemon still runs (a kill -9 may then
+    leave keys held, as it always did)."""
+    from capture.input.guard import GuardLink
+
+    if not display or runtime.backend.name != "xorg":
+        return "none (not an X11 backend)"
+    try:
+        link = GuardLink.spawn(display)
+        link.wait_ready()
+    except (OSError, RuntimeError) as exc:
+        return f"not started: {exc}"
+    # entered before the runtime's own close: on the way out the runtime releases what it
+    # holds (telling the guard), then the guard hears goodbye and exits doing nothing
+    stack.enter_context(link)
+    runtime.backend.watch = link
+    return f"started (pid {link.pid})"
+
+
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.api.app import VERSION, create_app, make_server
@@ -192,6 +212,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
             raise _Exit(
                 f"cannot drive display {display or '(none)'}: {exc}{hint}", 2 if args.display else 1
             ) from None
+        guard = _hold_guard(display, runtime, stack)
         closed = False
 
         def close_runtime() -> None:
@@ -226,6 +247,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         if host not in ("127.0.0.1", "::1", "localhost"):
             say(f"warning: listening on {host}: anyone who can reach this port and has the token "
                 "can drive this desktop")  # fmt: skip
+        say(f"guard:      {guard}")
         say(f"policy:     {'off' if gate is None else gate.policy.source}")
         if gate is not None and not args.no_overlay:
             from daemon.cli.overlay_process import start_overlay, stop_overlay

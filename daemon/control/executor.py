@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 ScreenshotFn = Callable[[], Image]
 ZoomFn = Callable[[tuple[int, int, int, int]], Image]  # screen-space x0, y0, x1, y1
 OutcomeHook = Callable[[Action, Outcome], None]
+StartHook = Callable[[str], str | None]
+"""Called with an action's id on the executor thread just before it runs: None lets it
+run; a reason keeps it from running (its outcome is ``interrupted`` with that detail)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class Executor:
         self.screenshot = screenshot
         self.zoom = zoom
         self.on_outcome = on_outcome
+        self.on_start: StartHook | None = None
         self._yield = intervention.yield_event
         self.screen = backend.screen_size()
         self._q: queue.Queue[_Job | object] = queue.Queue()
@@ -104,7 +108,7 @@ class Executor:
                 if job is _STOP:
                     return
                 assert isinstance(job, _Job)
-                outcome = self._execute_safely(job)
+                outcome = self._not_started(job) or self._execute_safely(job)
                 if self.on_outcome is not None:
                     try:
                         self.on_outcome(job.action, outcome)
@@ -122,6 +126,21 @@ class Executor:
                     left.future.set_result(
                         self._outcome(left.id, left.action, "error", "driverseat shut down", left.submitted)
                     )
+
+    def _not_started(self, job: _Job) -> Outcome | None:
+        """None if ``on_start`` lets the job run now; else the outcome that says why not."""
+        if self.on_start is None:
+            return None
+        try:
+            why = self.on_start(job.id)
+        except Exception as exc:
+            log.exception("start hook failed for %s", job.id)
+            return self._outcome(
+                job.id, job.action, "error", f"could not record its start ({exc}); it did not run", job.submitted
+            )  # fmt: skip
+        if why is None:
+            return None
+        return self._outcome(job.id, job.action, "interrupted", why, job.submitted)
 
     def _execute_safely(self, job: _Job) -> Outcome:
         """Run one job; every failure becomes an ``error`` outcome and nothing stays held."""

@@ -16,7 +16,9 @@ answers :class:`Cleared` (run it, possibly as a person edited it) or :class:`Hel
 The gate never runs anything itself: whoever owns the executor runs what it cleared.
 After a restart :meth:`Gate.adopt` waits again on every pending review. A grace window
 cut short by a restart is not resumed: its review expires and the action does not run
-(nobody chose to let it run, and the moment it was proposed for has passed).
+(nobody chose to let it run, and the moment it was proposed for has passed). Reviews
+decided before a restart whose action's outcome was never recorded are answered again
+from their decision; the Daemon runs a Cleared one only if it had not started.
 
 :class:`OpenGate` is the gate of ``--policy off``: everything is cleared, nothing is
 ever held for a person, and :meth:`OpenGate.ask` refuses (403).
@@ -294,11 +296,33 @@ class Gate:
 
     # -- after a restart -----------------------------------------------------------------------
     def adopt(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
-        """Every review an earlier daemon left pending, with the wait for its answer.
+        """Every review an earlier daemon left pending, with the wait for its answer; then
+        every review it had decided but whose action's outcome it never recorded, with
+        the answer the decision gave (a Cleared one runs only if it never started: the
+        Daemon puts an approved action's start on disk before its first primitive).
 
         A grace review is expired at once (see the module docstring); the others wait for
         their person again, and count as open reviews meanwhile.
         """
+        adopted = self._adopt_pending()
+        seen = {p.id for p, _ in adopted}
+        for review in self.queue.unsettled():
+            if review.action_id in seen:
+                continue
+            p = Proposal(review.action_id, parse_action(review.action), parse_action(review.screen_action))
+            ruling = Ruling(review.tier, review.rule, f"decided before a restart (rule {review.rule!r})")
+            adopted.append((p, _ready(self._decided_before(p, review, ruling))))
+        return adopted
+
+    def _decided_before(self, p: Proposal, review: Review, ruling: Ruling) -> Answer:
+        last = review.decisions[-1] if review.decisions else None
+        if review.status == "approved" and last is not None and last.reviewer == GRACE_REVIEWER:
+            # nobody chose to run it later than its moment (as for a grace window cut short)
+            text = "Its undo window had passed, but driverseat restarted before it ran; the action did not run."
+            return Held(ruling, review, status="expired", detail=text)
+        return self._answer(p, review, ruling)
+
+    def _adopt_pending(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
         adopted: list[tuple[Proposal, Awaitable[Answer]]] = []
         for review in self.queue.pending():
             p = Proposal(review.action_id, parse_action(review.action), parse_action(review.screen_action))

@@ -180,6 +180,11 @@ class ReviewQueue:
         with self._lock:
             return sorted((e.review for e in self._pending.values()), key=lambda r: r.created)
 
+    def unsettled(self) -> list[Review]:
+        """Reviews decided (or expired) whose action's outcome was never recorded: an
+        earlier daemon died in between (see :meth:`Store.reviews_unsettled`)."""
+        return [Review.model_validate(row["review"]) for row in self.store.reviews_unsettled()]
+
     def screenshot(self, review_id: str) -> bytes:
         """The review's frozen frame: PNG, screen pixels of its ``screen_rect``."""
         row = self.store.get_review(review_id)  # the row names the file: ids never build paths

@@ -204,3 +204,29 @@ def test_an_open_review_never_hides_a_takeover_from_a_running_action(rt: Runtime
     out = rt.run(parse_action({"action": "type", "text": "x" * 50}))
     assert out.status == "interrupted" and out.progress is not None and out.progress.done == 5
     rt.intervention.review_closed()
+
+
+def test_the_start_hook_runs_first_and_may_keep_an_action_from_running(rt: Runtime, fake: FakeBackend) -> None:
+    seen: list[str] = []
+
+    def on_start(action_id: str) -> str | None:
+        seen.append(action_id)
+        assert fake.sent == []  # before the first primitive
+        return None if action_id == "go" else "it had started before a restart"
+
+    rt.executor.on_start = on_start
+    kept = rt.executor.submit(parse_action({"action": "type", "text": "no"}), "kept").result(5)
+    assert kept.status == "interrupted" and kept.detail == "it had started before a restart"
+    assert fake.sent == []
+    ran = rt.executor.submit(parse_action({"action": "type", "text": "ok"}), "go").result(5)
+    assert ran.status == "executed" and fake.typed() == "ok"
+    assert seen == ["kept", "go"]
+
+
+def test_a_failing_start_hook_means_the_action_does_not_run(rt: Runtime, fake: FakeBackend) -> None:
+    def on_start(action_id: str) -> str | None:
+        raise OSError("disk full")
+
+    rt.executor.on_start = on_start
+    out = rt.executor.submit(parse_action({"action": "type", "text": "no"})).result(5)
+    assert out.status == "error" and "disk full" in out.detail and fake.sent == []

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from capture.coords import Rect, Scaling
-from daemon.actions import Action, DecisionRequest, parse_action
+from daemon.actions import Action, DecisionRequest, Outcome, parse_action
 from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Proposal, ReviewsOff
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
@@ -293,6 +293,42 @@ def test_open_gate_clears_everything_and_never_asks() -> None:
     with pytest.raises(ReviewsOff) as info:
         run(gate.ask(p, "safety", "the model flagged it"))
     assert info.value.status == 403 and gate.adopt() == [] and gate.queue is None
+
+
+def test_adoption_answers_reviews_decided_before_a_restart_whose_action_never_settled(s: Setup) -> None:
+    """A daemon died between a decision and the record of its action: the next one gives
+    the decision's answer again (the Daemon then runs a Cleared one only if it never
+    started); a grace window that had passed is not run late; settled ones are left alone."""
+
+    def held_then_decided(pid: str, text: str, req: DecisionRequest) -> None:
+        s.store.record_action(pid, "canonical", parse_action({"action": "type", "text": text}))
+        run(decided_by(s, s.gate.admit(proposal({"action": "type", "text": text, "confidence": 0.1}, pid)),
+                       lambda rid: s.queue.decide(rid, req) and None))  # fmt: skip
+
+    ann = "ann"
+    held_then_decided("approved", "careful", DecisionRequest(verdict="approve", reviewer=ann))
+    held_then_decided("rejected", "careful too", DecisionRequest(verdict="reject", reviewer=ann))
+    held_then_decided("grace", "GRACE", DecisionRequest(verdict="approve", reviewer=GRACE_REVIEWER))
+    held_then_decided("settled", "careful three", DecisionRequest(verdict="approve", reviewer=ann))
+    s.store.record_action("settled", "canonical", parse_action({"action": "type", "text": "careful three"}),
+                          Outcome(id="settled", action="type", status="executed"))  # fmt: skip
+    s.store.record_action("running", "canonical", parse_action({"action": "type", "text": "x"}))
+    again = s.restart()
+    try:
+        adopted = again.gate.adopt()
+        assert [p.id for p, _ in adopted] == ["approved", "rejected", "grace"]
+
+        async def answers() -> list[Any]:
+            return [await a for _, a in adopted]
+
+        approved, rejected, grace = run(answers())
+        assert isinstance(approved, Cleared) and approved.review is not None
+        assert approved.screen.model_dump()["text"] == "careful"
+        assert isinstance(rejected, Held) and rejected.status == "rejected"
+        assert isinstance(grace, Held) and grace.status == "expired" and "did not run" in grace.detail
+        assert again.opened == 0  # nobody is asked again
+    finally:
+        again.store.close()
 
 
 def test_an_unanswered_approve_review_is_never_let_through_by_a_window(s: Setup) -> None:

@@ -138,3 +138,17 @@ def test_writes_from_many_threads(tmp_path: Path) -> None:
         assert not errors
         assert len(store.recent_actions(1000)) == 200
         assert len(store.recent_events(1000)) == 200
+
+
+def test_start_action_marks_a_pending_action_running_once(tmp_path: Path) -> None:
+    with Store(tmp_path / "d.db") as store:
+        store.record_action("a1", "canonical", Type(text="hi"))
+        assert store.start_action("a1") is True
+        found = store.get_action("a1")
+        assert found is not None and found["status"] == "running"
+        assert store.start_action("a1") is False  # a second start: it must not run twice
+    with Store(tmp_path / "d.db") as again:  # nor after a restart
+        assert again.start_action("a1") is False
+        assert again.start_action("never-recorded") is True  # nothing on record says it started
+        again.record_action("a1", "canonical", Type(text="hi"), _outcome("a1", "interrupted"))
+        assert again.start_action("a1") is False

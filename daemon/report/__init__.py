@@ -1,0 +1,1 @@
+"""The readiness report (`driverseat report`): figures from the store, one HTML page."""
