@@ -468,6 +468,9 @@ class Review(_Wire):
     goal: str | None = None
     steps: tuple[str, ...] = ()
     screen_text: str | None = None
+    # a model's own safety checks on this action (OpenAI's pending_safety_checks, one
+    # "code: message" each), shown apart from the agent's words and what it read
+    safety_checks: tuple[str, ...] = ()
     screen_rect: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, width, height
     agent_size: tuple[int, int] = (0, 0)
     rationales_required: bool = False  # approving needs a rationale picked from ...
