@@ -54,12 +54,14 @@ def test_safety_checks_get_a_field_of_their_own(http: httpx.Client) -> None:
         call = pool.submit(http.post, "/v1/openai/computer", json=GUIDE_SAFETY)
         assert poll(listed, timeout=10)
         review = pending[0]
-        check = GUIDE_SAFETY["pending_safety_checks"][0]
-        assert review["safety_checks"] == [f"malicious_instructions: {check['message']}"]
-        assert review["screen_text"] is None  # not passed off as text read from the screen
-        assert review["rule"] == "openai-safety-checks" and review["tier"] == "approve"
-        decided = http.post(f"/v1/reviews/{review['id']}/decision",
-                            json={"verdict": "reject", "reviewer": "ann"})  # fmt: skip
+        try:
+            check = GUIDE_SAFETY["pending_safety_checks"][0]
+            assert review["safety_checks"] == [f"malicious_instructions: {check['message']}"]
+            assert review["screen_text"] is None  # not passed off as text read from the screen
+            assert review["rule"] == "openai-safety-checks" and review["tier"] == "approve"
+        finally:  # the held call returns whatever happened above
+            decided = http.post(f"/v1/reviews/{review['id']}/decision",
+                                json={"verdict": "reject", "reviewer": "ann"})  # fmt: skip
         assert decided.status_code == 200, decided.text
         out = call.result(timeout=30)
     assert out.status_code in (200, 503), out.text  # 503: the fake backend has no screenshot
