@@ -36,3 +36,21 @@ def test_forget_leaves_a_newer_daemons_file(tmp_path: Path) -> None:
     forget_url(tmp_path, "http://127.0.0.1:2")
     assert not url_path(tmp_path).exists()
     forget_url(tmp_path, "http://127.0.0.1:2")  # already gone: fine
+
+
+@pytest.mark.parametrize(
+    "argv", [["state"], ["stop"], ["resume"], ["mcp"], ["act", '{"action": "screenshot"}']]
+)
+def test_every_client_command_reads_the_file(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from daemon.cli import _url, build_parser
+
+    monkeypatch.delenv("DRIVERSEAT_URL", raising=False)
+    publish_url(tmp_path, "http://127.0.0.1:4002")
+    args = build_parser().parse_args([*argv, "--data-dir", str(tmp_path)])
+    assert _url(args) == "http://127.0.0.1:4002"
+    monkeypatch.setenv("DRIVERSEAT_URL", "http://127.0.0.1:4003")
+    assert _url(args) == "http://127.0.0.1:4003"
+    flagged = build_parser().parse_args([*argv, "--data-dir", str(tmp_path), "--url", "http://h:1"])
+    assert _url(flagged) == "http://h:1"
