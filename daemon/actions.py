@@ -301,8 +301,6 @@ class HumanClick(_Wire):
     space: SpaceName = "screen"
 
 
-StopCause = Literal["kill_switch", "api", "shutdown", "input-failure", "observer-failure"]
-
 # what the outcome's sentence names as the cause of a stop
 _STOPPED_BY: dict[str, str] = {
     "kill_switch": "the kill switch",
