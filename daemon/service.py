@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -108,12 +108,17 @@ class Daemon:
         """Judge, maybe hold for a person, run, record and publish one action."""
         return await self._propose(action, dialect, lambda p: self.gate.admit(p))
 
-    async def ask(self, action: Action, dialect: str, *, rule: str, why: str) -> Outcome:
+    async def ask(
+        self, action: Action, dialect: str, *, rule: str, why: str, safety_checks: Sequence[str] = ()
+    ) -> Outcome:
         """Like :meth:`act`, but a person must approve it whatever the policy's tier (unless
-        the policy denies it). ReviewsOff (403, nothing stored) under ``--policy off``."""
+        the policy denies it). ReviewsOff (403, nothing stored) under ``--policy off``.
+        ``safety_checks``: the model's own, shown to the person in a box of their own."""
         if isinstance(self.gate, OpenGate):
             await self.gate.ask(Proposal("", action, action), rule, why)  # raises ReviewsOff
-        return await self._propose(action, dialect, lambda p: self.gate.ask(p, rule, why))
+        return await self._propose(
+            action, dialect, lambda p: self.gate.ask(p, rule, why, safety_checks)
+        )
 
     async def _propose(
         self, action: Action, dialect: str, judge: Callable[[Proposal], Awaitable[Answer]]

@@ -113,9 +113,9 @@ def router(daemon: Daemon) -> APIRouter:
         for i, action in enumerate(actions):
             if i == 0 and checks:
                 said = openai.describe_checks(checks)
-                held = action.model_copy(update={"screen_text": f"OpenAI safety checks: {said}"})
                 outcome = await daemon.ask(
-                    held, "openai", rule=SAFETY_RULE, why=f"the model flagged this call: {said}"
+                    action, "openai", rule=SAFETY_RULE, why=f"the model flagged this call: {said}",
+                    safety_checks=[openai.describe_checks([c]) for c in checks],
                 )
                 if outcome.status == "executed":
                     acknowledged = checks  # a person approved: only then
