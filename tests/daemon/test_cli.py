@@ -303,7 +303,8 @@ def test_sigterm_halts_the_action_in_flight(serving: tuple[_Serving, str, Path])
             with pytest.raises(ConnectionClosed):
                 while True:
                     seen.append(json.loads(ws.recv(timeout=5)))
-            assert {"type": "control", "to": "stopped", "by": "shutdown"}.items() <= seen[0].items()
+            stops = [m for m in seen if m.get("type") == "control"]
+            assert stops and {"to": "stopped", "by": "shutdown"}.items() <= stops[0].items(), seen
         final = db.execute("SELECT status FROM actions WHERE kind = 'wait'").fetchall()
         assert final == [("interrupted",)]
     finally:
