@@ -25,6 +25,7 @@ from importlib import metadata
 from typing import Any
 
 from daemon.actions import LOOK_KINDS, Action, Outcome, Review
+from daemon.arrivals import Arrivals
 from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
@@ -61,6 +62,7 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
+        self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
         runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
             self.gate.publish = self.hub.publish
@@ -119,7 +121,12 @@ class Daemon:
         self, action: Action, dialect: str, judge: Callable[[Proposal], Awaitable[Answer]]
     ) -> Outcome:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
-        await asyncio.to_thread(self.store.record_action, p.id, dialect, action, None)
+        self.arrivals.enter(p.id)
+        try:
+            await asyncio.to_thread(self.store.record_action, p.id, dialect, action, None)
+        except BaseException:
+            self.arrivals.leave(p.id)
+            raise
         # A person may take minutes: the decision and the action go on even if the agent
         # hangs up; it re-attaches by id (GET /v1/actions/{id}, GET /v1/reviews/{id}).
         task = self._spawn(self._settle(p, judge(p), dialect))
@@ -138,6 +145,12 @@ class Daemon:
 
     async def _settle(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
         """Run what the gate cleared (or take its refusal), then record and publish."""
+        try:
+            return await self._run(p, judged, dialect)
+        finally:
+            self.arrivals.leave(p.id)  # whatever happened, later arrivals go on
+
+    async def _run(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
         answer = await judged
         state = self.runtime.intervention
         if isinstance(answer, Cleared) and answer.screen.action not in LOOK_KINDS and not (
@@ -153,7 +166,10 @@ class Daemon:
             if answer.review is not None:
                 self._run_once.add(p.id)
             try:
-                outcome = await asyncio.wrap_future(self.runtime.submit(answer.screen, p.id))
+                await self.arrivals.turn(p.id)
+                future = self.runtime.submit(answer.screen, p.id)
+                self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
+                outcome = await asyncio.wrap_future(future)
             finally:
                 self._run_once.discard(p.id)
         else:
@@ -222,5 +238,7 @@ class Daemon:
     def _on_review(self, kind: str, review: Review) -> None:
         # every decision, first approvals of an approve2 included, so every open overlay
         # sees a review another reviewer has answered
+        if kind == "created":  # held for a person: later arrivals must not wait behind it
+            self.arrivals.leave_soon(review.action_id)
         if kind == "decided":
             self.hub.publish({"type": "review_decided", "review": review.model_dump(mode="json")})
