@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon.actions import Action, Outcome
 from daemon.api.bodies import ErrorBody, State
+from daemon.api.websocket import abort_of
 from daemon.auth import bearer, token_matches
 from daemon.events import Subscription
 from daemon.service import Daemon
@@ -20,6 +21,7 @@ __all__ = ["WS_CLOSE_TOO_SLOW", "WS_CLOSE_UNAUTHORIZED", "router"]
 
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_TOO_SLOW = 4408
+CLOSE_GRACE = 1.0  # seconds a close frame may take to leave before the connection is reset
 _ERR = {"model": ErrorBody}
 
 
@@ -83,11 +85,7 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
     """Send queued messages until the client leaves or falls too far behind."""
 
     async def sender() -> None:
-        while True:
-            msg = await q.get()
-            if msg is None:
-                await ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown")
-                return
+        while (msg := await q.get()) is not None:
             await ws.send_text(json.dumps(msg, default=str))
 
     async def receiver() -> None:
@@ -100,10 +98,29 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
         except WebSocketDisconnect:
             return
 
-    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+    cut = asyncio.create_task(q.cut.wait())  # the hub hung up: overflow or shutdown
+    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver()), cut]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if q.cut.is_set():
+        await _hang_up(ws)
+
+
+async def _hang_up(ws: WebSocket) -> None:
+    """A close frame if it can leave within CLOSE_GRACE; else (a client that stopped
+    reading: the frame would wait behind its unread events forever) reset the connection."""
+    try:
+        await asyncio.wait_for(
+            ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown"), CLOSE_GRACE
+        )
+        return
+    except TimeoutError:
+        pass
+    except Exception:  # noqa: BLE001 - the client is gone already: nothing to close
+        return
+    if (abort := abort_of(ws.scope)) is not None:
+        abort()
