@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -106,19 +107,29 @@ class Daemon:
         """``action`` in screen space; ActionError (nothing stored, nothing sent) if off-screen."""
         return self.runtime.view.to_screen(action)
 
-    async def act(self, action: Action, dialect: str = "canonical") -> Outcome:
-        """Judge, maybe hold for a person, run, record and publish one action."""
-        return await self._propose(action, dialect, lambda p: self.gate.admit(p))
+    async def act(
+        self, action: Action, dialect: str = "canonical", abandoned: threading.Event | None = None
+    ) -> Outcome:
+        """Judge, maybe hold for a person, run, record and publish one action.
+
+        ``abandoned`` is set when the agent's connection is gone: an action not held for a
+        person then stops at its next primitive (or does not start), released like a
+        takeover. One a person approved runs anyway: that is the promise of a review."""
+        return await self._propose(action, dialect, lambda p: self.gate.admit(p), abandoned)
 
     async def ask(self, action: Action, dialect: str, *, rule: str, why: str) -> Outcome:
         """Like :meth:`act`, but a person must approve it whatever the policy's tier (unless
         the policy denies it). ReviewsOff (403, nothing stored) under ``--policy off``."""
         if isinstance(self.gate, OpenGate):
             await self.gate.ask(Proposal("", action, action), rule, why)  # raises ReviewsOff
-        return await self._propose(action, dialect, lambda p: self.gate.ask(p, rule, why))
+        return await self._propose(action, dialect, lambda p: self.gate.ask(p, rule, why), None)
 
     async def _propose(
-        self, action: Action, dialect: str, judge: Callable[[Proposal], Awaitable[Answer]]
+        self,
+        action: Action,
+        dialect: str,
+        judge: Callable[[Proposal], Awaitable[Answer]],
+        abandoned: threading.Event | None,
     ) -> Outcome:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
         self.arrivals.enter(p.id)
@@ -129,7 +140,7 @@ class Daemon:
             raise
         # A person may take minutes: the decision and the action go on even if the agent
         # hangs up; it re-attaches by id (GET /v1/actions/{id}, GET /v1/reviews/{id}).
-        task = self._spawn(self._settle(p, judge(p), dialect))
+        task = self._spawn(self._settle(p, judge(p), dialect, abandoned))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -143,14 +154,18 @@ class Daemon:
                 f"(GET /v1/actions/{p.id})",
             )  # fmt: skip
 
-    async def _settle(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
+    async def _settle(
+        self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None = None
+    ) -> Outcome:
         """Run what the gate cleared (or take its refusal), then record and publish."""
         try:
-            return await self._run(p, judged, dialect)
+            return await self._run(p, judged, dialect, abandoned)
         finally:
             self.arrivals.leave(p.id)  # whatever happened, later arrivals go on
 
-    async def _run(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
+    async def _run(
+        self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None
+    ) -> Outcome:
         answer = await judged
         state = self.runtime.intervention
         if isinstance(answer, Cleared) and answer.screen.action not in LOOK_KINDS and not (
@@ -167,7 +182,9 @@ class Daemon:
                 self._run_once.add(p.id)
             try:
                 await self.arrivals.turn(p.id)
-                future = self.runtime.submit(answer.screen, p.id)
+                # a person's approval outlives the agent's connection; nothing else does
+                cancel = abandoned if answer.review is None else None
+                future = self.runtime.submit(answer.screen, p.id, cancel)
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
                 outcome = await asyncio.wrap_future(future)
             finally:

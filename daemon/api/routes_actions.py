@@ -6,12 +6,13 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon.actions import Action, Outcome
 from daemon.api.bodies import ErrorBody, State
+from daemon.api.gone import abandonment
 from daemon.api.websocket import abort_of
 from daemon.auth import bearer, token_matches
 from daemon.events import Subscription
@@ -34,9 +35,10 @@ def router(daemon: Daemon, token: str) -> APIRouter:
         return {"ok": True}
 
     @api.post("/v1/actions", tags=["actions"], response_model=Outcome, responses={422: _ERR})
-    async def post_action(action: Action) -> JSONResponse:
+    async def post_action(action: Action, request: Request) -> JSONResponse:
         """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
-        outcome = await daemon.act(action, "canonical")
+        async with abandonment(request) as gone:
+            outcome = await daemon.act(action, "canonical", gone)
         return JSONResponse(outcome.model_dump(mode="json"))
 
     @api.get("/v1/actions/{action_id}", tags=["actions"], responses={404: _ERR})
