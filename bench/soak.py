@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import random
@@ -107,10 +108,10 @@ def held_on(display_name: str) -> int:
 
     d = display.Display(display_name)
     try:
-        keys = sum(bin(b).count("1") for b in d.query_keymap())
+        keys = sum(b.bit_count() for b in d.query_keymap())
         mask = d.screen().root.query_pointer().mask
         buttons = sum(1 for bit in (1 << 8, 1 << 9, 1 << 10, 1 << 11, 1 << 12) if mask & bit)
-        return keys + buttons
+        return int(keys + buttons)
     finally:
         d.close()
 
@@ -143,26 +144,31 @@ def reviewer(url: str, token: str, tally: Tally, stop: threading.Event) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
         turn = 0
         while not stop.wait(2.0):
-            held = threading.Thread(
-                target=tally.call,
-                args=(httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60),
-                      "type (reviewed)", "POST", "/v1/actions", {"action": "type", "text": "REVIEW me"}),
-            )  # fmt: skip
+            held = threading.Thread(target=_held_action, args=(url, token, tally))
             held.start()
             pending: list[Any] = []
-
-            def found() -> bool:
-                r = tally.call(http, "GET /v1/reviews", "GET", "/v1/reviews")
-                pending[:] = r.json() if r is not None and r.status_code == 200 else []
-                return bool(pending)
-
-            if poll(found, timeout=20, every=0.1):
+            if poll(functools.partial(_pending, http, tally, pending), timeout=20, every=0.1):
                 verdict = verdicts[turn % 2]
                 turn += 1
                 tally.call(http, "decision", "POST", f"/v1/reviews/{pending[0]['id']}/decision",
                            {"verdict": verdict, "reviewer": "soak"})  # fmt: skip
                 tally.note(f"review {verdict}")
             held.join(timeout=60)
+
+
+def _held_action(url: str, token: str, tally: Tally) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        tally.call(http, "type (reviewed)", "POST", "/v1/actions", {"action": "type", "text": "REVIEW me"})
+
+
+def _pending(http: httpx.Client, tally: Tally, into: list[Any]) -> bool:
+    r = tally.call(http, "GET /v1/reviews", "GET", "/v1/reviews")
+    into[:] = r.json() if r is not None and r.status_code == 200 else []
+    return bool(into)
+
+
+def _reset(sock: socket.socket, stop: threading.Event) -> bool:
+    return stop.is_set() or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0
 
 
 def person(display_name: str, tally: Tally, stop: threading.Event) -> None:
@@ -203,9 +209,8 @@ def stalled(url: str, token: str, tally: Tally, stop: threading.Event) -> None:
         sock.sendall(f"GET /v1/events?token={token} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())  # fmt: skip
         tally.note("stalled subscribers")
-        if poll(lambda: stop.is_set() or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0, timeout=60, every=0.2):
-            if not stop.is_set():
-                tally.note("stalled subscribers reset")
+        if poll(functools.partial(_reset, sock, stop), timeout=60, every=0.2) and not stop.is_set():
+            tally.note("stalled subscribers reset")
         sock.close()
 
 
