@@ -38,7 +38,7 @@ from tests.daemon.test_gate import PNG, POLICY, SCREEN
 
 TOKEN = "concurrency-token-0123456789"
 CLIENTS = 8
-PER_CLIENT = 12
+PER_CLIENT = 25
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
