@@ -301,17 +301,39 @@ class HumanClick(_Wire):
     space: SpaceName = "screen"
 
 
+# what the outcome's sentence names as the cause of a stop
+_STOPPED_BY: dict[str, str] = {
+    "kill_switch": "the kill switch",
+    "api": "a stop request (`driverseat stop` or POST /v1/stop)",
+    "shutdown": "the daemon shutting down",
+    "input-failure": "a failure to send input",
+    "observer-failure": "the input observer failing",
+}
+
+
 class HumanActivity(_Wire):
-    """What the person did while they had control."""
+    """What the person did while the agent did not have control.
+
+    ``stopped_by`` is set when driverseat was stopped (the kill switch, a stop request...)
+    rather than only taken over by the person's input: the agent is then told it was
+    stopped, and by what, not that the person "had control".
+    """
 
     seconds: float
     clicks: tuple[HumanClick, ...] = ()
     text: str = ""
     keys: tuple[str, ...] = ()
     motions: int = 0
+    stopped_by: str | None = None
 
     def summary(self) -> str:
-        parts = [f"The person had control for {self.seconds:.1f} s"]
+        if self.stopped_by is not None:
+            cause = _STOPPED_BY.get(self.stopped_by, self.stopped_by)
+            parts = [f"driverseat was stopped by {cause} for {self.seconds:.1f} s, then resumed"]
+            if self.clicks or self.text or self.keys or self.motions:
+                parts.append("meanwhile the person")
+        else:
+            parts = [f"The person had control for {self.seconds:.1f} s"]
         if self.clicks:
             where = ", ".join(
                 f"({c.x}, {c.y})" if c.x is not None else "(?)" for c in self.clicks[:10]
@@ -325,6 +347,9 @@ class HumanActivity(_Wire):
             parts.append("pressed " + ", ".join(self.keys[:20]))
         if self.motions and not self.clicks:
             parts.append("moved the mouse")
+        if self.stopped_by is not None and len(parts) > 1:
+            # "...then resumed; meanwhile the person clicked ..., typed ..."
+            return f"{parts[0]}; {parts[1]} " + ", ".join(parts[2:]) + "."
         return "; ".join(parts) + "."
 
 
@@ -441,6 +466,9 @@ class Review(_Wire):
     goal: str | None = None
     steps: tuple[str, ...] = ()
     screen_text: str | None = None
+    # a model's own safety checks on this action (OpenAI's pending_safety_checks, one
+    # "code: message" each), shown apart from the agent's words and what it read
+    safety_checks: tuple[str, ...] = ()
     screen_rect: tuple[int, int, int, int] = (0, 0, 0, 0)  # left, top, width, height
     agent_size: tuple[int, int] = (0, 0)
     rationales_required: bool = False  # approving needs a rationale picked from ...

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -117,12 +117,17 @@ class Daemon:
         takeover. One a person approved runs anyway: that is the promise of a review."""
         return await self._propose(action, dialect, lambda p: self.gate.admit(p), abandoned)
 
-    async def ask(self, action: Action, dialect: str, *, rule: str, why: str) -> Outcome:
+    async def ask(
+        self, action: Action, dialect: str, *, rule: str, why: str, safety_checks: Sequence[str] = ()
+    ) -> Outcome:
         """Like :meth:`act`, but a person must approve it whatever the policy's tier (unless
-        the policy denies it). ReviewsOff (403, nothing stored) under ``--policy off``."""
+        the policy denies it). ReviewsOff (403, nothing stored) under ``--policy off``.
+        ``safety_checks``: the model's own, shown to the person in a box of their own."""
         if isinstance(self.gate, OpenGate):
             await self.gate.ask(Proposal("", action, action), rule, why)  # raises ReviewsOff
-        return await self._propose(action, dialect, lambda p: self.gate.ask(p, rule, why), None)
+        return await self._propose(
+            action, dialect, lambda p: self.gate.ask(p, rule, why, safety_checks), None
+        )
 
     async def _propose(
         self,

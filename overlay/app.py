@@ -41,6 +41,7 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
 from daemon.actions import DecisionRequest, Review
+from daemon.address import ENV_URL, resolve_url
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import DaemonError
 from overlay.presenter import ReviewPresenter
@@ -320,10 +321,13 @@ def _quit_on_signals(app: QApplication) -> QSocketNotifier:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m overlay --url URL [--data-dir DIR] [--reviewer NAME]``."""
     parser = argparse.ArgumentParser(prog="python -m overlay", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default=DEFAULT_URL, help="the daemon's URL")
+    parser.add_argument(
+        "--url", default=None, help=f"the daemon's URL (default: ${ENV_URL}, the data dir's url file, {DEFAULT_URL})"
+    )
     parser.add_argument("--data-dir", default=None, help="the daemon's data dir (for the token)")
     parser.add_argument("--reviewer", default=None, help="who decides (default: user@host)")
     args = parser.parse_args(argv)
+    args.url = resolve_url(args.url, args.data_dir)
     logging.basicConfig(level=logging.INFO, format="overlay: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:

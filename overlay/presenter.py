@@ -15,10 +15,11 @@ and comes back if sending fails (:meth:`ReviewPresenter.send_failed`).
 from __future__ import annotations
 
 import getpass
+import math
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -37,10 +38,12 @@ from overlay.shapes import (
 __all__ = [
     "DEFAULT_RATIONALES",
     "EDITABLE_FIELDS",
+    "SAFETY_RULE",
     "GraceCountdown",
     "Mode",
     "ReviewPresenter",
     "default_reviewer",
+    "rule_text",
 ]
 
 Mode = Literal["review", "edit", "reason", "justify"]
@@ -54,6 +57,24 @@ DEFAULT_RATIONALES: tuple[str, ...] = (
 # which field of an action the E key edits
 EDITABLE_FIELDS: dict[str, str] = {"type": "text", "key": "keys", "hold_key": "keys"}
 _EXECUTING = ("approve", "correct", "edit")
+# the rule name daemon.api.routes_dialects holds a model's safety checks under: not a rule of
+# the policy file, so the overlay says what it is
+SAFETY_RULE = "openai-safety-checks"
+
+
+def rule_text(review: Review) -> str:
+    """What held the review: a policy rule, or the model's own safety checks."""
+    if review.rule == SAFETY_RULE:
+        return f"{review.rule} ({review.tier}): the model's own safety checks, not a policy rule"
+    return f"{review.rule} ({review.tier})"
+
+
+def _points(a: dict[str, Any]) -> list[ScreenPoint]:
+    path = a.get("path")
+    if isinstance(path, list) and path:
+        return [(int(p[0]), int(p[1])) for p in path]
+    x, y = a.get("x"), a.get("y")
+    return [] if not isinstance(x, int) or not isinstance(y, int) else [(x, y)]
 
 
 def default_reviewer() -> str:
@@ -390,8 +411,32 @@ class ReviewPresenter:
         return shapes + correction_shapes(self.points, self.points_needed)
 
     def summary(self) -> str:
-        """One line saying what the agent proposes (screen coordinates)."""
-        return describe(self.current.screen_action) if self.current else ""
+        """One line saying what the agent proposes, in the agent's pixels (the numbers it
+        sent, which is what its log shows), with the screen pixels beside them."""
+        review = self.current
+        if review is None:
+            return ""
+        said = describe(review.action)
+        if review.action.get("space") == "screen":
+            return f"{said} (screen pixels)"
+        screen = _points(review.screen_action)
+        if not _points(review.action) or not screen:
+            return said
+        w, h = review.agent_size
+        where = f"from {screen[0]} to {screen[-1]}" if len(screen) > 1 else f"{screen[0]}"
+        return f"{said} in the agent's {w}x{h} pixels; on the screen {where}"
+
+    def expiry(self) -> str:
+        """The current review's countdown, e.g. ``"expires in 1:05"`` (empty if it never
+        expires). Expired, the action does not run; the daemon says so, not this clock."""
+        review = self.current
+        if review is None or review.expires is None:
+            return ""
+        left = math.ceil(review.expires - self.clock())
+        if left <= 0:
+            return "expiring now: unanswered, it will not run"
+        minutes, seconds = divmod(left, 60)
+        return f"expires in {minutes}:{seconds:02d}" if minutes else f"expires in {seconds} s"
 
     def status(self) -> str:
         """The queue line: position, count, tier and approvals."""

@@ -2,7 +2,7 @@
 
 ``create_app(daemon, token)`` builds the FastAPI app; ``make_server`` serves it with
 uvicorn. The app does not own the daemon's runtime or store: whoever made them closes
-them. Every route except ``/healthz`` and ``/openapi.json`` needs ``Authorization:
+them. Every route except ``/healthz``, ``/openapi.json`` and ``/docs`` needs ``Authorization:
 Bearer <token>``; the event stream also takes ``?token=`` because browsers cannot set
 headers on a WebSocket. A reviewer's own token opens the review routes only. Errors become HTTP in :mod:`daemon.api.http` only.
 """
@@ -22,7 +22,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import routes_actions, routes_dialects, routes_reviews
+from daemon.api import docs, routes_actions, routes_dialects, routes_reviews
+from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
 from daemon.api.routes_reviews import REVIEW_PREFIX, REVIEWER_KEY
@@ -33,7 +34,7 @@ from daemon.service import VERSION, Daemon
 
 __all__ = ["VERSION", "WS_CLOSE_UNAUTHORIZED", "create_app", "make_server"]
 
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})  # documentation is not control
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", DOCS_PATH})  # documentation is not control
 
 
 class _BearerAuth:
@@ -95,6 +96,8 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
         version=VERSION,
         summary="Executes a computer-use agent's actions; yields at once to the person.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI loads from a CDN; daemon.api.docs serves a page of our own
+        redoc_url=None,
     )
     app.state.daemon = daemon
     reviewers = Reviewers(daemon.store) if daemon.reviews is not None else None
@@ -104,6 +107,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     app.include_router(routes_dialects.router(daemon))
     if daemon.reviews is not None:
         app.include_router(routes_reviews.router(daemon.reviews))
+    app.include_router(docs.router(app))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

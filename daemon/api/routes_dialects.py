@@ -118,10 +118,10 @@ def router(daemon: Daemon) -> APIRouter:
                     break  # the client has given up: its later actions do not run
                 if i == 0 and checks:
                     said = openai.describe_checks(checks)
-                    held = action.model_copy(update={"screen_text": f"OpenAI safety checks: {said}"})
                     outcome = await daemon.ask(
-                        held, "openai", rule=SAFETY_RULE, why=f"the model flagged this call: {said}"
-                    )
+                        action, "openai", rule=SAFETY_RULE, why=f"the model flagged this call: {said}",
+                        safety_checks=[openai.describe_checks([c]) for c in checks],
+                    )  # fmt: skip
                     if outcome.status == "executed":
                         acknowledged = checks  # a person approved: only then
                 else:

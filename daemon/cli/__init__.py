@@ -17,7 +17,9 @@ from typing import Any
 
 from capture import CaptureError
 from capture.input.keys import parse_combo
+from daemon.address import ENV_URL, resolve_url
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
+from daemon.cli.images import save_image, summarise_images
 from daemon.client import DEFAULT_URL, Client
 from daemon.control.intervention import DEFAULT_KILL_SWITCH
 from daemon.errors import ActionError, AuthError, DaemonError
@@ -103,7 +105,10 @@ def _data_dir_arg(p: argparse.ArgumentParser) -> None:
 
 def _url_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--url", default=DEFAULT_URL, help=f"the daemon's address (default: {DEFAULT_URL})"
+        "--url",
+        default=None,
+        help=f"the daemon's address (default: ${ENV_URL}, else the one `{PROG} serve` wrote "
+        f"in the data dir, else {DEFAULT_URL})",
     )
     _data_dir_arg(p)
 
@@ -206,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "action", help="""the action as JSON, e.g. '{"action": "type", "text": "hello"}'"""
     )
+    a.add_argument(
+        "--save",
+        type=Path,
+        metavar="FILE",
+        help="write the outcome's image (its screenshot) to FILE; the output names it in one line",
+    )
+    a.add_argument(
+        "--json",
+        action="store_true",
+        help="print the outcome exactly as the daemon sent it, images as base64 "
+        "(default: each image is summarised, like '1366x768 PNG, 400 KB')",
+    )
     _url_arg(a)
     m = sub.add_parser(
         "mcp",
@@ -235,9 +252,13 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
+def _url(args: argparse.Namespace) -> str:
+    return resolve_url(args.url, _data_dir(args))
+
+
 def _client(args: argparse.Namespace) -> Client:
     try:
-        return Client(args.url, read_token(_data_dir(args)))
+        return Client(_url(args), read_token(_data_dir(args)))
     except AuthError as exc:
         raise _Exit(str(exc)) from None
 
@@ -270,7 +291,10 @@ def cmd_act(args: argparse.Namespace) -> int:
             outcome = c.act(action)
         except ActionError as exc:
             raise _Exit(f"the daemon refused the action, nothing was done: {exc}", 2) from None
-    _print_json(outcome.model_dump(mode="json", exclude_none=True))
+    body = outcome.model_dump(mode="json", exclude_none=True)
+    if args.save is not None:
+        print(f"{PROG}: {save_image(body, args.save)}", file=sys.stderr)
+    _print_json(body if args.json else summarise_images(body))
     return 0 if outcome.ok else 1
 
 
@@ -293,7 +317,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         from daemon.cli.mcp import run_mcp  # imported here: only this command needs the MCP SDK
     except ImportError as exc:
         raise _Exit(f"the MCP SDK is not installed ({exc}); pip install 'mcp>=2.3,<3'") from None
-    return run_mcp(args.url, _data_dir(args))
+    return run_mcp(_url(args), _data_dir(args))
 
 
 def cmd_record(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
+from daemon.address import ENV_URL, resolve_url
 from daemon.auth import default_data_dir, read_token
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
 from daemon.errors import ActionError, AuthError, DaemonError
@@ -230,10 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="driverseat mcp",
         description="Serve the running daemon to an MCP client over stdin/stdout.",
     )
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the daemon (default: {DEFAULT_URL})")
+    parser.add_argument(
+        "--url", default=None, help=f"the daemon (default: ${ENV_URL}, the data dir's url file, {DEFAULT_URL})"
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="where the token lives")
     args = parser.parse_args(argv)
-    return run_mcp(args.url, args.data_dir)
+    return run_mcp(resolve_url(args.url, args.data_dir), args.data_dir)
 
 
 if __name__ == "__main__":

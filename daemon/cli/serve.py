@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from capture import CaptureError
 from capture.input import backend_name
+from daemon.address import forget_url, publish_url
 from daemon.auth import load_or_create_token, token_path
 from daemon.errors import ActionError, ServeExit
 
@@ -249,11 +250,17 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 "can drive this desktop")  # fmt: skip
         say(f"guard:      {guard}")
         say(f"policy:     {'off' if gate is None else gate.policy.source}")
+        local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
+        local_url = f"http://{local}:{port}"
+        try:
+            say(f"URL file:   {publish_url(data_dir, local_url)}  (clients read it: no --url)")
+            stack.callback(forget_url, data_dir, local_url)
+        except OSError as exc:
+            say(f"URL file:   not written ({exc.strerror or exc}): clients need --url {local_url}")
         if gate is not None and not args.no_overlay:
             from daemon.cli.overlay_process import start_overlay, stop_overlay
 
-            local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
-            overlay = start_overlay(f"http://{local}:{port}", data_dir, display or None)
+            overlay = start_overlay(local_url, data_dir, display or None)
             if isinstance(overlay, str):
                 say(f"overlay:    not started: {overlay}")
             else:

@@ -49,6 +49,7 @@ class _Activity:
     text: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     motions: int = 0
+    stopped_by: str | None = None  # the first stop in this spell away from the agent
 
     def freeze(self, now: float) -> HumanActivity:
         return HumanActivity(
@@ -57,6 +58,7 @@ class _Activity:
             text="".join(self.text),
             keys=tuple(self.keys),
             motions=self.motions,
+            stopped_by=self.stopped_by,
         )
 
 
@@ -285,6 +287,9 @@ class Intervention:
                 self.takeover_id = uuid.uuid4().hex
                 if self._activity is None:
                     self._activity = _Activity(now)
+            if state == "stopped" and self._activity is not None and self._activity.stopped_by is None:
+                # input that stops is the kill-switch chord; anything else names itself
+                self._activity.stopped_by = "kill_switch" if by == "input" else by
             if ev is not None:
                 payload["origin"] = ev.origin.value
                 payload["device"] = ev.device

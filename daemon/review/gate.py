@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -177,21 +177,23 @@ class Gate:
             return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
         return await self._review(p, ruling)
 
-    async def ask(self, p: Proposal, rule: str, why: str) -> Answer:
+    async def ask(
+        self, p: Proposal, rule: str, why: str, safety_checks: Sequence[str] = ()
+    ) -> Answer:
         """Put ``p`` before a person whatever the policy's tier, unless the policy denies it
-        (a model's own safety checks, which only a person may acknowledge). A policy that
-        wants two reviewers still gets two."""
+        (a model's own safety checks, which only a person may acknowledge: the review
+        carries them as ``safety_checks``). A policy that wants two reviewers still gets two."""
         ruling = await asyncio.to_thread(self.rule, p.screen)
         if ruling.tier == "deny":
             return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
         tier: Tier = "approve2" if ruling.tier == "approve2" else "approve"
-        return await self._review(p, Ruling(tier, rule, why))
+        return await self._review(p, Ruling(tier, rule, why), safety_checks)
 
-    async def _review(self, p: Proposal, ruling: Ruling) -> Answer:
-        review = await asyncio.to_thread(self._open, p, ruling)
+    async def _review(self, p: Proposal, ruling: Ruling, safety_checks: Sequence[str] = ()) -> Answer:
+        review = await asyncio.to_thread(self._open, p, ruling, safety_checks)
         return await self._await_person(p, review, ruling)
 
-    def _open(self, p: Proposal, ruling: Ruling) -> Review:
+    def _open(self, p: Proposal, ruling: Ruling, safety_checks: Sequence[str] = ()) -> Review:
         r = self.scaling.screen
         grace = ruling.tier == "grace"
         rule = self.policy.rule_named(ruling.rule)  # None for the default tier and ask()
@@ -206,6 +208,7 @@ class Gate:
             rationales=self.policy.rationales,
             roles_required=rule.approve_by if rule is not None else (),
             rationale_min_length=rule.rationale_min_length if rule is not None else None,
+            safety_checks=safety_checks,
         )  # fmt: skip
         if not grace:
             self.attention.review_opened()
@@ -361,7 +364,9 @@ class OpenGate:
     async def admit(self, p: Proposal) -> Answer:
         return Cleared(_AUTO, action=p.action, screen=p.screen)
 
-    async def ask(self, p: Proposal, rule: str, why: str) -> Answer:
+    async def ask(
+        self, p: Proposal, rule: str, why: str, safety_checks: Sequence[str] = ()
+    ) -> Answer:
         raise ReviewsOff(
             f"{why}; only a person may acknowledge that, and reviews are off (--policy off): "
             "nothing was executed; restart driverseat with a policy to have it shown on the overlay",

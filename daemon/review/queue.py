@@ -110,6 +110,7 @@ class ReviewQueue:
         expires_in: float | None = None, rationales_required: bool = False,
         rationales: Sequence[str] = (), roles_required: Sequence[str] = (),
         rationale_min_length: int | None = None, now: float | None = None,
+        safety_checks: Sequence[str] = (),
     ) -> Review:  # fmt: skip
         """Freeze ``action`` into a pending review; its frame is saved before its row.
 
@@ -140,6 +141,7 @@ class ReviewQueue:
             screen_rect=tuple(screen_rect), agent_size=tuple(agent_size),
             rationales_required=rationales_required, rationales=tuple(rationales),
             roles_required=tuple(roles_required), rationale_min_length=rationale_min_length,
+            safety_checks=tuple(safety_checks),
         )  # fmt: skip
         entry = _Entry(review, f"{review.id}.png", rationales_required, tuple(rationales))
         # write-then-rename: a crash never leaves half a frame under a name a row points to

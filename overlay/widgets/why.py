@@ -1,5 +1,7 @@
 """The "why" panel: the agent's reason, confidence, goal and steps, and apart from them,
 in a warning colour, the text it read from the screen or the web (it may be an injection).
+A model's own safety checks (OpenAI's ``pending_safety_checks``) get a box of their own,
+first: they are neither the agent's reasoning nor text it read.
 
 All agent text is plain text: every QLabel here is made by :func:`plain_label`
 (``Qt.PlainText``), the screen text sits in a read-only ``QPlainTextEdit``, and no
@@ -13,10 +15,12 @@ from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QFrame, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from daemon.actions import Review
+from overlay.presenter import rule_text
 
 __all__ = ["WARNING", "WhyPanel", "plain_label"]
 
 WARNING = "#ffb020"
+DANGER = "#ff5a5a"
 MAX_STEPS = 8  # the latest steps; the agent may send 50
 
 
@@ -33,6 +37,19 @@ def plain_label(text: str = "", parent: QWidget | None = None, *, name: str = ""
     return label
 
 
+def _read_only(parent: QWidget, name: str) -> QPlainTextEdit:
+    """Agent or model text: read-only, plain, wrapped, never focused."""
+    edit = QPlainTextEdit(parent)
+    edit.setObjectName(name)
+    edit.setReadOnly(True)
+    edit.setMaximumHeight(180)
+    # long URLs wrap instead of scrolling sideways
+    edit.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    edit.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    edit.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return edit
+
+
 class WhyPanel(QFrame):
     """What the agent said about the action, and what it read, kept visibly apart."""
 
@@ -46,9 +63,25 @@ class WhyPanel(QFrame):
             "  background: rgba(255, 176, 32, 40); }"
             f" #screenBox QLabel {{ color: {WARNING}; }}"
             f" #screenText {{ color: {WARNING}; background: rgba(0, 0, 0, 170); border: none; }}"
+            f" #safetyBox {{ border: 2px solid {DANGER}; border-radius: 6px;"
+            "  background: rgba(255, 90, 90, 40); }"
+            f" #safetyBox QLabel {{ color: {DANGER}; font-weight: bold; }}"
+            f" #safetyText {{ color: #ffd0d0; background: rgba(0, 0, 0, 170); border: none; }}"
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.safety_box = QFrame(self)
+        self.safety_box.setObjectName("safetyBox")
+        sbox = QVBoxLayout(self.safety_box)
+        sbox.addWidget(
+            plain_label(
+                "⛔ The model's own safety checks flagged this action. Approving acknowledges "
+                "them to the model; reject unless you are sure."
+            )
+        )
+        self.safety_text = _read_only(self.safety_box, "safetyText")
+        sbox.addWidget(self.safety_text)
+        layout.addWidget(self.safety_box)
         self.reason = plain_label(name="reason")
         self.confidence = plain_label(name="confidence")
         self.goal = plain_label(name="goal")
@@ -76,14 +109,7 @@ class WhyPanel(QFrame):
                 "reasoning and may contain instructions meant to steer it."
             )
         )
-        self.screen_text = QPlainTextEdit(self.screen_box)
-        self.screen_text.setObjectName("screenText")
-        self.screen_text.setReadOnly(True)
-        self.screen_text.setMaximumHeight(180)
-        # long URLs wrap instead of scrolling sideways
-        self.screen_text.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        self.screen_text.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.screen_text.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.screen_text = _read_only(self.screen_box, "screenText")
         box.addWidget(self.screen_text)
         layout.addWidget(self.screen_box)
         layout.addStretch(1)
@@ -98,9 +124,12 @@ class WhyPanel(QFrame):
         steps = list(r.steps) if r else []
         first = max(0, len(steps) - MAX_STEPS)
         self._show(self.steps, "\n".join(f"{i}. {s}" for i, s in list(enumerate(steps, 1))[first:]))
-        self._show(self.rule, f"{r.rule} ({r.tier})" if r else None)
+        self._show(self.rule, rule_text(r) if r else None)
         self.screen_text.setPlainText(r.screen_text if r and r.screen_text else "")
         self.screen_box.setVisible(bool(r and r.screen_text))
+        checks = r.safety_checks if r else ()
+        self.safety_text.setPlainText("\n\n".join(checks))
+        self.safety_box.setVisible(bool(checks))
 
     def _show(self, label: QLabel, text: str | None) -> None:
         label.setText(text or "")

@@ -80,6 +80,10 @@ class ReviewWindow(QWidget):
         self._hold_timer.setSingleShot(True)
         self._hold_timer.setInterval(HOLD_MAX_MS)
         self._hold_timer.timeout.connect(self._let_go)
+        # the expiry countdown ticks on its own; refresh() happens only on events and keys
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._show_expiry)
         self.suspended = False  # set by the app while an approved action runs: show nothing
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setWindowTitle("driverseat review")
@@ -94,11 +98,12 @@ class ReviewWindow(QWidget):
         col = QVBoxLayout(self.side)
         col.setContentsMargins(16, 14, 16, 14)
         self.status = plain_label(name="status")
+        self.expiry = plain_label(name="expiry")
         self.summary = plain_label(name="summary")
         self.message = plain_label(name="message")
         self.offline = plain_label(name="message")
         self.offline.hide()
-        for w in (self.offline, self.status, self.summary, self.message):
+        for w in (self.offline, self.status, self.expiry, self.summary, self.message):
             col.addWidget(w)
         self.why = WhyPanel()
         scroll = QScrollArea(self.side)
@@ -177,6 +182,9 @@ class ReviewWindow(QWidget):
         self._shown = review
         self.canvas.set_shapes(p.shapes())
         self.status.setText(p.status())
+        self._show_expiry()
+        if not self._tick.isActive():
+            self._tick.start()
         self.summary.setText(p.summary())
         self.message.setText(p.message)
         self.message.setVisible(bool(p.message))
@@ -198,6 +206,13 @@ class ReviewWindow(QWidget):
                 self.raise_()
                 self.activateWindow()
             self.setFocus()
+
+    def _show_expiry(self) -> None:
+        text = self.presenter.expiry() if self.presenter.current is not None else ""
+        self.expiry.setText(text)
+        self.expiry.setVisible(bool(text))
+        if self.presenter.current is None:
+            self._tick.stop()
 
     def _reason_field(self, p: ReviewPresenter) -> None:
         """The text field takes a reject reason, or the rationale a rule demands for approving."""

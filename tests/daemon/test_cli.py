@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -301,7 +303,8 @@ def test_sigterm_halts_the_action_in_flight(serving: tuple[_Serving, str, Path])
             with pytest.raises(ConnectionClosed):
                 while True:
                     seen.append(json.loads(ws.recv(timeout=5)))
-            assert {"type": "control", "to": "stopped", "by": "shutdown"}.items() <= seen[0].items()
+            stops = [m for m in seen if m.get("type") == "control"]
+            assert stops and {"to": "stopped", "by": "shutdown"}.items() <= stops[0].items(), seen
         final = db.execute("SELECT status FROM actions WHERE kind = 'wait'").fetchall()
         assert final == [("interrupted",)]
     finally:
@@ -322,3 +325,53 @@ def test_serve_listens_so_that_every_response_leaves_at_once() -> None:
                 assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         listener.close()
+
+
+@pytest.mark.x11
+def test_clients_find_the_daemon_without_url_and_act_summarises_images(
+    serving: tuple[_Serving, str, Path], tmp_path: Path
+) -> None:
+    s, url, data = serving
+    assert _poll(lambda: _healthy(url))
+    url_file = data / "url"
+    assert url_file.read_text().strip() == url
+    assert url_file.stat().st_mode & 0o777 == 0o600
+    env = {k: v for k, v in os.environ.items() if k != "DRIVERSEAT_URL"}
+
+    # no --url: the port was picked at random, the client reads it from the data dir
+    st = _run("state", "--data-dir", str(data), env=env)
+    assert st.returncode == 0, st.stderr
+    assert json.loads(st.stdout)["control"] == "agent"
+
+    shot = _run("act", '{"action": "screenshot"}', "--data-dir", str(data), env=env)
+    assert shot.returncode == 0, shot.stderr
+    out = json.loads(shot.stdout)
+    assert out["status"] == "executed"
+    assert re.fullmatch(r"\d+x\d+ PNG, \d+ (KB|B)", out["screenshot"]), out["screenshot"]
+    assert len(shot.stdout) < 2000  # no base64 on the terminal
+
+    png = tmp_path / "shot.png"
+    saved = _run("act", '{"action": "screenshot"}', "--save", str(png), "--json",
+                 "--data-dir", str(data), env=env)  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert f"saved {json.loads(saved.stdout)['screenshot']['width']}x" in saved.stderr
+    full = json.loads(saved.stdout)["screenshot"]  # --json: the body as the daemon sent it
+    assert base64.b64decode(full["data"]) == png.read_bytes()
+
+    # a stop is reported as a stop, not as the person having had control
+    assert _run("stop", "--data-dir", str(data), env=env).returncode == 0
+    assert _run("resume", "--data-dir", str(data), env=env).returncode == 0
+    moved = _run("act", '{"action": "move", "x": 5, "y": 5}', "--data-dir", str(data), env=env)
+    detail = json.loads(moved.stdout)["detail"]
+    assert detail.startswith("driverseat was stopped by a stop request"), detail
+    assert "had control" not in detail
+
+    # the environment variable wins over the file
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    gone = _run("state", "--data-dir", str(data), env={**env, "DRIVERSEAT_URL": dead})
+    assert gone.returncode == 1 and dead in gone.stderr
+
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=15) == 0
+    assert not url_file.exists()  # a clean exit takes its address with it

@@ -399,3 +399,117 @@ def test_what_the_gate_publishes_about_a_review(s: Setup) -> None:
     assert resolved == {"type": "review_resolved", "id": answer.review.id}
     assert answer.annotations() == {"tier": "approve", "rule": "careful", "review_id": answer.review.id,
                                     "feedback": answer.feedback}  # fmt: skip
+
+
+def test_each_refusal_says_what_happened(s: Setup) -> None:
+    cancel = DecisionRequest(verdict="cancel", reviewer="ann")
+    grace = run(decided_by(s, s.gate.admit(proposal({"action": "type", "text": "GRACE"})),
+                           lambda rid: s.queue.decide(rid, cancel) and None))  # fmt: skip
+    assert isinstance(grace, Held) and grace.review is not None and grace.ruling.tier == "grace"
+    assert grace.detail == "The person cancelled this action during its undo window; it did not run."
+    assert grace.feedback is not None and grace.feedback.reason == "cancelled during the undo window"
+    bare = DecisionRequest(verdict="reject", reviewer="ann")
+    rejected = run(decided_by(s, s.gate.admit(proposal({"action": "click", "x": 5, "y": 5, "confidence": 0.1})),
+                              lambda rid: s.queue.decide(rid, bare) and None))  # fmt: skip
+    assert isinstance(rejected, Held) and rejected.feedback is not None and rejected.feedback.reason is None
+    assert rejected.ruling.rule == "careful" and rejected.review is not None
+    assert "without giving a reason" in rejected.detail
+
+
+def test_an_edit_is_cleared_with_its_review(s: Setup) -> None:
+    req = DecisionRequest(verdict="edit", reviewer="ann", edited={"text": "fine"})
+    answer = run(decided_by(s, s.gate.admit(proposal({"action": "type", "text": "TWO"})),
+                            lambda rid: s.queue.decide(rid, req) and None))  # fmt: skip
+    assert isinstance(answer, Cleared) and answer.review is not None and answer.review.status == "edited"
+    assert answer.ruling.tier == "approve2" and answer.annotations()["review_id"] == answer.review.id
+
+
+def test_a_correction_whose_frame_is_unreadable_is_still_held(s: Setup) -> None:
+    req = DecisionRequest(verdict="correct", reviewer="ann", points=((10, 10),))
+
+    def decide(rid: str) -> None:
+        (s.tmp / "frames" / f"{rid}.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+        s.queue.decide(rid, req)
+
+    answer = run(decided_by(s, s.gate.admit(proposal({"action": "click", "x": 5, "y": 5, "confidence": 0.1})), decide))
+    assert isinstance(answer, Held) and answer.status == "corrected" and answer.review is not None
+    assert answer.detail == "The person corrected the target, but the review's screenshot is unreadable."
+    assert answer.ruling.rule == "careful" and answer.feedback is None
+
+
+def test_a_correction_names_the_elements_the_tree_knows(tmp_path: Path) -> None:
+    from capture.a11y import Element
+    from capture.a11y._element import Ancestor
+
+    s = Setup(tmp_path)
+    try:
+        asked: list[tuple[int, int]] = []
+
+        def element_at(x: int, y: int) -> Element | None:
+            asked.append((x, y))
+            return Element(role="push button", name="Escalate", description="", states=frozenset({"enabled"}),
+                           box=Rect(1170, 685, 60, 30), parents=(Ancestor("dialog", "Ticket 4411"),))  # fmt: skip
+
+        s.gate.element_at = element_at
+        req = DecisionRequest(verdict="correct", reviewer="ann", points=((1200, 700),))
+        answer = run(decided_by(s, s.gate.admit(proposal({"action": "click", "x": 100, "y": 100, "confidence": 0.1})),
+                                lambda rid: s.queue.decide(rid, req) and None))  # fmt: skip
+        assert (1200, 700) in asked
+        assert answer.feedback is not None and "'Escalate'" in answer.feedback.text
+    finally:
+        s.store.close()
+
+
+def test_a_waiting_review_is_known_to_the_gate_until_it_is_answered(s: Setup) -> None:
+    async def scenario() -> None:
+        task = asyncio.ensure_future(s.gate.admit(proposal({"action": "click", "x": 1, "y": 1, "confidence": 0.1})))
+        for _ in range(1000):
+            if s.gate.waiting:
+                break
+            await asyncio.sleep(0.005)
+        assert s.gate.waiting == {task}  # what shutdown cancels (Daemon.abort_waiting)
+        rid = s.queue.pending()[0].id
+        await asyncio.to_thread(s.queue.decide, rid, DecisionRequest(verdict="reject", reviewer="a"))
+        await task
+        assert s.gate.waiting == set()
+
+    run(scenario())
+
+
+def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> None:
+    async def leave_pending() -> None:
+        for i, text in enumerate(("GRACE", "careful")):
+            task = asyncio.ensure_future(
+                s.gate.admit(proposal({"action": "type", "text": text, "confidence": 0.1}, pid=f"a{i}"))
+            )
+            while len(s.queue.pending()) <= i:
+                await asyncio.sleep(0.01)
+            task.cancel()
+
+    s.gate.policy = parse_policy(POLICY.replace("grace_seconds = 0.4", "grace_seconds = 30"))
+    run(leave_pending())
+    again = s.restart()
+    try:
+        adopted = again.gate.adopt()
+        assert [getattr(p.action, "text") for p, _ in adopted] == ["GRACE", "careful"]
+
+        async def answers() -> list[Any]:
+            grace = await adopted[0][1]
+            rid = again.queue.pending()[0].id
+            await asyncio.to_thread(again.queue.decide, rid, DecisionRequest(verdict="reject", reviewer="ann"))
+            return [grace, await adopted[1][1]]
+
+        grace, rejected = run(answers())
+        assert grace.ruling.tier == "grace" and grace.ruling.rule == "undo"
+        assert rejected.ruling.tier == "approve" and rejected.ruling.rule == "careful"
+        assert "adopted after a restart" in rejected.ruling.why
+        resolved = [m for m in again.published if m.get("type") == "review_resolved"]
+        assert {m["id"] for m in resolved} == {grace.review.id, rejected.review.id}
+    finally:
+        again.store.close()
+
+
+def test_notify_publishes_the_why_and_the_action(s: Setup) -> None:
+    run(s.gate.admit(proposal({"action": "key", "keys": "ctrl+s"})))
+    (msg,) = s.published
+    assert msg["why"].startswith("rule 'tell-me'") and msg["action"]["keys"] == "ctrl+s"

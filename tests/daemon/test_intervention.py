@@ -552,3 +552,40 @@ def test_the_settle_window_ends_at_its_boundary(civ: Intervention, clock: Clock)
     clock.t = 100.5
     civ.on_input(at(clock, Kind.MOTION))
     assert civ.state == "human"
+
+
+def test_a_stop_is_summarised_as_a_stop_naming_its_cause(iv: Intervention) -> None:
+    iv.stop(by="api")
+    iv.on_input(ev(Kind.BUTTON_DOWN, 1))
+    iv.on_input(ev(Kind.BUTTON_UP, 1))
+    iv.resume()
+    summary = iv.take_summary()
+    assert summary is not None and summary.stopped_by == "api"
+    said = summary.summary()
+    assert said.startswith("driverseat was stopped by a stop request (`driverseat stop`")
+    assert "then resumed; meanwhile the person clicked 1 time(s) at (10, 20)." in said
+    assert "had control" not in said
+
+
+def test_the_kill_switch_is_named_as_the_cause(iv: Intervention) -> None:
+    keys = [keysym_for_name(n) for n in ("ctrl", "alt", "End")]
+    for _ in range(2):  # stop, then resume
+        for k in keys:
+            iv.on_input(ev(Kind.KEY_DOWN, k))
+        for k in reversed(keys):
+            iv.on_input(ev(Kind.KEY_UP, k))
+    assert iv.state == "agent"
+    summary = iv.take_summary()
+    assert summary is not None and summary.stopped_by == "kill_switch"
+    assert summary.summary().startswith("driverseat was stopped by the kill switch for ")
+    assert summary.summary().endswith(" s, then resumed.")
+
+
+def test_a_takeover_without_a_stop_still_says_the_person_had_control(iv: Intervention) -> None:
+    iv.on_input(ev(Kind.KEY_DOWN, ord("a")))
+    iv.on_input(ev(Kind.KEY_UP, ord("a")))
+    iv.resume()
+    summary = iv.take_summary()
+    assert summary is not None and summary.stopped_by is None
+    assert summary.summary().startswith("The person had control for ")
+    assert summary.summary().endswith("; typed 'a'.")

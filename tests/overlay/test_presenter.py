@@ -359,3 +359,56 @@ def test_esc_leaves_the_rationale_and_a_correction_needs_none(p: ReviewPresenter
     p.on_click((700, 400))
     req = p.on_enter()  # stopping the action as proposed is the safe side: no words needed
     assert req is not None and req.verdict == "correct" and req.rationale is None
+
+
+# -- what the side column says: agent pixels, expiry, safety checks ---------------------------
+
+
+def test_the_summary_gives_the_agents_pixels_then_the_screens(p: ReviewPresenter) -> None:
+    p.add(review({"action": "click", "x": 1380, "y": 850}, agent_size=(1366, 768),
+                 action={"action": "click", "x": 683, "y": 384, "space": "agent"}))  # fmt: skip
+    assert p.summary() == "click at (683, 384) in the agent's 1366x768 pixels; on the screen (1380, 850)"
+
+
+def test_a_drags_summary_names_both_ends_in_both_spaces(p: ReviewPresenter) -> None:
+    p.add(review({"action": "drag", "path": [[200, 100], [600, 500]]}, agent_size=(640, 400),
+                 action={"action": "drag", "path": [[50, 25], [250, 225]], "space": "agent"}))  # fmt: skip
+    assert p.summary() == (
+        "drag from (50, 25) to (250, 225) in the agent's 640x400 pixels; "
+        "on the screen from (200, 100) to (600, 500)"
+    )
+
+
+def test_an_action_sent_in_screen_pixels_says_so(p: ReviewPresenter) -> None:
+    p.add(review(CLICK, action={**CLICK, "space": "screen"}))
+    assert p.summary() == "click at (740, 450) (screen pixels)"
+    p.remove(p.current.id if p.current else "")
+    p.add(review(TYPE))
+    assert p.summary() == "type 11 characters"  # nothing to place
+
+
+def test_the_expiry_counts_down_on_the_presenters_clock(p: ReviewPresenter, clock: Clock) -> None:
+    p.add(review(CLICK))
+    assert p.expiry() == ""  # this review never expires
+    p.remove(p.current.id if p.current else "")
+    p.add(review(CLICK, expires=clock.now + 65))
+    assert p.expiry() == "expires in 1:05"
+    clock.now += 5.5
+    assert p.expiry() == "expires in 1:00"
+    clock.now += 50
+    assert p.expiry() == "expires in 10 s"
+    clock.now += 10
+    assert p.expiry() == "expiring now: unanswered, it will not run"
+
+
+def test_safety_checks_are_named_as_the_models_not_a_policy_rule() -> None:
+    from overlay.presenter import SAFETY_RULE, rule_text
+
+    held = review(CLICK, rule=SAFETY_RULE, safety_checks=("malicious_instructions: careful",))
+    assert rule_text(held) == (
+        "openai-safety-checks (approve): the model's own safety checks, not a policy rule"
+    )
+    assert rule_text(review(CLICK)) == "test-rule (approve)"
+    from daemon.api.routes_dialects import SAFETY_RULE as DAEMONS
+
+    assert SAFETY_RULE == DAEMONS  # the overlay recognises the name the daemon uses

@@ -257,3 +257,33 @@ def test_the_window_stays_until_the_deciding_key_is_let_go(make_window, qtbot) -
     assert presenter.current is None and window.isVisible()  # its release must come here
     qtbot.keyRelease(window, Qt.Key.Key_Return)
     assert not window.isVisible()
+
+
+def test_safety_checks_sit_in_a_box_of_their_own(make_window) -> None:  # type: ignore[no-untyped-def]
+    checks = ("malicious_instructions: " + INJECTION, "irrelevant_domain: off the task")
+    window, _, _ = make_window(CLICK, rule="openai-safety-checks", safety_checks=checks)
+    why = window.why
+    assert why.safety_box.isVisible()
+    assert why.safety_text.isReadOnly() and why.safety_text.toPlainText() == "\n\n".join(checks)
+    assert not why.screen_box.isVisible()  # not passed off as text read from the screen
+    assert "not a policy rule" in why.rule.text()
+    # the box is drawn in its own colour, above the agent's reason
+    assert why.safety_box.geometry().bottom() < why.reason.geometry().top()
+
+
+def test_no_safety_box_without_checks(make_window) -> None:  # type: ignore[no-untyped-def]
+    window, _, _ = make_window(CLICK, screen_text="read on a page")
+    assert not window.why.safety_box.isVisible() and window.why.screen_box.isVisible()
+
+
+def test_the_expiry_counts_down_in_the_window(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    window, _, _ = make_window(CLICK, expires=time.time() + 125)
+    assert window.expiry.isVisible()
+    assert window.expiry.text() in ("expires in 2:05", "expires in 2:04")
+    assert window.summary.text() == "click at (740, 450) in the agent's 1280x800 pixels; on the screen (740, 450)"
+    start = window.expiry.text()
+    # the label moves on by itself, without any refresh from events or keys
+    qtbot.waitUntil(lambda: window.expiry.text() != start, timeout=3000)
+    assert window.expiry.text().startswith("expires in 2:0")
