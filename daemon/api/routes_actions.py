@@ -113,12 +113,15 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
 
 
 async def _hang_up(ws: WebSocket) -> None:
-    """A close frame if it can leave within CLOSE_GRACE; else (a client that stopped
-    reading: the frame would wait behind its unread events forever) reset the connection."""
+    """A close frame, and the client's answer, within CLOSE_GRACE; else reset the
+    connection. A client that stopped reading never sees the frame (it waits behind the
+    unread events), and even a close that left our buffer may sit in the kernel's: only a
+    reset frees the connection at once."""
     try:
-        await asyncio.wait_for(
-            ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown"), CLOSE_GRACE
-        )
+        async with asyncio.timeout(CLOSE_GRACE):
+            await ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown")
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass  # what it sent before it saw our close
         return
     except TimeoutError:
         pass
