@@ -28,6 +28,7 @@ class Subscription(asyncio.Queue[Message | None]):
     def __init__(self, maxsize: int = QUEUE_SIZE) -> None:
         super().__init__(maxsize)
         self.cut = asyncio.Event()
+        self.overflowed = False  # cut for falling behind (not for a shutdown)
 
 
 class EventHub:
@@ -73,6 +74,7 @@ class EventHub:
                 q.put_nowait(message)
             except asyncio.QueueFull:
                 self._clients.discard(q)
+                q.overflowed = True
                 _hang_up(q)
 
     def close(self) -> None:

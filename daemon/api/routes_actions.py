@@ -109,23 +109,26 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     if q.cut.is_set():
-        await _hang_up(ws)
+        await _hang_up(ws, reset=q.overflowed)
 
 
-async def _hang_up(ws: WebSocket) -> None:
-    """A close frame, and the client's answer, within CLOSE_GRACE; else reset the
-    connection. A client that stopped reading never sees the frame (it waits behind the
-    unread events), and even a close that left our buffer may sit in the kernel's: only a
-    reset frees the connection at once."""
+async def _hang_up(ws: WebSocket, *, reset: bool) -> None:
+    """Reset a subscriber that fell behind: a close frame would wait behind the events it
+    has not read, in our buffer or the kernel's, and keep the connection alive as long as
+    it does not read (TCP probes a zero window forever). At shutdown, a close frame (reset
+    if it cannot leave within CLOSE_GRACE)."""
+    abort = abort_of(ws.scope)
+    if reset and abort is not None:
+        abort()
+        return
     try:
-        async with asyncio.timeout(CLOSE_GRACE):
-            await ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown")
-            while (await ws.receive())["type"] != "websocket.disconnect":
-                pass  # what it sent before it saw our close
+        await asyncio.wait_for(
+            ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown"), CLOSE_GRACE
+        )
         return
     except TimeoutError:
         pass
     except Exception:  # noqa: BLE001 - the client is gone already: nothing to close
         return
-    if (abort := abort_of(ws.scope)) is not None:
+    if abort is not None:
         abort()
