@@ -29,6 +29,16 @@ class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][ABORT] = {"abort": self.reset}
 
+    def keepalive_timeout(self) -> None:
+        """No pong in time: uvicorn closes, and its close frame waits behind whatever the
+        client has not read (the kernel keeps that socket for minutes). Reset it instead."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        self.close_sent = True
+        self.reset()
+
     def reset(self) -> None:
         """RST now. A plain close (even asyncio's abort) leaves the kernel sending the
         unsent bytes, and a client that does not read keeps that socket alive; a zero
