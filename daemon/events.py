@@ -18,7 +18,17 @@ __all__ = ["QUEUE_SIZE", "EventHub", "Message", "Subscription"]
 
 QUEUE_SIZE = 256
 Message = dict[str, Any]
-Subscription = asyncio.Queue[Message | None]
+
+
+class Subscription(asyncio.Queue[Message | None]):
+    """A subscriber's queue; ``cut`` is set when the hub hangs up on it. Its sender may be
+    stuck writing to a client that stopped reading, and never see the sentinel: ``cut``
+    is what wakes whoever must then reset that connection."""
+
+    def __init__(self, maxsize: int = QUEUE_SIZE) -> None:
+        super().__init__(maxsize)
+        self.cut = asyncio.Event()
+        self.overflowed = False  # cut for falling behind (not for a shutdown)
 
 
 class EventHub:
@@ -35,7 +45,7 @@ class EventHub:
         self._loop_thread = threading.get_ident()
 
     def subscribe(self) -> Subscription:
-        q: Subscription = asyncio.Queue(QUEUE_SIZE)
+        q = Subscription()
         self._clients.add(q)
         return q
 
@@ -64,6 +74,7 @@ class EventHub:
                 q.put_nowait(message)
             except asyncio.QueueFull:
                 self._clients.discard(q)
+                q.overflowed = True
                 _hang_up(q)
 
     def close(self) -> None:
@@ -80,3 +91,4 @@ def _hang_up(q: Subscription) -> None:
     while not q.empty():
         q.get_nowait()
     q.put_nowait(None)
+    q.cut.set()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +26,7 @@ from importlib import metadata
 from typing import Any
 
 from daemon.actions import LOOK_KINDS, Action, Outcome, Review
+from daemon.arrivals import Arrivals
 from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
@@ -61,6 +63,7 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
+        self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
         runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
             self.gate.publish = self.hub.publish
@@ -104,9 +107,15 @@ class Daemon:
         """``action`` in screen space; ActionError (nothing stored, nothing sent) if off-screen."""
         return self.runtime.view.to_screen(action)
 
-    async def act(self, action: Action, dialect: str = "canonical") -> Outcome:
-        """Judge, maybe hold for a person, run, record and publish one action."""
-        return await self._propose(action, dialect, lambda p: self.gate.admit(p))
+    async def act(
+        self, action: Action, dialect: str = "canonical", abandoned: threading.Event | None = None
+    ) -> Outcome:
+        """Judge, maybe hold for a person, run, record and publish one action.
+
+        ``abandoned`` is set when the agent's connection is gone: an action not held for a
+        person then stops at its next primitive (or does not start), released like a
+        takeover. One a person approved runs anyway: that is the promise of a review."""
+        return await self._propose(action, dialect, lambda p: self.gate.admit(p), abandoned)
 
     async def ask(
         self, action: Action, dialect: str, *, rule: str, why: str, safety_checks: Sequence[str] = ()
@@ -117,17 +126,26 @@ class Daemon:
         if isinstance(self.gate, OpenGate):
             await self.gate.ask(Proposal("", action, action), rule, why)  # raises ReviewsOff
         return await self._propose(
-            action, dialect, lambda p: self.gate.ask(p, rule, why, safety_checks)
+            action, dialect, lambda p: self.gate.ask(p, rule, why, safety_checks), None
         )
 
     async def _propose(
-        self, action: Action, dialect: str, judge: Callable[[Proposal], Awaitable[Answer]]
+        self,
+        action: Action,
+        dialect: str,
+        judge: Callable[[Proposal], Awaitable[Answer]],
+        abandoned: threading.Event | None,
     ) -> Outcome:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
-        await asyncio.to_thread(self.store.record_action, p.id, dialect, action, None)
+        self.arrivals.enter(p.id)
+        try:
+            await asyncio.to_thread(self.store.record_action, p.id, dialect, action, None)
+        except BaseException:
+            self.arrivals.leave(p.id)
+            raise
         # A person may take minutes: the decision and the action go on even if the agent
         # hangs up; it re-attaches by id (GET /v1/actions/{id}, GET /v1/reviews/{id}).
-        task = self._spawn(self._settle(p, judge(p), dialect))
+        task = self._spawn(self._settle(p, judge(p), dialect, abandoned))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -141,8 +159,18 @@ class Daemon:
                 f"(GET /v1/actions/{p.id})",
             )  # fmt: skip
 
-    async def _settle(self, p: Proposal, judged: Awaitable[Answer], dialect: str) -> Outcome:
+    async def _settle(
+        self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None = None
+    ) -> Outcome:
         """Run what the gate cleared (or take its refusal), then record and publish."""
+        try:
+            return await self._run(p, judged, dialect, abandoned)
+        finally:
+            self.arrivals.leave(p.id)  # whatever happened, later arrivals go on
+
+    async def _run(
+        self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None
+    ) -> Outcome:
         answer = await judged
         state = self.runtime.intervention
         if isinstance(answer, Cleared) and answer.screen.action not in LOOK_KINDS and not (
@@ -158,7 +186,12 @@ class Daemon:
             if answer.review is not None:
                 self._run_once.add(p.id)
             try:
-                outcome = await asyncio.wrap_future(self.runtime.submit(answer.screen, p.id))
+                await self.arrivals.turn(p.id)
+                # a person's approval outlives the agent's connection; nothing else does
+                cancel = abandoned if answer.review is None else None
+                future = self.runtime.submit(answer.screen, p.id, cancel)
+                self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
+                outcome = await asyncio.wrap_future(future)
             finally:
                 self._run_once.discard(p.id)
         else:
@@ -227,5 +260,7 @@ class Daemon:
     def _on_review(self, kind: str, review: Review) -> None:
         # every decision, first approvals of an approve2 included, so every open overlay
         # sees a review another reviewer has answered
+        if kind == "created":  # held for a person: later arrivals must not wait behind it
+            self.arrivals.leave_soon(review.action_id)
         if kind == "decided":
             self.hub.publish({"type": "review_decided", "review": review.model_dump(mode="json")})

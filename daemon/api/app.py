@@ -27,6 +27,7 @@ from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
 from daemon.api.routes_reviews import REVIEW_PREFIX, REVIEWER_KEY
+from daemon.api.websocket import ResettableWebSocketProtocol
 from daemon.auth import bearer, token_matches
 from daemon.reviewers import Reviewers
 from daemon.service import VERSION, Daemon
@@ -164,7 +165,7 @@ def make_server(app: FastAPI, *, before_shutdown: Callable[[], None]) -> uvicorn
     config = uvicorn.Config(
         app,
         log_level="warning",
-        ws="websockets-sansio",
+        ws=ResettableWebSocketProtocol,  # websockets-sansio that can reset a stalled client
         lifespan="on",
         timeout_graceful_shutdown=10,
     )

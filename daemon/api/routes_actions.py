@@ -6,12 +6,14 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon.actions import Action, Outcome
 from daemon.api.bodies import ErrorBody, State
+from daemon.api.gone import abandonment
+from daemon.api.websocket import abort_of
 from daemon.auth import bearer, token_matches
 from daemon.events import Subscription
 from daemon.service import Daemon
@@ -20,6 +22,7 @@ __all__ = ["WS_CLOSE_TOO_SLOW", "WS_CLOSE_UNAUTHORIZED", "router"]
 
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_TOO_SLOW = 4408
+CLOSE_GRACE = 1.0  # seconds a close frame may take to leave before the connection is reset
 _ERR = {"model": ErrorBody}
 
 
@@ -32,9 +35,10 @@ def router(daemon: Daemon, token: str) -> APIRouter:
         return {"ok": True}
 
     @api.post("/v1/actions", tags=["actions"], response_model=Outcome, responses={422: _ERR})
-    async def post_action(action: Action) -> JSONResponse:
+    async def post_action(action: Action, request: Request) -> JSONResponse:
         """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
-        outcome = await daemon.act(action, "canonical")
+        async with abandonment(request) as gone:
+            outcome = await daemon.act(action, "canonical", gone)
         return JSONResponse(outcome.model_dump(mode="json"))
 
     @api.get("/v1/actions/{action_id}", tags=["actions"], responses={404: _ERR})
@@ -83,11 +87,7 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
     """Send queued messages until the client leaves or falls too far behind."""
 
     async def sender() -> None:
-        while True:
-            msg = await q.get()
-            if msg is None:
-                await ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown")
-                return
+        while (msg := await q.get()) is not None:
             await ws.send_text(json.dumps(msg, default=str))
 
     async def receiver() -> None:
@@ -100,10 +100,35 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
         except WebSocketDisconnect:
             return
 
-    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+    cut = asyncio.create_task(q.cut.wait())  # the hub hung up: overflow or shutdown
+    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver()), cut]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if q.cut.is_set():
+        await _hang_up(ws, reset=q.overflowed)
+
+
+async def _hang_up(ws: WebSocket, *, reset: bool) -> None:
+    """Reset a subscriber that fell behind: a close frame would wait behind the events it
+    has not read, in our buffer or the kernel's, and keep the connection alive as long as
+    it does not read (TCP probes a zero window forever). At shutdown, a close frame (reset
+    if it cannot leave within CLOSE_GRACE)."""
+    abort = abort_of(ws.scope)
+    if reset and abort is not None:
+        abort()
+        return
+    try:
+        await asyncio.wait_for(
+            ws.close(code=WS_CLOSE_TOO_SLOW, reason="event queue overflow or shutdown"), CLOSE_GRACE
+        )
+        return
+    except TimeoutError:
+        pass
+    except Exception:  # noqa: BLE001 - the client is gone already: nothing to close
+        return
+    if abort is not None:
+        abort()

@@ -22,6 +22,7 @@ from daemon.api.bodies import (
     ErrorBody,
     ToolResult,
 )
+from daemon.api.gone import abandonment
 from daemon.api.http import DialectShape
 from daemon.errors import Unavailable
 from daemon.service import Daemon
@@ -77,7 +78,8 @@ def router(daemon: Daemon) -> APIRouter:
         if anthropic.needs_cursor(raw):
             cursor = (await daemon.look(CursorPosition())).cursor
         action = anthropic.to_canonical(raw, cursor=cursor)  # ActionError: 422
-        outcome = await daemon.act(action, "anthropic")
+        async with abandonment(request) as gone:
+            outcome = await daemon.act(action, "anthropic", gone)
         if isinstance(action, Wait) and outcome.ok and outcome.screenshot is None:
             # the reference tool answers a wait with a fresh look at the screen
             shot = await daemon.look(Screenshot())
@@ -94,7 +96,7 @@ def router(daemon: Daemon) -> APIRouter:
             503: {**_ERR, "description": "no screenshot could be taken"},
         },
     )
-    async def post_openai(call: ComputerCall) -> JSONResponse:
+    async def post_openai(call: ComputerCall, request: Request) -> JSONResponse:
         """Execute an OpenAI ``computer_call`` (one ``action`` or batched ``actions[]``).
 
         Returns a ``computer_call_output`` with a fresh screenshot as a data URL. Actions
@@ -110,20 +112,23 @@ def router(daemon: Daemon) -> APIRouter:
             daemon.to_screen(action)  # every bounds check before anything runs
         outcomes: list[Outcome] = []
         acknowledged: list[dict[str, Any]] = []
-        for i, action in enumerate(actions):
-            if i == 0 and checks:
-                said = openai.describe_checks(checks)
-                outcome = await daemon.ask(
-                    action, "openai", rule=SAFETY_RULE, why=f"the model flagged this call: {said}",
-                    safety_checks=[openai.describe_checks([c]) for c in checks],
-                )
-                if outcome.status == "executed":
-                    acknowledged = checks  # a person approved: only then
-            else:
-                outcome = await daemon.act(action, "openai")
-            outcomes.append(outcome)
-            if outcome.status != "executed":
-                break
+        async with abandonment(request) as gone:
+            for i, action in enumerate(actions):
+                if gone.is_set():
+                    break  # the client has given up: its later actions do not run
+                if i == 0 and checks:
+                    said = openai.describe_checks(checks)
+                    outcome = await daemon.ask(
+                        action, "openai", rule=SAFETY_RULE, why=f"the model flagged this call: {said}",
+                        safety_checks=[openai.describe_checks([c]) for c in checks],
+                    )  # fmt: skip
+                    if outcome.status == "executed":
+                        acknowledged = checks  # a person approved: only then
+                else:
+                    outcome = await daemon.act(action, "openai", gone)
+                outcomes.append(outcome)
+                if outcome.status != "executed":
+                    break
         shot = await daemon.look(Screenshot())
         if shot.screenshot is None:
             raise Unavailable(f"no screenshot for the computer_call_output: {shot.detail}")

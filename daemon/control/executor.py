@@ -45,12 +45,37 @@ StartHook = Callable[[str], str | None]
 run; a reason keeps it from running (its outcome is ``interrupted`` with that detail)."""
 
 
+CLIENT_GONE = "its client went away"
+_CANCEL_SLICE = 0.05
+"""During a pause (``wait``, ``hold_key``...) a cancel is seen within this many seconds;
+the yield flag is still waited on directly, so a takeover wakes the pause at once."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
     id: str
     action: Action
     future: Future[Outcome]
     submitted: float
+    cancel: threading.Event | None = None  # set: whoever asked for it has gone away
+
+    def halted(self, yielding: threading.Event) -> bool:
+        """The flag checked before every primitive: a person's, or this job's cancel."""
+        return yielding.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def wait(self, yielding: threading.Event, seconds: float) -> bool:
+        """Sleep on the yield flag; True as soon as it, or this job's cancel, is set."""
+        if self.cancel is None:
+            return yielding.wait(seconds)
+        deadline = time.perf_counter() + seconds
+        while True:
+            if self.cancel.is_set():
+                return True
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return yielding.is_set()
+            if yielding.wait(min(left, _CANCEL_SLICE)):
+                return True
 
 
 _STOP = object()
@@ -86,8 +111,14 @@ class Executor:
         self._thread.start()
 
     # -- submitting (any thread) --------------------------------------------------------------
-    def submit(self, action: Action, action_id: str | None = None) -> Future[Outcome]:
-        """Queue ``action``; raises ActionError (nothing executed) if it is off the screen."""
+    def submit(
+        self, action: Action, action_id: str | None = None, cancel: threading.Event | None = None
+    ) -> Future[Outcome]:
+        """Queue ``action``; raises ActionError (nothing executed) if it is off the screen.
+
+        ``cancel``, once set, stops the action like a takeover does (before its next
+        primitive, releasing what it holds), or keeps it from starting: for an agent that
+        has gone away. Never given for an action a person approved (it must run)."""
         check_bounds(action, *self.screen)
         aid = action_id or uuid.uuid4().hex
         fut: Future[Outcome] = Future()
@@ -97,7 +128,7 @@ class Executor:
         if self.intervention.state != "agent" and action.action not in LOOK_KINDS:
             fut.set_result(self._refused(aid, action))
             return fut
-        self._q.put(_Job(aid, action, fut, time.perf_counter()))
+        self._q.put(_Job(aid, action, fut, time.perf_counter(), cancel))
         return fut
 
     # -- the thread ---------------------------------------------------------------------------
@@ -128,7 +159,10 @@ class Executor:
                     )
 
     def _not_started(self, job: _Job) -> Outcome | None:
-        """None if ``on_start`` lets the job run now; else the outcome that says why not."""
+        """None if the job may run now; else the outcome that says why not (its client
+        has gone away, or ``on_start`` refuses it)."""
+        if job.cancel is not None and job.cancel.is_set():
+            return self._outcome(job.id, job.action, "interrupted", f"not started: {CLIENT_GONE}", job.submitted)
         if self.on_start is None:
             return None
         try:
@@ -194,42 +228,48 @@ class Executor:
             return self._outcome(job.id, action, "executed", f"X={pos[0]},Y={pos[1]}", job.submitted, cursor=pos)
         if self._yield.is_set():
             return self._refused(job.id, action)
-        p = plan(action, self.backend, self._yield.wait, self.step_interval)
+        p = plan(action, self.backend, lambda seconds: job.wait(self._yield, seconds), self.step_interval)
         done = 0
         halted = False
         next_at = time.perf_counter()
         for step, completes in p.steps:
             if isinstance(step, Pause):
-                if self._yield.wait(step.seconds):
+                if job.wait(self._yield, step.seconds):
                     halted = True
                     break
             else:
                 wait = next_at - time.perf_counter()
-                if wait > 0 and self._yield.wait(wait):
+                if wait > 0 and job.wait(self._yield, wait):
                     halted = True
                     break
-                if not self._send(step):
+                if not self._send(step, job):
                     halted = True
                     break
                 next_at = max(next_at + self.step_interval, time.perf_counter())
             if completes:
                 done += 1
-        if not halted and self._yield.is_set() and done < p.total:
+        if not halted and job.halted(self._yield) and done < p.total:
             halted = True  # the plan gave up early (e.g. while waiting for a spare key)
         progress = Progress(done=done, total=p.total, unit=p.unit)
         if halted:
             self.last_halt = time.perf_counter()
             released = self.backend.release_all()
-            why = "driverseat shut down" if self._closed else self.intervention.why_not_agent()
+            if self._closed:
+                why = "driverseat shut down"
+            elif not self._yield.is_set() and job.cancel is not None and job.cancel.is_set():
+                why = CLIENT_GONE  # not a person's doing: control stays with the agent
+            else:
+                why = self.intervention.why_not_agent()
             detail = f"{p.unit}: {done} of {p.total} done before " + why
             if released:
                 detail += f"; released {released} held key(s)/button(s)"
             return self._outcome(job.id, action, "interrupted", detail, job.submitted, progress=progress)
         return self._outcome(job.id, action, "executed", "", job.submitted, progress=progress, after_action=True)
 
-    def _send(self, p: Primitive) -> bool:
-        """Barrier, check the flag, send. False if the person took over first."""
-        if not self.backend.send_guarded(p, self._yield.is_set):
+    def _send(self, p: Primitive, job: _Job) -> bool:
+        """Barrier, check the flags, send. False if the person took over (or the job's
+        client went away) first."""
+        if not self.backend.send_guarded(p, lambda: job.halted(self._yield)):
             return False
         self.primitives_sent += 1
         return True

@@ -5,6 +5,7 @@ The server owns one Runtime; tests and benchmarks build one directly.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 
 from capture.closing import Closing
@@ -49,12 +50,14 @@ class Runtime(Closing):
             zoom=zoom,
         )
 
-    def submit(self, action: Action, action_id: str | None = None) -> Future[Outcome]:
+    def submit(
+        self, action: Action, action_id: str | None = None, cancel: threading.Event | None = None
+    ) -> Future[Outcome]:
         """Run ``action`` (in the space it names) and answer in the agent's space.
 
         Raises ActionError (nothing executed) for a point off the agent's screen.
         """
-        inner = self.executor.submit(self.view.to_screen(action), action_id)
+        inner = self.executor.submit(self.view.to_screen(action), action_id, cancel)
         outer: Future[Outcome] = Future()
 
         def done(f: Future[Outcome]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from capture.input.keys import keysym_for_name
 from daemon.actions import parse_action
 from daemon.control.runtime import Runtime
 from daemon.errors import ActionError
+from tests.daemon.live import poll
 
 
 @pytest.fixture
@@ -230,3 +232,49 @@ def test_a_failing_start_hook_means_the_action_does_not_run(rt: Runtime, fake: F
     rt.executor.on_start = on_start
     out = rt.executor.submit(parse_action({"action": "type", "text": "no"})).result(5)
     assert out.status == "error" and "disk full" in out.detail and fake.sent == []
+
+
+# -- a job's cancel (its client went away) ---------------------------------------------------
+def test_a_cancel_stops_at_the_next_primitive_and_releases(rt: Runtime, fake: FakeBackend) -> None:
+    cancel = threading.Event()
+    count = 0
+
+    def on_send(p: Primitive) -> None:
+        nonlocal count
+        if p.kind is Kind.KEY_DOWN:
+            count += 1
+            if count == 37:
+                cancel.set()
+
+    fake.on_send = on_send
+    out = rt.executor.submit(parse_action({"action": "type", "text": "x" * 120}), cancel=cancel).result(5)
+    assert out.status == "interrupted" and "client went away" in out.detail
+    assert out.progress is not None and out.progress.done == 37
+    assert fake.typed() == "x" * 37 and fake.held() == ((), ())
+    assert rt.intervention.state == "agent"  # not a takeover: the next agent goes on
+    assert rt.run(parse_action({"action": "type", "text": "y"})).status == "executed"
+
+
+def test_a_cancel_wakes_a_pause_and_a_takeover_still_does(rt: Runtime, fake: FakeBackend) -> None:
+    cancel = threading.Event()
+    fut = rt.executor.submit(parse_action({"action": "hold_key", "keys": "shift", "duration": 30}), cancel=cancel)
+    assert poll(lambda: fake.held()[0] != ())
+    cancel.set()
+    assert fut.result(timeout=5).status == "interrupted" and fake.held() == ((), ())
+    # a job with a cancel that is never set still yields to a person at once
+    fut = rt.executor.submit(parse_action({"action": "wait", "duration": 30}), cancel=threading.Event())
+    assert poll(lambda: rt.intervention.executing)
+    fake.human(Kind.KEY_DOWN, 97)
+    out = fut.result(timeout=5)
+    assert out.status == "interrupted" and out.control == "human" and "client" not in out.detail
+
+
+def test_a_cancelled_job_in_the_queue_never_starts(rt: Runtime, fake: FakeBackend) -> None:
+    first = rt.executor.submit(parse_action({"action": "wait", "duration": 0.3}))
+    cancel = threading.Event()
+    queued = rt.executor.submit(parse_action({"action": "type", "text": "abandoned"}), cancel=cancel)
+    cancel.set()
+    assert first.result(timeout=5).status == "executed"
+    out = queued.result(timeout=5)
+    assert out.status == "interrupted" and out.detail == "not started: its client went away"
+    assert fake.sent == []
