@@ -310,7 +310,8 @@ def test_openai_safety_checks_are_acknowledged_only_by_a_person(
         target=lambda: fut.set_result(daemon.http.post("/v1/openai/computer", json=openai_call(CHECKS))), daemon=True
     ).start()
     review = poll(lambda: pending(daemon))[0]
-    assert "malicious_instructions" in review["screen_text"]  # shown apart, in the warning box
+    # shown apart, in a box of their own: not as text the agent read
+    assert any("malicious_instructions" in c for c in review["safety_checks"]) and not review["screen_text"]
     poll(lambda: overlay_window(xserver))
     human.tap("Return")
     out = fut.result(timeout=30).json()
