@@ -31,9 +31,10 @@ import httpx
 from pydantic import BaseModel
 
 from capture.closing import Closing
-from daemon.actions import MAX_LONG_POLL, DecisionRequest, Outcome, Review
+from daemon.actions import MAX_LONG_POLL
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.outcomes import DecisionRequest, Outcome, Review
 
 __all__ = ["DEFAULT_URL", "AsyncClient", "Client", "ClientError", "NotRunning"]
 

@@ -25,11 +25,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
 from typing import Any
 
-from daemon.actions import LOOK_KINDS, Action, Outcome, Review
+from daemon.actions import LOOK_KINDS, Action
 from daemon.arrivals import Arrivals
 from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
+from daemon.outcomes import Outcome, Review
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store, outcome_for_storage

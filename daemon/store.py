@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.closing import Closing
-from daemon.actions import Decision, Outcome, Review
+from daemon.outcomes import Decision, Outcome, Review
 from daemon.reviewers import migrate_v4
 from daemon.shadow_store import migrate_v3
 

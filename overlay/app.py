@@ -7,7 +7,7 @@ one-worker pool posts decisions. Both hand results to the Qt thread through the
 signals of a :class:`Bridge` (queued, because they are emitted from other threads).
 
 Event contract (``/v1/events?token=...``): ``{"type": "review", "review": {...}}`` is a
-new or updated :class:`~daemon.actions.Review`; ``{"type": "review_resolved", "id": ...}``
+new or updated :class:`~daemon.outcomes.Review`; ``{"type": "review_resolved", "id": ...}``
 removes one; ``{"type": "outcome", "review_id": ...}`` says the action of a review has
 run (or will not); other types are ignored. If the daemon goes away the window keeps its
 state, the listener reconnects with backoff, and nothing is ever decided for the person.
@@ -40,10 +40,10 @@ from PySide6.QtWidgets import QApplication
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from daemon.actions import DecisionRequest, Review
 from daemon.address import ENV_URL, resolve_url
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import DaemonError
+from daemon.outcomes import DecisionRequest, Review
 from overlay.presenter import ReviewPresenter
 from overlay.widgets import GraceToast, ReviewWindow
 

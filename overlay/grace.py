@@ -6,7 +6,7 @@ this model only tells the toast how long is left and makes the Cancel intent.
 
 from __future__ import annotations
 
-from daemon.actions import DecisionRequest, Review
+from daemon.outcomes import DecisionRequest, Review
 from overlay.shapes import describe
 
 __all__ = ["GraceCountdown"]

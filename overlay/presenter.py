@@ -3,7 +3,7 @@
 A :class:`ReviewPresenter` holds the queue of pending reviews and the state of the one
 being shown (its correction points, an edit, a reject reason, a rationale), turns the
 review's ``screen_action`` into plain :data:`Shape` values in SCREEN space for the canvas
-to paint, and maps the reviewer's keys to intents: a :class:`~daemon.actions.DecisionRequest`
+to paint, and maps the reviewer's keys to intents: a :class:`~daemon.outcomes.DecisionRequest`
 to post, or ``None`` when the key only changed local state. Grace-tier reviews are not
 queued for a full-screen review; each gets a :class:`GraceCountdown` for the undo toast.
 
@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from daemon.actions import DecisionRequest, Review, parse_action, rationale_refusal
+from daemon.actions import parse_action
+from daemon.outcomes import DecisionRequest, Review, rationale_refusal
 from overlay.grace import GraceCountdown
 from overlay.shapes import (
     ScreenPoint,

@@ -29,7 +29,6 @@ from daemon.actions import (
     MouseDown,
     MouseUp,
     Move,
-    Outcome,
     Screenshot,
     Scroll,
     Type,
@@ -38,6 +37,7 @@ from daemon.actions import (
 )
 from daemon.adapters import translated
 from daemon.errors import ActionError
+from daemon.outcomes import Outcome
 
 __all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
 

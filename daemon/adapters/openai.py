@@ -38,10 +38,8 @@ from daemon.actions import (
     Button,
     Click,
     Drag,
-    Image,
     Key,
     Move,
-    Outcome,
     Screenshot,
     Scroll,
     Type,
@@ -49,6 +47,7 @@ from daemon.actions import (
 )
 from daemon.adapters import anthropic, translated
 from daemon.errors import ActionError
+from daemon.outcomes import Image, Outcome
 
 __all__ = [
     "ACTIONS",

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from daemon.actions import Action, Outcome
+from daemon.actions import Action
 from daemon.api.bodies import ErrorBody, State
 from daemon.api.gone import abandonment
 from daemon.api.websocket import abort_of
 from daemon.auth import bearer, token_matches
 from daemon.events import Subscription
+from daemon.outcomes import Outcome
 from daemon.service import Daemon
 
 __all__ = ["WS_CLOSE_TOO_SLOW", "WS_CLOSE_UNAUTHORIZED", "router"]

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from daemon.actions import CursorPosition, Outcome, Screenshot, Wait
+from daemon.actions import CursorPosition, Screenshot, Wait
 from daemon.adapters import anthropic, openai
 from daemon.api.bodies import (
     AnthropicBody,
@@ -25,6 +25,7 @@ from daemon.api.bodies import (
 from daemon.api.gone import abandonment
 from daemon.api.http import DialectShape
 from daemon.errors import Unavailable
+from daemon.outcomes import Outcome
 from daemon.service import Daemon
 
 __all__ = ["SHAPES", "router"]

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from daemon.actions import MAX_LONG_POLL, DecisionRequest, Review
+from daemon.actions import MAX_LONG_POLL
 from daemon.api.bodies import ErrorBody
+from daemon.outcomes import DecisionRequest, Review
 from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.reviewers import Identity
 

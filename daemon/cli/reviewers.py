@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
-from daemon.actions import Verdict
 from daemon.auth import ensure_data_dir
 from daemon.errors import ServeExit
+from daemon.outcomes import Verdict
 
 __all__ = ["add_parsers", "run_audit", "run_reviewer"]
 

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from capture.input import InputEvent
-from daemon.actions import Action, Control, Outcome
+from daemon.actions import Action
+from daemon.outcomes import Control, Outcome
 
 __all__ = [
     "CLEAR_TIMEOUT_S",

@@ -21,19 +21,10 @@ from dataclasses import dataclass
 
 from capture import CaptureError
 from capture.input import InputBackend, Primitive
-from daemon.actions import (
-    LOOK_KINDS,
-    Action,
-    CursorPosition,
-    Image,
-    Outcome,
-    Progress,
-    Screenshot,
-    Zoom,
-    check_bounds,
-)
+from daemon.actions import LOOK_KINDS, Action, CursorPosition, Screenshot, Zoom, check_bounds
 from daemon.control.intervention import Intervention
 from daemon.control.plans import Pause, plan
+from daemon.outcomes import Image, Outcome, Progress
 
 log = logging.getLogger(__name__)
 

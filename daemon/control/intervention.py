@@ -23,8 +23,8 @@ from typing import Any
 
 from capture.input import InputEvent, Kind, Origin
 from capture.input.keys import char_for_keysym, is_modifier, name_for_keysym, parse_combo
-from daemon.actions import Control, HumanActivity, HumanClick
 from daemon.control.clearance import NoOverlay, OverlayWatch
+from daemon.outcomes import Control, HumanActivity, HumanClick
 
 # Left and right variants count as the same modifier for the hotkey.
 _SAME = {

@@ -10,10 +10,11 @@ from concurrent.futures import Future
 
 from capture.closing import Closing
 from capture.input import InputBackend, open_backend
-from daemon.actions import Action, Outcome
+from daemon.actions import Action
 from daemon.control.executor import Executor, OutcomeHook, ScreenshotFn, ZoomFn
 from daemon.control.intervention import DEFAULT_KILL_SWITCH, Intervention
 from daemon.control.view import AgentView
+from daemon.outcomes import Outcome
 
 
 class Runtime(Closing):

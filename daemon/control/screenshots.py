@@ -18,7 +18,7 @@ from typing import Literal
 from capture import CaptureError
 from capture.coords import Rect
 from capture.screen import Screen, encode
-from daemon.actions import Image
+from daemon.outcomes import Image
 
 __all__ = ["ScreenGrabber", "png_size"]
 

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from capture import CaptureError
 from capture.coords import Monitor, Rect, Scaling, Space, agent_size_for
-from daemon.actions import ActionBase, HumanActivity, HumanClick, Outcome, check_bounds
+from daemon.actions import ActionBase, check_bounds
 from daemon.errors import ActionError
+from daemon.outcomes import HumanActivity, HumanClick, Outcome
 
 A = TypeVar("A", bound=ActionBase)
 

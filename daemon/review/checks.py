@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from daemon import actions
-from daemon.actions import DecisionRequest, Review, rationale_refusal
 from daemon.errors import DaemonError
+from daemon.outcomes import DecisionRequest, Review, rationale_refusal
 from daemon.reviewers import Identity
 from daemon.validation import describe_validation_error
 

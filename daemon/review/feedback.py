@@ -10,7 +10,7 @@ with the frozen screenshot annotated (proposed point red, correction and element
 green, an arrow between) at the agent's size, and a crop around each point at full
 resolution. A rejection carries the person's reason; an edit says what changed.
 
-Pure functions of a :class:`~daemon.actions.Review` and its frame: no I/O, no clock.
+Pure functions of a :class:`~daemon.outcomes.Review` and its frame: no I/O, no clock.
 The frame is the review's screenshot, screen pixels of ``review.screen_rect``, so an
 image pixel is a screen point minus the rect's origin.
 """
@@ -28,7 +28,8 @@ import numpy as np
 from capture.a11y import Element
 from capture.coords import Rect, Scaling
 from capture.vision import Box, annotate, crop_around, locate
-from daemon.actions import Feedback, FeedbackElement, Image, Review, SpaceName
+from daemon.actions import SpaceName
+from daemon.outcomes import Feedback, FeedbackElement, Image, Review
 
 __all__ = [
     "CROP_SIZE", "Feedback", "Named", "correction_feedback", "edit_feedback", "points_to_name",

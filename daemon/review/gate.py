@@ -37,16 +37,8 @@ import numpy as np
 
 from capture.a11y import Element
 from capture.coords import Scaling
-from daemon.actions import (
-    MAX_LONG_POLL,
-    Action,
-    DecisionRequest,
-    Feedback,
-    Review,
-    Status,
-    Tier,
-    parse_action,
-)
+from daemon.actions import MAX_LONG_POLL, Action, parse_action
+from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
 from daemon.review.policy import Policy, Ruling, evaluate
 from daemon.review.queue import ReviewError, ReviewQueue

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from capture.input.keys import char_for_keysym, name_for_keysym, parse_keys
-from daemon.actions import PASSIVE_KINDS, ActionBase, Key, Tier, Type
+from daemon.actions import PASSIVE_KINDS, ActionBase, Key, Type
 from daemon.errors import DaemonError
+from daemon.outcomes import Tier
 
 __all__ = [
     "DEFAULT_RATIONALES", "DEFAULT_RULE", "REVIEW_TIERS", "TIERS", "MissingConfidence",
@@ -53,7 +54,7 @@ class PolicyError(DaemonError):
 class Ruling:
     """What the policy says about one action: its tier, the rule, and why in words.
 
-    (Not a reviewer's :data:`daemon.actions.Verdict`: a ruling comes before any review.)
+    (Not a reviewer's :data:`daemon.outcomes.Verdict`: a ruling comes before any review.)
     """
 
     tier: Tier

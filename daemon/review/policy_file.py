@@ -29,7 +29,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from capture import CaptureError
-from daemon.actions import ACTION_KINDS, Tier
+from daemon.actions import ACTION_KINDS
+from daemon.outcomes import Tier
 from daemon.review.policy import (
     REVIEW_TIERS,
     TIERS,

@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.coords import Rect
-from daemon.actions import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
+from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
 from daemon.review.checks import (
     BadDecision,
     DuplicateApproval,

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QFrame, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from daemon.actions import Review
+from daemon.outcomes import Review
 from overlay.presenter import rule_text
 
 __all__ = ["WARNING", "WhyPanel", "plain_label"]

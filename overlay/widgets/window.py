@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from capture.coords import Point
-from daemon.actions import DecisionRequest, Review
+from daemon.outcomes import DecisionRequest, Review
 from overlay.presenter import ReviewPresenter
 from overlay.widgets.canvas import ScreenshotCanvas
 from overlay.widgets.why import WARNING, WhyPanel, plain_label

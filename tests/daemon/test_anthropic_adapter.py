@@ -11,14 +11,10 @@ from daemon.actions import (
     CursorPosition,
     Drag,
     HoldKey,
-    HumanActivity,
-    Image,
     Key,
     MouseDown,
     MouseUp,
     Move,
-    Outcome,
-    Progress,
     Screenshot,
     Scroll,
     Type,
@@ -27,6 +23,7 @@ from daemon.actions import (
 )
 from daemon.adapters.anthropic import ACTIONS, needs_cursor, to_canonical, to_tool_result
 from daemon.errors import ActionError
+from daemon.outcomes import HumanActivity, Image, Outcome, Progress
 
 CASES: list[tuple[dict[str, Any], object]] = [
     ({"action": "key", "text": "ctrl+s"}, Key(keys="ctrl+s")),

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from daemon.actions import Click, DecisionRequest
+from daemon.actions import Click
 from daemon.client import (
     ACTION_TIMEOUT,
     MAX_WAIT,
@@ -28,6 +28,7 @@ from daemon.client import (
     _review,
 )
 from daemon.errors import ActionError, AuthError
+from daemon.outcomes import DecisionRequest
 from tests.daemon.live import serving
 
 REVIEW = {

@@ -13,7 +13,8 @@ import pytest
 from capture.a11y import Ancestor, Element
 from capture.coords import Rect, Scaling
 from capture.vision import Box
-from daemon.actions import Click, Drag, Image, Review, Type
+from daemon.actions import Click, Drag, Type
+from daemon.outcomes import Image, Review
 from daemon.review.feedback import (
     CROP_SIZE,
     correction_feedback,

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from capture.coords import Rect, Scaling
-from daemon.actions import Action, DecisionRequest, Outcome, parse_action
+from daemon.actions import Action, parse_action
+from daemon.outcomes import DecisionRequest, Outcome
 from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Proposal, ReviewsOff
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue

@@ -14,7 +14,7 @@ import pytest
 from capture.a11y import A11y, Element
 from capture.coords import Rect, Scaling
 from capture.screen import Screen, encode
-from daemon.actions import DecisionRequest
+from daemon.outcomes import DecisionRequest
 from daemon.review.gate import Answer, Gate, Held
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue

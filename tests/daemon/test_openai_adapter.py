@@ -13,19 +13,7 @@ from typing import Any
 
 import pytest
 
-from daemon.actions import (
-    Click,
-    Drag,
-    Image,
-    Key,
-    Move,
-    Outcome,
-    Progress,
-    Screenshot,
-    Scroll,
-    Type,
-    Wait,
-)
+from daemon.actions import Click, Drag, Key, Move, Screenshot, Scroll, Type, Wait
 from daemon.adapters.openai import (
     ACTIONS,
     SafetyCheckPending,
@@ -36,6 +24,7 @@ from daemon.adapters.openai import (
     wheel_clicks,
 )
 from daemon.errors import ActionError
+from daemon.outcomes import Image, Outcome, Progress
 
 # Verbatim from the guide's first response example (ids elided there too).
 GUIDE_CLICK: dict[str, Any] = {

@@ -24,11 +24,11 @@ from daemon.actions import (
     Screenshot,
     Scroll,
     SpaceName,
-    Tier,
     Type,
     Wait,
     Zoom,
 )
+from daemon.outcomes import Tier
 from daemon.review.policy import (
     DEFAULT_RULE,
     REVIEW_TIERS,

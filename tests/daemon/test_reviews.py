@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from daemon.actions import Click, DecisionRequest, Drag, Key, Review, Type
+from daemon.actions import Click, Drag, Key, Type
+from daemon.outcomes import DecisionRequest, Review
 from daemon.review.queue import (
     BadDecision,
     DuplicateApproval,

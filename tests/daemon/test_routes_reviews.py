@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from daemon.actions import Click, DecisionRequest, Review
+from daemon.actions import Click
 from daemon.api.http import install_http
 from daemon.api.routes_reviews import router
 from daemon.client import AsyncClient, Client, ClientError
 from daemon.errors import ActionError
+from daemon.outcomes import DecisionRequest, Review
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
 from tests.daemon.live import poll, serving

@@ -17,11 +17,12 @@ import pytest
 from capture.coords import Monitor
 from capture.input import Kind
 from capture.input._fake import FakeBackend
-from daemon.actions import DecisionRequest, Outcome, parse_action
+from daemon.actions import parse_action
 from daemon.control.runtime import Runtime
 from daemon.control.view import AgentView
 from daemon.errors import ActionError
 from daemon.events import EventHub
+from daemon.outcomes import DecisionRequest, Outcome
 from daemon.review.gate import Gate, ReviewsOff
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue

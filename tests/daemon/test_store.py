@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.actions import Click, Image, Outcome, Progress, Type
+from daemon.actions import Click, Type
+from daemon.outcomes import Image, Outcome, Progress
 from daemon.store import SCHEMA_VERSION, Store
 
 

@@ -21,13 +21,10 @@ from daemon.actions import (
     CursorPosition,
     Drag,
     HoldKey,
-    HumanActivity,
-    HumanClick,
     Key,
     MouseDown,
     MouseUp,
     Move,
-    Outcome,
     Screenshot,
     Scroll,
     Type,
@@ -36,6 +33,7 @@ from daemon.actions import (
 )
 from daemon.control.view import AgentView
 from daemon.errors import ActionError
+from daemon.outcomes import HumanActivity, HumanClick, Outcome
 
 RIGHT = Monitor(1920, 0, 1920, 1080, index=2, name="right")
 BELOW = Monitor(0, 1080, 1280, 1024, index=3, name="below")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from daemon.actions import Decision, Review
+from daemon.outcomes import Decision, Review
 
 SCREEN_RECT = (100, 50, 1280, 800)  # an origin off (0, 0) catches a forgotten offset
 _ids = itertools.count(1)

@@ -15,8 +15,8 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt
 from websockets.sync.server import ServerConnection, serve
 
-from daemon.actions import DecisionRequest, Review
 from daemon.client import NotRunning
+from daemon.outcomes import DecisionRequest, Review
 from overlay.app import OverlayApp, parse_event, ws_url
 from overlay.presenter import ReviewPresenter
 from tests.overlay.factories import CLICK, TYPE, review

@@ -332,7 +332,7 @@ def test_default_reviewer_is_user_at_host() -> None:
 
 
 def test_a_rule_with_a_minimum_rationale_refuses_a_bare_approval(p: ReviewPresenter) -> None:
-    from daemon.actions import rationale_refusal
+    from daemon.outcomes import rationale_refusal
 
     r = review(TYPE, rule="delete", rationale_min_length=20)
     p.add(r)

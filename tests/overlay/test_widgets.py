@@ -16,7 +16,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QLabel
 
-from daemon.actions import DecisionRequest, Review
+from daemon.outcomes import DecisionRequest, Review
 from overlay.presenter import ReviewPresenter
 from overlay.widgets import GraceToast, ReviewWindow
 from tests.overlay.factories import CLICK, DRAG, KEY, SCREEN_RECT, TYPE, review

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
-from daemon.actions import DecisionRequest, Tier, Verdict
 from daemon.cli import main
+from daemon.outcomes import DecisionRequest, Tier, Verdict
 from daemon.report.figures import Thresholds, gather, stage
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from daemon.actions import DecisionRequest
 from daemon.cli import main
+from daemon.outcomes import DecisionRequest
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
 from tests.shadow.test_store_export import _session
