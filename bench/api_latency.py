@@ -21,8 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import httpx
 
+from bench._serve import served
 from daemon.auth import read_token
 from daemon.client import Client
-from tests.daemon.live import StderrLines, poll
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
@@ -40,27 +39,6 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "move": ("POST", "/v1/actions", {"action": "move", "x": 600, "y": 400}),
     "screenshot": ("POST", "/v1/actions", {"action": "screenshot"}),
 }
-
-
-@contextmanager
-def daemon(data: Path) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "DRIVERSEAT_DATA_DIR")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", "1920x1080",
-         "--port", "0", "--policy", "off", "--no-overlay", "--data-dir", str(data)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
-    lines = StderrLines(proc)
-    try:
-        url = lines.wait_line(r"API: +(http://\S+)", 60).group(1)
-        with Client(url) as probe:
-            if not poll(probe.healthy, timeout=30):
-                raise SystemExit(f"the daemon never became healthy: {lines.lines[-20:]}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        lines.close()
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -192,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=100)
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, daemon(Path(tmp) / "data") as url:
+    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080") as url:
         token = read_token(Path(tmp) / "data")
         clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
         work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}

@@ -16,12 +16,10 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import httpx
 
+from bench._serve import served
 from daemon.auth import read_token
 from daemon.client import AsyncClient, Client
-from tests.daemon.live import StderrLines, poll
-
-
-@contextmanager
-def daemon(data: Path) -> Iterator[str]:
-    """``driverseat serve`` on its own Xvfb and a free port; yields its URL once healthy."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "DRIVERSEAT_DATA_DIR")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", "1280x800",
-         "--port", "0", "--policy", "off", "--no-overlay", "--data-dir", str(data)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
-    )  # fmt: skip
-    lines = StderrLines(proc)
-    try:
-        url = lines.wait_line(r"API: +(http://\S+)", 60).group(1)
-        with Client(url) as probe:
-            if not poll(probe.healthy, timeout=30):
-                raise SystemExit(f"the daemon never became healthy: {lines.lines[-20:]}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        lines.close()
 
 
 def timed(call: Callable[[], Any], trials: int) -> list[float]:
@@ -131,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--url needs --data-dir (where the daemon's token is)")
         result = measure(args.url, read_token(args.data_dir), args.trials)
     else:
-        with tempfile.TemporaryDirectory() as tmp, daemon(Path(tmp) / "data") as url:
+        with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1280x800") as url:
             result = measure(url, read_token(Path(tmp) / "data"), args.trials)
     print(json.dumps({"bench": "client_latency", "trials": args.trials, "state_ms": result}))
     return 0
