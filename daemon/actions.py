@@ -15,7 +15,9 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -27,6 +29,8 @@ MAX_TEXT = 10_000
 MAX_PATH = 5_000
 MAX_DURATION = 60.0
 MAX_SCROLL = 100
+MAX_ALTERNATIVES = 4
+"""Candidate actions one proposal may carry besides its own (``alternatives``)."""
 MAX_LONG_POLL = 60.0
 """Seconds the daemon holds one long-poll (``GET /v1/reviews/{id}?wait=``); clients that
 wait longer poll again."""
@@ -74,12 +78,50 @@ class ActionBase(BaseModel):
         "('agent', the default) or of the physical desktop ('screen')",
     )
 
+    alternatives: tuple[Action, ...] = Field(
+        (),
+        max_length=MAX_ALTERNATIVES,
+        description="other candidate actions the agent weighed (each with its own confidence "
+        "and reason), in the action's space: a person may approve one of them instead, or "
+        "rank them (docs/candidates.md)",
+    )
+
     @field_validator("steps")
     @classmethod
     def _short_steps(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if any(len(step) > 500 for step in v):
             raise ValueError("each step is at most 500 characters")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alternatives_in_its_space(cls, data: Any) -> Any:
+        # a candidate given without a space is in its action's: the agent sent both together
+        if isinstance(data, dict) and isinstance(alts := data.get("alternatives"), list | tuple):
+            space = data.get("space", "agent")
+            data = {**data, "alternatives": [
+                {"space": space, **a} if isinstance(a, dict) else a for a in alts
+            ]}  # fmt: skip
+        return data
+
+    @model_validator(mode="after")
+    def _flat_candidates(self) -> ActionBase:
+        for i, alt in enumerate(self.alternatives, 1):
+            if alt.alternatives:
+                raise ValueError(f"alternative {i} has alternatives of its own: list every "
+                                 "candidate in the action's one list")  # fmt: skip
+            if alt.space != self.space:
+                raise ValueError(f"alternative {i} is in {alt.space} space, its action in "
+                                 f"{self.space}: give them in one space")  # fmt: skip
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_no_alternatives(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # an action without candidates reads (and is stored) exactly as before they existed
+        data: dict[str, Any] = handler(self)
+        if not self.alternatives:
+            data.pop("alternatives", None)
+        return data
 
     def points(self) -> list[tuple[int, int]]:
         """Every screen point this action touches (for bounds checks)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from daemon.actions import Num, Point, SpaceName
+from daemon.actions import MAX_ALTERNATIVES, Int, Num, Point, SpaceName
 
 Status = Literal["executed", "interrupted", "denied", "rejected", "expired", "corrected", "error"]
 """``rejected``: a person said no (or cancelled a grace window); ``expired``: nobody answered
@@ -160,6 +160,11 @@ class Decision(_Wire):
     rationale: str | None = None
     points: tuple[tuple[int, int], ...] = ()  # corrected point(s), screen space
     edited: dict[str, Any] | None = None
+    # candidates (docs/candidates.md): the one approved (1 = as proposed), the person's
+    # ranking best first, and the preference pairs (chosen, rejected) both make
+    candidate: int | None = None
+    ranking: tuple[int, ...] = ()
+    preferred: tuple[tuple[int, int], ...] = ()
 
 
 class DecisionRequest(BaseModel):
@@ -175,6 +180,32 @@ class DecisionRequest(BaseModel):
     edited: dict[str, Any] | None = Field(None, description="replacement fields, e.g. text or keys")
     rationale: str | None = Field(None, max_length=2_000)
     shown_at: Num | None = Field(None, description="when the review was shown (epoch s)")
+    candidate: Int | None = Field(
+        None, ge=1, le=1 + MAX_ALTERNATIVES,
+        description="approve this candidate (1 = the action as proposed, 2... its alternatives)",
+    )  # fmt: skip
+    ranking: tuple[Int, ...] = Field(
+        (), max_length=1 + MAX_ALTERNATIVES,
+        description="candidates best first; the best runs (verdict approve, the default "
+        "with a ranking) unless the verdict is reject",
+    )  # fmt: skip
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_ranking_approves(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("ranking") and "verdict" not in data:
+            data = {**data, "verdict": "approve"}
+        return data
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> DecisionRequest:
+        if self.candidate is not None and self.ranking:
+            raise ValueError("give a candidate or a ranking, not both (a ranking's first runs)")
+        if self.candidate is not None and self.verdict != "approve":
+            raise ValueError(f"a candidate is chosen by approving it, not with verdict {self.verdict!r}")
+        if self.ranking and self.verdict not in ("approve", "reject"):
+            raise ValueError(f"a ranking goes with approve or reject, not {self.verdict!r}")
+        return self
 
 
 class Review(_Wire):
@@ -240,6 +271,10 @@ class Outcome(_Wire):
     tier: Tier | None = None
     rule: str | None = None
     feedback: Feedback | None = None
+    # which candidate ran (1 = as proposed) when the action carried alternatives, and that
+    # candidate as it ran, in the agent's space (docs/candidates.md)
+    candidate: int | None = None
+    candidate_action: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -39,7 +39,7 @@ from daemon.adapters import translated
 from daemon.errors import ActionError
 from daemon.outcomes import Outcome
 
-__all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
+__all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "candidate_text", "needs_cursor", "to_canonical", "to_tool_result"]
 
 TOOL_VERSION = "computer_20250124"
 TOOL_VERSIONS = ("computer_20250124", "computer_20251124")  # the newer adds zoom
@@ -268,12 +268,28 @@ def _interrupted_text(outcome: Outcome) -> str:
     return f"Interrupted: {why}; {_progress(outcome)}. {advice}"
 
 
+def candidate_text(outcome: Outcome) -> str | None:
+    """What to tell the model when a person chose another candidate than its proposal."""
+    if outcome.candidate is None or outcome.candidate == 1 or outcome.candidate_action is None:
+        return None
+    ran = {k: v for k, v in outcome.candidate_action.items() if k in _SAID or k == "action"}
+    return (
+        f"The person chose your alternative {outcome.candidate - 1} (candidate "
+        f"{outcome.candidate}) instead of your proposal; it ran: {ran}."
+    )
+
+
+_SAID = ("x", "y", "path", "text", "keys", "button", "count", "dx", "dy", "duration", "region")
+
+
 def to_tool_result(outcome: Outcome) -> dict[str, Any]:
     """The ``content`` and ``is_error`` of a ``tool_result`` block, plus driverseat's own ids."""
     # a corrected action did not run: the model must notice and retry
     is_error = outcome.status != "executed"
     if outcome.status == "executed":
         text = outcome.detail or "Done."
+        if (chose := candidate_text(outcome)) is not None:
+            text = f"{chose} {text}"
     elif outcome.status == "interrupted":
         text = _interrupted_text(outcome)
     elif outcome.status == "corrected":
@@ -306,5 +322,6 @@ def to_tool_result(outcome: Outcome) -> dict[str, Any]:
             "action": outcome.action,
             "control": outcome.control,
             **({"review_id": outcome.review_id} if outcome.review_id else {}),
+            **({"candidate": outcome.candidate} if outcome.candidate is not None else {}),
         },
     }

@@ -57,6 +57,7 @@ __all__ = [
     "describe_checks",
     "for_api",
     "map_key",
+    "one_action",
     "safety_checks",
     "to_canonical",
     "to_output",
@@ -249,6 +250,12 @@ def _one(act: Any, where: str) -> Action:
 
 
 
+def one_action(act: dict[str, Any]) -> Action:
+    """One action ``{"type": ...}`` of a computer_call (an alternative: docs/candidates.md)."""
+    kind = act.get("type")
+    return _one(act, kind if isinstance(kind, str) and kind in _ALLOWED else "action")
+
+
 def safety_checks(call: dict[str, Any]) -> list[dict[str, Any]]:
     """The call's pending safety checks (``id``, ``code``, ``message``), checked strictly.
 
@@ -351,7 +358,7 @@ def to_output(
     notes = [
         anthropic.to_tool_result(o)["content"][0]["text"]
         for o in outcomes
-        if o.status != "executed"
+        if o.status != "executed" or anthropic.candidate_text(o) is not None
     ]
     skipped = (planned or 0) - len(outcomes)
     if skipped > 0:
@@ -376,6 +383,7 @@ def to_output(
                     "status": o.status,
                     "detail": o.detail,
                     "control": o.control,
+                    **({"candidate": o.candidate} if o.candidate is not None else {}),
                 }
                 for o in outcomes
             ],

@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from daemon.actions import Int, Num
+from daemon.actions import MAX_ALTERNATIVES, Int, Num
 from daemon.adapters.anthropic import ACTIONS as ANTHROPIC_ACTIONS
 
 __all__ = [
     "MAX_BATCH", "AnthropicBody", "AnthropicInput", "AnthropicToolUse", "ComputerCall",
-    "ComputerCallOutput", "ErrorBody", "SafetyCheck", "State", "ToolResult",
+    "ComputerCallOutput", "Envelope", "ErrorBody", "SafetyCheck", "State", "ToolResult",
 ]  # fmt: skip
 
 MAX_BATCH = 100  # actions in one OpenAI computer_call
@@ -29,6 +29,18 @@ class ErrorBody(BaseModel):
 
     error: str
     details: Any = None
+
+
+class Envelope(BaseModel):
+    """driverseat's own fields beside a dialect's tool call (docs/candidates.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    alternatives: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=MAX_ALTERNATIVES,
+        description="other candidate actions, each in the dialect's own shape plus its "
+        "confidence and reason; a person may approve one of them instead",
+    )
 
 
 class AnthropicInput(BaseModel):
@@ -44,6 +56,7 @@ class AnthropicInput(BaseModel):
     scroll_amount: Int | None = None
     duration: Num | None = None
     region: tuple[Int, Int, Int, Int] | None = None
+    driverseat: Envelope | None = None
 
 
 class AnthropicToolUse(BaseModel):
@@ -54,6 +67,7 @@ class AnthropicToolUse(BaseModel):
     id: str | None = Field(None, max_length=200)
     name: str | None = Field(None, max_length=200)
     input: AnthropicInput
+    driverseat: Envelope | None = None
 
 
 def _anthropic_kind(value: Any) -> str:
@@ -104,6 +118,7 @@ class ComputerCall(BaseModel):
         max_length=20,
         description="checks only a person may acknowledge: the call is held for one",
     )
+    driverseat: Envelope | None = None
 
 
 class ComputerCallOutput(BaseModel):

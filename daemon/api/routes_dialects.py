@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from daemon.actions import CursorPosition, Screenshot, Wait
-from daemon.adapters import anthropic, openai
+from daemon.adapters import anthropic, candidates, openai
 from daemon.api.bodies import (
     AnthropicBody,
     AnthropicToolUse,
@@ -24,7 +24,7 @@ from daemon.api.bodies import (
 )
 from daemon.api.gone import abandonment
 from daemon.api.http import DialectShape
-from daemon.errors import Unavailable
+from daemon.errors import ActionError, Unavailable
 from daemon.outcomes import Outcome
 from daemon.service import Daemon
 
@@ -68,17 +68,21 @@ def router(daemon: Daemon) -> APIRouter:
         ``tool_result`` block. Bad input: 422 that also carries such a result.
         """
         extra: dict[str, Any] = {}
+        envelope = body.driverseat
         if isinstance(body, AnthropicToolUse):
             if body.id:
                 request.state.tool_use_id = extra["tool_use_id"] = body.id
             inp = body.input
+            envelope = envelope or inp.driverseat
         else:
             inp = body
-        raw = inp.model_dump(exclude_none=True)
+        raw = inp.model_dump(exclude_none=True, exclude={"driverseat"})
+        alternatives = envelope.alternatives if envelope is not None else []
         cursor = None
-        if anthropic.needs_cursor(raw):
+        if any(anthropic.needs_cursor(a) for a in [raw, *alternatives]):
             cursor = (await daemon.look(CursorPosition())).cursor
         action = anthropic.to_canonical(raw, cursor=cursor)  # ActionError: 422
+        action = candidates.attach(action, alternatives, lambda a: anthropic.to_canonical(a, cursor=cursor))
         async with abandonment(request) as gone:
             outcome = await daemon.act(action, "anthropic", gone)
         if isinstance(action, Wait) and outcome.ok and outcome.screenshot is None:
@@ -106,9 +110,14 @@ def router(daemon: Daemon) -> APIRouter:
         they come back as ``acknowledged_safety_checks`` only if the person approved.
         Without reviews (``--policy off``) such a call is refused (403).
         """
-        raw = call.model_dump(exclude_none=True)
+        raw = call.model_dump(exclude_none=True, exclude={"driverseat"})
         checks = openai.safety_checks(raw)
         actions = openai.to_canonical(raw, checks_go_to_a_person=bool(checks))
+        if call.driverseat is not None and call.driverseat.alternatives:
+            if len(actions) != 1:
+                raise ActionError("driverseat.alternatives go with a computer_call of one action, "
+                                  f"and this one has {len(actions)}")  # fmt: skip
+            actions = [candidates.attach(actions[0], call.driverseat.alternatives, openai.one_action)]
         for action in actions:
             daemon.to_screen(action)  # every bounds check before anything runs
         outcomes: list[Outcome] = []

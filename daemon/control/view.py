@@ -71,9 +71,11 @@ class AgentView:
         if action.space == "screen":
             return action
         check_bounds(action, *self.agent_size)
-        if self.is_identity:
-            return action.model_copy(update={"space": "screen"})
         update: dict[str, Any] = {"space": "screen"}
+        if action.alternatives:  # every candidate crosses at this one boundary too
+            update["alternatives"] = tuple(self._alternative(i, a) for i, a in enumerate(action.alternatives, 1))
+        if self.is_identity:
+            return action.model_copy(update=update)
         conv = self.scaling.to_screen
         region, path = getattr(action, "region", None), getattr(action, "path", None)
         x, y = getattr(action, "x", None), getattr(action, "y", None)
@@ -87,6 +89,12 @@ class AgentView:
             p = conv(x, y)
             update["x"], update["y"] = p.x, p.y
         return action.model_copy(update=update)
+
+    def _alternative(self, number: int, alternative: A) -> A:
+        try:
+            return self.to_screen(alternative)
+        except ActionError as exc:
+            raise ActionError(f"alternative {number}: {exc}", **exc.details) from None
 
     # -- outbound ------------------------------------------------------------------------
     def _point_to_agent(self, x: int, y: int) -> tuple[int, int] | None:

@@ -28,7 +28,7 @@ __all__ = [
 
 LETS_RUN = ("approve", "edit")  # the verdicts after which the action runs
 _POINT_FIELDS = frozenset({"x", "y", "path"})
-_AGENT_FIELDS = frozenset({"reason", "confidence", "screen_text", "goal", "steps", "space"})
+_AGENT_FIELDS = frozenset({"reason", "confidence", "screen_text", "goal", "steps", "space", "alternatives"})
 
 
 class ReviewError(DaemonError):

@@ -40,6 +40,7 @@ from capture.coords import Scaling
 from daemon.actions import MAX_LONG_POLL, Action, parse_action
 from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
+from daemon.review.choice import chosen, run_as, strictest
 from daemon.review.policy import Policy, Ruling, evaluate
 from daemon.review.queue import ReviewError, ReviewQueue
 
@@ -86,6 +87,7 @@ class _Answer:
     ruling: Ruling
     review: Review | None = None
     feedback: Feedback | None = None
+    candidate: int | None = None  # which candidate runs, when the action carried alternatives
 
     def annotations(self) -> dict[str, Any]:
         """What the outcome says about the gate: tier and rule (unless auto), review, feedback."""
@@ -96,6 +98,9 @@ class _Answer:
             out["review_id"] = self.review.id
         if self.feedback is not None:
             out["feedback"] = self.feedback
+        ran = getattr(self, "action", None)
+        if self.candidate is not None and ran is not None:
+            out.update(candidate=self.candidate, candidate_action=ran.model_dump(mode="json"))
         return out
 
 
@@ -155,7 +160,8 @@ class Gate:
     def rule(self, screen_action: Action) -> Ruling:
         """The policy's ruling on an action in screen space."""
         title = self.window_title() if self._needs_title else None
-        return evaluate(self.policy, screen_action, window_title=title)
+        # every candidate is judged: a person may choose any of them (review/choice.py)
+        return strictest(screen_action, lambda a: evaluate(self.policy, a, window_title=title))
 
     async def admit(self, p: Proposal) -> Answer:
         """Cleared (run it) or Held (it will not run: denied, rejected, expired, corrected)."""
@@ -164,7 +170,7 @@ class Gate:
             if ruling.tier == "notify":
                 self.publish({"type": "notify", "action_id": p.id, "rule": ruling.rule,
                               "why": ruling.why, "action": p.action.model_dump(mode="json")})  # fmt: skip
-            return Cleared(ruling, action=p.action, screen=p.screen)
+            return _cleared(ruling, p, None, 1 if p.action.alternatives else None)
         if ruling.tier == "deny":
             return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
         return await self._review(p, ruling)
@@ -255,7 +261,7 @@ class Gate:
         last = review.decisions[-1] if review.decisions else None
         status = review.status
         if status == "approved":
-            return Cleared(ruling, review, action=p.action, screen=p.screen)
+            return _cleared(ruling, p, review, chosen(review))
         if status == "edited":
             assert last is not None and last.edited, "an edited review carries its edit"
             action = parse_action({**p.action.model_dump(mode="json"), **last.edited})
@@ -338,6 +344,12 @@ class Gate:
             self.attention.review_closed()
             self.publish({"type": "review_resolved", "id": review.id})
         return await asyncio.to_thread(self._answer, p, done, ruling)
+
+
+def _cleared(ruling: Ruling, p: Proposal, review: Review | None, number: int | None) -> Cleared:
+    """Run candidate ``number`` of ``p`` (None: ``p`` carried no alternatives)."""
+    return Cleared(ruling, review, candidate=number,
+                   action=run_as(p.action, number), screen=run_as(p.screen, number))  # fmt: skip
 
 
 async def _ready(answer: Answer) -> Answer:

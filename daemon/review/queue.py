@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from capture.coords import Rect
 from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
+from daemon.review.choice import check_choice
 from daemon.review.checks import (
     BadDecision,
     DuplicateApproval,
@@ -255,12 +256,14 @@ class ReviewQueue:
         if req.verdict == "correct":
             check_points(review, req.points)
         edited = check_edit(review, req.edited) if req.verdict == "edit" else None
+        candidate, ranking, preferred = check_choice(review, req)
         decision = Decision(
             id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
             verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
             latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
             points=req.points if req.verdict == "correct" else (),
             reviewer_id=who.id, roles=who.roles,
+            candidate=candidate, ranking=ranking, preferred=preferred,
         )  # fmt: skip
         self.store.record_decision(decision, status)
         decisions = (*review.decisions, decision)
