@@ -61,7 +61,8 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
         "(train/metadata.jsonl and the frames). trajectory: one row per recorded action; "
         "sft: one instruction example (goal, history, frame -> action) per action of the "
         "person's, in TRL's conversational vision layout; preference: one DPO pair per "
-        "corrected or edited review (prompt, chosen, rejected, images), not per session.",
+        "corrected or edited review and per pair a pick or ranking of candidates prefers "
+        "(prompt, chosen, rejected, images), not per session.",
     )
     which = e.add_mutually_exclusive_group()
     which.add_argument("--session", action="append", metavar="NAME", help="a session to export (repeatable)")

@@ -16,7 +16,13 @@ edit the action with the person's fields. Both in the agent's own pixels, so the
 is stored at the agent's size (resized from the screen's when they differ): a
 coordinate in an answer is a pixel of the image beside it.
 
-An approval gives no pair (there is no worse answer to set against it); it is a
+Picks and rankings among an action's candidates give one row per preferred pair
+(:mod:`daemon.shadow.ranked`), after the corrections and edits; the columns ``source``
+(``correction``, ``edit``, ``pick``, ``ranking``) and ``chosen_candidate`` /
+``rejected_candidate`` (candidate numbers; 0 for a person's own correction or edit)
+tell them apart.
+
+An approval of an action without alternatives gives no pair (there is no worse answer to set against it); it is a
 positive example: ``export --format sft --approvals`` writes it as an instruction row. A rejection gives no pair
 either: the person said what was wrong, not what was right; a pair needs the action they
 then showed, which the recorder does not yet attach to the rejected review.
@@ -32,6 +38,7 @@ import cv2
 
 from capture.coords import Rect, Scaling
 from daemon.shadow.folder import Folder, action_text, progress_bar
+from daemon.shadow.ranked import add_ranked, ranked_reviews
 from daemon.store import Store
 
 __all__ = ["REVIEW_FRAMES", "chosen_action", "export_preference", "frame_writer", "prompt_text"]
@@ -69,7 +76,7 @@ def chosen_action(review: dict[str, Any]) -> dict[str, Any]:
     """The action the person chose, in agent space: the agent's action with the corrected
     point(s) (a drag: its start and end) or with the edited fields."""
     decision = _final(review)
-    action = dict(review["action"])
+    action = _proposed(review)
     if decision["verdict"] == "edit":
         return {**action, **(decision.get("edited") or {})}
     scaling = Scaling(Rect(*review["screen_rect"]), *review["agent_size"])
@@ -79,6 +86,11 @@ def chosen_action(review: dict[str, Any]) -> dict[str, Any]:
     else:
         action["x"], action["y"] = pts[0].x, pts[0].y
     return action
+
+
+def _proposed(review: dict[str, Any]) -> dict[str, Any]:
+    """The action as the agent proposed it, without the alternatives it may carry."""
+    return {k: v for k, v in review["action"].items() if k != "alternatives"}
 
 
 def frame_writer(src: Path, size: tuple[int, int]) -> Any:
@@ -114,13 +126,24 @@ def export_preference(
 
     Raises LookupError when there is none (nothing to train on is the caller's message).
     """
-    todo = rows(store)
-    if not todo:
+    todo, ranked = rows(store), ranked_reviews(store)
+    if not todo and not ranked:
         raise LookupError(
-            "no corrected or edited review in this data dir (approvals and rejections give no pair)"
+            "no corrected or edited review, and no pick or ranking among candidates, in this "
+            "data dir (other approvals and rejections give no pair)"
         )
     folder = Folder(out)
     skipped = 0
+
+    def frame(row: dict[str, Any]) -> str | None:
+        review = row["review"]
+        size = (int(review["agent_size"][0]), int(review["agent_size"][1]))
+        src = data_dir / REVIEW_FRAMES / str(row["frame"])
+        if not src.is_file():
+            return None  # a frame deleted by hand: no image, no vision row
+        name = f"{review['id']}.png"
+        return folder.frame(name, name, frame_writer(src, size))
+
     try:
         for i, row in enumerate(todo, 1):
             review, decision = row["review"], _final(row["review"])
@@ -138,19 +161,22 @@ def export_preference(
                 "file_names": [image],
                 "prompt": _messages("user", prompt_text(review), image=True),
                 "chosen": _messages("assistant", action_text(chosen)),
-                "rejected": _messages("assistant", action_text(review["action"])),
+                "rejected": _messages("assistant", action_text(_proposed(review))),
                 "chosen_action": json.dumps(chosen, ensure_ascii=False),
-                "rejected_action": json.dumps(review["action"], ensure_ascii=False),
+                "rejected_action": json.dumps(_proposed(review), ensure_ascii=False),
                 "review_id": review["id"], "action_id": review["action_id"],
                 "verdict": decision["verdict"], "tier": review["tier"], "rule": review["rule"],
                 "reviewer": decision["reviewer"], "rationale": decision.get("rationale") or "",
                 "created": review["created"], "decided": row["decided"],
                 "agent_width": size[0], "agent_height": size[1],
+                "decision_id": decision["id"], "source": "edit" if decision["verdict"] == "edit" else "correction",
+                "chosen_candidate": 0, "rejected_candidate": 1,
             })  # fmt: skip
             if progress:
                 progress_bar(i, len(todo))
+        skipped += add_ranked(folder, ranked, frame, lambda r: _messages("user", prompt_text(r), image=True), _messages)
         if not folder.rows:
-            raise LookupError(f"the {skipped} corrected or edited review(s) have lost their frames")
+            raise LookupError(f"the {skipped} corrected, edited or ranked review(s) have lost their frames")
     except BaseException:
         folder.abort()
         raise
