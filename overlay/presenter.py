@@ -24,7 +24,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from daemon.actions import parse_action
+from daemon.candidates import count as candidate_count
 from daemon.outcomes import DecisionRequest, Review, rationale_refusal
+from overlay.candidates import candidate_shapes, hint
 from overlay.grace import GraceCountdown
 from overlay.shapes import (
     ScreenPoint,
@@ -47,9 +49,10 @@ __all__ = [
     "rule_text",
 ]
 
-Mode = Literal["review", "edit", "reason", "justify"]
+Mode = Literal["review", "edit", "reason", "justify", "rank"]
 """``reason``: typing why to reject; ``justify``: typing why to approve, where the rule
-asks for a rationale of ``rationale_min_length`` characters (Enter then approves)."""
+asks for a rationale of ``rationale_min_length`` characters (Enter then approves);
+``rank``: ordering the candidates best first with their numbers (docs/candidates.md)."""
 DEFAULT_RATIONALES: tuple[str, ...] = (
     "checked on the screenshot",
     "expected step of the task",
@@ -202,6 +205,8 @@ class ReviewPresenter:
         self.rationale: str | None = None
         self.shown_at: float | None = None
         self.panel_flipped = False
+        self.ranking: tuple[int, ...] = ()  # candidates best first, while or after ranking
+        self.picked: int | None = None  # the candidate a number key chose
 
     # -- sending -------------------------------------------------------------------------
 
@@ -302,7 +307,11 @@ class ReviewPresenter:
         return True
 
     def on_backspace(self) -> bool:
-        """Clear the correction (the editors keep Backspace for themselves)."""
+        """Clear the correction (the editors keep Backspace for themselves); while
+        ranking, take back the last candidate ranked."""
+        if self.mode == "rank" and self.ranking:
+            self.ranking = self.ranking[:-1]
+            return True
         if self.mode != "review" or not self.points:
             return False
         self.points = ()
@@ -331,6 +340,8 @@ class ReviewPresenter:
         review = self.current
         if review is None:
             return None
+        if self.mode == "rank":
+            return self._finish_ranking()
         if self.mode == "edit":
             self._commit_edit()
             return None
@@ -360,6 +371,10 @@ class ReviewPresenter:
         """Reject (with the reason typed, if any); in the editor, discard the edit instead."""
         review = self.current
         if review is None:
+            return None
+        if self.mode == "rank":  # stops ranking, rejects nothing: Esc again rejects
+            self.mode, self.ranking = "review", ()
+            self.message = ""
             return None
         if self.mode == "edit":
             self.mode, self.edit_value = "review", None
@@ -393,6 +408,8 @@ class ReviewPresenter:
             edited=self.edited if verdict == "edit" else None,
             rationale=rationale,
             shown_at=self.shown_at,
+            candidate=self.picked if verdict == "approve" and not self.ranking else None,
+            ranking=self.ranking if verdict == "approve" else (),
         )
         self._sending.add(review.id)
         self.message = ""
@@ -408,8 +425,72 @@ class ReviewPresenter:
             return []
         field = self.editable_field
         override = self.edit_value if self.mode == "edit" else (self.edited or {}).get(field or "")
-        shapes = action_shapes(review.screen_action, review.screen_rect, override)
+        if self.candidate_count > 1:
+            shapes = candidate_shapes(review.screen_action, review.screen_rect,
+                                      ranking=self.ranking, picked=self.picked)  # fmt: skip
+        else:
+            shapes = action_shapes(review.screen_action, review.screen_rect, override)
         return shapes + correction_shapes(self.points, self.points_needed)
+
+    # -- candidates (docs/candidates.md) --------------------------------------------------
+
+    @property
+    def candidate_count(self) -> int:
+        """How many candidates the current review offers (1: no alternatives)."""
+        return candidate_count(self.current.screen_action) if self.current else 0
+
+    @property
+    def numbers_pick_candidates(self) -> bool:
+        """Whether the number keys choose candidates (else they pick a rationale: after a
+        candidate was chosen, where the rule asks for one from the list)."""
+        if self.candidate_count < 2:
+            return False
+        chose = self.picked is not None or bool(self.ranking)
+        return self.mode == "rank" or not (chose and self.needs_rationale)
+
+    def candidates_hint(self) -> str:
+        return hint(self.candidate_count, self.mode, self.ranking)
+
+    def on_number(self, number: int) -> DecisionRequest | None:
+        """A number key: approve that candidate, or (ranking) rank it next."""
+        review, total = self.current, self.candidate_count
+        if review is None or self.mode not in ("review", "rank"):
+            return None
+        if not 1 <= number <= total:
+            self.message = f"there is no candidate {number}: they are 1 to {total}"
+            return None
+        if self.mode == "rank":
+            if number not in self.ranking:
+                self.ranking = (*self.ranking, number)
+            self.message = ""
+            return None
+        # a pick replaces a correction, and an edit of the proposal if another is picked
+        self.picked, self.points = number, ()
+        if number != 1:
+            self.edited = None
+        return self.on_enter()
+
+    def on_rank(self) -> bool:
+        """Start ranking the candidates (numbers best first, then Enter)."""
+        if self.current is None or self.mode != "review" or self.candidate_count < 2:
+            return False
+        self.mode, self.ranking, self.picked, self.points = "rank", (), None, ()
+        self.message = ""
+        return True
+
+    def _finish_ranking(self) -> DecisionRequest | None:
+        total, ranking = self.candidate_count, self.ranking
+        if not ranking:
+            self.message = "press the candidates' numbers, best first, then Enter"
+            return None
+        if len(ranking) == total - 1:  # the one left out is last: say so in the data too
+            ranking = (*ranking, *(n for n in range(1, total + 1) if n not in ranking))
+        self.mode = "review"
+        if len(ranking) == 1:
+            self.ranking, self.picked = (), ranking[0]
+        else:
+            self.ranking, self.picked = ranking, None
+        return self.on_enter()  # the best-ranked is approved (rationale rules apply)
 
     def summary(self) -> str:
         """One line saying what the agent proposes, in the agent's pixels (the numbers it

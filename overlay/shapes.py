@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 __all__ = [
     "Arrow",
+    "Badge",
     "Callout",
     "KeyChip",
     "Marker",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 ScreenPoint = tuple[int, int]
-Role = Literal["proposed", "correction"]
+Role = Literal["proposed", "correction", "candidate"]  # candidate: an alternative (candidates.py)
 CALLOUT_LIMIT = 600  # characters shown on the screenshot; the why panel has room for more
 
 
@@ -84,12 +85,23 @@ class KeyChip:
     edited: bool = False
 
 
-Shape = Marker | Arrow | ScrollArrow | Callout | KeyChip
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A candidate's number by its mark; ``rank`` is its place in a ranking being made,
+    ``selected`` that it is the one picked (waiting for a rationale)."""
+
+    point: ScreenPoint
+    number: int
+    rank: int | None = None
+    selected: bool = False
+
+
+Shape = Marker | Arrow | ScrollArrow | Callout | KeyChip | Badge
 
 
 def anchor_of(shape: Shape) -> ScreenPoint:
     """The screen point a shape is drawn around (a path's end)."""
-    if isinstance(shape, Marker | ScrollArrow):
+    if isinstance(shape, Marker | ScrollArrow | Badge):
         return shape.point
     if isinstance(shape, Arrow):
         return shape.path[-1]

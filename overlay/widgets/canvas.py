@@ -28,11 +28,25 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from capture.coords import Point, Space, WidgetPlacement, WidgetPoint
-from overlay.shapes import Arrow, Callout, KeyChip, Marker, Role, ScreenPoint, ScrollArrow, Shape
+from overlay.shapes import (
+    Arrow,
+    Badge,
+    Callout,
+    KeyChip,
+    Marker,
+    Role,
+    ScreenPoint,
+    ScrollArrow,
+    Shape,
+)
 
 __all__ = ["COLOURS", "ScreenshotCanvas"]
 
-COLOURS: dict[Role, QColor] = {"proposed": QColor("#ff3b30"), "correction": QColor("#30d158")}
+COLOURS: dict[Role, QColor] = {
+    "proposed": QColor("#ff3b30"), "correction": QColor("#30d158"), "candidate": QColor("#0a84ff"),
+}  # fmt: skip
+BADGE_RADIUS = 13.0  # a candidate's number, up and left of its mark (the mark's centre stays clear)
+BADGE_OFFSET = QPointF(-30, -30)
 HALO = QColor(0, 0, 0, 170)  # a dark outline keeps every mark visible on light and dark UIs
 BACKDROP = QColor("#111318")
 
@@ -107,6 +121,8 @@ class ScreenshotCanvas(QWidget):
                 self._scroll(painter, shape)
             elif isinstance(shape, Callout):
                 self._callout(painter, shape)
+            elif isinstance(shape, Badge):
+                self._badge(painter, shape)
             else:
                 self._chips(painter, shape)
         painter.end()
@@ -148,6 +164,24 @@ class ScreenshotCanvas(QWidget):
         painter.drawEllipse(c, 1.5, 1.5)
         if m.label:
             self._tag(painter, c + QPointF(20, 18), m.label, colour)
+
+    def _badge(self, painter: QPainter, b: Badge) -> None:
+        c = self._w(b.point) + BADGE_OFFSET
+        c.setX(max(BADGE_RADIUS + 2, c.x()))
+        c.setY(max(BADGE_RADIUS + 2, c.y()))
+        colour = COLOURS["proposed" if b.number == 1 else "candidate"]
+        painter.setPen(QPen(QColor("white") if b.selected else HALO, 4 if b.selected else 2))
+        painter.setBrush(colour)
+        painter.drawEllipse(c, BADGE_RADIUS, BADGE_RADIUS)
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPixelSize(16)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        r = BADGE_RADIUS
+        painter.drawText(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, str(b.number))
+        if b.rank is not None:  # its place in the ranking being made
+            self._tag(painter, c + QPointF(r + 2, -r), f"#{b.rank}", QColor("#bf5af2"))
 
     def _head(self, painter: QPainter, tip: QPointF, angle: float, colour: QColor) -> None:
         size = 16.0

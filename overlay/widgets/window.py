@@ -185,7 +185,7 @@ class ReviewWindow(QWidget):
         self._show_expiry()
         if not self._tick.isActive():
             self._tick.start()
-        self.summary.setText(p.summary())
+        self.summary.setText("\n".join(t for t in (p.summary(), p.candidates_hint()) if t))
         self.message.setText(p.message)
         self.message.setVisible(bool(p.message))
         self.rationale.setVisible(p.needs_rationale)
@@ -275,6 +275,14 @@ class ReviewWindow(QWidget):
         rid = self._current_id()
         self._emit(rid, self.presenter.on_escape())
 
+    def number(self, number: int, event: QKeyEvent | None = None) -> None:
+        """Approve candidate ``number`` (or rank it next); a key that decides is held."""
+        rid = self._current_id()
+        request = self.presenter.on_number(number)
+        if request is not None and event is not None:
+            self._hold(event)  # its release must not reach the application below
+        self._emit(rid, request)
+
     def backspace(self) -> None:
         self.presenter.on_backspace()
         self.refresh()
@@ -344,6 +352,11 @@ class ReviewWindow(QWidget):
             self.start_reason()
         elif key == k.Key_P:
             self.presenter.on_flip_panel()
+            self.refresh()
+        elif k.Key_1.value <= key <= k.Key_9.value and self.presenter.numbers_pick_candidates:
+            self.number(key - k.Key_0.value, event)
+        elif key == k.Key_O and self.presenter.candidate_count > 1:
+            self.presenter.on_rank()
             self.refresh()
         elif k.Key_1.value <= key <= k.Key_9.value and self.presenter.needs_rationale:
             if (index := key - k.Key_1.value) < len(self.presenter.rationales):

@@ -1,0 +1,68 @@
+"""What the overlay draws for a review whose action carries alternatives (no Qt).
+
+Every candidate is drawn in SCREEN space with its own marker (or arrow, callout, key
+chips) and a :class:`~overlay.shapes.Badge` with its number: the proposed action is
+1, in the proposal's colour; its alternatives 2, 3... in the candidates' colour. The
+label says the number, what it does and the agent's confidence in it, so the person
+can tell which key approves which. In ranking mode each badge also shows its place.
+See docs/candidates.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from daemon.candidates import candidates
+from overlay.shapes import Badge, Shape, action_shapes, anchor_of, describe
+
+__all__ = ["candidate_label", "candidate_shapes", "hint"]
+
+
+def candidate_label(number: int, action: dict[str, Any]) -> str:
+    """``"2 · click (30%)"``: the key that approves it, what it does, how sure the agent is."""
+    kind = describe(action).split(" at ")[0]
+    sure = action.get("confidence")
+    return f"{number} · {kind}" + (f" ({round(float(sure) * 100)}%)" if sure is not None else "")
+
+
+def _placed(shape: Shape, number: int, total: int, rect: tuple[int, int, int, int]) -> Shape:
+    """Text and key candidates have no point of their own: spread them side by side."""
+    if not hasattr(shape, "anchor"):
+        return shape
+    left, _, width, _ = rect
+    x = left + width * number // (total + 1)
+    return dataclasses.replace(shape, anchor=(x, shape.anchor[1]))  # type: ignore[call-arg]
+
+
+def candidate_shapes(
+    screen_action: dict[str, Any], screen_rect: tuple[int, int, int, int], *,
+    ranking: tuple[int, ...] = (), picked: int | None = None,
+) -> list[Shape]:  # fmt: skip
+    """Every candidate of ``screen_action`` as shapes, number 1 on top, badges last."""
+    found = candidates(screen_action)
+    marks: list[Shape] = []
+    badges: list[Shape] = []
+    for number, action in enumerate(found, 1):
+        for shape in action_shapes(action, screen_rect):
+            if hasattr(shape, "role") and number > 1:
+                shape = dataclasses.replace(shape, role="candidate")  # type: ignore[call-arg]
+            shape = dataclasses.replace(shape, label=candidate_label(number, action))  # type: ignore[call-arg]
+            if len(found) > 1:
+                shape = _placed(shape, number, len(found), screen_rect)
+            marks.append(shape)
+            rank = ranking.index(number) + 1 if number in ranking else None
+            badges.append(Badge(anchor_of(shape), number, rank, picked == number))
+    # the proposal is painted last among the marks, so it stays on top where they overlap
+    return marks[1:] + marks[:1] + badges
+
+
+def hint(total: int, mode: str, ranking: tuple[int, ...]) -> str:
+    """The line under the summary: which keys choose among the candidates."""
+    if total < 2:
+        return ""
+    if mode == "rank":
+        so_far = " > ".join(str(n) for n in ranking) or "none yet"
+        return (f"ranking, best first: {so_far} · numbers 1-{total}, Enter to finish, "
+                "Backspace undoes one, Esc stops ranking")  # fmt: skip
+    return f"{total} candidates: 1-{total} approves that one, O ranks them, Enter approves 1"
