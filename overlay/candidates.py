@@ -57,12 +57,25 @@ def candidate_shapes(
     return marks[1:] + marks[:1] + badges
 
 
-def hint(total: int, mode: str, ranking: tuple[int, ...]) -> str:
-    """The line under the summary: which keys choose among the candidates."""
+REASON_SHOWN = 140  # characters of each candidate's reason in the side column
+
+
+def hint(screen_action: dict[str, Any], mode: str, ranking: tuple[int, ...]) -> str:
+    """The lines under the summary: each candidate with the agent's reason for it (plain
+    text: the label shows it literally), then which keys choose among them."""
+    found = candidates(screen_action)
+    total = len(found)
     if total < 2:
         return ""
+    lines = []
+    for number, action in enumerate(found, 1):
+        reason = str(action.get("reason") or "")
+        cut = reason[:REASON_SHOWN] + ("…" if len(reason) > REASON_SHOWN else "")
+        lines.append(f"{candidate_label(number, action)}: {describe(action)}" + (f", {cut}" if cut else ""))
     if mode == "rank":
         so_far = " > ".join(str(n) for n in ranking) or "none yet"
-        return (f"ranking, best first: {so_far} · numbers 1-{total}, Enter to finish, "
-                "Backspace undoes one, Esc stops ranking")  # fmt: skip
-    return f"{total} candidates: 1-{total} approves that one, O ranks them, Enter approves 1"
+        lines.append(f"ranking, best first: {so_far} · numbers 1-{total}, Enter to finish, "
+                     "Backspace undoes one, Esc stops ranking")  # fmt: skip
+    else:
+        lines.append(f"{total} candidates: 1-{total} approves that one, O ranks them, Enter approves 1")
+    return "\n".join(lines)

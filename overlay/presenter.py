@@ -449,7 +449,8 @@ class ReviewPresenter:
         return self.mode == "rank" or not (chose and self.needs_rationale)
 
     def candidates_hint(self) -> str:
-        return hint(self.candidate_count, self.mode, self.ranking)
+        review = self.current
+        return hint(review.screen_action, self.mode, self.ranking) if review is not None else ""
 
     def on_number(self, number: int) -> DecisionRequest | None:
         """A number key: approve that candidate, or (ranking) rank it next."""
