@@ -184,8 +184,8 @@ class DecisionRequest(BaseModel):
         None, ge=1, le=1 + MAX_ALTERNATIVES,
         description="approve this candidate (1 = the action as proposed, 2... its alternatives)",
     )  # fmt: skip
-    ranking: tuple[Int, ...] = Field(
-        (), max_length=1 + MAX_ALTERNATIVES,
+    ranking: tuple[Int, ...] | None = Field(
+        None, max_length=1 + MAX_ALTERNATIVES,
         description="candidates best first; the best runs (verdict approve, the default "
         "with a ranking) unless the verdict is reject",
     )  # fmt: skip

@@ -14,7 +14,18 @@ import dataclasses
 from typing import Any
 
 from daemon.candidates import candidates
-from overlay.shapes import Badge, Shape, action_shapes, anchor_of, describe
+from overlay.shapes import (
+    Arrow,
+    Badge,
+    Callout,
+    KeyChip,
+    Marker,
+    ScrollArrow,
+    Shape,
+    action_shapes,
+    anchor_of,
+    describe,
+)
 
 __all__ = ["candidate_label", "candidate_shapes", "hint"]
 
@@ -26,13 +37,18 @@ def candidate_label(number: int, action: dict[str, Any]) -> str:
     return f"{number} · {kind}" + (f" ({round(float(sure) * 100)}%)" if sure is not None else "")
 
 
-def _placed(shape: Shape, number: int, total: int, rect: tuple[int, int, int, int]) -> Shape:
-    """Text and key candidates have no point of their own: spread them side by side."""
-    if not hasattr(shape, "anchor"):
-        return shape
-    left, _, width, _ = rect
-    x = left + width * number // (total + 1)
-    return dataclasses.replace(shape, anchor=(x, shape.anchor[1]))  # type: ignore[call-arg]
+def _as_candidate(shape: Shape, number: int, label: str, spread: int | None) -> Shape:
+    """``shape`` labelled as candidate ``number``, in the candidates' colour past the first;
+    text and key candidates have no point of their own: ``spread`` (an x) sets them side
+    by side instead of one on another."""
+    if isinstance(shape, Marker | Arrow):
+        return dataclasses.replace(shape, label=label, role="proposed" if number == 1 else "candidate")
+    if isinstance(shape, Callout | KeyChip):
+        anchor = shape.anchor if spread is None else (spread, shape.anchor[1])
+        return dataclasses.replace(shape, label=label, anchor=anchor)
+    if isinstance(shape, ScrollArrow):
+        return dataclasses.replace(shape, label=label)
+    return shape
 
 
 def candidate_shapes(
@@ -43,13 +59,11 @@ def candidate_shapes(
     found = candidates(screen_action)
     marks: list[Shape] = []
     badges: list[Shape] = []
+    left, _, width, _ = screen_rect
     for number, action in enumerate(found, 1):
-        for shape in action_shapes(action, screen_rect):
-            if hasattr(shape, "role") and number > 1:
-                shape = dataclasses.replace(shape, role="candidate")  # type: ignore[call-arg]
-            shape = dataclasses.replace(shape, label=candidate_label(number, action))  # type: ignore[call-arg]
-            if len(found) > 1:
-                shape = _placed(shape, number, len(found), screen_rect)
+        spread = left + width * number // (len(found) + 1) if len(found) > 1 else None
+        for drawn in action_shapes(action, screen_rect):
+            shape = _as_candidate(drawn, number, candidate_label(number, action), spread)
             marks.append(shape)
             rank = ranking.index(number) + 1 if number in ranking else None
             badges.append(Badge(anchor_of(shape), number, rank, picked == number))

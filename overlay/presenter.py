@@ -409,7 +409,7 @@ class ReviewPresenter:
             rationale=rationale,
             shown_at=self.shown_at,
             candidate=self.picked if verdict == "approve" and not self.ranking else None,
-            ranking=self.ranking if verdict == "approve" else (),
+            ranking=self.ranking if verdict == "approve" and self.ranking else None,
         )
         self._sending.add(review.id)
         self.message = ""

@@ -40,7 +40,7 @@ def strictest(action: Action, rule: Callable[[Action], Ruling]) -> Ruling:
 def check_choice(review: Review, req: DecisionRequest) -> Choice:
     """What ``req`` chooses among ``review``'s candidates; BadDecision (422) if it does not fit."""
     n = cands.count(review.screen_action)
-    pick, ranking = req.candidate, tuple(req.ranking)
+    pick, ranking = req.candidate, tuple(req.ranking or ())
     try:
         if ranking:
             cands.check_ranking(ranking, n)

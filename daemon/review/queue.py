@@ -36,7 +36,6 @@ from pydantic import BaseModel
 
 from capture.coords import Rect
 from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
-from daemon.review.choice import check_choice
 from daemon.review.checks import (
     BadDecision,
     DuplicateApproval,
@@ -51,6 +50,7 @@ from daemon.review.checks import (
     quote,
     rationale_refusal,
 )
+from daemon.review.choice import check_choice
 from daemon.review.policy import REVIEW_TIERS
 from daemon.reviewers import LOCAL, Identity
 from daemon.store import Store

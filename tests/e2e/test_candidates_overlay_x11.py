@@ -123,7 +123,7 @@ def test_a_ranking_by_keys_is_stored_and_exported_as_preference_pairs(
     out = tmp_path / "pref"
     done = subprocess.run(
         [sys.executable, "-m", "daemon.cli", "export", "--format", "preference", "--out", str(out),
-         "--data-dir", str(shown.data)], capture_output=True, text=True, timeout=120,
+         "--data-dir", str(shown.data)], check=False, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     import datasets
@@ -142,7 +142,11 @@ def test_a_ranking_by_keys_is_stored_and_exported_as_preference_pairs(
         assert row["images"][0].size == (1366, 768)
         assert "Your reasoning: the Send button" in row["prompt"][0]["content"][1]["text"]
 
-    from trl.data_utils import is_conversational, maybe_apply_chat_template, prepare_multimodal_messages
+    from trl.data_utils import (
+        is_conversational,
+        maybe_apply_chat_template,
+        prepare_multimodal_messages,
+    )
 
     from tests.shadow.test_preference_sft import _tokenizer
 

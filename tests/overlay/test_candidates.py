@@ -96,7 +96,7 @@ def test_every_candidate_is_drawn_numbered_the_proposal_first(shown, tmp_path_fa
 def test_a_number_key_approves_that_candidate(shown, qtbot) -> None:  # type: ignore[no-untyped-def]
     window, _, _ = shown()
     request = decide(qtbot, window, Qt.Key.Key_2)
-    assert request.verdict == "approve" and request.candidate == 2 and request.ranking == ()
+    assert request.verdict == "approve" and request.candidate == 2 and request.ranking is None
     assert not window.isVisible()
 
 
@@ -128,7 +128,7 @@ def test_escape_stops_ranking_then_rejects(shown, qtbot) -> None:  # type: ignor
         qtbot.keyClick(window, key)
     assert presenter.mode == "review" and presenter.ranking == () and window.isVisible()
     request = decide(qtbot, window, Qt.Key.Key_Escape)
-    assert request.verdict == "reject" and request.ranking == () and request.candidate is None
+    assert request.verdict == "reject" and request.ranking is None and request.candidate is None
 
 
 def test_a_pick_waits_for_the_rationale_the_rule_wants(shown, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -140,3 +140,14 @@ def test_a_pick_waits_for_the_rationale_the_rule_wants(shown, qtbot) -> None:  #
     assert presenter.rationale == "verified" and presenter.picked == 2
     request = decide(qtbot, window, Qt.Key.Key_Return)
     assert request.candidate == 2 and request.rationale == "verified"
+
+
+def test_text_and_key_candidates_sit_side_by_side() -> None:
+    typing = {"action": "type", "text": "hello", "space": "screen"}
+    r = with_candidates(screen_action={**typing, "alternatives": [
+        {"action": "type", "text": "hullo", "space": "screen"}, {"action": "key", "keys": "ctrl+a", "space": "screen"}]})  # fmt: skip
+    presenter = ReviewPresenter("ann@desk")
+    presenter.add(r)
+    badges = [s for s in presenter.shapes() if isinstance(s, Badge)]
+    assert [b.number for b in badges] == [1, 2, 3]
+    assert len({b.point for b in badges}) == 3  # none hides another
