@@ -24,9 +24,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from daemon.actions import parse_action
-from daemon.candidates import count as candidate_count
 from daemon.outcomes import DecisionRequest, Review, rationale_refusal
-from overlay.candidates import candidate_shapes, hint
+from overlay.candidates import candidate_shapes
+from overlay.choosing import CandidateKeys
 from overlay.grace import GraceCountdown
 from overlay.shapes import (
     ScreenPoint,
@@ -90,7 +90,7 @@ def default_reviewer() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class ReviewPresenter:
+class ReviewPresenter(CandidateKeys):
     """The queue of pending reviews and the state of the one on screen."""
 
     def __init__(
@@ -431,67 +431,6 @@ class ReviewPresenter:
         else:
             shapes = action_shapes(review.screen_action, review.screen_rect, override)
         return shapes + correction_shapes(self.points, self.points_needed)
-
-    # -- candidates (docs/candidates.md) --------------------------------------------------
-
-    @property
-    def candidate_count(self) -> int:
-        """How many candidates the current review offers (1: no alternatives)."""
-        return candidate_count(self.current.screen_action) if self.current else 0
-
-    @property
-    def numbers_pick_candidates(self) -> bool:
-        """Whether the number keys choose candidates (else they pick a rationale: after a
-        candidate was chosen, where the rule asks for one from the list)."""
-        if self.candidate_count < 2:
-            return False
-        chose = self.picked is not None or bool(self.ranking)
-        return self.mode == "rank" or not (chose and self.needs_rationale)
-
-    def candidates_hint(self) -> str:
-        review = self.current
-        return hint(review.screen_action, self.mode, self.ranking) if review is not None else ""
-
-    def on_number(self, number: int) -> DecisionRequest | None:
-        """A number key: approve that candidate, or (ranking) rank it next."""
-        review, total = self.current, self.candidate_count
-        if review is None or self.mode not in ("review", "rank"):
-            return None
-        if not 1 <= number <= total:
-            self.message = f"there is no candidate {number}: they are 1 to {total}"
-            return None
-        if self.mode == "rank":
-            if number not in self.ranking:
-                self.ranking = (*self.ranking, number)
-            self.message = ""
-            return None
-        # a pick replaces a correction, and an edit of the proposal if another is picked
-        self.picked, self.points = number, ()
-        if number != 1:
-            self.edited = None
-        return self.on_enter()
-
-    def on_rank(self) -> bool:
-        """Start ranking the candidates (numbers best first, then Enter)."""
-        if self.current is None or self.mode != "review" or self.candidate_count < 2:
-            return False
-        self.mode, self.ranking, self.picked, self.points = "rank", (), None, ()
-        self.message = ""
-        return True
-
-    def _finish_ranking(self) -> DecisionRequest | None:
-        total, ranking = self.candidate_count, self.ranking
-        if not ranking:
-            self.message = "press the candidates' numbers, best first, then Enter"
-            return None
-        if len(ranking) == total - 1:  # the one left out is last: say so in the data too
-            ranking = (*ranking, *(n for n in range(1, total + 1) if n not in ranking))
-        self.mode = "review"
-        if len(ranking) == 1:
-            self.ranking, self.picked = (), ranking[0]
-        else:
-            self.ranking, self.picked = ranking, None
-        return self.on_enter()  # the best-ranked is approved (rationale rules apply)
 
     def summary(self) -> str:
         """One line saying what the agent proposes, in the agent's pixels (the numbers it
