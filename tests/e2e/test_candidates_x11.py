@@ -173,8 +173,8 @@ def test_an_action_without_alternatives_is_as_before(served: Daemon, target: Tar
     assert len(presses(barrier(served, target))) == 1
 
 
-def test_the_client_sends_alternatives(served: Daemon) -> None:
-    # any HTTP client: the field is part of the OpenAPI document the daemon serves
+def test_the_openapi_document_names_the_fields(served: Daemon) -> None:
+    # what any HTTP client generates its types from
     schema = httpx.get(f"{served.url}/openapi.json", headers=served.headers).json()
     click_schema = schema["components"]["schemas"]["Click"]["properties"]
     assert click_schema["alternatives"]["maxItems"] == 4
