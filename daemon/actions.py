@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     TypeAdapter,
+    WithJsonSchema,
     field_validator,
     model_serializer,
     model_validator,
@@ -57,6 +58,19 @@ SpaceName = Literal["agent", "screen"]
 BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
 
 
+_ALTERNATIVES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "maxItems": MAX_ALTERNATIVES,
+    "items": {
+        "type": "object",
+        "description": "a canonical action (any kind, with its confidence and reason), "
+        "without alternatives of its own",
+        "required": ["action"],
+        "properties": {"action": {"type": "string", "description": "click, type, key, drag..."}},
+    },
+}
+
+
 class ActionBase(BaseModel):
     """What every action may carry besides its own fields."""
 
@@ -78,7 +92,10 @@ class ActionBase(BaseModel):
         "('agent', the default) or of the physical desktop ('screen')",
     )
 
-    alternatives: tuple[Action, ...] = Field(
+    # the schema says "objects" rather than the action union: an action holding actions
+    # would make the OpenAPI document recursive, which schema-driven clients and fuzzers
+    # expand without end; the model still validates each one as an action
+    alternatives: Annotated[tuple[Action, ...], WithJsonSchema(_ALTERNATIVES_SCHEMA)] = Field(
         (),
         max_length=MAX_ALTERNATIVES,
         description="other candidate actions the agent weighed (each with its own confidence "
