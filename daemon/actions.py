@@ -308,6 +308,9 @@ Action = Annotated[
     | Screenshot | CursorPosition | Zoom,
     Field(discriminator="action"),
 ]
+# ActionBase names Action (its alternatives) before Action exists: complete it now, so a
+# model derived from it elsewhere inherits resolved fields
+ActionBase.model_rebuild()
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 ACTION_KINDS = (
     "click", "move", "drag", "mouse_down", "mouse_up", "scroll", "type", "key", "hold_key",
