@@ -120,7 +120,9 @@ def _dict_of(call: _Call) -> _Exchange[dict[str, Any]]:
 
 
 def _anthropic(tool_input: dict[str, Any]) -> _Exchange[dict[str, Any]]:
-    return (yield from _dict_of(_Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT)))
+    # with driverseat's envelope: the record's id and status, and the refusal's sentence
+    call = _Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT, {"envelope": 1})
+    return (yield from _dict_of(call))
 
 
 def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:

@@ -23,6 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daemon.api import docs, routes_actions, routes_dialects, routes_reviews
+from daemon.api.dialect_shapes import DialectOptions
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
@@ -78,8 +79,9 @@ def _is_review_path(path: str) -> bool:
     return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
 
 
-def create_app(daemon: Daemon, token: str) -> FastAPI:
-    """The daemon's API; the review routes are served when reviews are on."""
+def create_app(daemon: Daemon, token: str, dialects: DialectOptions | None = None) -> FastAPI:
+    """The daemon's API; the review routes are served when reviews are on. ``dialects``:
+    how the vendor dialects follow the reference tools (screenshot after, settle)."""
     if not token:
         raise ValueError("refusing to serve without a token")
 
@@ -104,7 +106,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     app.add_middleware(_BearerAuth, token=token, reviewers=reviewers)
     install_http(app, routes_dialects.SHAPES)
     app.include_router(routes_actions.router(daemon, token))
-    app.include_router(routes_dialects.router(daemon))
+    app.include_router(routes_dialects.router(daemon, dialects))
     if daemon.reviews is not None:
         app.include_router(routes_reviews.router(daemon.reviews))
     app.include_router(docs.router(app))

@@ -24,6 +24,7 @@ from capture import CaptureError
 from capture.input import backend_name
 from daemon.address import forget_url, publish_url
 from daemon.auth import load_or_create_token, token_path
+from daemon.cli.dialect_flags import dialect_options
 from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ def _hold_guard(display: str, runtime: Runtime, stack: ExitStack) -> str:
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.api.app import VERSION, create_app, make_server
+    from daemon.api.dialect_shapes import DialectOptions
     from daemon.control.runtime import Runtime
     from daemon.control.screenshots import ScreenGrabber
     from daemon.service import Daemon
@@ -232,7 +234,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
             if display and runtime.backend.name == "xorg":
                 stack.enter_context(_overlay_watch(runtime, display))
         daemon = Daemon(runtime, store, gate)
-        app = create_app(daemon, token)
+        after, settle = dialect_options(args)
+        app = create_app(daemon, token, DialectOptions(screenshot_after=after, settle_ms=settle))
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         w, h = runtime.executor.screen
