@@ -18,7 +18,7 @@ from daemon.adapters.anthropic import ACTIONS as ANTHROPIC_ACTIONS
 
 __all__ = [
     "MAX_BATCH", "AnthropicBody", "AnthropicInput", "AnthropicToolUse", "ComputerCall",
-    "ComputerCallOutput", "ErrorBody", "SafetyCheck", "State", "ToolResult",
+    "ComputerCallOutput", "ErrorBody", "OpenAIErrorBody", "SafetyCheck", "State", "ToolResult",
 ]  # fmt: skip
 
 MAX_BATCH = 100  # actions in one OpenAI computer_call
@@ -29,6 +29,22 @@ class ErrorBody(BaseModel):
 
     error: str
     details: Any = None
+
+
+class OpenAIError(BaseModel):
+    """The Responses API's own error object."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """A refusal on the OpenAI route, in OpenAI's form (driverseat's ``ErrorBody`` with
+    ``?envelope=1``)."""
+
+    error: OpenAIError
 
 
 class AnthropicInput(BaseModel):

@@ -22,6 +22,7 @@ from daemon.api.bodies import (
     ComputerCall,
     ComputerCallOutput,
     ErrorBody,
+    OpenAIErrorBody,
     ToolResult,
 )
 from daemon.api.dialect_shapes import (
@@ -44,7 +45,7 @@ __all__ = ["ANTHROPIC", "OPENAI", "SHAPES", "router"]
 ANTHROPIC = "/v1/anthropic/computer"
 OPENAI = "/v1/openai/computer"
 SAFETY_RULE = "openai-safety-checks"
-_ERR = {"model": ErrorBody}
+_ERR = {"model": OpenAIErrorBody | ErrorBody}  # the vendor's form; driverseat's with the envelope
 _HEADERS = {
     STATUS_HEADER: {"description": "what became of the action(s): executed, interrupted, ...",
                     "schema": {"type": "string"}},
