@@ -22,7 +22,8 @@ def _keys(typed: Any) -> frozenset[str]:
 
 def _exactly(body: dict[str, Any], typed: Any) -> None:
     extra = set(body) - _keys(typed)
-    assert not extra, f"{sorted(extra)} are not fields of {typed.__name__}: {body}"
+    # the keys only: a body holds a screenshot's base64
+    assert not extra, f"{sorted(extra)} are not fields of {typed.__name__} (keys: {sorted(body)})"
     TypeAdapter(typed).validate_python(body)
 
 
@@ -36,13 +37,13 @@ def anthropic_tool_result(body: dict[str, Any], tool_use_id: str) -> list[dict[s
     )
 
     _exactly(body, BetaToolResultBlockParam)
-    assert body["type"] == "tool_result" and body["tool_use_id"] == tool_use_id, body
+    assert body["type"] == "tool_result" and body["tool_use_id"] == tool_use_id, sorted(body)
     blocks: list[dict[str, Any]] = list(body["content"])
     for block in blocks:
         if block["type"] == "text":
             _exactly(block, BetaTextBlockParam)
         else:
-            assert block["type"] == "image", block
+            assert block["type"] == "image", block["type"]
             _exactly(block, BetaImageBlockParam)
             _exactly(block["source"], BetaBase64ImageSourceParam)
     return blocks
@@ -71,7 +72,7 @@ def openai_call_output(body: dict[str, Any], call_id: str) -> str:
 
     _exactly(body, ComputerCallOutput)
     _exactly(body["output"], ResponseComputerToolCallOutputScreenshotParam)
-    assert body["type"] == "computer_call_output" and body["call_id"] == call_id, body
+    assert body["type"] == "computer_call_output" and body["call_id"] == call_id, sorted(body)
     url = str(body["output"]["image_url"])
     assert url.startswith("data:image/png;base64,"), url[:40]
     return url
