@@ -9,9 +9,9 @@ policy, one executor, one record. The body answered is exactly the vendor's (see
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from daemon.actions import CursorPosition, Screenshot
@@ -26,6 +26,7 @@ from daemon.api.bodies import (
     ToolResult,
 )
 from daemon.api.dialect_shapes import (
+    ENVELOPE_HEADER,
     IDS_HEADER,
     STATUS_HEADER,
     DialectOptions,
@@ -56,6 +57,9 @@ _HEADERS = {
 _RAN = frozenset({"executed", "interrupted"})
 
 SHAPES: dict[str, DialectShape] = {ANTHROPIC: anthropic_error, OPENAI: openai_error}
+# Declared for the OpenAPI document; wants_envelope() reads the same two (errors too).
+EnvelopeQuery = Annotated[bool, Query(description="add driverseat's own `driverseat` record to the body")]
+EnvelopeHeader = Annotated[bool, Header(alias=ENVELOPE_HEADER, description="the same as ?envelope=1")]
 
 
 async def _settle(options: DialectOptions) -> None:
@@ -90,7 +94,9 @@ def router(daemon: Daemon, options: DialectOptions | None = None) -> APIRouter:
         response_model=ToolResult,
         responses={200: {"headers": _HEADERS}, 422: {"model": ToolResult}},
     )
-    async def post_anthropic(body: AnthropicBody, request: Request) -> JSONResponse:
+    async def post_anthropic(
+        body: AnthropicBody, request: Request, envelope: EnvelopeQuery = False, asked: EnvelopeHeader = False
+    ) -> JSONResponse:
         """Execute the ``input`` of Anthropic's ``computer_20250124`` tool (and
         ``computer_20251124``'s ``zoom``), as the reference tool does.
 
@@ -123,7 +129,7 @@ def router(daemon: Daemon, options: DialectOptions | None = None) -> APIRouter:
             outcome = await daemon.act(action, "anthropic", gone)
         outcome = await screenshot_after(raw["action"], outcome)
         result = anthropic.to_tool_result(outcome, tool_use_id)
-        if wants_envelope(request):
+        if envelope or asked or wants_envelope(request):
             result["driverseat"] = anthropic.envelope(outcome)
         return JSONResponse(result, headers=outcome_headers([outcome], outcome.status))
 
@@ -137,7 +143,9 @@ def router(daemon: Daemon, options: DialectOptions | None = None) -> APIRouter:
             503: {**_ERR, "description": "no screenshot could be taken"},
         },
     )
-    async def post_openai(call: ComputerCall, request: Request) -> JSONResponse:
+    async def post_openai(
+        call: ComputerCall, request: Request, envelope: EnvelopeQuery = False, asked: EnvelopeHeader = False
+    ) -> JSONResponse:
         """Execute an OpenAI ``computer_call`` (one ``action`` or batched ``actions[]``).
 
         Returns a ``computer_call_output`` with a fresh screenshot as a data URL. Actions
@@ -181,7 +189,7 @@ def router(daemon: Daemon, options: DialectOptions | None = None) -> APIRouter:
         if shot.screenshot is None:
             raise Unavailable(f"no screenshot for the computer_call_output: {shot.detail}")
         item = openai.to_output(call.call_id, outcomes, shot.screenshot, acknowledged=acknowledged)
-        if wants_envelope(request):
+        if envelope or asked or wants_envelope(request):
             item["driverseat"] = openai.envelope(call.call_id, outcomes, planned=len(actions))
         return JSONResponse(item, headers=outcome_headers(outcomes, openai.status_of(outcomes)))
 
