@@ -272,6 +272,8 @@ def test_person_takes_over_during_a_long_type(daemon: Daemon, target: Any, human
             assert result["driverseat"]["status"] == "interrupted"
             message = result["content"][0]["text"]
             assert message.startswith("Interrupted: a person took control")
+            # the screen the person left, as after any action: no turn spent asking for it
+            assert [c["type"] for c in result["content"]] == ["text", "image"]
             assert message.endswith("Take a screenshot before continuing.")
             stored = daemon.store.get_action(result["driverseat"]["id"])
             assert stored is not None and stored["status"] == "interrupted"
