@@ -19,6 +19,7 @@ from capture import CaptureError
 from capture.input.keys import parse_combo
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
+from daemon.cli import notifications
 from daemon.cli.images import save_image, summarise_images
 from daemon.client import DEFAULT_URL, Client
 from daemon.control.intervention import DEFAULT_KILL_SWITCH
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not start the review overlay (reviews then wait for another reviewer client)",
     )
+    notifications.add_arguments(s)
 
     t = sub.add_parser(
         "token",
