@@ -17,8 +17,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from jeepney import DBusAddress, HeaderFields, MessageType, new_method_return, new_signal
-from jeepney import message_bus
+from jeepney import (
+    DBusAddress,
+    HeaderFields,
+    MessageType,
+    message_bus,
+    new_method_return,
+    new_signal,
+)
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.wrappers import new_error
 
