@@ -80,11 +80,11 @@ class DefaultsFile(BaseModel):
     tier: Tier | None = None
     grace_seconds: float | None = Field(None, gt=0, le=_HIGH["grace_seconds"])
     review_expiry_seconds: float | None = Field(None, gt=0, le=_HIGH["review_expiry_seconds"])
-    escalate_after_seconds: float | None = Field(None, gt=0, le=_HIGH["escalate_after_seconds"])
     rationale_required: Annotated[list[str], BeforeValidator(_listify)] | None = None
     rationales: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         None, min_length=1
     )
+    escalate_after_seconds: float | None = Field(None, gt=0, le=_HIGH["escalate_after_seconds"])
 
     @field_validator("rationale_required")
     @classmethod
