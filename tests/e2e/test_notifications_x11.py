@@ -164,3 +164,10 @@ def test_nothing_waits_for_a_hung_receiver_or_a_hung_notification_server(rig: Ri
         rig.server.hang.clear()
         rig.hook.hang.clear()
         rig.hook.release.set()
+
+
+def test_serve_says_how_it_notifies_and_never_the_secret(rig: Rig) -> None:
+    said = "\n".join(rig.d.out.lines)
+    assert "notify:     desktop (session bus), webhook http://127.0.0.1:" in said
+    assert f"critical ones escalated after {ESCALATE_S} s" in said
+    assert SECRET not in said and "T0K3N" not in said and "also-secret" not in said

@@ -112,3 +112,24 @@ def test_a_resolved_critical_item_is_not_escalated() -> None:
             await d.close()
 
     asyncio.run(main())
+
+
+def test_reviews_pending_at_start_are_notified() -> None:
+    """After a restart the adopted reviews wait again: they are notified again."""
+
+    async def main() -> None:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        desk = Desk()
+        d = Dispatcher(hub, "http://h", desktop=desk, pending=lambda: [review("old", "normal")])
+        await d.start()
+        try:
+            assert [i.id for i in desk.shown] == ["old"]
+            hub.publish({"type": "review", "review": review("old", "normal")})  # the same one: once
+            hub.publish({"type": "review", "review": review("new", "normal")})
+            await until(lambda: len(desk.shown) == 2)
+            assert [i.id for i in desk.shown] == ["old", "new"]
+        finally:
+            await d.close()
+
+    asyncio.run(main())
