@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from capture.xvfb import VirtualDisplay  # noqa: E402
-from tests.e2e.live_daemon import Daemon, policy_with, settled  # noqa: E402
-from tests.notify.bus import NotificationServer, SessionBus  # noqa: E402
-from tests.notify.receiver import receiving  # noqa: E402
+from capture.xvfb import VirtualDisplay
+from tests.e2e.live_daemon import Daemon, policy_with, settled
+from tests.notify.bus import NotificationServer, SessionBus
+from tests.notify.receiver import receiving
 
 RULES = """
 [[rule]]
@@ -63,12 +63,13 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.time()
                 call = d.post_later("/v1/actions", {"action": "type", "text": f"BENCH-{i}"})
                 review = settled(lambda: d.pending(), 10, "the review")[0]
-                note = settled(lambda: server.of("Notify")[n:], 10, "the notification")[0]
-                sent = settled(lambda: [x for x in hook.deliveries if x.json["id"] == review["id"]], 10, "the webhook")[0]
+                note = settled(lambda n=n: server.of("Notify")[n:], 10, "the notification")[0]
+                sent = settled(lambda r=review: [x for x in hook.deliveries if x.json["id"] == r["id"]], 10,
+                               "the webhook")[0]  # fmt: skip
                 t1 = time.time()
                 d.decide(review["id"], "reject")
                 call.result(timeout=10)
-                shut = settled(lambda: [c for c in server.of("CloseNotification") if c.body[0] == note.nid], 10,
+                shut = settled(lambda m=note: [c for c in server.of("CloseNotification") if c.body[0] == m.nid], 10,
                                "CloseNotification")[0]  # fmt: skip
                 if i >= 2:  # the first ones also pay for the bus connection and the first imports
                     desk.append((note.at - review["created"]) * 1000)
