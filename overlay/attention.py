@@ -37,7 +37,7 @@ class SeenReporter(QObject):
         super().__init__(window)
         self.window, self.presenter, self.report = window, presenter, report
         self._said: deque[tuple[str, str]] = deque(maxlen=256)
-        self._lost_focus = False
+        self._lost_for: str | None = None  # the review on screen when the window lost the focus
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -54,7 +54,6 @@ class SeenReporter(QObject):
     def refreshed(self) -> None:
         """After each refresh of the window: a new current review on screen is shown."""
         if self.presenter.current is None or not self.window.isVisible():
-            self._lost_focus = False  # the next review's window takes the focus itself
             return
         self._once("shown")
 
@@ -66,11 +65,13 @@ class SeenReporter(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt names it
         kind = event.type()
-        if watched is self.window:
+        if watched is self.window and kind in (QEvent.Type.WindowDeactivate, QEvent.Type.WindowActivate):
+            current = self.presenter.current
+            on = current.id if current is not None and self.window.isVisible() else None
             if kind == QEvent.Type.WindowDeactivate:
-                self._lost_focus = True
-            elif kind == QEvent.Type.WindowActivate and self._lost_focus:
-                self._lost_focus = False
+                self._lost_for = on  # hiding between reviews loses the focus too: that is no one's
+            elif on is not None and on == self._lost_for:
+                self._lost_for = None
                 self._once("looked")
         # spontaneous: from the window system (the person), not one Qt made up (a hover update)
         if kind in INPUT_EVENTS and event.spontaneous() and isinstance(watched, QWidget) and (

@@ -25,6 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from daemon import timings
@@ -129,6 +130,8 @@ class Dispatcher:
     def opened(self, item: Item) -> None:
         if item.id in self._open or item.urgency == "log":
             return  # the same review again (a restart's adoption, an approve2's update)
+        if item.created <= 0:  # an item that says not when it opened: now, for its escalation
+            item = replace(item, created=self.clock())
         self._open[item.id] = item
         self._send(item, "opened")
         if item.urgency == "critical" and self._loop is not None:

@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from overlay.app import OverlayApp, parse_event
 from overlay.presenter import ReviewPresenter
@@ -41,5 +42,32 @@ def test_shown_then_looked_once_each_by_input_or_by_a_notifications_action(qtbot
         qtbot.waitUntil(lambda: (second.id, "looked") in client.seen_reports)
         assert sorted(client.seen_reports) == sorted(
             [(first.id, "shown"), (first.id, "looked"), (second.id, "shown"), (second.id, "looked")])
+    finally:
+        app.close()
+
+
+def test_focus_back_counts_as_looked_but_the_windows_own_focus_does_not(qtbot) -> None:  # type: ignore[no-untyped-def]
+    first, second = review(CLICK), review(TYPE)
+    client = FakeClient("http://127.0.0.1:9", [first, second])
+    app = OverlayApp(lambda: client, "t", ReviewPresenter("ann@desk"), listen=False)  # type: ignore[arg-type, return-value]
+    qtbot.addWidget(app.window)
+
+    def focus(kind: QEvent.Type) -> None:
+        QApplication.sendEvent(app.window, QEvent(kind))
+
+    try:
+        app.on_event(("snapshot", [first]))
+        qtbot.waitUntil(lambda: (first.id, "shown") in client.seen_reports)
+        focus(QEvent.Type.WindowActivate)  # the window taking the focus as it appears
+        app.on_event(("resolved", first.id))  # gone: the window hides, and loses the focus
+        focus(QEvent.Type.WindowDeactivate)
+        app.on_event(("review", second))
+        focus(QEvent.Type.WindowActivate)  # the next review's own focus: not a look
+        qtbot.waitUntil(lambda: (second.id, "shown") in client.seen_reports)
+        assert not [r for r in client.seen_reports if r[1] == "looked"]
+        focus(QEvent.Type.WindowDeactivate)  # the person went elsewhere...
+        focus(QEvent.Type.WindowActivate)  # ... and came back to it
+        qtbot.waitUntil(lambda: (second.id, "looked") in client.seen_reports)
+        assert (first.id, "looked") not in client.seen_reports
     finally:
         app.close()
