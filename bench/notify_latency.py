@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,11 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         policy.write_text(policy_with(RULES))
         env = {**bus.env(), "DRIVERSEAT_WEBHOOK_SECRET": "bench"}
         d = Daemon(vd.name, Path(tmp), policy, args=["--webhook", hook.url], env=env)
+        # the agent: one kept connection on a thread of its own (its call waits for the person)
+        agent, pool = d.fresh(), ThreadPoolExecutor(1)
         try:
             for i in range(args.trials + 2):
                 n = len(server.of("Notify"))
                 t0 = time.time()
-                call = d.post_later("/v1/actions", {"action": "type", "text": f"BENCH-{i}"})
+                call = pool.submit(agent.post, "/v1/actions", json={"action": "type", "text": f"BENCH-{i}"})
                 review = settled(lambda: d.pending(), 10, "the review")[0]
                 note = settled(lambda n=n: server.of("Notify")[n:], 10, "the notification")[0]
                 sent = settled(lambda r=review: [x for x in hook.deliveries if x.json["id"] == r["id"]], 10,
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                     closed.append((shut.at - t1) * 1000)
                 print(f"trial {i}: desktop {(note.at - review['created']) * 1000:.1f} ms", file=sys.stderr)
         finally:
+            pool.shutdown()
+            agent.close()
             d.close()
             server.close()
             bus.close()
