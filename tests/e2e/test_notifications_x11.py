@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 from tests.e2e.live_daemon import Daemon, policy_with, settled
 from tests.notify.bus import Call, NotificationServer, SessionBus
 from tests.notify.receiver import Receiver, receiving, valid
+from tests.x11.human import SimulatedHuman
 
 SECRET = "e2e-webhook-secret"
 RULES = """
@@ -122,6 +123,20 @@ def test_a_normal_review_is_notified_at_urgency_1_once(rig: Rig) -> None:
     settled(lambda: rig.delivered(review["id"]), what="the webhook")
     rig.d.decide(review["id"], "reject")
     assert call.result(timeout=30).json()["status"] == "rejected"
+
+
+def test_the_persons_pointer_on_the_overlay_is_looking(rig: Rig, human: SimulatedHuman) -> None:
+    review, call = rig.open_review("NORMAL-look")
+    path = f"/v1/reviews/{review['id']}"
+    settled(lambda: rig.d.http.get(path).json()["timing"]["shown"], what="shown")
+    assert rig.d.http.get(path).json()["timing"]["looked"] is None
+    human.move(700, 400)
+    human.move(720, 410)  # the person's hand on the mouse, over the overlay
+    looked = settled(lambda: rig.d.http.get(path).json()["timing"]["looked"], what="looked")
+    rig.d.decide(review["id"], "reject")
+    assert call.result(timeout=30).json()["status"] == "rejected"
+    timing = rig.d.http.get(path).json()["timing"]
+    assert timing["shown"] <= looked <= timing["answered"]
 
 
 def test_the_webhook_is_retried_when_the_receiver_fails_first(rig: Rig) -> None:
