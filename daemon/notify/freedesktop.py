@@ -75,7 +75,7 @@ class DesktopNotifier:
         self._ids: dict[str, list[int]] = {}  # item id -> its notifications' ids (escalations add one)
         self._items: dict[int, str] = {}  # notification id -> item id
         self._lock = threading.Lock()  # _ids and _items: the worker writes, the signal thread reads
-        self._signals: queue.Queue[Message] = queue.Queue(maxsize=256)
+        self._signals: queue.Queue[Message] = queue.Queue()  # the connection's own, see _connection
         self._worker = threading.Thread(target=self._run, name="notify-desktop", daemon=True)
         self._worker.start()
 
@@ -127,16 +127,20 @@ class DesktopNotifier:
         except (OSError, ValueError, RuntimeError) as exc:
             raise _Down(f"cannot reach the session bus: {exc}") from None
         router = DBusRouter(conn)
+        # a queue for each connection: a listener of an earlier one never takes its messages
+        signals: queue.Queue[Message] = queue.Queue(maxsize=256)
+        self._signals = signals
         try:
             rule = MatchRule(type="signal", interface=BUS_NAME, path=PATH)
-            router.filter(rule, queue=self._signals)
+            router.filter(rule, queue=signals)
             Proxy(message_bus, router, timeout=self.call_timeout).AddMatch(rule)
         except (OSError, TimeoutError, DBusErrorResponse) as exc:
             router.close()
             conn.close()
             raise _Down(f"the session bus did not answer: {exc}") from None
         self._router = router
-        threading.Thread(target=self._listen, args=(router,), name="notify-signals", daemon=True).start()
+        threading.Thread(target=self._listen, args=(router, signals), name="notify-signals",
+                         daemon=True).start()  # fmt: skip
         if self._down_said is not None:
             log.info("desktop notifications back on")
             self._down_said = None
@@ -196,8 +200,8 @@ class DesktopNotifier:
             self._call("CloseNotification", "u", (nid,))
 
     # -- signals ---------------------------------------------------------------------------
-    def _listen(self, router: DBusRouter) -> None:
-        while (msg := self._signals.get()) is not _STOP:
+    def _listen(self, router: DBusRouter, signals: queue.Queue[Message]) -> None:
+        while (msg := signals.get()) is not _STOP:
             if self._router is not router:
                 return
             sender = msg.header.fields.get(HeaderFields.sender)
