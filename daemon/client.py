@@ -165,6 +165,11 @@ def _decide(review_id: str, req: DecisionRequest | dict[str, Any]) -> _Exchange[
     return Review.model_validate(data)
 
 
+def _seen(review_id: str, moment: str) -> _Exchange[Review]:
+    data = yield from _json_of(_Call("POST", _review_path(review_id, "/seen"), {"moment": moment}))
+    return Review.model_validate(data)
+
+
 def _healthy() -> _Exchange[bool]:
     try:
         data = (yield _Call("GET", "/healthz", timeout=HEALTH_TIMEOUT)).json()
@@ -304,6 +309,11 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         the first of two approvals)."""
         return self._run(_decide(review_id, req))
 
+    def seen(self, review_id: str, moment: str) -> Review:
+        """Report that the overlay showed a review (``"shown"``) or that the person first
+        turned to it (``"looked"``); the review's ``timing`` after it."""
+        return self._run(_seen(review_id, moment))
+
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
         return self._run(_healthy())
@@ -356,6 +366,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
     async def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         return await self._run(_decide(review_id, req))
+
+    async def seen(self, review_id: str, moment: str) -> Review:
+        return await self._run(_seen(review_id, moment))
 
     async def healthy(self) -> bool:
         return await self._run(_healthy())

@@ -19,6 +19,7 @@ from capture import CaptureError
 from capture.input.keys import parse_combo
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
+from daemon.cli import notifications
 from daemon.cli.dialect_flags import add_dialect_flags
 from daemon.cli.images import save_image, summarise_images
 from daemon.client import DEFAULT_URL, Client
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not start the review overlay (reviews then wait for another reviewer client)",
     )
     add_dialect_flags(s)
+    notifications.add_arguments(s)
 
     t = sub.add_parser(
         "token",

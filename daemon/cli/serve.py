@@ -182,12 +182,14 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.api.app import VERSION, create_app, make_server
     from daemon.api.dialect_shapes import DialectOptions
+    from daemon.cli import notifications
     from daemon.control.runtime import Runtime
     from daemon.control.screenshots import ScreenGrabber
     from daemon.service import Daemon
     from daemon.store import Store
 
     policy = _policy(args.policy)
+    secret = notifications.webhook_secret(args)  # a missing secret fails before anything opens
     with ExitStack() as stack:
         display = stack.enter_context(_opened_display(args))
         if display:
@@ -260,6 +262,10 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
             stack.callback(forget_url, data_dir, local_url)
         except OSError as exc:
             say(f"URL file:   not written ({exc.strerror or exc}): clients need --url {local_url}")
+        if gate is not None:  # the notifications call the person to a review: none without
+            notify, how = notifications.dispatcher(args, secret, daemon, gate.policy, local_url)
+            daemon.companions.append(notify)
+            say(f"notify:     {how}")
         if gate is not None and not args.no_overlay:
             from daemon.cli.overlay_process import start_overlay, stop_overlay
 
