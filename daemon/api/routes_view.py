@@ -100,9 +100,8 @@ def router(view: LiveView, token: str, version: str) -> APIRouter:
     @api.get(VIEW_PATH + "/novnc/{path:path}")
     async def novnc(path: str) -> Response:
         file = (novnc_root / path).resolve()
-        inside = file.is_relative_to(novnc_root) and file.relative_to(novnc_root).parts[:1] in (
-            (t,) for t in _ASSET_TOPS
-        )
+        parts = file.relative_to(novnc_root).parts if file.is_relative_to(novnc_root) else ()
+        inside = len(parts) > 1 and parts[0] in _ASSET_TOPS
         if not inside or file.suffix != ".js" or not file.is_file():
             raise StarletteHTTPException(404, f"no noVNC file {path!r}")
         return FileResponse(file, media_type="text/javascript", headers={"Cache-Control": "no-cache"})

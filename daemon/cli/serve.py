@@ -27,8 +27,8 @@ from daemon.auth import load_or_create_token, token_path
 from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
-    from daemon.control.runtime import Runtime
     from daemon.api.routes_view import LiveView
+    from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
     from daemon.review.gate import Gate
     from daemon.review.policy import Policy
