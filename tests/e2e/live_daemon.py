@@ -77,6 +77,7 @@ class Daemon:
         self, display: str, data: Path, policy: Path, *, overlay: bool = False,
         resume_after: float = 0.3, extra: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
+        self.data = data
         env = {k: v for k, v in os.environ.items() if k != "DRIVERSEAT_DATA_DIR"}
         env["QT_QPA_PLATFORM"] = "xcb"
         self.proc = subprocess.Popen(
