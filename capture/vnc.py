@@ -18,7 +18,9 @@ Why x11vnc, and why these flags (docs/liveview.md has the measurements):
 - ``-nowf -noscr -noxrecord``: no wireframing of window moves or scroll detection, which
   watch the pointer through XRECORD and redraw the screen on their own;
 - ``-shared -forever``: several pages may watch at once, and a page that leaves does not
-  stop the server.
+  stop the server;
+- ``-defer 10 -wait 10``: half x11vnc's defaults, for a change on the screen to reach the
+  page sooner (measured: see ``DEFER_MS``).
 
 VNC input reaches the display through XTest from x11vnc's connection: the input backend
 counts it as the person's (an injector whose events match no ledger entry).
@@ -46,7 +48,12 @@ __all__ = ["VncServer", "x11vnc_args"]
 _SOCKET_NAME = "rfb"
 
 
-def x11vnc_args(display: str, sock: Path, *, defer_ms: int = 20, wait_ms: int = 20) -> list[str]:
+# x11vnc's own defaults are 20 ms and 20 ms: a change took 44 ms (median) to reach a viewer,
+# 28 ms at 10/10 for under 1 point more of a core (bench/liveview.py, docs/liveview.md)
+DEFER_MS = WAIT_MS = 10
+
+
+def x11vnc_args(display: str, sock: Path, *, defer_ms: int = DEFER_MS, wait_ms: int = WAIT_MS) -> list[str]:
     """The x11vnc command line (without the program): unix socket only, nothing else."""
     return [
         "-display", display, "-unixsock", str(sock),
@@ -64,7 +71,9 @@ class VncServer(Closing):
     ...     s = socket.socket(socket.AF_UNIX); s.connect(str(vnc.socket_path))
     """
 
-    def __init__(self, display: str, *, timeout: float = 15.0, defer_ms: int = 20, wait_ms: int = 20) -> None:
+    def __init__(
+        self, display: str, *, timeout: float = 15.0, defer_ms: int = DEFER_MS, wait_ms: int = WAIT_MS
+    ) -> None:
         if not display:
             raise CaptureError("a VNC server needs an X display")
         self.display = display

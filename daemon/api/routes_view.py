@@ -38,7 +38,7 @@ ENV_NOVNC = "DRIVERSEAT_NOVNC"
 # at setup time): never fetched at run time
 NOVNC_DIRS = (Path("/usr/share/novnc"),)
 _ASSET_TOPS = ("core", "vendor")  # what the RFB client imports; not noVNC's own app
-_CHUNK = 1 << 16
+_CHUNK = 1 << 18
 _HEADERS = {
     "Content-Security-Policy": view_page.CSP,
     "Referrer-Policy": "no-referrer",
