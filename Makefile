@@ -41,6 +41,7 @@ bench: deps
 	$(PY) bench/overlay_latency.py
 	$(PY) bench/fuzz_api.py --examples 300
 	$(PY) bench/record.py
+	$(PY) bench/liveview.py
 
 lint: deps
 	$(VENV)/bin/python -m pip install -q ruff mypy

@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from Xlib import X, display
 from websockets.sync.client import connect as ws_connect
+from Xlib import X, display
 
 from capture.vnc import DEFER_MS, WAIT_MS, VncServer
 from capture.xvfb import VirtualDisplay
@@ -138,7 +138,11 @@ def x0vncserver(name: str) -> Iterator[tuple[int, Callable[[], object]]]:
             yield proc.pid, unix
         finally:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:  # it may ignore SIGTERM while a client is connected
+                proc.kill()
+                proc.wait()
 
 
 @contextmanager
@@ -216,7 +220,9 @@ def main() -> None:
                 continue
             print(f"measuring {kind}...", file=sys.stderr)
             result: dict[str, object] = {}
-            worker = threading.Thread(target=lambda k=kind: result.update(measure(vd.name, k, args.runs, args.idle)))
+            worker = threading.Thread(
+                target=lambda k=kind, r=result: r.update(measure(vd.name, k, args.runs, args.idle))
+            )
             worker.start()
             worker.join(timeout=300)
             out[kind] = result or "timed out"
