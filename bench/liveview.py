@@ -205,6 +205,33 @@ def measure(name: str, kind: str, runs: int, idle_s: float) -> dict[str, object]
     }
 
 
+def grab_bypass(name: str, trials: int) -> dict[str, object]:
+    """How often a viewer's pointer motion lands while another client holds a server grab
+    (as the executor does around each primitive): x11vnc asks to be impervious to grabs."""
+    with x11vnc(name) as (_, open_sock):
+        c = RfbClient(open_sock(), timeout=15)  # type: ignore[arg-type]
+        c.frame()
+        grabber = display.Display(name)
+        landed = 0
+        for i in range(trials):
+            target = (100 + 7 * i, 100 + 3 * i)
+            grabber.grab_server()
+            grabber.sync()
+            c.pointer(*target)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                p = grabber.screen().root.query_pointer()
+                if (int(p.root_x), int(p.root_y)) == target:
+                    landed += 1
+                    break
+                time.sleep(0.005)
+            grabber.ungrab_server()
+            grabber.sync()
+        grabber.close()
+        c.close()
+    return {"trials": trials, "landed_during_grab": landed}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=40)
@@ -226,6 +253,8 @@ def main() -> None:
             worker.start()
             worker.join(timeout=300)
             out[kind] = result or "timed out"
+        print("measuring x11vnc under a server grab...", file=sys.stderr)
+        out["x11vnc_grab_bypass"] = grab_bypass(vd.name, 20)
         keep.close()
     print(json.dumps(out))
 

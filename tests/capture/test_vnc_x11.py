@@ -120,3 +120,4 @@ def test_closing_stops_the_server_and_removes_its_socket(xserver: str) -> None:
 def test_a_missing_display_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="x11vnc exited at start on :999"):
         VncServer(":999", timeout=10).start()
+
