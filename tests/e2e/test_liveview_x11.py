@@ -231,3 +231,22 @@ def test_without_the_token_the_page_and_its_websocket_are_refused(browser: Any, 
         assert opened == ["refused", "refused", "open"]
     finally:
         pg.close()
+
+
+def test_watch_only_sends_nothing(page: Any, daemon: Daemon, target: Any) -> None:
+    """With *watch only* ticked a click on the canvas reaches nothing; unticked, the next one
+    does. X delivers one device's events in order, so once the second click has arrived the
+    first would have too."""
+
+    def presses() -> list[dict[str, Any]]:
+        return [e for e in target.snapshot() if e["type"] == "button_press"]
+
+    try:
+        page.check("#watch")
+        page.mouse.click(*canvas_point(page, 500, 500))
+        page.uncheck("#watch")
+        page.mouse.click(*canvas_point(page, 900, 600))
+        assert target.wait_for(lambda: bool(presses()), 15), "the second click never arrived"
+        assert [(abs(e["x"] - 900) <= 2, abs(e["y"] - 600) <= 2) for e in presses()] == [(True, True)]
+    finally:
+        daemon.http.post("/v1/control/resume")
