@@ -173,3 +173,37 @@ def test_only_novncs_scripts_are_served(served: tuple[str, EchoVnc, Store], novn
                  "/view/novnc/core/missing.js"):  # fmt: skip
         assert httpx.get(url + path, timeout=30).status_code == 404, path
     assert httpx.get(url + "/view/app.js", timeout=30).text.startswith('import RFB from "/view/novnc/core/rfb.js"')
+
+
+def _data_dir_with_token(tmp_path: Path) -> Path:
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    (tmp_path / "token").chmod(0o600)
+    return tmp_path
+
+
+def test_driverseat_view_prints_the_pages_address_with_the_token(
+    served: tuple[str, EchoVnc, Store], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from daemon.cli import main
+
+    url, _, _ = served
+    assert main(["view", "--url", url, "--data-dir", str(_data_dir_with_token(tmp_path))]) == 0
+    assert capsys.readouterr().out.strip() == f"{url}/view?token={TOKEN}"
+
+
+def test_driverseat_view_says_when_there_is_no_view(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from daemon.cli import main
+
+    data = str(_data_dir_with_token(tmp_path))
+    runtime = Runtime(FakeBackend((1366, 768)), step_interval=0.0)
+    store = Store(tmp_path / "d.db")
+    try:
+        with serving(create_app(Daemon(runtime, store, None), TOKEN)) as url:
+            assert main(["view", "--url", url, "--data-dir", data]) == 1
+            err = capsys.readouterr().err
+            assert "serves no live view" in err and "serve --view" in err and TOKEN not in err
+    finally:
+        runtime.close()
+        store.close()
+    assert main(["view", "--url", "http://127.0.0.1:9", "--data-dir", data]) == 1
+    assert "no daemon answers at http://127.0.0.1:9" in capsys.readouterr().err

@@ -250,3 +250,19 @@ def test_watch_only_sends_nothing(page: Any, daemon: Daemon, target: Any) -> Non
         assert [(abs(e["x"] - 900) <= 2, abs(e["y"] - 600) <= 2) for e in presses()] == [(True, True)]
     finally:
         daemon.http.post("/v1/control/resume")
+
+
+def test_serve_view_without_x11vnc_is_one_sentence(tmp_path: Path) -> None:
+    xvfb = shutil.which("Xvfb")
+    assert xvfb is not None
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "Xvfb").symlink_to(xvfb)  # a PATH with Xvfb and no x11vnc
+    out = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", "640x480", "--view", "--port", "0",
+         "--data-dir", str(tmp_path / "data"), "--no-overlay"],
+        check=False, capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": str(tmp_path / "bin")},
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("driverseat: cannot start the live view: x11vnc is not installed"), out.stderr
+    assert "Traceback" not in out.stderr
