@@ -132,6 +132,18 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
+def give_back(d: Daemon) -> None:
+    """Control back to the agent, for good: resume, then an agent move that must execute.
+    The executor drains the observer before each primitive, so a late event of the person's
+    (the release of the click that took over) interrupts the move and we resume again."""
+    for _ in range(20):
+        d.http.post("/v1/control/resume")
+        r = d.http.post("/v1/actions", json={"action": "move", "x": 1300, "y": 20})
+        if r.json()["status"] == "executed":
+            return
+    raise AssertionError(f"the agent never got control back: {d.http.get('/v1/state').json()}")
+
+
 def test_the_page_shows_the_desktop_and_leaves_the_agent_in_control(page: Any, daemon: Daemon) -> None:
     size = page.evaluate("() => { const c = document.querySelector('#screen canvas'); return [c.width, c.height]; }")
     assert size == [1920, 1080]
@@ -169,7 +181,7 @@ def test_a_click_on_the_canvas_is_a_takeover(page: Any, daemon: Daemon, xserver:
         shot(page, "takeover")
     finally:
         dpy.close()
-        daemon.http.post("/v1/control/resume")
+        give_back(daemon)
 
 
 def overlay_mapped(xserver: str) -> bool:
@@ -249,7 +261,7 @@ def test_watch_only_sends_nothing(page: Any, daemon: Daemon, target: Any) -> Non
         assert target.wait_for(lambda: bool(presses()), 15), "the second click never arrived"
         assert [(abs(e["x"] - 900) <= 2, abs(e["y"] - 600) <= 2) for e in presses()] == [(True, True)]
     finally:
-        daemon.http.post("/v1/control/resume")
+        give_back(daemon)
 
 
 def test_serve_view_without_x11vnc_is_one_sentence(tmp_path: Path) -> None:
@@ -266,3 +278,38 @@ def test_serve_view_without_x11vnc_is_one_sentence(tmp_path: Path) -> None:
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("driverseat: cannot start the live view: x11vnc is not installed"), out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_moving_the_mouse_over_the_page_takes_control(page: Any, daemon: Daemon) -> None:
+    """As moving the real mouse does: hovering over the desktop is using it."""
+    try:
+        assert daemon.http.get("/v1/state").json()["control"] == "agent"
+        page.mouse.move(*canvas_point(page, 700, 400))
+        page.mouse.move(*canvas_point(page, 720, 420))
+        assert poll(lambda: daemon.http.get("/v1/state").json()["control"] == "human", timeout=15)
+    finally:
+        give_back(daemon)
+
+
+def test_the_pages_stop_and_resume_buttons(page: Any, daemon: Daemon) -> None:
+    try:
+        page.click("#stop")
+        assert poll(lambda: daemon.http.get("/v1/state").json()["control"] == "stopped", timeout=15)
+        page.wait_for_selector("body[data-control='stopped']", timeout=10_000)
+        page.click("#resume")
+        assert poll(lambda: daemon.http.get("/v1/state").json()["control"] == "agent", timeout=15)
+    finally:
+        give_back(daemon)
+
+
+def test_make_run_without_a_display_turns_the_view_on() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+
+    def recipe(*extra: str) -> str:
+        out = subprocess.run(["make", "-n", "run", *extra], cwd=root, env=env, check=True,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        return out.stdout
+
+    assert "serve --virtual-display 1920x1080 --view" in recipe()
+    assert "--view" not in recipe("VIEW=")
