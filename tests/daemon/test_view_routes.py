@@ -115,6 +115,9 @@ def test_the_page_needs_the_token(served: tuple[str, EchoVnc, Store]) -> None:
     assert ok.headers["referrer-policy"] == "no-referrer"
     header = httpx.get(url + "/view", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert header.status_code == 200
+    # the daemon's Host guard applies: a DNS-rebinding page's name is refused, token or not
+    rebound = httpx.get(f"{url}/view?token={TOKEN}", headers={"Host": "evil.example:8765"}, timeout=30)
+    assert rebound.status_code == 403
 
 
 def test_a_reviewers_token_does_not_open_the_view(served: tuple[str, EchoVnc, Store]) -> None:
@@ -140,6 +143,7 @@ def test_the_websocket_refuses_without_the_token_and_never_reaches_vnc(served: t
         # another page served from this machine (another port) with the token still cannot
         origin = url.rsplit(":", 1)[0] + ":1"
         assert await refused(ws_url(url), origin=origin) == 403
+        assert await refused(ws_url(url), origin="http://evil.example") == 403  # the daemon's guard
 
     asyncio.run(go())
     assert vnc.connections == before
