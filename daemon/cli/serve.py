@@ -47,7 +47,7 @@ def _opened_display(args: argparse.Namespace) -> Iterator[str]:
         from capture.xvfb import VirtualDisplay
 
         w, h = args.virtual_display
-        with VirtualDisplay(w, h) as vd:
+        with VirtualDisplay(w, h, own_session=True) as vd:  # Ctrl+C stops us, then it
             why = "" if os.environ.get("DISPLAY") else "no DISPLAY: "
             print(f"{why}started a virtual display {vd.name} ({w}x{h})", file=sys.stderr)
             yield vd.name

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from Xlib import X, display
 
-from tests.daemon.live import poll
+from tests.daemon.live import StderrLines, poll
 from tests.e2e.live_daemon import Daemon, policy_with, settled
 
 pytestmark = pytest.mark.x11
@@ -313,3 +315,36 @@ def test_make_run_without_a_display_turns_the_view_on() -> None:
 
     assert "serve --virtual-display 1920x1080 --view" in recipe()
     assert "--view" not in recipe("VIEW=")
+
+
+@pytest.mark.because("Ctrl+C on `make run` reached Xvfb in the same process group, which died "
+                     "first: the daemon's cleanup met closed connections and printed tracebacks")  # fmt: skip
+def test_ctrl_c_on_make_runs_setup_stops_cleanly(tmp_path: Path) -> None:
+    """`make run` without a display, stopped from its terminal: SIGINT to the whole group."""
+    _need("x11vnc", shutil.which("x11vnc"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", "640x480", "--view", "--port", "0",
+         "--data-dir", str(tmp_path / "data"), "--no-overlay"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != "DISPLAY"},
+    )  # fmt: skip
+    out = StderrLines(proc)
+    try:
+        url = out.wait_line(r"API: +(http://[\d.]+:\d+)", 60).group(1)
+
+        def serving() -> bool:
+            try:
+                return httpx.get(url + "/healthz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert poll(serving, timeout=30)  # uvicorn's own signal handling is in place
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does
+        assert proc.wait(timeout=60) == 0
+        assert poll(lambda: any("driverseat stopped" in line for line in out.lines), timeout=10), out.lines
+        assert not any("Traceback" in line for line in out.lines), "\n".join(out.lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        out.close()
