@@ -192,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_dialect_flags(s)
     notifications.add_arguments(s)
+    s.add_argument(
+        "--view",
+        action="store_true",
+        help="serve the desktop to a browser at /view: a VNC server on the display (x11vnc, "
+        f"unix socket only) behind noVNC and the token; `{PROG} view` prints the page's address "
+        "(default with `make run` on a machine without a display; docs/liveview.md)",
+    )
 
     t = sub.add_parser(
         "token",
@@ -228,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: each image is summarised, like '1366x768 PNG, 400 KB')",
     )
     _url_arg(a)
+    v = sub.add_parser(
+        "view",
+        help="print the live view's address, token included (for `serve --view`)",
+        description="Print the address of the running daemon's live view (/view) with the token "
+        "in it: open it in a browser to watch the desktop, take over and answer reviews. "
+        "The address is a secret: whoever opens it can drive this desktop.",
+    )
+    _url_arg(v)
     m = sub.add_parser(
         "mcp",
         help="serve the running daemon to an MCP client over stdin/stdout",
@@ -302,6 +317,23 @@ def cmd_act(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def cmd_view(args: argparse.Namespace) -> int:
+    import httpx
+
+    url, token = _url(args), read_token(_data_dir(args))
+    try:
+        found = httpx.get(f"{url}/view", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise _Exit(f"no daemon answers at {url} ({exc}); start it with `{PROG} serve --view`") from None
+    if found.status_code != 200:
+        raise _Exit(
+            f"the daemon at {url} serves no live view (HTTP {found.status_code}); "
+            f"start it with `{PROG} serve --view`"
+        )
+    print(f"{url}/view?token={token}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from daemon.cli.serve import (
         serve,  # imported here: `driverseat state` should not pay for uvicorn
@@ -354,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
         "record": cmd_record, "export": cmd_record, "report": cmd_report,
-        "reviewer": cmd_reviewers, "audit": cmd_reviewers,
+        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view,
     }  # fmt: skip
     try:
         return commands[args.command](args)

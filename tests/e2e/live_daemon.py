@@ -78,14 +78,16 @@ class Daemon:
 
     def __init__(
         self, display: str, data: Path, policy: Path, *, overlay: bool = False,
-        extra: Sequence[str] = (), args: Sequence[str] = (), env: dict[str, str] | None = None,
+        resume_after: float = 0.3, extra: Sequence[str] = (), args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
+        self.data = data
         base = os.environ if env is None else env
         env = {k: v for k, v in base.items() if k != "DRIVERSEAT_DATA_DIR"}
         env["QT_QPA_PLATFORM"] = "xcb"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon.cli", "serve", "--display", display, "--port", "0",
-             "--data-dir", str(data), "--policy", str(policy), "--resume-after", "0.3",
+             "--data-dir", str(data), "--policy", str(policy), "--resume-after", str(resume_after),
              *([] if overlay else ["--no-overlay"]), *extra, *args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
