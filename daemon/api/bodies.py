@@ -18,7 +18,8 @@ from daemon.adapters.anthropic import ACTIONS as ANTHROPIC_ACTIONS
 
 __all__ = [
     "MAX_BATCH", "AnthropicBody", "AnthropicInput", "AnthropicToolUse", "ComputerCall",
-    "ComputerCallOutput", "Envelope", "ErrorBody", "SafetyCheck", "State", "ToolResult",
+    "ComputerCallOutput", "DriverseatFields", "ErrorBody", "OpenAIErrorBody", "SafetyCheck", "State",
+    "ToolResult",
 ]  # fmt: skip
 
 MAX_BATCH = 100  # actions in one OpenAI computer_call
@@ -31,8 +32,9 @@ class ErrorBody(BaseModel):
     details: Any = None
 
 
-class Envelope(BaseModel):
-    """driverseat's own fields beside a dialect's tool call (docs/candidates.md)."""
+class DriverseatFields(BaseModel):
+    """driverseat's own fields beside a dialect's tool call in a request (docs/candidates.md);
+    the answer's ``driverseat`` record (``?envelope=1``) is another thing."""
 
     model_config = ConfigDict(extra="forbid")
     alternatives: list[dict[str, Any]] = Field(
@@ -41,6 +43,20 @@ class Envelope(BaseModel):
         description="other candidate actions, each in the dialect's own shape plus its "
         "confidence and reason; a person may approve one of them instead",
     )
+class OpenAIError(BaseModel):
+    """The Responses API's own error object."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """A refusal on the OpenAI route, in OpenAI's form (driverseat's ``ErrorBody`` with
+    ``?envelope=1``)."""
+
+    error: OpenAIError
 
 
 class AnthropicInput(BaseModel):
@@ -55,8 +71,9 @@ class AnthropicInput(BaseModel):
     scroll_direction: Literal["up", "down", "left", "right"] | None = None
     scroll_amount: Int | None = None
     duration: Num | None = None
+    repeat: Int | None = None
     region: tuple[Int, Int, Int, Int] | None = None
-    driverseat: Envelope | None = None
+    driverseat: DriverseatFields | None = None
 
 
 class AnthropicToolUse(BaseModel):
@@ -67,7 +84,7 @@ class AnthropicToolUse(BaseModel):
     id: str | None = Field(None, max_length=200)
     name: str | None = Field(None, max_length=200)
     input: AnthropicInput
-    driverseat: Envelope | None = None
+    driverseat: DriverseatFields | None = None
 
 
 def _anthropic_kind(value: Any) -> str:
@@ -83,12 +100,14 @@ AnthropicBody = Annotated[
 
 
 class ToolResult(BaseModel):
-    """Blocks ready for an Anthropic ``tool_result``, and driverseat's own record."""
+    """An Anthropic ``tool_result`` block (``type`` and ``tool_use_id`` when a whole
+    ``tool_use`` block was posted), and driverseat's own record only on request."""
 
+    type: Literal["tool_result"] | None = None
+    tool_use_id: str | None = None
     content: list[dict[str, Any]]
     is_error: bool
     driverseat: dict[str, Any] | None = None
-    tool_use_id: str | None = None
 
 
 class SafetyCheck(BaseModel):
@@ -110,7 +129,8 @@ class ComputerCall(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     type: Literal["computer_call"] = "computer_call"
-    call_id: str = Field("", max_length=200)
+    # required, as in the schema (1 to 64 characters): the output must name its call
+    call_id: str = Field(min_length=1, max_length=64)
     action: dict[str, Any] | None = None
     actions: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=MAX_BATCH)
     pending_safety_checks: list[SafetyCheck] = Field(
@@ -118,7 +138,7 @@ class ComputerCall(BaseModel):
         max_length=20,
         description="checks only a person may acknowledge: the call is held for one",
     )
-    driverseat: Envelope | None = None
+    driverseat: DriverseatFields | None = None
 
 
 class ComputerCallOutput(BaseModel):

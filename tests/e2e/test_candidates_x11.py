@@ -132,7 +132,7 @@ def test_anthropic_alternatives_in_the_envelope(served: Daemon, target: TargetWi
             "driverseat": {"alternatives": [
                 {"action": "left_click", "coordinate": list(SECOND), "confidence": 0.3, "reason": "the other Send"},
                 {"action": "double_click", "coordinate": list(THIRD)}]}}  # fmt: skip
-    fut, review = held(served, body, "/v1/anthropic/computer")
+    fut, review = held(served, body, "/v1/anthropic/computer?envelope=1")
     alts = review["action"]["alternatives"]
     assert [(a["action"], a["x"], a.get("count")) for a in alts] == [("click", 400, 1), ("click", 900, 2)]
     assert alts[0]["reason"] == "the other Send" and alts[0]["confidence"] == 0.3
@@ -149,7 +149,7 @@ def test_openai_alternatives_in_the_envelope(served: Daemon, target: TargetWindo
             "action": {"type": "click", "button": "left", "x": MAIN[0], "y": MAIN[1]},
             "driverseat": {"alternatives": [{"type": "click", "button": "left", "x": THIRD[0], "y": THIRD[1],
                                              "confidence": 0.4, "reason": "further down"}]}}  # fmt: skip
-    fut, review = held(served, call, "/v1/openai/computer")
+    fut, review = held(served, call, "/v1/openai/computer?envelope=1")
     assert review["action"]["alternatives"][0]["reason"] == "further down"
     assert served.decide(review["id"], "approve", candidate=2).status_code == 200
     out = fut.result(timeout=30).json()
