@@ -32,6 +32,17 @@ def proposal(**extra: Any) -> dict[str, Any]:
                              click(THIRD, confidence=0.2, reason="the footer link")], **extra}  # fmt: skip
 
 
+def refusal(body: dict[str, Any]) -> str:
+    """The sentence of a 422 in any route's form: driverseat's, OpenAI's error object, or
+    Anthropic's error tool_result."""
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message"))
+    if isinstance(error, str):
+        return error
+    return " ".join(str(c.get("text")) for c in body.get("content") or [])
+
+
 def presses(events: list[dict[str, Any]]) -> list[tuple[float, float]]:
     return [(e["x"], e["y"]) for e in events if e["type"] == "button_press"]
 
@@ -50,7 +61,7 @@ def test_alternatives_are_checked_before_anything_runs(served: Daemon, target: T
     anthropic_five = {"action": "left_click", "coordinate": list(MAIN),
                       "driverseat": {"alternatives": [{"action": "left_click", "coordinate": [1, 1]}] * 5}}  # fmt: skip
     openai_bad = {"type": "computer_call", "call_id": "c1", "action": {"type": "click", "x": 1, "y": 1},
-                  "driverseat": {"alternatives": [{"type": "click", "x": 1, "y": 1, "button": "back"}]}}  # fmt: skip
+                  "driverseat": {"alternatives": [{"type": "teleport", "x": 1, "y": 1}]}}  # fmt: skip
     for path, body, says in [
         ("/v1/actions", five, "at most 4"),
         ("/v1/actions", bad_key, "nosuchkey"),
@@ -60,7 +71,7 @@ def test_alternatives_are_checked_before_anything_runs(served: Daemon, target: T
     ]:
         r = served.http.post(path, json=body)
         assert r.status_code == 422, (path, r.text)
-        assert says in r.json()["error"], r.json()
+        assert says in refusal(r.json()), r.json()
     assert served.pending() == []  # nothing was held, nothing stored for a person
     assert barrier(served, target) == []  # and nothing reached the desktop
 
@@ -159,7 +170,7 @@ def test_openai_alternatives_in_the_envelope(served: Daemon, target: TargetWindo
     assert near({"x": press[0], "y": press[1]}, screen_xy(*THIRD)), press
     batch = {**call, "action": None, "actions": [call["action"], {"type": "wait"}]}
     r = served.http.post("/v1/openai/computer", json={k: v for k, v in batch.items() if v is not None})
-    assert r.status_code == 422 and "one action" in r.json()["error"]
+    assert r.status_code == 422 and "one action" in refusal(r.json()), r.json()
 
 
 def test_an_action_without_alternatives_is_as_before(served: Daemon, target: TargetWindow) -> None:
