@@ -99,6 +99,9 @@ class Intervention:
         self.takeover_id: str | None = None
         self.takeovers = 0
         self.listeners: list[Listener] = []
+        # the person's own input, after the state changed: what `serve --shadow` records
+        # (review input and the kill switch's key are left out; the agent's never arrives)
+        self.taps: list[Callable[[InputEvent], None]] = []
         self._closed = False
         self._timer = threading.Thread(target=self._resume_loop, name="driverseat-resume", daemon=True)
         self._timer.start()
@@ -149,6 +152,7 @@ class Intervention:
             # letting go of the kill-switch chord is part of the chord, not a takeover
             self._hotkey_release.discard(ev.code)
             self._held_keys.pop(ev.code, None)
+            self._tap(ev)
             return
         # Reaching for the overlay's own window (the grace toast's Cancel) is review input.
         # Asked before the yield flag is set, which costs one round trip, and only while an
@@ -183,6 +187,13 @@ class Intervention:
             self._cond.notify_all()
         if changed:
             self._emit(*changed)
+        if not toggled:  # the kill switch's own key is no demonstration
+            self._tap(ev)
+
+    def _tap(self, ev: InputEvent) -> None:
+        """Hand the person's input (never ours, never a review's) to the recorder."""
+        for tap in self.taps:
+            tap(ev)
 
     # -- reviews: input given to an open review is review input, not a takeover ----------------
     def review_opened(self) -> None:
