@@ -222,6 +222,25 @@ def rationale_refusal(review: Review, given: int) -> str:
     )
 
 
+class DemonstratedAction(_Wire):
+    """One action of the person's during a takeover, as an agent would have issued it."""
+
+    action: dict[str, Any]  # canonical, in the outcome's space
+    frame: str | None = None  # GET this path (the daemon's token) for the frame before it
+    window: str | None = None
+    element: dict[str, Any] | None = None
+
+
+class Demonstration(_Wire):
+    """What the person did between a takeover and the resume, as actions (``serve
+    --shadow`` or ``--demonstrations``); ``interrupted``: the agent's action it cut short."""
+
+    takeover_id: str
+    interrupted: str | None = None
+    session: str
+    actions: tuple[DemonstratedAction, ...] = ()
+
+
 class Outcome(_Wire):
     """What became of one action; ``id`` is stable and names it in the store."""
 
@@ -240,6 +259,7 @@ class Outcome(_Wire):
     tier: Tier | None = None
     rule: str | None = None
     feedback: Feedback | None = None
+    demonstration: Demonstration | None = None  # on the first outcome after a takeover
 
     @property
     def ok(self) -> bool:

@@ -65,6 +65,8 @@ class Daemon:
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
         self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
+        # serve --shadow: adds a takeover's demonstration to the outcome after it (worker thread)
+        self.decorate: Callable[[str, Outcome], Outcome] | None = None
         runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
             self.gate.publish = self.hub.publish
@@ -204,6 +206,8 @@ class Daemon:
         annotations = answer.annotations()
         if annotations:
             outcome = outcome.model_copy(update=annotations)
+        if self.decorate is not None:
+            outcome = await asyncio.to_thread(self.decorate, p.id, outcome)
         await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome

@@ -24,7 +24,7 @@ ROOMS: dict[str, set[str]] = {
     "report": set(),
     "cli": {"api", "service", "control", "review", "adapters", "shadow", "report"},
 }
-WIRE = {"actions", "errors", "validation", "store", "shadow_store", "reviewers", "auth", "events",
+WIRE = {"actions", "errors", "validation", "store", "shadow_store", "commentary", "reviewers", "auth", "events",
         "client", "address", "arrivals", "outcomes"}  # fmt: skip
 
 

@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not start the review overlay (reviews then wait for another reviewer client)",
     )
 
+    from daemon.cli import shadowing
+
+    shadowing.add_arguments(s)
+
     t = sub.add_parser(
         "token",
         help="print the API token (creating it if missing)",

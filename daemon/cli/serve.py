@@ -232,6 +232,9 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
             if display and runtime.backend.name == "xorg":
                 stack.enter_context(_overlay_watch(runtime, display))
         daemon = Daemon(runtime, store, gate)
+        from daemon.cli.shadowing import shadowing
+
+        recording = shadowing(args, runtime, daemon, data_dir, display, stack)
         app = create_app(daemon, token)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
@@ -250,6 +253,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 "can drive this desktop")  # fmt: skip
         say(f"guard:      {guard}")
         say(f"policy:     {'off' if gate is None else gate.policy.source}")
+        if recording is not None:
+            say(f"shadowing:  {recording}")
         local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
         local_url = f"http://{local}:{port}"
         try:

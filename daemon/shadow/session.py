@@ -279,8 +279,8 @@ class Recording:
                 if item is _STOP:
                     break
                 if isinstance(item, _Flush):
-                    for out in self.merger.flush():
-                        self._handle(out)
+                    for pending in self.merger.flush():
+                        self._handle(pending)
                     self._pin()
                     item.done.set()
                     continue
