@@ -20,6 +20,7 @@ between calls.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -46,6 +47,9 @@ HEALTH_TIMEOUT = httpx.Timeout(2.0)
 MAX_WAIT = MAX_LONG_POLL  # the longest long-poll the daemon holds; a longer wait takes several
 
 T = TypeVar("T")
+# a shadow_action message and its frame (PNG) -> (the action the agent would have sent, its
+# words), or None for no comment
+Predict = Callable[[dict[str, Any], bytes], "tuple[BaseModel | dict[str, Any] | None, str] | None"]
 
 
 class ClientError(DaemonError):
@@ -161,6 +165,22 @@ def _review_screenshot(review_id: str) -> _Exchange[bytes]:
 def _decide(review_id: str, req: DecisionRequest | dict[str, Any]) -> _Exchange[Review]:
     data = yield from _json_of(_Call("POST", _review_path(review_id, "/decision"), _body(req)))
     return Review.model_validate(data)
+
+
+def _commentary(
+    action_id: str, predicted: BaseModel | dict[str, Any] | None, words: str, agent: str
+) -> _Exchange[dict[str, Any]]:
+    body: dict[str, Any] = {"action_id": action_id, "words": words, "agent": agent}
+    if predicted is not None:
+        body["predicted"] = _body(predicted)
+    return (yield from _dict_of(_Call("POST", "/v1/shadow/commentary", body)))
+
+
+def _frame(path: str) -> _Exchange[bytes]:
+    resp = yield _Call("GET", path)
+    if resp.status_code != 200:
+        _check(resp)
+    return resp.content
 
 
 def _healthy() -> _Exchange[bool]:
@@ -305,6 +325,56 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
         return self._run(_healthy())
+
+    # -- shadowing (the agent watching the person) ----------------------------------------------
+    def comment(
+        self,
+        action_id: str,
+        predicted: BaseModel | dict[str, Any] | None = None,
+        words: str = "",
+        agent: str = "agent",
+    ) -> dict[str, Any]:
+        """Post what the agent would have done instead of the person's action ``action_id``
+        (``POST /v1/shadow/commentary``); returns the stored comment, ``agrees`` scored."""
+        return self._run(_commentary(action_id, predicted, words, agent))
+
+    def frame(self, path: str) -> bytes:
+        """A recorded frame (PNG bytes) by the path a ``shadow_action`` names."""
+        return self._run(_frame(path))
+
+    def shadow(self, predict: Predict, *, agent: str = "agent", limit: int | None = None,
+               stop: Callable[[], bool] = lambda: False) -> int:
+        """Watch the person and comment: for each ``shadow_action`` on ``WS /v1/events``,
+        call ``predict(message, frame_png)`` and post what it returns, ``(action, words)``
+        (None: no comment). Returns the number posted, after ``limit`` of them or once
+        ``stop()`` is true (checked at least every second).
+
+        ``action`` is what the agent would have sent, in the frame's pixels unless it says
+        otherwise (``"space": "screen"`` is added when it names no space).
+        """
+        from websockets.sync.client import connect
+
+        ws_url = self.url.replace("http", "ws", 1) + "/v1/events"
+        posted = 0
+        with connect(ws_url, additional_headers=self.headers, open_timeout=10) as ws:
+            while not stop() and (limit is None or posted < limit):
+                try:
+                    raw = ws.recv(timeout=1.0)
+                except TimeoutError:
+                    continue
+                msg = json.loads(raw)
+                if msg.get("type") != "shadow_action":
+                    continue
+                png = self.frame(msg["frame"]) if msg.get("frame") else b""
+                answer = predict(msg, png)
+                if answer is None:
+                    continue
+                action, words = answer
+                if action is not None:
+                    action = {"space": "screen", **_body(action)}
+                self.comment(msg["action_id"], action, words, agent)
+                posted += 1
+        return posted
 
     def close(self) -> None:
         """Close the connection."""

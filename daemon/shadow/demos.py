@@ -50,7 +50,7 @@ def _ensure(db: sqlite3.Connection) -> None:
 
 def to_agent_action(action: dict[str, Any], to_agent: Callable[[int, int], tuple[int, int]]) -> dict[str, Any]:
     """A recorded (screen-space) canonical action in the agent's space."""
-    out = dict(action)
+    out = {k: v for k, v in action.items() if not (k == "steps" and not v)}
     if "x" in out and "y" in out:
         out["x"], out["y"] = to_agent(int(out["x"]), int(out["y"]))
     if "path" in out:

@@ -73,13 +73,15 @@ class Daemon:
     """``python -m daemon.cli serve`` on ``display`` with ``--port 0``; ``http`` is an
     authorised client. ``close()`` stops it with SIGTERM; ``kill()`` with any signal."""
 
-    def __init__(self, display: str, data: Path, policy: Path, *, overlay: bool = False) -> None:
+    def __init__(
+        self, display: str, data: Path, policy: Path, *, overlay: bool = False, extra: tuple[str, ...] = ()
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if k != "DRIVERSEAT_DATA_DIR"}
         env["QT_QPA_PLATFORM"] = "xcb"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon.cli", "serve", "--display", display, "--port", "0",
              "--data-dir", str(data), "--policy", str(policy), "--resume-after", "0.3",
-             *([] if overlay else ["--no-overlay"])],
+             *([] if overlay else ["--no-overlay"]), *extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
         self.out = StderrLines(self.proc)
