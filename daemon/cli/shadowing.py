@@ -25,6 +25,15 @@ __all__ = ["add_arguments", "shadowing"]
 FRAMES_DIR = "shadow-frames"  # as `driverseat record` (daemon/cli/record.py)
 
 
+def _pattern(text: str) -> str:
+    from daemon.shadow.privacy import title_pattern
+
+    try:
+        return title_pattern(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--shadow", nargs="?", const="", default=None, metavar="SESSION",
@@ -38,7 +47,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
         "demonstration on the outcome after the resume",
     )  # fmt: skip
     s.add_argument(
-        "--private-title", action="append", default=[], metavar="REGEX",
+        "--private-title", action="append", default=[], metavar="REGEX", type=_pattern,
         help="a window title that pauses the recording while active (repeatable; added to the "
         "default list of password managers and private browsing windows)",
     )  # fmt: skip

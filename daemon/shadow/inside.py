@@ -67,6 +67,7 @@ class DaemonDesktop:
             self._on_event(recorded)
 
     def start(self) -> None:
+        self._lookup().focused()  # connects to the bus now: the first key's check is answered
         self._taps.append(self._tap)
 
     def stop_input(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-__all__ = ["DEFAULT_PRIVATE_TITLES", "PrivateTitles"]
+__all__ = ["DEFAULT_PRIVATE_TITLES", "PrivateTitles", "title_pattern"]
 
 DEFAULT_PRIVATE_TITLES: tuple[str, ...] = (
     r"KeePass",  # KeePass, KeePassX, KeePassXC
@@ -36,6 +36,17 @@ DEFAULT_PRIVATE_TITLES: tuple[str, ...] = (
     r"\bInPrivate\b",  # Edge
     r"Tor Browser",
 )
+
+
+def title_pattern(text: str) -> str:
+    """``text`` if it is a regular expression (for argparse: ValueError says why not)."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a regular expression: {exc}") from None
+    if not text:
+        raise ValueError("an empty pattern would match every title")
+    return text
 
 
 class PrivateTitles:

@@ -118,6 +118,7 @@ class XDesktop:
         self._a11y: A11y | None = None
 
     def start(self) -> None:
+        self._lookup().focused()  # connects to the bus now: the first key's check is answered
         self.input.start()
 
     def stop_input(self) -> None:
