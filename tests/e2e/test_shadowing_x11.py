@@ -211,3 +211,30 @@ def test_a_takeover_comes_back_as_a_demonstration_on_the_resumed_outcome(
     # click made before the takeover
     kinds = [a["action"]["action"] for a in session_actions(tmp_path, "takeovers")]
     assert kinds == ["click", "type"]
+
+
+def test_input_given_to_an_open_review_is_not_recorded(
+    xserver: str, tmp_path: Path, human: SimulatedHuman, target: TargetWindow
+) -> None:
+    from tests.e2e.conftest import TEST_RULES
+    from tests.e2e.live_daemon import policy_with
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(policy_with(TEST_RULES))
+    d = Daemon(xserver, tmp_path, policy, extra=("--shadow", "reviewed"))
+    try:
+        d.out.wait_line(r"shadowing: +recording", 10)
+        held = d.post_later("/v1/actions", {"action": "click", "x": 683, "y": 384})  # test-hold-middle
+        review = settled(lambda: next(iter(d.pending()), None), 10, "the review")
+        # the person answers the review on its screen: clicks and keys that are review input
+        human.click(960, 540)
+        human.tap("Return")
+        assert d.decide(review["id"], "reject", rationale="not now").status_code == 200
+        assert held.result(timeout=20).json()["status"] == "rejected"
+        settled(lambda: d.http.get("/v1/state").json()["control"] == "agent", 10, "the agent in control")
+        human.click(300, 700)  # and now a takeover: the person's own action
+        settled(lambda: len(session_actions(tmp_path, "reviewed")) >= 1, 15, "the person's click recorded")
+    finally:
+        d.close()
+    acts = [a["action"] for a in session_actions(tmp_path, "reviewed")]
+    assert [(a["action"], a.get("x"), a.get("y")) for a in acts] == [("click", 300, 700)], acts
