@@ -27,7 +27,7 @@ from typing import Any
 from daemon.outcomes import DemonstratedAction, Demonstration, Outcome
 from daemon.store import Store
 
-__all__ = ["FRAME_PATH", "Demonstrations", "demonstrations", "to_agent_action"]
+__all__ = ["FRAME_PATH", "Demonstrations", "demonstrations", "recorded_action", "to_agent_action"]
 
 FRAME_PATH = "/v1/shadow/frames/"
 CLOSE_WAIT_S = 3.0  # the longest an outcome waits for the resume's flush to end
@@ -174,3 +174,10 @@ def demonstrations(store: Store) -> list[dict[str, Any]]:
          "actions": json.loads(r["actions_json"])}
         for r in rows
     ]  # fmt: skip
+
+
+def recorded_action(store: Store, action_id: str) -> dict[str, Any] | None:
+    """One recorded action of the person's (canonical, screen space), by its id."""
+    with store.locked() as db:
+        row = db.execute("SELECT action_json FROM shadow_actions WHERE id = ?", (action_id,)).fetchone()
+    return None if row is None else dict(json.loads(row["action_json"]))
