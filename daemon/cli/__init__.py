@@ -236,11 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import locate, record, report, reviewers
+    from daemon.cli import agreement, locate, record, report, reviewers
 
     locate.add_parser(sub)
     record.add_parsers(sub, _display, _data_dir_arg)
     report.add_parser(sub, _data_dir_arg)
+    agreement.add_parser(sub, _data_dir_arg)
     reviewers.add_parsers(sub, _data_dir_arg)
     return parser
 
@@ -340,6 +341,12 @@ def cmd_reviewers(args: argparse.Namespace) -> int:
     return reviewers.run_reviewer(args, _data_dir(args))
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from daemon.cli import agreement
+
+    return agreement.run(args, _data_dir(args))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from daemon.cli import report
 
@@ -353,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
-        "record": cmd_record, "export": cmd_record, "report": cmd_report,
+        "record": cmd_record, "export": cmd_record, "report": cmd_report, "agreement": cmd_agreement,
         "reviewer": cmd_reviewers, "audit": cmd_reviewers,
     }  # fmt: skip
     try:

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.commentary import Agreement, CommentaryStore
 from daemon.store import Store
 
 __all__ = ["Figures", "Thresholds", "bucket_seconds", "gather", "stage"]
@@ -74,6 +75,7 @@ class Figures:
     corrected_frames: list[dict[str, Any]]  # the latest corrections: review JSON, frame, points
     shadow_sessions: int
     shadow_actions: int
+    agreement: list[Agreement] = field(default_factory=list)  # per session, commented ones
 
     @property
     def reviews(self) -> int:
@@ -170,6 +172,7 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
         buckets=[buckets[k] for k in sorted(buckets)], latency=latency,
         corrected_frames=corrected[-frames_shown:], shadow_sessions=int(shadow[0][0]),
         shadow_actions=int(shadow[0][1]),
+        agreement=[a for a in CommentaryStore(store).agreement(since=since) if a.commented],
     )  # fmt: skip
 
 
