@@ -61,11 +61,13 @@ def _session(data: Path) -> list[str]:
     with Store(data / "driverseat.db") as store:
         shadow = ShadowStore(store)
         info = shadow.open_session("desk", ":9", SCREEN)
+        done = [(_click(120, 210), BOX), ({"action": "type", "text": "hi"}, None),
+                ({"action": "key", "keys": "ctrl+s"}, None)]  # fmt: skip
         ids = [
-            shadow.add_action(info.id, i, (1.0 + i, 1.5 + i), a, origin="human", window=None,
-                              frame_before=None, element=el)  # fmt: skip
-            for i, (a, el) in enumerate([(_click(120, 210), BOX), ({"action": "type", "text": "hi"}, None),
-                                         ({"action": "key", "keys": "ctrl+s"}, None)])  # fmt: skip
+            shadow.add_action(
+                info.id, i, (1.0 + i, 1.5 + i), a, origin="human", window=None, frame_before=None, element=el
+            )
+            for i, (a, el) in enumerate(done)
         ]
         comments = CommentaryStore(store)
         comments.add(comments.action(ids[0]) or {}, _click(150, 220), "the Save button", "agent")

@@ -107,7 +107,7 @@ class DeadKeys(Typist):
     ``keycode N = dead_acute`` does, on the person's keyboard and the core one)."""
 
     def keysym(self, ks: int) -> int:
-        code = self.spare.pop(0)
+        code = int(self.spare.pop(0))
         for conn in (self.h.d, self.core):
             conn.change_keyboard_mapping(code, [(ks, ks) + (0,) * (self.per - 2)])
             conn.sync()
