@@ -84,7 +84,7 @@ def router(daemon: Daemon) -> APIRouter:
         except KeyError as exc:
             raise StarletteHTTPException(409, str(exc.args[0])) from None
 
-    @api.get("/v1/shadow/agreement")
+    @api.get("/v1/shadow/agreement", responses={404: _ERR})
     async def get_agreement(
         session: str | None = Query(None, max_length=200, description="one session (default: all)"),
     ) -> list[dict[str, Any]]:

@@ -101,7 +101,7 @@ class Intervention:
         self.listeners: list[Listener] = []
         # the person's own input, after the state changed: what `serve --shadow` records
         # (review input and the kill switch's key are left out; the agent's never arrives)
-        self.taps: list[Callable[[InputEvent], None]] = []
+        self.taps: list[Callable[[InputEvent, bool], None]] = []
         self._closed = False
         self._timer = threading.Thread(target=self._resume_loop, name="driverseat-resume", daemon=True)
         self._timer.start()
@@ -152,7 +152,7 @@ class Intervention:
             # letting go of the kill-switch chord is part of the chord, not a takeover
             self._hotkey_release.discard(ev.code)
             self._held_keys.pop(ev.code, None)
-            self._tap(ev)
+            self._tap(ev, True)
             return
         # Reaching for the overlay's own window (the grace toast's Cancel) is review input.
         # Asked before the yield flag is set, which costs one round trip, and only while an
@@ -171,6 +171,7 @@ class Intervention:
             or ev.received < self._settle_until
         )
         if reviewing and self._review_input(ev, on_overlay):
+            self._tap(ev, False)
             return
         if self._state == "agent":
             self.yield_event.set()  # first: the executor stops before its next primitive
@@ -187,13 +188,13 @@ class Intervention:
             self._cond.notify_all()
         if changed:
             self._emit(*changed)
-        if not toggled:  # the kill switch's own key is no demonstration
-            self._tap(ev)
+        self._tap(ev, not toggled)  # the kill switch's own key is no demonstration
 
-    def _tap(self, ev: InputEvent) -> None:
-        """Hand the person's input (never ours, never a review's) to the recorder."""
+    def _tap(self, ev: InputEvent, person: bool) -> None:
+        """Hand input that is not ours to the recorder: ``person`` False for review input
+        and the kill switch's key (seen for positions and held buttons, never recorded)."""
         for tap in self.taps:
-            tap(ev)
+            tap(ev, person)
 
     # -- reviews: input given to an open review is review input, not a takeover ----------------
     def review_opened(self) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DaemonDesktop"]
 
-Tap = Callable[[InputEvent], None]
+Tap = Callable[[InputEvent, bool], None]
 
 
 class DaemonDesktop:
@@ -61,9 +61,10 @@ class DaemonDesktop:
             raise
         self._a11y: A11y | None = None
 
-    def _tap(self, ev: InputEvent) -> None:
-        recorded = self._translate(ev)  # positions and keysyms even when not kept
-        if recorded is not None and self._keep():
+    def _tap(self, ev: InputEvent, person: bool) -> None:
+        # translated even when not kept: an injector's position comes from its motion
+        recorded = self._translate(ev)
+        if recorded is not None and person and self._keep():
             self._on_event(recorded)
 
     def start(self) -> None:

@@ -224,8 +224,13 @@ def test_input_given_to_an_open_review_is_not_recorded(
     d = Daemon(xserver, tmp_path, policy, extra=("--shadow", "reviewed"))
     try:
         d.out.wait_line(r"shadowing: +recording", 10)
+        events = Events(d)
         held = d.post_later("/v1/actions", {"action": "click", "x": 683, "y": 384})  # test-hold-middle
-        review = settled(lambda: next(iter(d.pending()), None), 10, "the review")
+        # on the stream once the review is on the person's screen (GET /v1/reviews may
+        # answer a moment before: it is on disk first)
+        review = settled(lambda: next((m["review"] for m in list(events.messages) if m["type"] == "review"), None),
+                         10, "the review")  # fmt: skip
+        events.close()
         # the person answers the review on its screen: clicks and keys that are review input
         human.click(960, 540)
         human.tap("Return")
