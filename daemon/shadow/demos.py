@@ -9,6 +9,11 @@ demonstration is stored (``shadow_demonstrations``); the first outcome after it,
 that carries ``human_activity`` (the summary), carries it too as ``demonstration``: the
 person's actions, in the agent's space, each with the path of its frame.
 
+A password typed during the takeover (the recorder masked its burst: the focus was in a
+password field) is masked in the intervention's summary too: in the control event's
+``human_activity`` before the daemon stores and publishes it (this listener is installed
+before the daemon's own), and in the resumed outcome's ``human_activity`` and ``detail``.
+
 Stored rows hold the ids of the person's recorded actions, so exports read the actions
 and frames from the recording itself (:mod:`daemon.shadow.preference` pairs a rejection
 with the demonstration that followed it).
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.commentary import MASK
 from daemon.outcomes import DemonstratedAction, Demonstration, Outcome
 from daemon.store import Store
 
@@ -67,6 +73,10 @@ class _Open:
     rows: list[dict[str, Any]] = field(default_factory=list)
     closed: threading.Event = field(default_factory=threading.Event)
     ended: float = 0.0
+
+    @property
+    def masked(self) -> bool:
+        return any(r["action"].get("action") == "type" and r["action"].get("text") == MASK for r in self.rows)
 
 
 class Demonstrations:
@@ -114,6 +124,9 @@ class Demonstrations:
                 self._open = None
                 demo.ended = time.time()
                 self._ready.append(demo)
+            activity = payload.get("human_activity")
+            if demo.masked and isinstance(activity, dict) and activity.get("text"):
+                activity["text"] = MASK  # the daemon's listener stores this dict after us
             self._store(demo)
             demo.closed.set()
 
@@ -159,7 +172,15 @@ class Demonstrations:
         demo_out = Demonstration(
             takeover_id=done.takeover_id, interrupted=done.action_id, session=self.session, actions=actions
         )
-        return outcome.model_copy(update={"demonstration": demo_out})
+        update: dict[str, Any] = {"demonstration": demo_out}
+        act = outcome.human_activity
+        if done.masked and act.text:
+            hidden = act.model_copy(update={"text": MASK})
+            update["human_activity"] = hidden
+            # the sentence HumanActivity.summary() made of it (in screen space: not rebuilt)
+            shown = act.text if len(act.text) <= 200 else act.text[:200] + "..."
+            update["detail"] = outcome.detail.replace(f"typed {shown!r}", f"typed {MASK!r}")
+        return outcome.model_copy(update=update)
 
 
 def demonstrations(store: Store) -> list[dict[str, Any]]:

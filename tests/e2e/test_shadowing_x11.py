@@ -243,3 +243,32 @@ def test_input_given_to_an_open_review_is_not_recorded(
         d.close()
     acts = [a["action"] for a in session_actions(tmp_path, "reviewed")]
     assert [(a["action"], a.get("x"), a.get("y")) for a in acts] == [("click", 300, 700)], acts
+
+
+def test_a_password_typed_during_a_takeover_is_masked_everywhere(
+    xserver: str, tmp_path: Path, human: SimulatedHuman, a11y_bus: Any
+) -> None:
+    from daemon.commentary import MASK
+    from tests.x11.a11y import Zenity
+
+    z = Zenity(a11y_bus, "--password", "--title", "Unlock")
+    try:
+        with a11y_bus.lookup() as a11y:
+            z.wait_for(a11y, lambda lookup: lookup.focused())  # up, with the keyboard focus
+        d = Daemon(xserver, tmp_path, OFF, extra=("--demonstrations",))
+        try:
+            d.out.wait_line(r"shadowing: +recording takeovers only", 10)
+            for ch in "hunter":  # the person takes over by typing into the password field
+                human.tap(ch)
+            settled(lambda: d.http.get("/v1/state").json()["control"] == "agent", 10, "the resume")
+            out = d.http.post("/v1/actions", json={"action": "key", "keys": "shift"}).json()
+            assert out["status"] == "executed", out
+            assert [a["action"] for a in out["demonstration"]["actions"]] == [
+                {"action": "type", "text": MASK, "space": "agent"}]  # fmt: skip
+            assert out["human_activity"]["text"] == MASK and "hunter" not in out["detail"], out
+        finally:
+            d.close()
+    finally:
+        z.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("driverseat.db*"))
+    assert b"hunter" not in stored
