@@ -428,6 +428,18 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     async def healthy(self) -> bool:
         return await self._run(_healthy())
 
+    async def comment(
+        self,
+        action_id: str,
+        predicted: BaseModel | dict[str, Any] | None = None,
+        words: str = "",
+        agent: str = "agent",
+    ) -> dict[str, Any]:
+        return await self._run(_commentary(action_id, predicted, words, agent))
+
+    async def frame(self, path: str) -> bytes:
+        return await self._run(_frame(path))
+
     async def aclose(self) -> None:
         """Close the connection."""
         await self._http.aclose()
