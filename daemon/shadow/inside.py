@@ -22,7 +22,7 @@ from capture.errors import CaptureError
 from capture.input import InputBackend, InputEvent
 from capture.recorder.live import RecordedEvent, Translator
 from capture.screen import Frame
-from daemon.shadow.session import element_json
+from daemon.shadow.session import A11Y_TIMEOUT, element_json
 
 if TYPE_CHECKING:
     from capture.a11y import A11y
@@ -104,7 +104,7 @@ class DaemonDesktop:
             from capture.a11y import A11y
 
             # never the overlay (our child), drawn over the screen during a review
-            self._a11y = A11y(ignore_children=True, display=self.display_name or None)
+            self._a11y = A11y(ignore_children=True, display=self.display_name or None, timeout=A11Y_TIMEOUT)
         return self._a11y
 
     @property

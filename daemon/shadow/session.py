@@ -55,11 +55,14 @@ from daemon.store import Store
 if TYPE_CHECKING:
     from capture.a11y import A11y, Element
 
-__all__ = ["BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
+__all__ = ["A11Y_TIMEOUT", "BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
 
 log = logging.getLogger(__name__)
 
 BURST_GAP_S = 1.0  # no new action this long after one: it ended a burst (frame after)
+# the recorder's own accessibility lookups wait longer than the gate's 80 ms: they block
+# only its worker, and a password check that times out is a password recorded in clear
+A11Y_TIMEOUT = 0.3
 _STOP = object()
 
 
@@ -151,7 +154,7 @@ class XDesktop:
         if self._a11y is None:
             from capture.a11y import A11y
 
-            self._a11y = A11y(display=self.display_name)
+            self._a11y = A11y(display=self.display_name, timeout=A11Y_TIMEOUT)
         return self._a11y
 
     @property
