@@ -106,7 +106,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     app.include_router(routes_actions.router(daemon, token))
     app.include_router(routes_dialects.router(daemon))
     if daemon.reviews is not None:
-        app.include_router(routes_reviews.router(daemon.reviews))
+        app.include_router(routes_reviews.router(daemon.reviews, daemon.element_under))
     app.include_router(docs.router(app))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
