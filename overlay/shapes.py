@@ -104,6 +104,8 @@ def anchor_of(shape: Shape) -> ScreenPoint:
         return shape.point
     if isinstance(shape, Arrow):
         return shape.path[-1]
+    if isinstance(shape, Outline):
+        return ((shape.box[0] + shape.box[2]) // 2, (shape.box[1] + shape.box[3]) // 2)
     return shape.anchor
 
 
