@@ -31,12 +31,21 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from capture.a11y._atspi import ACCESSIBLE, COMPONENT, PROPERTIES, SCREEN_COORDS, Atspi, _role, _states, _variant  # noqa: E402
-from capture.screen import Screen  # noqa: E402
-from capture.xvfb import VirtualDisplay  # noqa: E402
+from capture.a11y._atspi import (
+    ACCESSIBLE,
+    COMPONENT,
+    PROPERTIES,
+    SCREEN_COORDS,
+    Atspi,
+    _role,
+    _states,
+    _variant,
+)
+from capture.screen import Screen
+from capture.xvfb import VirtualDisplay
 
 SIZE = (1366, 768)
 # roles a person clicks on, or reads; containers (panel, filler, scroll pane, ...) are left

@@ -28,7 +28,17 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from capture.coords import Point, Space, WidgetPlacement, WidgetPoint
-from overlay.shapes import Arrow, Callout, KeyChip, Marker, Outline, Role, ScreenPoint, ScrollArrow, Shape
+from overlay.shapes import (
+    Arrow,
+    Callout,
+    KeyChip,
+    Marker,
+    Outline,
+    Role,
+    ScreenPoint,
+    ScrollArrow,
+    Shape,
+)
 
 __all__ = ["COLOURS", "ScreenshotCanvas"]
 
