@@ -312,9 +312,12 @@ class ReviewPresenter:
         if review is None or self.mode != "review" or need == 0:
             return self.on_click(start)
         left, top, width, height = review.screen_rect
-        clip = lambda v, lo, n: min(max(int(v), lo), lo + n - 1)
-        (ax, ay), (bx, by) = (clip(start[0], left, width), clip(start[1], top, height)), (
-            clip(end[0], left, width), clip(end[1], top, height))  # fmt: skip
+
+        def clip(v: float, lo: int, n: int) -> int:  # onto the reviewed area
+            return min(max(int(v), lo), lo + n - 1)
+
+        ax, ay, bx, by = (clip(start[0], left, width), clip(start[1], top, height),
+                          clip(end[0], left, width), clip(end[1], top, height))  # fmt: skip
         if need == 2:
             self.points, self.box = ((ax, ay), (bx, by)), None
             self.message = ""
