@@ -93,7 +93,9 @@ def _apps(tmp: Path) -> list[App]:
         App("mousepad", ["mousepad", str(doc)], "mousepad"),
         App("galculator", ["galculator"], "galculator"),
         App("geany", ["geany", "-i", "-c", str(tmp / "geany"), str(doc)], "geany"),
-        App("pcmanfm", ["pcmanfm", "--no-desktop", str(home)], "pcmanfm"),
+        # pcmanfm (GTK 2 in Debian) never reaches the bus without GTK_MODULES=gail: thunar instead
+        App("thunar", ["thunar", str(home)], "thunar"),
+        App("gucharmap", ["gucharmap"], "gucharmap"),
         App("featherpad", ["featherpad", str(doc)], "featherpad",
             themes={"fusion": {**QT, "QT_STYLE_OVERRIDE": "Fusion"}}),
         App("gtk3-demo", ["gtk3-demo"], "gtk-3-examples"),
