@@ -78,6 +78,7 @@ _NEAR = 6  # ink this close to the point counts as under it
 _FAR = 14  # on open background, ink this close is still taken
 _WORD_GAP = 0.25  # glyphs/words closer than this x line height belong to one label
 _HUG_H = 3.5  # a button/tag is at most this many times its content's height
+_BAR = True  # items in bars (menus, tool bars, tabs, rows) span the band
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
 _SPECK = 6  # ink blobs smaller than this (px) never join a group
@@ -87,6 +88,7 @@ _ICON_BLOBS = 1  # an icon is one connected glyph; text of that size is several
 _ICON_MIN = 9  # icon glyph sizes
 _ICON_MAX = 28
 _TEXT_PAD = 1.2  # ink height -> line-box height for text-like groups
+_BAR_EDGE = 0.9  # share of a bar's bounding row off its surface: a straight edge across
 
 
 def _check(image: np.ndarray, x: int, y: int) -> np.ndarray:
@@ -236,6 +238,65 @@ class _Window:
         d = d[d > 0]
         return int(min(m, d.min())) if len(d) else m
 
+    def bar_cell(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+        """The cell of an ink group that sits in a bar (a menu bar, a tool bar, a tab
+        strip, a list row): a band of one surface bounded above and below by long straight
+        edges close to the group. Such items draw no border of their own; their element
+        spans the band's height and reaches half-way to the next item (at most as far as
+        the band's padding above and below the group)."""
+        gx0, gy0, gx1, gy1 = g
+        gh = gy1 - gy0
+        lab = self._ring_surface(g)
+        if lab is None:
+            return None
+        cols = [x for x in (gx0 - 2, gx1 + 1) if 0 <= x < self.w]
+        if not cols:
+            return None
+        tops, bots = [], []
+        for x in cols:
+            col = self.slab[:, x] == lab
+            y = gy0 + gh // 2
+            if not col[y]:
+                return None
+            up = np.flatnonzero(~col[:y])
+            down = np.flatnonzero(~col[y:])
+            tops.append(int(up[-1]) + 1 if len(up) else 0)
+            bots.append(y + int(down[0]) if len(down) else self.h)
+        top, bot = max(tops), min(bots)
+        if (top == 0 and self.open_t) or (bot == self.h and self.open_b):
+            return None  # the band runs out of the window: open page, not a bar
+        band = bot - top
+        if not (1.25 * gh <= band <= max(3.2 * gh, gh + 36)):
+            return None
+        span = (max(0, gx0 - 3 * gh), min(self.w, gx1 + 3 * gh))
+        for y, edge in ((top - 1, top == 0), (bot, bot == self.h)):
+            if edge:
+                continue  # the image's own edge bounds the band
+            row = self.slab[y, span[0] : span[1]] != lab
+            if row.mean() < _BAR_EDGE:
+                return None  # bounded by a neighbour, not by a straight edge across
+        pad = max(2, min(gy0 - top, bot - gy1))
+        inside = self.ilab[top:bot]
+        own = np.zeros(len(self.istats), bool)
+        own[self.ilab[gy0:gy1, gx0:gx1]] = True
+        own[0] = True
+        other = ~own[inside] & (self.istats[inside, cv2.CC_STAT_AREA] >= _SPECK)
+        xs = np.flatnonzero(other.any(axis=0))
+        left_ink, right_ink = xs[xs < gx0], xs[xs >= gx1]
+        pl = min(pad + 2, (gx0 - int(left_ink[-1])) // 2) if len(left_ink) else pad + 2
+        pr = min(pad + 2, (int(right_ink[0]) - gx1 + 1) // 2) if len(right_ink) else pad + 2
+        return gx0 - pl, top, gx1 + pr, bot
+
+    def _ring_surface(self, g: tuple[int, int, int, int]) -> int | None:
+        """The surface most of the ring just outside box ``g`` lies on."""
+        gx0, gy0, gx1, gy1 = g
+        ax0, ay0 = max(0, gx0 - 2), max(0, gy0 - 2)
+        ax1, ay1 = min(self.w - 1, gx1 + 1), min(self.h - 1, gy1 + 1)
+        ring = np.concatenate([self.slab[ay0, ax0 : ax1 + 1], self.slab[ay1, ax0 : ax1 + 1],
+                               self.slab[ay0 : ay1 + 1, ax0], self.slab[ay0 : ay1 + 1, ax1]])  # fmt: skip
+        ring = ring[self.is_surface[ring]]
+        return int(np.bincount(ring).argmax()) if len(ring) else None
+
     def hugging_surface(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         """The small bounded surface (button, tag) that tightly encloses ink group ``g``."""
         gx0, gy0, gx1, gy1 = g
@@ -331,8 +392,11 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     if seed:
         g = win.group(seed)
         s = win.hugging_surface(g)
+        cell = win.bar_cell(g) if s is None and _BAR else None
         if s is not None:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
+        elif cell is not None:
+            b = cell
         elif _is_icon(g) and win.blobs(g) <= _ICON_BLOBS:
             side = max(g[2] - g[0], g[3] - g[1])
             pad = min(round(_ICON_PAD * side / 2), win.free_margin(g, side) // 2)
