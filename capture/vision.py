@@ -77,7 +77,10 @@ _MIN_SURFACE = 80  # min area of a flat region to count as a surface
 _NEAR = 6  # ink this close to the point counts as under it
 _FAR = 14  # on open background, ink this close is still taken
 _WORD_GAP = 0.25  # glyphs/words closer than this x line height belong to one label
+_PHRASE_GAP = 0.8  # words closer than this x line height are one cell's text (a list row)
 _HUG_H = 3.5  # a button/tag is at most this many times its content's height
+_ROWS = True  # a text line in a list is its row's cell
+_ROW_WIDE = 99.0  # ... at most this many times as wide as its text
 _BAR = True  # items in bars (menus, tool bars, tabs, rows) span the band
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
@@ -180,8 +183,9 @@ class _Window:
             return 0
         return int(patch[ys[j], xs[j]])
 
-    def group(self, seed: int) -> tuple[int, int, int, int]:
-        """Grow an ink blob along its text line: glyphs into words, words into a label."""
+    def group(self, seed: int, word_gap: float = _WORD_GAP) -> tuple[int, int, int, int]:
+        """Grow an ink blob along its text line: glyphs into words, words into a label
+        (``word_gap``: the widest gap joined, in line heights)."""
         st = self.istats
         gx0, gy0, gx1, gy1 = self.ibox(seed)
         line_h = gy1 - gy0 - 2  # the gradient widens every blob by 1 px each side
@@ -202,7 +206,7 @@ class _Window:
             ok = (
                 ~used
                 & (ov >= 0.5 * np.minimum(hh, gy1 - gy0))
-                & (gap <= max(1.0, _WORD_GAP * lh))
+                & (gap <= max(1.0, word_gap * lh))
                 & (hh <= 1.6 * lh + 2)
                 & ((hh >= 0.4 * lh) | (lh <= 40))
             )
@@ -286,6 +290,73 @@ class _Window:
         pl = min(pad + 2, (gx0 - int(left_ink[-1])) // 2) if len(left_ink) else pad + 2
         pr = min(pad + 2, (int(right_ink[0]) - gx1 + 1) // 2) if len(right_ink) else pad + 2
         return gx0 - pl, top, gx1 + pr, bot
+
+    def row_cell(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+        """The cell of a text line that is one row of a list or table: other rows start
+        at the same x above and below it at a steady pitch. The cell spans the row's
+        pitch and its column: from the pane's edge (or the column's start) to the next
+        column's start (or the pane's edge). Rows draw no borders; this is where a list's
+        accessibility tree puts its cells (GTK tree views, Qt item views)."""
+        gx0, gy0, gx1, gy1 = g
+        gh = gy1 - gy0
+        if not 6 <= gh <= 30:
+            return None
+        st = self.istats
+        bx0, by0 = st[:, 0] + 1, st[:, 1] + 1  # the gradient widens each blob by 1 px
+        bh = st[:, 3] - 2
+        cy = by0 + bh / 2
+        gcy = (gy0 + gy1) / 2
+        ok = (np.abs(bx0 - gx0) <= 2) & (bh >= 0.4 * gh) & (bh <= 1.6 * gh) & (st[:, cv2.CC_STAT_AREA] >= _SPECK)
+        ok[0] = False
+        d = np.abs(cy[ok] - gcy)
+        d = d[(d >= 1.3 * gh) & (d <= 3.0 * gh)]
+        if len(d) < 2:
+            return None  # one neighbour is a coincidence; a list has rows on both sides or several
+        pitch = float(d.min())
+        if np.count_nonzero(np.abs(d - pitch) <= 2) + np.count_nonzero(np.abs(d - 2 * pitch) <= 3) < 2:
+            return None  # no steady pitch: a form, a paragraph, not a list
+        lab = self._ring_surface(g)
+        if lab is None:
+            return None
+        pane = self.sbox(lab)
+        # a list view's own base starts in sight (it may run out of the window to the right
+        # or below: a wide list); a page's background runs out everywhere
+        if (self.open_l and pane[0] <= 0) or (self.open_t and pane[1] <= 0):
+            return None
+        half = pitch / 2
+        top, bot = int(round(gcy - half + 1)), int(round(gcy + half - 1))
+        band = self.ilab[max(0, top) : max(0, bot)]
+        own = np.zeros(len(st), bool)
+        own[self.ilab[gy0:gy1, gx0:gx1]] = True
+        own[0] = True
+        other = ~own[band] & (st[band, cv2.CC_STAT_AREA] >= _SPECK)
+        xs = np.flatnonzero(other.any(axis=0))
+        xs = xs[(xs >= pane[0]) & (xs < pane[2])]
+        right = xs[xs >= gx1 + 2 * gh]  # a column further right starts past a wide gap
+        left = xs[xs < gx0]
+        x0 = gx0 - 3 if len(left) else pane[0] + 1
+        x1 = int(right[0]) - 7 if len(right) else pane[2] - 1
+        if x1 <= gx1 or x1 - x0 > _ROW_WIDE * (gx1 - gx0):
+            return None  # not a row of a list: a page (its lines are elements by themselves)
+        return x0, top, x1, bot
+
+    def row_at(self, px: int, py: int, lab: int) -> tuple[int, int, int, int] | None:
+        """On the open background of a pane: the cell of the list row whose text is on the
+        point's line, left of it (a row's text is left-aligned in its cell)."""
+        if not self.is_surface[lab]:
+            return None
+        line = self.ilab[py, : px + 1]
+        labs = line[(line > 0)]
+        if not len(labs):
+            return None
+        seed = int(labs[-1])  # the nearest ink to the left on this very line
+        if self.istats[seed, cv2.CC_STAT_AREA] < _SPECK:
+            return None
+        g = self.group(seed, _PHRASE_GAP)
+        if not _is_text(g) or not (g[1] <= py < g[3]):
+            return None
+        cell = self.row_cell(g)
+        return cell if cell is not None and cell[0] <= px < cell[2] else None
 
     def _ring_surface(self, g: tuple[int, int, int, int]) -> int | None:
         """The surface most of the ring just outside box ``g`` lies on."""
@@ -393,6 +464,8 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
         g = win.group(seed)
         s = win.hugging_surface(g)
         cell = win.bar_cell(g) if s is None and _BAR else None
+        if cell is None and s is None and _ROWS and _is_text(g):
+            cell = win.row_cell(win.group(seed, _PHRASE_GAP))
         if s is not None:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
         elif cell is not None:
@@ -415,7 +488,10 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     else:
         lab = int(win.slab[py, px])
         s = win.sbox(lab)
-        if win.bounded(s) and s[2] - s[0] < win.w - 2 and s[3] - s[1] < win.h - 2:
+        row = win.row_at(px, py, lab) if _ROWS else None
+        if row is not None:
+            b = row
+        elif win.bounded(s) and s[2] - s[0] < win.w - 2 and s[3] - s[1] < win.h - 2:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
         else:
             seed = win.nearest_ink(px, py, _FAR)
