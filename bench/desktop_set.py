@@ -70,6 +70,8 @@ class App:
     package: str
     themes: dict[str, dict[str, str]] = field(default_factory=lambda: {"light": LIGHT, "dark": DARK})
     settle: float = 2.0  # s the window must stay unchanged
+    # roles whose boxes this application reports wrongly, left out (with the reason)
+    drop: dict[str, str] = field(default_factory=dict)
 
 
 def _apps(tmp: Path) -> list[App]:
@@ -98,7 +100,10 @@ def _apps(tmp: Path) -> list[App]:
         App("gucharmap", ["gucharmap"], "gucharmap"),
         App("featherpad", ["featherpad", str(doc)], "featherpad",
             themes={"fusion": {**QT, "QT_STYLE_OVERRIDE": "Fusion"}}),
-        App("gtk3-demo", ["gtk3-demo"], "gtk-3-examples"),
+        App("gtk3-demo", ["gtk3-demo"], "gtk-3-examples",
+            drop={"table cell": "its tree view (with expanders) reports every cell at x 46-224 while "
+                  "the rows' text starts at x 28 and the selection spans x 6-222: GTK 3's cell "
+                  "extents are shifted right by the expander column"}),
     ]
 
 
@@ -193,7 +198,7 @@ def shoot(app: App, theme: str, env: dict[str, str], out: Path) -> int:
                 return 0
             with Screen(vd.name) as screen:
                 img = _settled(screen, app.settle)
-            found = elements(atspi, proc.pid, SIZE)
+            found = [el for el in elements(atspi, proc.pid, SIZE) if el["role"] not in app.drop]
             atspi.close()
             folder = out / f"{app.name}-{theme}"
             folder.mkdir(parents=True, exist_ok=True)
