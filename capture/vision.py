@@ -81,6 +81,8 @@ _PHRASE_GAP = 0.8  # words closer than this x line height are one cell's text (a
 _HUG_H = 3.5  # a button/tag is at most this many times its content's height
 _ROWS = True  # a text line in a list is its row's cell
 _ROW_WIDE = 99.0  # ... at most this many times as wide as its text
+_FORM = True  # a label beside a field is as tall as the field
+_FIELD_GAP = 40  # px between a form's label and its field, at most
 _BAR = True  # items in bars (menus, tool bars, tabs, rows) span the band
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
@@ -277,7 +279,7 @@ class _Window:
             if edge:
                 continue  # the image's own edge bounds the band
             row = self.slab[y, span[0] : span[1]] != lab
-            if row.mean() < _BAR_EDGE:
+            if not row.size or row.mean() < _BAR_EDGE:
                 return None  # bounded by a neighbour, not by a straight edge across
         pad = max(2, min(gy0 - top, bot - gy1))
         inside = self.ilab[top:bot]
@@ -357,6 +359,26 @@ class _Window:
             return None
         cell = self.row_cell(g)
         return cell if cell is not None and cell[0] <= px < cell[2] else None
+
+    def field_beside(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+        """The box of the field (an entry, a combo box: a bordered box) just right of a text
+        line, on its row: toolkits lay a form's label out as tall as its field."""
+        gx0, gy0, gx1, gy1 = g
+        gh = gy1 - gy0
+        y = (gy0 + gy1) // 2
+        row = self.ilab[y, gx1 : min(self.w, gx1 + _FIELD_GAP)]
+        hits = np.flatnonzero(row > 0)
+        if not len(hits):
+            return None
+        f = self.ibox(int(row[hits[0]]))
+        fh = f[3] - f[1]
+        if not (1.6 * gh <= fh <= 4 * gh + 4 and f[1] < gy0 and f[3] > gy1):
+            return None
+        if abs((f[1] + f[3]) - (gy0 + gy1)) > 6:
+            return None  # a label is centred on its field's row
+        if f[2] - f[0] < 2 * fh or self.istats[int(row[hits[0]]), cv2.CC_STAT_AREA] > 0.5 * (f[2] - f[0]) * fh:
+            return None  # not a box's border ring: a picture, a filled shape
+        return f[0] + 1, f[1] + 1, f[2] - 1, f[3] - 1
 
     def _ring_surface(self, g: tuple[int, int, int, int]) -> int | None:
         """The surface most of the ring just outside box ``g`` lies on."""
@@ -483,6 +505,9 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
             # an outline strictly inside the ink group is a hole (the inside of an icon)
             hole = e is not None and e[0] > g[0] and e[1] > g[1] and e[2] < g[2] and e[3] < g[3]
             b = e if e is not None and not hole else _pad(g)
+            field = win.field_beside(g) if _FORM else None
+            if field is not None:  # a form's label: as tall as the field it names
+                b = (min(b[0], g[0] - 1), field[1], max(b[2], g[2] + 1), field[3])
         else:
             b = _pad(g)
     else:
