@@ -326,7 +326,7 @@ class _Window:
         if (self.open_l and pane[0] <= 0) or (self.open_t and pane[1] <= 0):
             return None
         half = pitch / 2
-        top, bot = int(round(gcy - half + 1)), int(round(gcy + half - 1))
+        top, bot = round(gcy - half + 1), round(gcy + half - 1)
         band = self.ilab[max(0, top) : max(0, bot)]
         own = np.zeros(len(st), bool)
         own[self.ilab[gy0:gy1, gx0:gx1]] = True
@@ -363,7 +363,7 @@ class _Window:
     def field_beside(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         """The box of the field (an entry, a combo box: a bordered box) just right of a text
         line, on its row: toolkits lay a form's label out as tall as its field."""
-        gx0, gy0, gx1, gy1 = g
+        _, gy0, gx1, gy1 = g
         gh = gy1 - gy0
         y = (gy0 + gy1) // 2
         row = self.ilab[y, gx1 : min(self.w, gx1 + _FIELD_GAP)]
