@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from capture._layout import _PHRASE_GAP, _is_text, bar_cell, field_beside, row_at, row_cell
 from capture.errors import CaptureError
 
 __all__ = ["Box", "annotate", "crop_around", "locate"]
@@ -77,12 +78,9 @@ _MIN_SURFACE = 80  # min area of a flat region to count as a surface
 _NEAR = 6  # ink this close to the point counts as under it
 _FAR = 14  # on open background, ink this close is still taken
 _WORD_GAP = 0.25  # glyphs/words closer than this x line height belong to one label
-_PHRASE_GAP = 0.8  # words closer than this x line height are one cell's text (a list row)
 _HUG_H = 3.5  # a button/tag is at most this many times its content's height
 _ROWS = True  # a text line in a list is its row's cell
-_ROW_WIDE = 99.0  # ... at most this many times as wide as its text
 _FORM = True  # a label beside a field is as tall as the field
-_FIELD_GAP = 40  # px between a form's label and its field, at most
 _BAR = True  # items in bars (menus, tool bars, tabs, rows) span the band
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
@@ -93,7 +91,6 @@ _ICON_BLOBS = 1  # an icon is one connected glyph; text of that size is several
 _ICON_MIN = 9  # icon glyph sizes
 _ICON_MAX = 28
 _TEXT_PAD = 1.2  # ink height -> line-box height for text-like groups
-_BAR_EDGE = 0.9  # share of a bar's bounding row off its surface: a straight edge across
 
 
 def _check(image: np.ndarray, x: int, y: int) -> np.ndarray:
@@ -244,152 +241,6 @@ class _Window:
         d = d[d > 0]
         return int(min(m, d.min())) if len(d) else m
 
-    def bar_cell(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
-        """The cell of an ink group that sits in a bar (a menu bar, a tool bar, a tab
-        strip, a list row): a band of one surface bounded above and below by long straight
-        edges close to the group. Such items draw no border of their own; their element
-        spans the band's height and reaches half-way to the next item (at most as far as
-        the band's padding above and below the group)."""
-        gx0, gy0, gx1, gy1 = g
-        gh = gy1 - gy0
-        lab = self._ring_surface(g)
-        if lab is None:
-            return None
-        cols = [x for x in (gx0 - 2, gx1 + 1) if 0 <= x < self.w]
-        if not cols:
-            return None
-        tops, bots = [], []
-        for x in cols:
-            col = self.slab[:, x] == lab
-            y = gy0 + gh // 2
-            if not col[y]:
-                return None
-            up = np.flatnonzero(~col[:y])
-            down = np.flatnonzero(~col[y:])
-            tops.append(int(up[-1]) + 1 if len(up) else 0)
-            bots.append(y + int(down[0]) if len(down) else self.h)
-        top, bot = max(tops), min(bots)
-        if (top == 0 and self.open_t) or (bot == self.h and self.open_b):
-            return None  # the band runs out of the window: open page, not a bar
-        band = bot - top
-        if not (1.25 * gh <= band <= max(3.2 * gh, gh + 36)):
-            return None
-        span = (max(0, gx0 - 3 * gh), min(self.w, gx1 + 3 * gh))
-        for y, edge in ((top - 1, top == 0), (bot, bot == self.h)):
-            if edge:
-                continue  # the image's own edge bounds the band
-            row = self.slab[y, span[0] : span[1]] != lab
-            if not row.size or row.mean() < _BAR_EDGE:
-                return None  # bounded by a neighbour, not by a straight edge across
-        pad = max(2, min(gy0 - top, bot - gy1))
-        inside = self.ilab[top:bot]
-        own = np.zeros(len(self.istats), bool)
-        own[self.ilab[gy0:gy1, gx0:gx1]] = True
-        own[0] = True
-        other = ~own[inside] & (self.istats[inside, cv2.CC_STAT_AREA] >= _SPECK)
-        xs = np.flatnonzero(other.any(axis=0))
-        left_ink, right_ink = xs[xs < gx0], xs[xs >= gx1]
-        pl = min(pad + 2, (gx0 - int(left_ink[-1])) // 2) if len(left_ink) else pad + 2
-        pr = min(pad + 2, (int(right_ink[0]) - gx1 + 1) // 2) if len(right_ink) else pad + 2
-        return gx0 - pl, top, gx1 + pr, bot
-
-    def row_cell(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
-        """The cell of a text line that is one row of a list or table: other rows start
-        at the same x above and below it at a steady pitch. The cell spans the row's
-        pitch and its column: from the pane's edge (or the column's start) to the next
-        column's start (or the pane's edge). Rows draw no borders; this is where a list's
-        accessibility tree puts its cells (GTK tree views, Qt item views)."""
-        gx0, gy0, gx1, gy1 = g
-        gh = gy1 - gy0
-        if not 6 <= gh <= 30:
-            return None
-        st = self.istats
-        bx0, by0 = st[:, 0] + 1, st[:, 1] + 1  # the gradient widens each blob by 1 px
-        bh = st[:, 3] - 2
-        cy = by0 + bh / 2
-        gcy = (gy0 + gy1) / 2
-        ok = (np.abs(bx0 - gx0) <= 2) & (bh >= 0.4 * gh) & (bh <= 1.6 * gh) & (st[:, cv2.CC_STAT_AREA] >= _SPECK)
-        ok[0] = False
-        d = np.abs(cy[ok] - gcy)
-        d = d[(d >= 1.3 * gh) & (d <= 3.0 * gh)]
-        if len(d) < 2:
-            return None  # one neighbour is a coincidence; a list has rows on both sides or several
-        pitch = float(d.min())
-        if np.count_nonzero(np.abs(d - pitch) <= 2) + np.count_nonzero(np.abs(d - 2 * pitch) <= 3) < 2:
-            return None  # no steady pitch: a form, a paragraph, not a list
-        lab = self._ring_surface(g)
-        if lab is None:
-            return None
-        pane = self.sbox(lab)
-        # a list view's own base starts in sight (it may run out of the window to the right
-        # or below: a wide list); a page's background runs out everywhere
-        if (self.open_l and pane[0] <= 0) or (self.open_t and pane[1] <= 0):
-            return None
-        half = pitch / 2
-        top, bot = round(gcy - half + 1), round(gcy + half - 1)
-        band = self.ilab[max(0, top) : max(0, bot)]
-        own = np.zeros(len(st), bool)
-        own[self.ilab[gy0:gy1, gx0:gx1]] = True
-        own[0] = True
-        other = ~own[band] & (st[band, cv2.CC_STAT_AREA] >= _SPECK)
-        xs = np.flatnonzero(other.any(axis=0))
-        xs = xs[(xs >= pane[0]) & (xs < pane[2])]
-        right = xs[xs >= gx1 + 2 * gh]  # a column further right starts past a wide gap
-        left = xs[xs < gx0]
-        x0 = gx0 - 3 if len(left) else pane[0] + 1
-        x1 = int(right[0]) - 7 if len(right) else pane[2] - 1
-        if x1 <= gx1 or x1 - x0 > _ROW_WIDE * (gx1 - gx0):
-            return None  # not a row of a list: a page (its lines are elements by themselves)
-        return x0, top, x1, bot
-
-    def row_at(self, px: int, py: int, lab: int) -> tuple[int, int, int, int] | None:
-        """On the open background of a pane: the cell of the list row whose text is on the
-        point's line, left of it (a row's text is left-aligned in its cell)."""
-        if not self.is_surface[lab]:
-            return None
-        line = self.ilab[py, : px + 1]
-        labs = line[(line > 0)]
-        if not len(labs):
-            return None
-        seed = int(labs[-1])  # the nearest ink to the left on this very line
-        if self.istats[seed, cv2.CC_STAT_AREA] < _SPECK:
-            return None
-        g = self.group(seed, _PHRASE_GAP)
-        if not _is_text(g) or not (g[1] <= py < g[3]):
-            return None
-        cell = self.row_cell(g)
-        return cell if cell is not None and cell[0] <= px < cell[2] else None
-
-    def field_beside(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
-        """The box of the field (an entry, a combo box: a bordered box) just right of a text
-        line, on its row: toolkits lay a form's label out as tall as its field."""
-        _, gy0, gx1, gy1 = g
-        gh = gy1 - gy0
-        y = (gy0 + gy1) // 2
-        row = self.ilab[y, gx1 : min(self.w, gx1 + _FIELD_GAP)]
-        hits = np.flatnonzero(row > 0)
-        if not len(hits):
-            return None
-        f = self.ibox(int(row[hits[0]]))
-        fh = f[3] - f[1]
-        if not (1.6 * gh <= fh <= 4 * gh + 4 and f[1] < gy0 and f[3] > gy1):
-            return None
-        if abs((f[1] + f[3]) - (gy0 + gy1)) > 6:
-            return None  # a label is centred on its field's row
-        if f[2] - f[0] < 2 * fh or self.istats[int(row[hits[0]]), cv2.CC_STAT_AREA] > 0.5 * (f[2] - f[0]) * fh:
-            return None  # not a box's border ring: a picture, a filled shape
-        return f[0] + 1, f[1] + 1, f[2] - 1, f[3] - 1
-
-    def _ring_surface(self, g: tuple[int, int, int, int]) -> int | None:
-        """The surface most of the ring just outside box ``g`` lies on."""
-        gx0, gy0, gx1, gy1 = g
-        ax0, ay0 = max(0, gx0 - 2), max(0, gy0 - 2)
-        ax1, ay1 = min(self.w - 1, gx1 + 1), min(self.h - 1, gy1 + 1)
-        ring = np.concatenate([self.slab[ay0, ax0 : ax1 + 1], self.slab[ay1, ax0 : ax1 + 1],
-                               self.slab[ay0 : ay1 + 1, ax0], self.slab[ay0 : ay1 + 1, ax1]])  # fmt: skip
-        ring = ring[self.is_surface[ring]]
-        return int(np.bincount(ring).argmax()) if len(ring) else None
-
     def hugging_surface(self, g: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
         """The small bounded surface (button, tag) that tightly encloses ink group ``g``."""
         gx0, gy0, gx1, gy1 = g
@@ -423,11 +274,6 @@ class _Window:
         centred = abs((s[0] + s[2]) - (gx0 + gx1)) <= 0.3 * sw + 6
         tight = sw <= gw + 2 * gh + 8
         return s if centred or tight else None
-
-
-def _is_text(b: tuple[int, int, int, int]) -> bool:
-    w, h = b[2] - b[0], b[3] - b[1]
-    return h <= 40 and (w >= 1.5 * h or w <= 40)
 
 
 def _is_icon(b: tuple[int, int, int, int]) -> bool:
@@ -485,9 +331,9 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     if seed:
         g = win.group(seed)
         s = win.hugging_surface(g)
-        cell = win.bar_cell(g) if s is None and _BAR else None
+        cell = bar_cell(win, g) if s is None and _BAR else None
         if cell is None and s is None and _ROWS and _is_text(g):
-            cell = win.row_cell(win.group(seed, _PHRASE_GAP))
+            cell = row_cell(win, win.group(seed, _PHRASE_GAP))
         if s is not None:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
         elif cell is not None:
@@ -505,7 +351,7 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
             # an outline strictly inside the ink group is a hole (the inside of an icon)
             hole = e is not None and e[0] > g[0] and e[1] > g[1] and e[2] < g[2] and e[3] < g[3]
             b = e if e is not None and not hole else _pad(g)
-            field = win.field_beside(g) if _FORM else None
+            field = field_beside(win, g) if _FORM else None
             if field is not None:  # a form's label: as tall as the field it names
                 b = (min(b[0], g[0] - 1), field[1], max(b[2], g[2] + 1), field[3])
         else:
@@ -513,7 +359,7 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     else:
         lab = int(win.slab[py, px])
         s = win.sbox(lab)
-        row = win.row_at(px, py, lab) if _ROWS else None
+        row = row_at(win, px, py, lab) if _ROWS else None
         if row is not None:
             b = row
         elif win.bounded(s) and s[2] - s[0] < win.w - 2 and s[3] - s[1] < win.h - 2:
