@@ -164,6 +164,10 @@ def _review_screenshot(review_id: str) -> _Exchange[bytes]:
     return resp.content
 
 
+def _element_under(review_id: str, x: int, y: int) -> _Exchange[dict[str, Any]]:
+    return (yield from _dict_of(_Call("GET", _review_path(review_id, "/element"), params={"x": x, "y": y})))
+
+
 def _decide(review_id: str, req: DecisionRequest | dict[str, Any]) -> _Exchange[Review]:
     data = yield from _json_of(_Call("POST", _review_path(review_id, "/decision"), _body(req)))
     return Review.model_validate(data)
@@ -324,6 +328,11 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         """The review's frozen frame: PNG bytes, screen pixels of its ``screen_rect``."""
         return self._run(_review_screenshot(review_id))
 
+    def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        """What a correction at screen point (x, y) of a pending review would name:
+        ``source``, ``box`` (screen), ``agent_box``, ``role``, ``name``, ``label``."""
+        return self._run(_element_under(review_id, x, y))
+
     def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         """Post a decision; returns the review after it (``status`` still ``pending`` after
         the first of two approvals)."""
@@ -433,6 +442,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
     async def review_screenshot(self, review_id: str) -> bytes:
         return await self._run(_review_screenshot(review_id))
+
+    async def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        return await self._run(_element_under(review_id, x, y))
 
     async def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         return await self._run(_decide(review_id, req))

@@ -32,7 +32,7 @@ from daemon.control.runtime import Runtime
 from daemon.events import EventHub
 from daemon.outcomes import Outcome, Review
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
-from daemon.review.queue import ReviewQueue
+from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.store import Store, outcome_for_storage
 
 __all__ = ["VERSION", "Daemon"]
@@ -86,6 +86,12 @@ class Daemon:
     def reviews(self) -> ReviewQueue | None:
         """The review queue, or None under ``--policy off``."""
         return self.gate.queue
+
+    def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        """What a correction at a screen point of a pending review would name (worker thread)."""
+        if not isinstance(self.gate, Gate):
+            raise UnknownReview("reviews are off (--policy off)")
+        return self.gate.element_under(review_id, x, y)
 
     # -- lifecycle (event loop) ------------------------------------------------------------
     async def start(self) -> None:

@@ -102,6 +102,7 @@ class Bridge(QObject):
     connection = Signal(bool, str)  # connected?, detail
     sent = Signal(str, object)  # review id, the Review the daemon answered (or None)
     failed = Signal(str, str)  # review id, why the decision was not sent
+    element = Signal(str, object, str)  # review id, screen box or None, the words
 
 
 class EventListener(threading.Thread):
@@ -199,6 +200,12 @@ class OverlayApp(QObject):
         self.bridge.sent.connect(self.on_sent)
         self.bridge.failed.connect(self.on_failed)
         self.window.decided_review.connect(self.decide)
+        self.window.hover_wanted.connect(self.ask_element)
+        self.bridge.element.connect(self.window.show_element)
+        # hover lookups on their own worker and connection, never behind a decision
+        self._hover_client = make_client()
+        self._hover_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-hover")
+        self._hover_next: tuple[str, int, int] | None = None
         self.toast.cancelled.connect(self.decide)
         self._aside: dict[str, QTimer] = {}  # decided reviews whose outcome has not come yet
         self._verdicts: dict[str, str] = {}  # our own decisions, by review id
@@ -281,6 +288,27 @@ class OverlayApp(QObject):
     def on_screenshot(self, review_id: str, png: bytes) -> None:
         self.window.set_screenshot(review_id, QImage.fromData(png))
 
+    def ask_element(self, review_id: str, x: int, y: int) -> None:
+        """Ask the daemon what a click at (x, y) would name; only the latest point is
+        asked once the worker is free (a moving pointer never queues lookups)."""
+        pending = self._hover_next is not None
+        self._hover_next = (review_id, x, y)
+        if not pending:
+            self._hover_pool.submit(self._lookup)
+
+    def _lookup(self) -> None:
+        ask = self._hover_next
+        self._hover_next = None
+        if ask is None:
+            return
+        try:
+            got = self._hover_client.element_under(*ask)
+        except Exception as exc:  # noqa: BLE001 - a hover outline is a hint: never fatal
+            log.debug("hover lookup failed: %s", exc)
+            return
+        box = got.get("box")
+        self.bridge.element.emit(ask[0], tuple(box) if isinstance(box, list) else None, str(got.get("label", "")))
+
     def decide(self, review_id: str, request: DecisionRequest) -> None:
         """Post a decision from the pool's thread; the answer comes back as a signal."""
         self._verdicts[review_id] = request.verdict
@@ -324,7 +352,9 @@ class OverlayApp(QObject):
             self.listener.stop()
             self.listener.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._hover_pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
+        self._hover_client.close()
         if self.listener is not None:
             self.listener.client.close()
 

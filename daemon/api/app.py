@@ -123,7 +123,7 @@ def create_app(
     app.include_router(routes_actions.router(daemon, token))
     app.include_router(routes_dialects.router(daemon, dialects))
     if daemon.reviews is not None:
-        app.include_router(routes_reviews.router(daemon.reviews))
+        app.include_router(routes_reviews.router(daemon.reviews, daemon.element_under))
     app.include_router(routes_shadow.router(daemon))
     app.include_router(docs.router(app))
     if view is not None:

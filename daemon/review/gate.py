@@ -41,7 +41,7 @@ from daemon.actions import MAX_LONG_POLL, Action, parse_action
 from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
 from daemon.review.policy import Policy, Ruling, evaluate
-from daemon.review.queue import ReviewError, ReviewQueue
+from daemon.review.queue import BadDecision, ReviewError, ReviewQueue, UnknownReview
 
 __all__ = [
     "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",
@@ -147,6 +147,7 @@ class Gate:
         self.publish = publish
         self.attention: Attention = attention if attention is not None else _Nobody()
         self.element_at = element_at  # names the elements of a correction (capture.a11y)
+        self._frame_cache: tuple[str, np.ndarray] | None = None  # the frame hovered over
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
@@ -270,7 +271,7 @@ class Gate:
                 return Held(ruling, review, status="corrected", detail=text)
             # on a worker thread, each lookup bounded: the agent never waits on a hung bus
             named = {p: self.element_at(*p) for p in fb.points_to_name(review, last.points)}
-            feedback = fb.correction_feedback(review, frame, last.points, named)
+            feedback = fb.correction_feedback(review, frame, last.points, named, last.box)
             return Held(ruling, review, feedback, status="corrected", detail=feedback.text)
         if status == "cancelled":
             text = "The person cancelled this action during its undo window; it did not run."
@@ -288,6 +289,24 @@ class Gate:
             feedback = fb.rejection_feedback(review, reason)
             return Held(ruling, review, feedback, status="rejected", detail=feedback.text)
         raise AssertionError(f"review {review.id} answered while still {status}")
+
+    def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        """What a correction at screen point (x, y) of a pending review would name (the
+        overlay shows it while the person hovers). Worker thread: the lookup is bounded."""
+        review = self.queue.get(review_id)
+        if review is None:
+            raise UnknownReview(f"no review with id {review_id!r}")
+        left, top, width, height = review.screen_rect
+        if not (left <= x < left + width and top <= y < top + height):
+            raise BadDecision(f"({x}, {y}) is off the reviewed screen area ({left}, {top}) {width}x{height}")
+        cached = self._frame_cache
+        if cached is None or cached[0] != review_id:
+            png = np.frombuffer(self.queue.screenshot(review_id), np.uint8)
+            frame = cv2.imdecode(png, cv2.IMREAD_COLOR)
+            if frame is None:
+                raise UnknownReview(f"review {review_id!r} has no readable screenshot")
+            cached = self._frame_cache = (review_id, frame)  # hovering asks many times
+        return fb.element_under(review, cached[1], (x, y), self.element_at(x, y))
 
     # -- after a restart -----------------------------------------------------------------------
     def adopt(self) -> list[tuple[Proposal, Awaitable[Answer]]]:

@@ -44,6 +44,7 @@ from daemon.review.checks import (
     ReviewError,
     RoleRequired,
     UnknownReview,
+    check_box,
     check_edit,
     check_points,
     check_rationale,
@@ -270,14 +271,18 @@ class ReviewQueue:
                 )
             if len(approvers) + 1 < review.needed:
                 status = "pending"
+        if req.box is not None and (req.verdict != "correct" or len(req.points) != 1):
+            raise BadDecision("a drawn box goes with a correction to one point (not a drag, not another verdict)")
         if req.verdict == "correct":
             check_points(review, req.points)
+            if req.box is not None:
+                check_box(review, req.points[0], req.box)
         edited = check_edit(review, req.edited) if req.verdict == "edit" else None
         decision = Decision(
             id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
             verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
             latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
-            points=req.points if req.verdict == "correct" else (),
+            points=req.points if req.verdict == "correct" else (), box=req.box,
             reviewer_id=who.id, roles=who.roles,
         )  # fmt: skip
         self.store.record_decision(decision, status)
