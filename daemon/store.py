@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.closing import Closing
+from daemon.honeypot_store import migrate_v5
 from daemon.outcomes import Decision, Outcome, Review
 from daemon.reviewers import migrate_v4
 from daemon.shadow_store import migrate_v3
@@ -90,7 +91,7 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 # Index i upgrades a database from user_version i to i + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3, migrate_v4]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3, migrate_v4, migrate_v5]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

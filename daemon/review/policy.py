@@ -32,7 +32,7 @@ from daemon.errors import DaemonError
 from daemon.outcomes import Tier
 
 __all__ = [
-    "DEFAULT_RATIONALES", "DEFAULT_RULE", "REVIEW_TIERS", "TIERS", "MissingConfidence",
+    "DEFAULT_RATIONALES", "DEFAULT_RULE", "REVIEW_TIERS", "TIERS", "MissingConfidence", "OnFatigue",
     "Policy", "PolicyError", "Rule", "Ruling", "action_kind", "evaluate", "normalise_keys",
     "typed_text",
 ]  # fmt: skip
@@ -43,6 +43,7 @@ DEFAULT_RULE = "(default)"  # parentheses cannot occur in a rule name
 DEFAULT_RATIONALES = ("needed for the task", "checked on screen", "the person asked for it",
                       "not needed for the task", "wrong target", "too risky")  # fmt: skip
 MissingConfidence = Literal["skip", "match"]
+OnFatigue = Literal["notice", "second_reviewer", "other_reviewer"]
 
 
 class PolicyError(DaemonError):
@@ -157,6 +158,14 @@ class Policy:
     rationale_required: frozenset[Tier] = frozenset({"approve2"})
     rationales: tuple[str, ...] = DEFAULT_RATIONALES
     source: str = "<policy>"
+    # keeping the reviewer honest (issue 11, docs/reviewers.md): the share of reviews after
+    # which a test review (honeypot) is shown (0: never); an attention score under which an
+    # approve review needs a second reviewer; time on duty after which the overlay says so,
+    # and what then happens to that reviewer's approvals
+    honeypot_rate: float = 0.0
+    attention_threshold: float | None = None
+    duty_limit_hours: float = 4.0
+    on_fatigue: OnFatigue = "notice"
 
     def needs_rationale(self, tier: Tier, rule: str | None = None) -> bool:
         """Whether a decision on a review of this tier (held by ``rule``) must carry one of

@@ -35,6 +35,7 @@ from daemon.review.policy import (
     REVIEW_TIERS,
     TIERS,
     MissingConfidence,
+    OnFatigue,
     Policy,
     PolicyError,
     Rule,
@@ -46,7 +47,8 @@ __all__ = ["DEFAULT_POLICY_PATH", "PolicyFile", "default_policy", "load_policy",
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.toml"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NAME_RULE = "needs a name of letters, digits, '-', '_' or '.' (at most 64)"
-_HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0}
+_HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0,
+         "honeypot_rate": 1.0, "attention_threshold": 100.0, "duty_limit_hours": 24.0}  # fmt: skip
 _MAX_RATIONALE = 2_000  # DecisionRequest.rationale's own limit
 _APPROVED_TIERS = ("approve", "approve2")  # the tiers whose reviews a person approves
 _MAX_SHOWN = 10  # problems listed in one error; the rest are counted
@@ -83,6 +85,10 @@ class DefaultsFile(BaseModel):
     rationales: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         None, min_length=1
     )
+    honeypot_rate: float | None = Field(None, gt=0, le=_HIGH["honeypot_rate"])
+    attention_threshold: float | None = Field(None, gt=0, le=_HIGH["attention_threshold"])
+    duty_limit_hours: float | None = Field(None, gt=0, le=_HIGH["duty_limit_hours"])
+    on_fatigue: OnFatigue | None = None
 
     @field_validator("rationale_required")
     @classmethod
@@ -349,6 +355,9 @@ class _Complaint:
             if kind == "missing":
                 return f"needs a tier (one of {', '.join(TIERS)})"
             return f"unknown tier {value} {_expected(str(self.value), TIERS)}"
+        if field == "on_fatigue":
+            choices = get_args(OnFatigue)
+            return f"unknown value {value} {_expected(str(self.value), choices)}"
         if field == "missing_confidence":
             choices = get_args(MissingConfidence)
             return f"unknown value {value} {_expected(str(self.value), choices)}"
