@@ -147,7 +147,7 @@ def attention(reviewer: str, rows: Sequence[Decided], now: float | None = None,
         "streak": (1.0 if streak <= STREAK_OK else STREAK_OK / streak) if rows else None,
         "agreement": sum(moved) / len(moved) if moved else None,
     }
-    by_tier: dict[str, Counter[str]] = {}
+    by_tier: dict[str, Counter[bool]] = {}
     for d in rows:
         by_tier.setdefault(d.tier, Counter())[d.verdict in _LETS_RUN] += 1
     rates = {t: round(c[True] / (c[True] + c[False]), 3) for t, c in sorted(by_tier.items())}

@@ -26,8 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from capture import CaptureError
-from capture import vision
+from capture import CaptureError, vision
 from capture.a11y import Element
 from capture.coords import Scaling
 from daemon.actions import Action, parse_action

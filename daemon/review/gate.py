@@ -41,9 +41,9 @@ from daemon.actions import MAX_LONG_POLL, Action, parse_action
 from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
 from daemon.review.honeypot import Honeypots
-from daemon.review.rotation import Rotation
 from daemon.review.policy import Policy, Ruling, evaluate
 from daemon.review.queue import ReviewError, ReviewQueue
+from daemon.review.rotation import Rotation
 
 __all__ = [
     "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",

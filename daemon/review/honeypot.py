@@ -32,9 +32,17 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from daemon.actions import Action, parse_action
-from daemon.honeypot_store import CAUGHT_VERDICTS, Answer, Honeypot, is_honeypot, record_answer, record_honeypot
+from daemon.honeypot_store import (
+    CAUGHT_VERDICTS,
+    Answer,
+    Honeypot,
+    is_honeypot,
+    record_answer,
+    record_honeypot,
+)
 from daemon.outcomes import Review
 from daemon.review import decoys
+from daemon.review.checks import UnknownReview
 from daemon.review.decoys import Decoy
 from daemon.review.policy import DEFAULT_RULE, Ruling
 
@@ -179,7 +187,7 @@ class Honeypots:
                 continue
             try:
                 frame = q.screenshot(review["id"])
-            except Exception:  # noqa: BLE001 - its frame is gone: try an older one
+            except UnknownReview:  # its frame is gone: try an older one
                 continue
             points = review["decisions"][-1].get("points") if review["decisions"] else None
             return decoys.replay(review, frame, tuple(points[0]) if points else None)
