@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import docs, routes_actions, routes_dialects, routes_reviews
+from daemon.api import docs, routes_actions, routes_attention, routes_dialects, routes_reviews
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
@@ -75,7 +75,7 @@ class _BearerAuth:
 
 
 def _is_review_path(path: str) -> bool:
-    return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
+    return path in (REVIEW_PREFIX, routes_attention.ATTENTION_PATH) or path.startswith(REVIEW_PREFIX + "/")
 
 
 def create_app(daemon: Daemon, token: str) -> FastAPI:
@@ -107,6 +107,7 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     app.include_router(routes_dialects.router(daemon))
     if daemon.reviews is not None:
         app.include_router(routes_reviews.router(daemon.reviews))
+        app.include_router(routes_attention.router(daemon.reviews))
     app.include_router(docs.router(app))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -15,6 +15,7 @@ from typing import Any
 
 import cv2
 
+from daemon.report.attention_table import render_attention
 from daemon.report.figures import OUTCOMES, Figures, Thresholds, median, p90, stage
 from daemon.report.svg import line_chart, stacked_bars
 
@@ -143,6 +144,7 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
         "<h2>Agent agreement during shadowing</h2>",
         (f"<p>No agreement data: {f.shadow_sessions} recorded session(s) with {f.shadow_actions} action(s) "
         "of the person's, but no agent commentary to score (the commentary endpoint is not built yet).</p>"),
+        render_attention(f.attention),
         "<h2>Cost per correction</h2>",
         _cost(f, hourly_cost),
     ]

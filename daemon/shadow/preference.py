@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 
 from capture.coords import Rect, Scaling
+from daemon.honeypot_store import honeypot_ids
 from daemon.shadow.folder import Folder, action_text, progress_bar
 from daemon.store import Store
 
@@ -103,7 +104,9 @@ def _messages(role: str, text: str, image: bool = False) -> list[dict[str, Any]]
 
 def rows(store: Store) -> list[dict[str, Any]]:
     """The stored reviews that give a pair, oldest first, each with its frame's file name."""
-    found = [row for status in PAIRED for row in store.reviews_with_status(status)]
+    tests = honeypot_ids(store)  # made-up wrong actions are never training data
+    found = [row for status in PAIRED for row in store.reviews_with_status(status)
+             if row["review"]["id"] not in tests]  # fmt: skip
     return sorted(found, key=lambda r: (r["review"]["created"], r["review"]["id"]))
 
 
