@@ -1,0 +1,404 @@
+"""Test reviews (honeypots), attention and fatigue (issue 11) over real HTTP and SQLite.
+
+The daemon runs on the fake backend (no X): what it was sent says what ran. The agent
+and the reviewers talk to it over HTTP, and the event stream is read over a real
+WebSocket, as the overlay reads it. The honeypots' chance is 1 (after every real review)
+and their random choices are the first option, so each test knows what it gets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from capture.input._base import Kind
+from capture.input._fake import FakeBackend
+from daemon.actions import parse_action
+from daemon.api.app import create_app
+from daemon.attention import Decided, attention, needed_ms, on_duty, score
+from daemon.control.runtime import Runtime
+from daemon.honeypot_store import answers, honeypot_ids
+from daemon.review.gate import Gate
+from daemon.review.policy_file import parse_policy
+from daemon.review.queue import ReviewQueue
+from daemon.reviewers import Reviewers
+from daemon.service import Daemon
+from daemon.shadow.preference import export_preference
+from daemon.shadow.sft import export_sft
+from daemon.store import Store
+from tests.daemon.live import poll, serving
+from tests.daemon.test_gate import PNG, SCREEN
+
+T = TypeVar("T")
+TOKEN = "daemon-token-honeypots-0123456789"
+POLICY = """
+[defaults]
+tier = "auto"
+rationale_required = []
+honeypot_rate = 1.0
+
+[[rule]]
+name = "plain"
+tier = "approve"
+kinds = ["type"]
+text = "^plain"
+"""
+
+
+class FirstChoice(random.Random):
+    """Every chance taken, every choice the first: a test knows which decoy it gets."""
+
+    def random(self) -> float:
+        return 0.0
+
+    def choice(self, seq: Sequence[T]) -> T:
+        return seq[0]
+
+    def shuffle(self, x: Any, random: Any = None) -> None:
+        return None
+
+
+class Events:
+    """The event stream as the overlay reads it, collected on a thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("http://", "ws://") + f"/v1/events?token={TOKEN}"
+        self.seen: list[dict[str, Any]] = []
+        self.ws: Any = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "the event stream did not open"
+
+    def _read(self) -> None:
+        with connect(self.url, proxy=None, max_size=2**24) as ws:
+            self.ws = ws
+            self._ready.set()
+            try:
+                for raw in ws:
+                    self.seen.append(json.loads(raw))
+            except ConnectionClosed:
+                return
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in list(self.seen) if e.get("type") == kind]
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        self._thread.join(timeout=5)
+
+
+class Live:
+    def __init__(self, url: str, fake: FakeBackend, daemon: Daemon, data_dir: Path) -> None:
+        self.url, self.fake, self.daemon, self.data_dir = url, fake, daemon, data_dir
+        self.agent = ThreadPoolExecutor(4)
+        self.events = Events(url)
+        assert isinstance(daemon.gate, Gate)
+        self.gate: Gate = daemon.gate
+
+    def http(self, token: str = TOKEN) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def act(self, body: dict[str, Any]) -> Future[httpx.Response]:
+        def go() -> httpx.Response:
+            with self.http() as c:
+                return c.post("/v1/actions", json=body)
+
+        return self.agent.submit(go)
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self.http() as c:
+            found: list[dict[str, Any]] = c.get("/v1/reviews").json()
+        return found
+
+    def new_review(self, known: set[str]) -> dict[str, Any]:
+        box: list[dict[str, Any]] = []
+
+        def arrived() -> bool:
+            box[:] = [r for r in self.pending() if r["id"] not in known]
+            return bool(box)
+
+        assert poll(arrived, timeout=10), "no review came"
+        return box[0]
+
+    def decide(self, review_id: str, token: str = TOKEN, **body: Any) -> httpx.Response:
+        with self.http(token) as c:
+            return c.post(f"/v1/reviews/{review_id}/decision", json={"reviewer": "desk@local", **body})
+
+    def real_review_then_test(self, token: str, trigger: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Future[httpx.Response]]:
+        """A real review approved (which arms a test), then the agent's ``trigger``
+        proposal, which places it: (the real review, the test review, the trigger's request)."""
+        known = {r["id"] for r in self.pending()}
+        first = self.act({"action": "type", "text": "plain words", "reason": "type the words the task asks for"})
+        real = self.new_review(known)
+        assert self.decide(real["id"], token, verdict="approve").status_code == 200
+        assert first.result(timeout=30).json()["status"] == "executed"
+        later = self.act(trigger)
+        test = self.new_review(known | {real["id"]})
+        return real, test, later
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    data_dir = tmp_path_factory.mktemp("honeypots")
+    fake = FakeBackend((1920, 1080))
+    runtime = Runtime(fake, step_interval=0.0)
+    store = Store(data_dir / "driverseat.db")
+    gate = Gate(parse_policy(POLICY), ReviewQueue(store, data_dir / "frames"), runtime.view.scaling,
+                grab_frame=lambda: PNG)  # fmt: skip
+    gate.honeypots.rng = FirstChoice()
+    daemon = Daemon(runtime, store, gate)
+    try:
+        with serving(create_app(daemon, TOKEN)) as url:
+            lv = Live(url, fake, daemon, data_dir)
+            yield lv
+            lv.events.close()
+            lv.agent.shutdown(wait=False, cancel_futures=True)
+    finally:
+        runtime.close()
+
+
+def _token(live: Live, name: str) -> str:
+    return Reviewers(live.daemon.store).add(name)[1]
+
+
+def _clicks(fake: FakeBackend) -> list[tuple[int, int]]:
+    """Where each button press went: the pointer's last motion before it."""
+    at, out = (0, 0), []
+    for p in list(fake.sent):
+        if p.kind == Kind.MOTION:
+            at = (p.x, p.y)
+        elif p.kind == Kind.BUTTON_DOWN:
+            out.append(at)
+    return out
+
+
+def test_an_approved_honeypot_is_a_miss_runs_nothing_and_raises_the_alert(live: Live) -> None:
+    alice = _token(live, "alice")
+    _, test, later = live.real_review_then_test(
+        alice, {"action": "click", "x": 683, "y": 384, "reason": "press the Save button"}
+    )
+    assert not later.done()  # the agent's click waits while the test is on the screen
+    assert test["action"]["action"] == "click" and (test["action"]["x"], test["action"]["y"]) != (683, 384)
+    assert test["reason"] == "press the Save button"  # the agent's words, the wrong target
+    sent_before = len(live.fake.sent)
+    answer = live.decide(test["id"], alice, verdict="approve")
+    assert answer.status_code == 200 and answer.json()["status"] == "approved"
+    missed = poll(lambda: live.events.of("honeypot_missed"), timeout=10) and live.events.of("honeypot_missed")
+    assert missed and missed[-1]["review_id"] == test["id"] and missed[-1]["reviewer"] == "alice"
+    assert "never ran" in missed[-1]["summary"] and missed[-1]["kind"] == "displaced"
+    # the agent gets its own click, as proposed, and nothing of the test
+    out = later.result(timeout=30).json()
+    assert out["status"] == "executed" and out.get("review_id") is None, out
+    proposed = live.daemon.to_screen(parse_action({"action": "click", "x": 683, "y": 384}))
+    assert _clicks(live.fake)[-1] == proposed.points()[0]
+    displaced = (test["screen_action"]["x"], test["screen_action"]["y"])
+    assert displaced not in _clicks(live.fake), "the test's click reached the desktop"
+    assert len([p for p in live.fake.sent[sent_before:] if p.kind == Kind.BUTTON_DOWN]) == 1
+    with live.http() as c:  # no action exists under the test's id: nothing to run, no outcome
+        assert c.get(f"/v1/actions/{test['action_id']}").status_code == 404
+    assert not [e for e in live.events.of("outcome") if e.get("review_id") == test["id"]]
+    found = answers(live.daemon.store, "alice")
+    assert [(a.review_id, a.caught) for a in found] == [(test["id"], False)]
+
+
+def test_a_rejected_or_corrected_honeypot_is_a_catch(live: Live) -> None:
+    bob = _token(live, "bob")
+    for n, decision in enumerate(({"verdict": "reject"}, {"verdict": "correct", "points": [[960, 540]]})):
+        _, test, later = live.real_review_then_test(
+            bob, {"action": "click", "x": 683, "y": 384, "reason": f"press Save ({n})"}
+        )
+        r = live.decide(test["id"], bob, **decision)
+        assert r.status_code == 200, r.text
+        assert later.result(timeout=30).json()["status"] == "executed"
+        assert poll(lambda t=test: any(e["review_id"] == t["id"] for e in live.events.of("honeypot_caught")), timeout=10)
+    assert [a.caught for a in answers(live.daemon.store, "bob")] == [True, True]
+    with live.http(bob) as c:
+        mine = c.get("/v1/reviewers/me/attention").json()
+    assert mine["honeypots"] == {"shown": 2, "caught": 2, "missed": 0}
+    assert mine["signals"]["catch"] == 1.0
+
+
+def test_a_honeypot_never_comes_while_a_real_review_waits_nor_twice_in_a_row(live: Live) -> None:
+    carol = _token(live, "carol")
+    _, test, later = live.real_review_then_test(carol, {"action": "key", "keys": "Return"})
+    assert test["action"]["action"] == "key"  # nothing else fits a key press: a destructive combo
+    live.decide(test["id"], carol, verdict="reject")
+    assert later.result(timeout=30).json()["status"] == "executed"
+    # only a real review arms one: the next proposals find no test
+    for _ in range(2):
+        assert live.act({"action": "key", "keys": "Tab"}).result(timeout=30).json()["status"] == "executed"
+    assert not live.gate.honeypots.armed
+    # two real reviews at once; the first answered arms a test while the second waits
+    known = {r["id"] for r in live.pending()}
+    one = live.act({"action": "type", "text": "plain one"})
+    first = live.new_review(known)
+    two = live.act({"action": "type", "text": "plain two"})
+    second = live.new_review(known | {first["id"]})
+    live.decide(first["id"], carol, verdict="approve")
+    one.result(timeout=30)
+    assert live.gate.honeypots.armed
+    # a proposal now places no test: a real review waits
+    assert live.act({"action": "key", "keys": "Tab"}).result(timeout=30).json()["status"] == "executed"
+    assert [r["id"] for r in live.pending()] == [second["id"]]
+    live.decide(second["id"], carol, verdict="reject")
+    assert two.result(timeout=30).json()["status"] == "rejected"
+    # nothing waits any more: the next proposal places it
+    third = live.act({"action": "key", "keys": "Tab"})
+    test2 = live.new_review(known | {first["id"], second["id"]})
+    assert test2["id"] in honeypot_ids(live.daemon.store)
+    live.decide(test2["id"], carol, verdict="reject")
+    assert third.result(timeout=30).json()["status"] == "executed"
+    assert not live.gate.honeypots.armed
+
+
+def test_exports_and_the_audit_leave_honeypots_out(live: Live, tmp_path: Path) -> None:
+    from daemon.reviewers import audit
+
+    tests = honeypot_ids(live.daemon.store)
+    assert tests, "the tests above made some"
+    sft = export_sft(live.daemon.store, live.data_dir, [], tmp_path / "sft", approvals=True)
+    rows = [json.loads(line) for line in (tmp_path / "sft" / "train" / "metadata.jsonl").read_text().splitlines()]
+    assert rows and not {r.get("review_id") for r in rows} & tests, sft
+    try:
+        export_preference(live.daemon.store, live.data_dir, tmp_path / "pref")
+        pref = [json.loads(line) for line in (tmp_path / "pref" / "train" / "metadata.jsonl").read_text().splitlines()]
+    except LookupError:  # the only corrected review was a test: nothing to pair
+        pref = []
+    assert not {str(r.get("review_id")) for r in pref} & tests
+    assert not {row["review_id"] for row in audit(live.daemon.store)} & tests
+
+
+def test_under_the_attention_threshold_an_approval_needs_a_second_reviewer(live: Live) -> None:
+    dave, erin = _token(live, "dave"), _token(live, "erin")
+    live.gate.policy = parse_policy(POLICY.replace("honeypot_rate = 1.0", "attention_threshold = 50"))
+    live.gate.honeypots.armed = False
+    try:
+        # dave rubber-stamps a long reason in no time: the reading signal falls to 0
+        reason = " ".join(["word"] * 40)
+        for i in range(2):
+            known = {r["id"] for r in live.pending()}
+            fut = live.act({"action": "type", "text": f"plain {i}", "reason": reason})
+            review = live.new_review(known)
+            # shown just now: decided within milliseconds of being shown
+            r = live.decide(review["id"], dave, verdict="approve", shown_at=time.time())
+            assert r.status_code == 200
+            if i == 0:
+                assert r.json()["status"] == "approved"  # no signal yet before this one
+                fut.result(timeout=30)
+        # the second: dave's score is now under 50, so his approval is the first of two
+        assert r.json()["status"] == "pending" and r.json()["needed"] == 2, r.json()
+        assert not fut.done()
+        again = live.decide(review["id"], dave, verdict="approve")
+        assert again.status_code == 409  # not dave again
+        assert live.decide(review["id"], erin, verdict="approve").json()["status"] == "approved"
+        assert fut.result(timeout=30).json()["status"] == "executed"
+    finally:
+        live.gate.policy = parse_policy(POLICY)
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_past_the_duty_limit_the_overlay_is_told_and_another_reviewer_must_approve(live: Live) -> None:
+    frank = _token(live, "frank")
+    clock = FakeClock(live.gate.queue.clock())
+    live.gate.queue.clock = clock
+    live.gate.policy = parse_policy(POLICY.replace("honeypot_rate = 1.0", 'duty_limit_hours = 1\non_fatigue = "other_reviewer"'))
+    live.gate.honeypots.armed = False
+    try:
+        # frank decides every 20 minutes for an hour (a fake hour)
+        for i in range(4):
+            known = {r["id"] for r in live.pending()}
+            fut = live.act({"action": "type", "text": f"plain duty {i}"})
+            review = live.new_review(known)
+            r = live.decide(review["id"], frank, verdict="approve")
+            if i < 3:
+                assert r.status_code == 200, r.text
+                fut.result(timeout=30)
+                clock.now += 20 * 60
+        assert r.status_code == 403 and "another reviewer must approve" in r.json()["error"], r.text
+        assert not [e for e in live.events.of("reviewer_fatigue") if e["reviewer"] == "frank"]
+        assert live.decide(review["id"], frank, verdict="reject").status_code == 200  # stopping still counts
+
+        def told() -> list[dict[str, Any]]:
+            return [e for e in live.events.of("reviewer_fatigue") if e["reviewer"] == "frank"]
+
+        assert poll(lambda: bool(told()), timeout=10), "no fatigue notice"
+        assert told()[-1]["on_duty_s"] >= 3600 and told()[-1]["limit_s"] == 3600
+        assert fut.result(timeout=30).json()["status"] == "rejected"
+        with live.http(frank) as c:
+            assert c.get("/v1/reviewers/me/attention").json()["on_duty_s"] >= 3600
+        # a break longer than 30 minutes resets the duty
+        clock.now += 31 * 60
+        known = {r["id"] for r in live.pending()}
+        fut = live.act({"action": "type", "text": "plain rested"})
+        review = live.new_review(known)
+        assert live.decide(review["id"], frank, verdict="approve").status_code == 200
+        fut.result(timeout=30)
+    finally:
+        live.gate.queue.clock = time.time
+        live.gate.policy = parse_policy(POLICY)
+
+
+def test_a_honeypot_left_by_a_restart_is_withdrawn_and_never_runs(tmp_path: Path) -> None:
+    store = Store(tmp_path / "driverseat.db")
+    fake = FakeBackend((1920, 1080))
+    runtime = Runtime(fake, step_interval=0.0)
+    try:
+        gate = Gate(parse_policy(POLICY), ReviewQueue(store, tmp_path / "frames"), SCREEN, grab_frame=lambda: PNG)
+        gate.honeypots.rng = FirstChoice()
+        daemon = Daemon(runtime, store, gate)
+        with serving(create_app(daemon, TOKEN)) as url:
+            lv = Live(url, fake, daemon, tmp_path)
+            _, test, later = lv.real_review_then_test(TOKEN, {"action": "click", "x": 100, "y": 100})
+            lv.events.close()
+        # the daemon stopped with the test pending; a new one on the same store withdraws it
+        assert later.result(timeout=30).json()["status"] == "error"  # shut down, said so
+        again = Gate(parse_policy(POLICY), ReviewQueue(store, tmp_path / "frames"), SCREEN, grab_frame=lambda: PNG)
+        assert again.adopt() == []  # nothing to wait for, nothing to run
+        withdrawn = again.queue.get(test["id"])
+        assert withdrawn is not None and withdrawn.status == "expired"
+        assert (test["screen_action"]["x"], test["screen_action"]["y"]) not in _clicks(fake)
+    finally:
+        runtime.close()
+        store.close()
+
+
+# -- the score on fixed data ------------------------------------------------------------------
+
+def test_the_attention_score_follows_its_documented_formula() -> None:
+    assert needed_ms(40) == 1000 + 40 * 240  # 250 words a minute and a second to look
+    rubber = [Decided(at=i, verdict="approve", tier="approve", latency_ms=300, words=40) for i in range(30)]
+    rubber += [Decided(at=30, verdict="approve", tier="approve", latency_ms=300, words=40, honeypot=True, caught=False)]
+    a = attention("rubber", rubber)
+    # catch 0/1, reading 0/31, streak 20/31, no correction: 100 * (0.4*0 + 0.3*0 + 0.2*20/31) / 0.9
+    assert a.signals == {"catch": 0.0, "reading": 0.0, "streak": round(20 / 31, 3), "agreement": None}
+    assert a.score == round(100 * (0.2 * 20 / 31) / 0.9, 1) == 14.3
+    careful = [Decided(at=i * 60, verdict="approve", tier="approve", latency_ms=8000, words=20) for i in range(5)]
+    careful += [Decided(at=400, verdict="correct", tier="approve", latency_ms=9000, words=20, moved_element=True),
+                Decided(at=500, verdict="reject", tier="approve2", latency_ms=9000, words=5, honeypot=True, caught=True)]  # fmt: skip
+    b = attention("careful", careful, now=560)
+    assert b.signals == {"catch": 1.0, "reading": 1.0, "streak": 1.0, "agreement": 1.0} and b.score == 100.0
+    assert b.approval_rate_by_tier == {"approve": round(5 / 6, 3), "approve2": 0.0}
+    assert b.on_duty_s == 560  # decisions a minute or two apart since t=0
+    assert score({"catch": None, "reading": None, "streak": None, "agreement": None}) is None
+    assert on_duty([0, 100, 5000], 5100) == 100  # a gap over 30 minutes starts a new stretch
+    assert on_duty([0, 100], 100 + 31 * 60) == 0  # rested
