@@ -152,13 +152,23 @@ class Honeypots:
 
     def _ruling(self, screen: Action) -> Ruling:
         """A tier and rule a real review of that action could have: the policy's, where it
-        asks for a person, else those of the latest real review."""
+        asks for a person; else the latest real review's, or the first reviewed rule's,
+        if that rule may hold this kind of action; else the latest real review's."""
         ruling = self.gate.rule(screen)
         if ruling.tier in _REVIEWED:
             return ruling
-        if self._last_ruling is not None:
-            return self._last_ruling
-        return Ruling("approve", DEFAULT_RULE, "the default tier")
+        policy, kind = self.gate.policy, screen.action
+        last = self._last_ruling
+        candidates = ([last.rule] if last is not None else []) + [
+            r.name for r in policy.rules if r.tier in _REVIEWED
+        ]
+        for name in candidates:
+            rule = policy.rule_named(name)
+            if rule is not None and rule.tier in _REVIEWED and (rule.kinds is None or kind in rule.kinds):
+                return Ruling(rule.tier, rule.name, f"rule {rule.name!r}")
+        if policy.default_tier in _REVIEWED:
+            return Ruling(policy.default_tier, DEFAULT_RULE, "the default tier")
+        return last if last is not None else Ruling("approve", DEFAULT_RULE, "the default tier")
 
     def _decoy(self, p: Proposal) -> Decoy | None:
         g = self.gate
@@ -168,7 +178,7 @@ class Honeypots:
             options.append(decoys.displaced(p.action, p.screen, g.scaling, frame, g.element_at, self.rng))
         options.append(decoys.amount(p.action, p.screen))
         options.append(self._replay())
-        usable = [d for d in options if d is not None]
+        usable = [d for d in options if d is not None and d.kind in g.policy.honeypot_kinds]
         # the kinds that fit this proposal first: a wrong version of what the agent does now
         fitting = [d for d in usable if d.kind in ("displaced", "amount")]
         pool = fitting if fitting and self.rng.random() < 0.7 else usable

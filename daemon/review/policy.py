@@ -163,6 +163,7 @@ class Policy:
     # approve review needs a second reviewer; time on duty after which the overlay says so,
     # and what then happens to that reviewer's approvals
     honeypot_rate: float = 0.0
+    honeypot_kinds: frozenset[str] = frozenset({"displaced", "destructive", "amount", "replay"})
     attention_threshold: float | None = None
     duty_limit_hours: float = 4.0
     on_fatigue: OnFatigue = "notice"

@@ -52,6 +52,7 @@ _HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confiden
 _MAX_RATIONALE = 2_000  # DecisionRequest.rationale's own limit
 _APPROVED_TIERS = ("approve", "approve2")  # the tiers whose reviews a person approves
 _MAX_SHOWN = 10  # problems listed in one error; the rest are counted
+HoneypotKind = Literal["displaced", "destructive", "amount", "replay"]
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
@@ -89,6 +90,7 @@ class DefaultsFile(BaseModel):
     attention_threshold: float | None = Field(None, gt=0, le=_HIGH["attention_threshold"])
     duty_limit_hours: float | None = Field(None, gt=0, le=_HIGH["duty_limit_hours"])
     on_fatigue: OnFatigue | None = None
+    honeypot_kinds: Annotated[list[HoneypotKind], BeforeValidator(_listify), Field(min_length=1)] | None = None
 
     @field_validator("rationale_required")
     @classmethod
@@ -240,6 +242,8 @@ class PolicyFile(BaseModel):
             fields["rationale_required"] = frozenset(fields["rationale_required"])
         if "rationales" in fields:
             fields["rationales"] = tuple(fields["rationales"])
+        if "honeypot_kinds" in fields:
+            fields["honeypot_kinds"] = frozenset(fields["honeypot_kinds"])
         rules = tuple(r.rule(where.line("rule", i)) for i, r in enumerate(self.rule))
         return Policy(rules=rules, source=source, **fields)
 
@@ -355,6 +359,9 @@ class _Complaint:
             if kind == "missing":
                 return f"needs a tier (one of {', '.join(TIERS)})"
             return f"unknown tier {value} {_expected(str(self.value), TIERS)}"
+        if field == "honeypot_kinds":
+            choices = get_args(HoneypotKind)
+            return f"honeypot_kinds must list some of {', '.join(choices)}, not {value}"
         if field == "on_fatigue":
             choices = get_args(OnFatigue)
             return f"unknown value {value} {_expected(str(self.value), choices)}"
