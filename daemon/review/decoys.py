@@ -148,7 +148,7 @@ def destructive(p: Action, rng: random.Random) -> Decoy:
         f"driverseat replaced the agent's {p.action} by the key combo {keys}, which {does}; "
         "nothing the agent said asks for it"
     )
-    return Decoy("destructive", action, dict(action), wrong)
+    return Decoy("destructive", action, {**action, "space": "screen"}, wrong)
 
 
 def amount(p: Action, screen: Action) -> Decoy | None:

@@ -146,9 +146,16 @@ class Honeypots:
         if decoy is None:
             return None
         action, screen = parse_action(decoy.action), parse_action(decoy.screen_action)
+        ruling = self._ruling(screen)
+        rule = self.gate.policy.rule_named(ruling.rule)
+        if rule is not None and rule.confidence_below is not None and (
+            action.confidence is None or action.confidence >= rule.confidence_below
+        ):  # held by a confidence rule: the confidence shown must be one it holds
+            low = {"confidence": round(rule.confidence_below * (0.4 + 0.5 * self.rng.random()), 2)}
+            action, screen = action.model_copy(update=low), screen.model_copy(update=low)
         fake = type(p)(uuid.uuid4().hex, action, screen)  # the same generator as real ids
         self._decoys[fake.id] = decoy
-        return self.gate._open(fake, self._ruling(screen), frame=decoy.frame)
+        return self.gate._open(fake, ruling, frame=decoy.frame)
 
     def _ruling(self, screen: Action) -> Ruling:
         """A tier and rule a real review of that action could have: the policy's, where it
