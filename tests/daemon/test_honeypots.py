@@ -29,7 +29,8 @@ from daemon.api.app import create_app
 from daemon.attention import Decided, attention, needed_ms, on_duty, score
 from daemon.control.runtime import Runtime
 from daemon.honeypot_store import answers, honeypot_ids
-from daemon.review.gate import Gate
+from daemon.review.gate import Gate, Held, Proposal
+from daemon.review.policy import Ruling
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.reviewers import Reviewers
@@ -212,6 +213,11 @@ def test_an_approved_honeypot_is_a_miss_runs_nothing_and_raises_the_alert(live: 
     assert not [e for e in live.events.of("outcome") if e.get("review_id") == test["id"]]
     found = answers(live.daemon.store, "alice")
     assert [(a.review_id, a.caught) for a in found] == [(test["id"], False)]
+    # whatever path an approved test took, the gate would not clear it
+    approved = live.gate.queue.get(test["id"])
+    assert approved is not None and approved.status == "approved"
+    p = Proposal(approved.action_id, parse_action(approved.action), parse_action(approved.screen_action))
+    assert isinstance(live.gate._answer(p, approved, Ruling("approve", "plain", "")), Held)
 
 
 def test_a_rejected_or_corrected_honeypot_is_a_catch(live: Live) -> None:
@@ -220,10 +226,19 @@ def test_a_rejected_or_corrected_honeypot_is_a_catch(live: Live) -> None:
         _, test, later = live.real_review_then_test(
             bob, {"action": "click", "x": 683, "y": 384, "reason": f"press Save ({n})"}
         )
+        if n == 0:  # another proposal meanwhile waits too: no real review beside the test
+            other = live.act({"action": "type", "text": "plain meanwhile"})
+            assert poll(lambda: len(live.gate.waiting) == 2, timeout=10)
+            assert [r["id"] for r in live.pending()] == [test["id"]]
         r = live.decide(test["id"], bob, **decision)
         assert r.status_code == 200, r.text
         assert later.result(timeout=30).json()["status"] == "executed"
         assert poll(lambda t=test: any(e["review_id"] == t["id"] for e in live.events.of("honeypot_caught")), timeout=10)
+        if n == 0:
+            meanwhile = live.new_review({test["id"]})
+            live.decide(meanwhile["id"], verdict="reject")
+            assert other.result(timeout=30).json()["status"] == "rejected"
+            live.gate.honeypots.armed = False  # that real review armed one; this test wants its own
     assert [a.caught for a in answers(live.daemon.store, "bob")] == [True, True]
     with live.http(bob) as c:
         mine = c.get("/v1/reviewers/me/attention").json()
@@ -400,5 +415,8 @@ def test_the_attention_score_follows_its_documented_formula() -> None:
     assert b.approval_rate_by_tier == {"approve": round(5 / 6, 3), "approve2": 0.0}
     assert b.on_duty_s == 560  # decisions a minute or two apart since t=0
     assert score({"catch": None, "reading": None, "streak": None, "agreement": None}) is None
+    # half the reading time is the line: 20 words need 5.8 s, so 2 s is unread and 3 s read
+    skim = [Decided(at=0, verdict="approve", tier="approve", latency_ms=ms, words=20) for ms in (2000, 3000)]
+    assert attention("skim", skim).unread_approvals == 1
     assert on_duty([0, 100, 5000], 5100) == 100  # a gap over 30 minutes starts a new stretch
     assert on_duty([0, 100], 100 + 31 * 60) == 0  # rested
