@@ -294,6 +294,18 @@ def test_exports_and_the_audit_leave_honeypots_out(live: Live, tmp_path: Path) -
         pref = []
     assert not {str(r.get("review_id")) for r in pref} & tests
     assert not {row["review_id"] for row in audit(live.daemon.store)} & tests
+    # the readiness report counts real reviews only, and shows each reviewer's attention
+    from daemon.report.figures import Thresholds, gather
+    from daemon.report.page import render
+
+    figures = gather(live.daemon.store)
+    with live.daemon.store.locked() as db:
+        real = db.execute("SELECT COUNT(*) FROM reviews WHERE id NOT IN (SELECT review_id FROM honeypots)").fetchone()[0]
+    assert figures.reviews == real
+    alice = next(a for a in figures.attention if a["reviewer"] == "alice")
+    assert alice["honeypots"] == {"shown": 1, "caught": 0, "missed": 1}
+    page = render(figures, Thresholds(), live.data_dir)
+    assert "Reviewer attention" in page and "<td>alice</td>" in page
 
 
 def test_under_the_attention_threshold_an_approval_needs_a_second_reviewer(live: Live) -> None:
