@@ -432,3 +432,22 @@ def test_the_attention_score_follows_its_documented_formula() -> None:
     assert attention("skim", skim).unread_approvals == 1
     assert on_duty([0, 100, 5000], 5100) == 100  # a gap over 30 minutes starts a new stretch
     assert on_duty([0, 100], 100 + 31 * 60) == 0  # rested
+
+
+def test_a_v4_database_gains_the_honeypot_tables(tmp_path: Path) -> None:
+    import sqlite3
+
+    from daemon.store import SCHEMA_VERSION
+
+    path = tmp_path / "driverseat.db"
+    with Store(path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE honeypots")
+    db.execute("DROP TABLE honeypot_answers")
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 5
+        assert honeypot_ids(store) == frozenset() and answers(store) == []
