@@ -84,12 +84,12 @@ def matches(review: dict[str, Any]) -> bool:
     """What a reader checks: the action does what the agent's reason says."""
     action, reason = review["action"], review.get("reason") or ""
     if (m := _AT.search(reason)) is not None:
-        return action["action"] == "click" and (action.get("x"), action.get("y")) == (int(m[1]), int(m[2]))
+        return bool(action["action"] == "click" and (action.get("x"), action.get("y")) == (int(m[1]), int(m[2])))
     if (m := _AMOUNT.search(reason)) is not None:
         found = re.search(r"\d+", str(action.get("text", "")))
-        return action["action"] == "type" and found is not None and found[0] == m[1]
+        return bool(action["action"] == "type" and found is not None and found[0] == m[1])
     if (m := _PRESS.search(reason)) is not None:
-        return action["action"] == "key" and action.get("keys") == m[1]
+        return bool(action["action"] == "key" and action.get("keys") == m[1])
     return True
 
 

@@ -63,7 +63,7 @@ class FirstChoice(random.Random):
     def random(self) -> float:
         return 0.0
 
-    def choice(self, seq: Sequence[T]) -> T:
+    def choice(self, seq: Sequence[T]) -> T:  # type: ignore[override]
         return seq[0]
 
     def shuffle(self, x: Any, random: Any = None) -> None:
@@ -197,7 +197,7 @@ def test_an_approved_honeypot_is_a_miss_runs_nothing_and_raises_the_alert(live: 
     sent_before = len(live.fake.sent)
     answer = live.decide(test["id"], alice, verdict="approve")
     assert answer.status_code == 200 and answer.json()["status"] == "approved"
-    missed = poll(lambda: live.events.of("honeypot_missed"), timeout=10) and live.events.of("honeypot_missed")
+    missed = poll(lambda: bool(live.events.of("honeypot_missed")), timeout=10) and live.events.of("honeypot_missed")
     assert missed and missed[-1]["review_id"] == test["id"] and missed[-1]["reviewer"] == "alice"
     assert "never ran" in missed[-1]["summary"] and missed[-1]["kind"] == "displaced"
     # the agent gets its own click, as proposed, and nothing of the test
@@ -222,7 +222,8 @@ def test_an_approved_honeypot_is_a_miss_runs_nothing_and_raises_the_alert(live: 
 
 def test_a_rejected_or_corrected_honeypot_is_a_catch(live: Live) -> None:
     bob = _token(live, "bob")
-    for n, decision in enumerate(({"verdict": "reject"}, {"verdict": "correct", "points": [[960, 540]]})):
+    decisions: list[dict[str, Any]] = [{"verdict": "reject"}, {"verdict": "correct", "points": [[960, 540]]}]
+    for n, decision in enumerate(decisions):
         _, test, later = live.real_review_then_test(
             bob, {"action": "click", "x": 683, "y": 384, "reason": f"press Save ({n})"}
         )
@@ -233,7 +234,8 @@ def test_a_rejected_or_corrected_honeypot_is_a_catch(live: Live) -> None:
         r = live.decide(test["id"], bob, **decision)
         assert r.status_code == 200, r.text
         assert later.result(timeout=30).json()["status"] == "executed"
-        assert poll(lambda t=test: any(e["review_id"] == t["id"] for e in live.events.of("honeypot_caught")), timeout=10)
+        test_id = test["id"]
+        assert poll(lambda: any(e["review_id"] == test_id for e in live.events.of("honeypot_caught")), timeout=10)  # noqa: B023
         if n == 0:
             meanwhile = live.new_review({test["id"]})
             live.decide(meanwhile["id"], verdict="reject")

@@ -191,7 +191,8 @@ def test_the_scripted_attention_figures_come_from_the_cli(served: tuple[Daemon, 
     import sys
 
     d, _ = served
-    data = Path(d.proc.args[d.proc.args.index("--data-dir") + 1])  # type: ignore[union-attr]
+    args = [str(a) for a in d.proc.args]  # type: ignore[union-attr]
+    data = Path(args[args.index("--data-dir") + 1])
     done = subprocess.run([sys.executable, "-m", "daemon.cli", "reviewer", "score", "--json", "--data-dir", str(data)],
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     rows = [json.loads(line) for line in done.stdout.splitlines()]
