@@ -281,6 +281,31 @@ def test_a_honeypot_never_comes_while_a_real_review_waits_nor_twice_in_a_row(liv
     assert not live.gate.honeypots.armed
 
 
+def test_a_replayed_test_is_the_agents_own_corrected_proposal_on_its_frame(live: Live) -> None:
+    hana = _token(live, "hana")
+    live.gate.policy = parse_policy(POLICY.replace("honeypot_rate = 1.0", 'honeypot_rate = 1.0\nhoneypot_kinds = ["replay"]')
+                                    + '[[rule]]\nname = "unsure"\ntier = "approve"\nkinds = ["click"]\nconfidence_below = 0.5\n')  # fmt: skip
+    live.gate.honeypots.armed = False
+    try:
+        known = {r["id"] for r in live.pending()}
+        fut = live.act({"action": "click", "x": 100, "y": 100, "confidence": 0.2, "reason": "open the menu"})
+        real = live.new_review(known)
+        assert live.decide(real["id"], hana, verdict="correct", points=[[300, 200]]).status_code == 200
+        assert fut.result(timeout=30).json()["status"] == "corrected"
+        later = live.act({"action": "key", "keys": "Tab"})
+        test = live.new_review(known | {real["id"]})
+        assert test["id"] in honeypot_ids(live.daemon.store)
+        assert test["action"] == real["action"] and test["screen_action"] == real["screen_action"]
+        with live.http(hana) as c:
+            frames = [c.get(f"/v1/reviews/{r}/screenshot").content for r in (real["id"], test["id"])]
+        assert frames[0] == frames[1]
+        live.decide(test["id"], hana, verdict="reject")
+        assert later.result(timeout=30).json()["status"] == "executed"
+    finally:
+        live.gate.policy = parse_policy(POLICY)
+        live.gate.honeypots.armed = False
+
+
 def test_exports_and_the_audit_leave_honeypots_out(live: Live, tmp_path: Path) -> None:
     from daemon.reviewers import audit
 
@@ -453,3 +478,46 @@ def test_a_v4_database_gains_the_honeypot_tables(tmp_path: Path) -> None:
     with Store(path) as store:
         assert store.schema_version == SCHEMA_VERSION == 5
         assert honeypot_ids(store) == frozenset() and answers(store) == []
+
+
+# -- the wrong proposals ------------------------------------------------------------------------
+
+class _Box:
+    def __init__(self, left: int, top: int, width: int, height: int) -> None:
+        self.left, self.top, self.width, self.height = left, top, width, height
+
+
+def test_a_displaced_click_lands_on_another_element_the_tree_names() -> None:
+    from capture.coords import Rect, Scaling
+    from daemon.review import decoys
+
+    save, delete = _Box(900, 520, 120, 40), _Box(1044, 520, 120, 40)
+
+    class El:
+        def __init__(self, name: str, box: _Box) -> None:
+            self.role, self.name, self.box = "push button", name, box
+
+    def element_at(x: int, y: int) -> Any:
+        for name, b in (("Save", save), ("Delete", delete)):
+            if b.left <= x < b.left + b.width and b.top <= y < b.top + b.height:
+                return El(name, b)
+        return None
+
+    scaling = Scaling(Rect(0, 0, 1920, 1080), 1920, 1080)
+    p = parse_action({"action": "click", "x": 960, "y": 540, "reason": "save the form", "space": "screen"})
+    d = decoys.displaced(p, p, scaling, None, element_at, FirstChoice())  # type: ignore[arg-type]
+    assert d is not None and d.kind == "displaced"
+    assert (d.screen_action["x"], d.screen_action["y"]) == (1044, 540)  # just past Save's right edge
+    assert "push button 'Save'" in d.wrong and "push button 'Delete'" in d.wrong
+    assert d.action["reason"] == "save the form"
+
+
+def test_an_amount_is_ten_times_larger_and_a_combo_loses_work() -> None:
+    from daemon.review import decoys
+
+    t = parse_action({"action": "type", "text": "pay 120 EUR", "reason": "pay the invoice"})
+    d = decoys.amount(t, t.model_copy(update={"space": "screen"}))
+    assert d is not None and d.action["text"] == "pay 1200 EUR" and d.screen_action["space"] == "screen"
+    assert decoys.amount(parse_action({"action": "type", "text": "no digits"}), t) is None
+    k = decoys.destructive(t, FirstChoice())
+    assert k.action["action"] == "key" and k.action["keys"] == "ctrl+w" and k.action["reason"] == "pay the invoice"

@@ -116,6 +116,22 @@ def _normalised(review: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _presented(review: dict[str, Any]) -> dict[str, Any]:
+    """What the overlay's presenter shows of a review, points and numbers aside."""
+    from daemon.outcomes import Review
+    from overlay.presenter import ReviewPresenter, rule_text
+
+    p = ReviewPresenter("me@desk")
+    p.add(Review.model_validate(review))
+    digits = re.compile(r"\d+")
+    return {
+        "status": p.status(), "rule": rule_text(p.current) if p.current else None,
+        "summary": digits.sub("N", p.summary()), "expiry": p.expiry(), "rationale": p.needs_rationale,
+        "min_length": p.rationale_min_length, "editable": p.editable_field, "points": p.points_needed,
+        "shapes": [type(s).__name__ for s in p.shapes()],
+    }  # fmt: skip
+
+
 def _real_review_then_test(d: Daemon, stream: Stream, human: SimulatedHuman, xserver: str, n: int,
                            ) -> tuple[dict[str, Any], dict[str, Any], Any, tuple[int, int]]:  # fmt: skip
     """A real review approved on the overlay (which arms a test), then the agent's sure
@@ -150,6 +166,8 @@ def test_an_approved_test_is_a_miss_nothing_reaches_the_desktop_and_the_alert_is
     assert all(p.status_code == 200 and p.headers["content-type"] == "image/png" for p in png.values())
     assert png[real["id"]].content[16:24] == png[test["id"]].content[16:24]  # the same frame size
     assert stream.about(test["id"]) == ["review"]  # nothing else said about it before a decision
+    # and what the overlay's presenter makes of each: the same lines, the same kind of drawing
+    assert _presented(real_event) == _presented(test_event)
     human.tap("Return")  # the person approves the wrong click
     missed = settled(lambda: stream.of("honeypot_missed", test["id"]), what="the alert")[0]
     assert missed["reviewer"] and missed["kind"] == "displaced" and "never ran" in missed["summary"]
