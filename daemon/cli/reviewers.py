@@ -135,7 +135,7 @@ def _score(args: argparse.Namespace, data_dir: Path) -> int:
         if args.name is not None:
             seen = [s for s in seen if args.name in (s[0], s[2])]
             if not seen:
-                raise ServeExit(f"no decisions by {args.name!r} (`driverseat audit` lists who decided)")
+                raise ServeExit(f"no decisions by {args.name!r} (`driverseat audit` lists who decided)", 2)
         found = [attention(label, decided(store, rid, name), now).as_json() for rid, name, label in seen]
     if args.json:
         for row in found:

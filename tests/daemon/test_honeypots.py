@@ -461,6 +461,24 @@ def test_the_attention_score_follows_its_documented_formula() -> None:
     assert on_duty([0, 100], 100 + 31 * 60) == 0  # rested
 
 
+def test_reviewer_score_prints_the_figures_and_refuses_an_unknown_name(live: Live) -> None:
+    import subprocess
+    import sys
+
+    def score_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "daemon.cli", "reviewer", "score", *args,
+                               "--data-dir", str(live.data_dir)], capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+
+    one = score_cli("alice", "--json")
+    assert one.returncode == 0, one.stderr
+    (alice,) = [json.loads(line) for line in one.stdout.splitlines()]
+    assert alice["reviewer"] == "alice" and alice["honeypots"]["missed"] == 1 and alice["score"] is not None
+    table = score_cli()
+    assert table.returncode == 0 and "SCORE" in table.stdout and "alice" in table.stdout
+    unknown = score_cli("nobody")
+    assert unknown.returncode == 2 and "no decisions by 'nobody'" in unknown.stderr
+
+
 def test_a_v4_database_gains_the_honeypot_tables(tmp_path: Path) -> None:
     import sqlite3
 
@@ -505,7 +523,7 @@ def test_a_displaced_click_lands_on_another_element_the_tree_names() -> None:
 
     scaling = Scaling(Rect(0, 0, 1920, 1080), 1920, 1080)
     p = parse_action({"action": "click", "x": 960, "y": 540, "reason": "save the form", "space": "screen"})
-    d = decoys.displaced(p, p, scaling, None, element_at, FirstChoice())  # type: ignore[arg-type]
+    d = decoys.displaced(p, p, scaling, None, element_at, FirstChoice())
     assert d is not None and d.kind == "displaced"
     assert (d.screen_action["x"], d.screen_action["y"]) == (1044, 540)  # just past Save's right edge
     assert "push button 'Save'" in d.wrong and "push button 'Delete'" in d.wrong
