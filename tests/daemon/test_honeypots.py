@@ -539,3 +539,17 @@ def test_an_amount_is_ten_times_larger_and_a_combo_loses_work() -> None:
     assert decoys.amount(parse_action({"action": "type", "text": "no digits"}), t) is None
     k = decoys.destructive(t, FirstChoice())
     assert k.action["action"] == "key" and k.action["keys"] == "ctrl+w" and k.action["reason"] == "pay the invoice"
+
+
+def test_a_correction_agrees_with_the_tree_when_it_moves_to_another_element() -> None:
+    from daemon.attention import _moved
+
+    def outcome(chose: dict[str, Any] | None, had: dict[str, Any] | None) -> str:
+        return json.dumps({"feedback": {"element": chose, "proposed_element": had}})
+
+    save = {"source": "a11y", "box": [0, 0, 10, 10], "name": "Save"}
+    delete = {"source": "a11y", "box": [20, 0, 30, 10], "name": "Delete"}
+    assert _moved(outcome(delete, save)) is True
+    assert _moved(outcome(save, save)) is False  # "corrected" onto the element the agent named
+    assert _moved(outcome({**delete, "source": "vision"}, save)) is None  # pixels say nothing here
+    assert _moved(outcome(None, save)) is None and _moved(None) is None
