@@ -141,7 +141,7 @@ def main() -> None:
         }  # fmt: skip
         out: dict[str, Any] = {"bench": "review_attention", "honeypot_rate": args.rate,
                                "reviews_each": args.reviews}  # fmt: skip
-        with served(data, policy=str(policy)) as url:
+        with served(data, extra=["--policy", str(policy)]) as url:  # the last --policy wins
             token = read_token(data)
             for style in ("stamper", "reader"):
                 stop = threading.Event()

@@ -1,4 +1,4 @@
-"""Test reviews (honeypots) kept apart from real ones (schema v5): what each was, who answered.
+"""Test reviews (honeypots) kept apart from real ones (schema v6): what each was, who answered.
 
 A honeypot is a review the daemon made up to measure a reviewer's attention
 (:mod:`daemon.review.honeypot`). Its review row sits in ``reviews`` like any other, so the
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from daemon.store import Store
 
-__all__ = ["Answer", "Honeypot", "answers", "get", "honeypot_ids", "is_honeypot", "migrate_v5",
+__all__ = ["Answer", "Honeypot", "answers", "get", "honeypot_ids", "is_honeypot", "migrate_v6",
            "record_answer", "record_honeypot"]  # fmt: skip
 
 CAUGHT_VERDICTS = ("reject", "correct", "cancel")
 
 
-def migrate_v5(db: sqlite3.Connection) -> None:
+def migrate_v6(db: sqlite3.Connection) -> None:
     """Honeypots (issue 11). Earlier databases gain two empty tables."""
     for sql in (
         """CREATE TABLE honeypots (

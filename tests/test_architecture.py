@@ -22,10 +22,11 @@ ROOMS: dict[str, set[str]] = {
     "api": {"service", "adapters", "review"},
     "shadow": set(),
     "report": set(),
-    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report"},
+    "notify": set(),
+    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report", "notify"},
 }
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "reviewers", "auth", "events",
-        "client", "address", "arrivals", "outcomes", "honeypot_store", "attention"}  # fmt: skip
+        "client", "address", "arrivals", "outcomes", "timings", "honeypot_store", "attention"}  # fmt: skip
 
 
 def _module(path: Path) -> str:

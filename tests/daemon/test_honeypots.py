@@ -479,7 +479,7 @@ def test_reviewer_score_prints_the_figures_and_refuses_an_unknown_name(live: Liv
     assert unknown.returncode == 2 and "no decisions by 'nobody'" in unknown.stderr
 
 
-def test_a_v4_database_gains_the_honeypot_tables(tmp_path: Path) -> None:
+def test_a_v5_database_gains_the_honeypot_tables(tmp_path: Path) -> None:
     import sqlite3
 
     from daemon.store import SCHEMA_VERSION
@@ -490,11 +490,11 @@ def test_a_v4_database_gains_the_honeypot_tables(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("DROP TABLE honeypots")
     db.execute("DROP TABLE honeypot_answers")
-    db.execute("PRAGMA user_version = 4")
+    db.execute("PRAGMA user_version = 5")
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         assert honeypot_ids(store) == frozenset() and answers(store) == []
 
 
