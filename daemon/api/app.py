@@ -22,7 +22,14 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import docs, routes_actions, routes_attention, routes_dialects, routes_reviews, routes_view
+from daemon.api import (
+    docs,
+    routes_actions,
+    routes_attention,
+    routes_dialects,
+    routes_reviews,
+    routes_view,
+)
 from daemon.api.dialect_shapes import DialectOptions
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
