@@ -246,6 +246,11 @@ def test_a_rejected_or_corrected_honeypot_is_a_catch(live: Live) -> None:
         mine = c.get("/v1/reviewers/me/attention").json()
     assert mine["honeypots"] == {"shown": 2, "caught": 2, "missed": 0}
     assert mine["signals"]["catch"] == 1.0
+    with live.http() as c:  # the daemon's token says whose figures it wants, or is told to
+        nameless = c.get("/v1/reviewers/me/attention")
+        local = c.get("/v1/reviewers/me/attention", params={"name": "desk@local"})
+    assert nameless.status_code == 422 and "?name=" in nameless.json()["error"]
+    assert local.status_code == 200 and local.json()["reviewer"] == "desk@local"
 
 
 def test_a_honeypot_never_comes_while_a_real_review_waits_nor_twice_in_a_row(live: Live) -> None:
