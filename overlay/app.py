@@ -46,7 +46,7 @@ from daemon.errors import DaemonError
 from daemon.outcomes import DecisionRequest, Review
 from overlay.attention import SeenReporter
 from overlay.presenter import ReviewPresenter
-from overlay.widgets import GraceToast, ReviewWindow
+from overlay.widgets import GraceToast, NoticeToast, ReviewWindow
 
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
 
@@ -59,6 +59,7 @@ WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (
 # checks acknowledged, then run as an action of their own).
 STEP_ASIDE_S = 3.0
 _RUNS = ("approved", "edited")  # review statuses whose action runs
+NOTICES = ("honeypot_missed", "honeypot_caught", "reviewer_fatigue")
 
 
 def ws_url(url: str, token: str) -> str:
@@ -91,6 +92,8 @@ def parse_event(data: Any) -> Event | None:
         return ("outcome", data["review_id"])
     if data.get("type") == "overlay_raise" and isinstance(data.get("id"), str):
         return ("raise", data["id"])  # the person clicked "Open review" on a notification
+    if data.get("type") in NOTICES and isinstance(data.get("review_id", ""), str):
+        return ("notice", data)  # a test review decided, or a reviewer past the duty limit
     return None
 
 
@@ -192,6 +195,7 @@ class OverlayApp(QObject):
         self.bridge = Bridge(self)
         self.window = ReviewWindow(presenter)
         self.toast = GraceToast(presenter)
+        self.notice = NoticeToast()
         self._client = make_client()  # for decisions, used only by the pool's one worker
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-decide")
         self.bridge.event.connect(self.on_event)
@@ -238,6 +242,8 @@ class OverlayApp(QObject):
             self._step_back(payload)
         elif kind == "raise":
             self._raise(payload)
+        elif kind == "notice":
+            self._notice(payload)
         self._refresh()
 
     def _raise(self, review_id: str) -> None:
@@ -257,6 +263,23 @@ class OverlayApp(QObject):
             self._client.seen(review_id, moment)
         except DaemonError as exc:  # an older daemon, or one gone: only the report's figure lacks it
             log.info("could not report review %s %s: %s", review_id, moment, exc)
+
+    def _notice(self, data: dict[str, Any]) -> None:
+        """A test review's answer (nothing of it runs: stop stepping aside), or fatigue;
+        shown to this overlay's person only when it was theirs."""
+        if data.get("review_id"):
+            self._ran.append(data["review_id"])
+            self._step_back(data["review_id"])
+        if data.get("reviewer") != self.presenter.reviewer:
+            return
+        if data["type"] == "reviewer_fatigue":
+            hours, limit = float(data.get("on_duty_s", 0)) / 3600, float(data.get("limit_s", 0)) / 3600
+            text = (f"You have been reviewing for {hours:.1f} h (the limit is {limit:g} h): "
+                    "take a break, or hand over to another reviewer.")  # fmt: skip
+        else:
+            text = str(data.get("summary", ""))
+        self.presenter.message = text
+        self.notice.show_notice(text, alarm=data["type"] != "honeypot_caught")
 
     def _may_run(self, review_id: str) -> bool:
         """Whether a review that just left may have its action run now."""

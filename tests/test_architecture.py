@@ -26,7 +26,8 @@ ROOMS: dict[str, set[str]] = {
     "cli": {"api", "service", "control", "review", "adapters", "shadow", "report", "notify"},
 }
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "commentary", "reviewers", "auth",
-        "events", "client", "address", "arrivals", "outcomes", "timings"}  # fmt: skip
+        "events", "client", "address", "arrivals", "outcomes", "timings", "honeypot_store",
+        "attention"}  # fmt: skip
 
 
 def _module(path: Path) -> str:

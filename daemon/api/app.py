@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from daemon.api import (
     docs,
     routes_actions,
+    routes_attention,
     routes_dialects,
     routes_reviews,
     routes_shadow,
@@ -88,7 +89,7 @@ class _BearerAuth:
 
 
 def _is_review_path(path: str) -> bool:
-    return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
+    return path in (REVIEW_PREFIX, routes_attention.ATTENTION_PATH) or path.startswith(REVIEW_PREFIX + "/")
 
 
 def create_app(
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(routes_dialects.router(daemon, dialects))
     if daemon.reviews is not None:
         app.include_router(routes_reviews.router(daemon.reviews, daemon.element_under))
+        app.include_router(routes_attention.router(daemon.reviews))
     app.include_router(routes_shadow.router(daemon))
     app.include_router(docs.router(app))
     if view is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import cv2
 
+from daemon.report.attention_table import render_attention
 from daemon.report.figures import OUTCOMES, Figures, Thresholds, median, p90, stage
 from daemon.report.svg import line_chart, stacked_bars
 
@@ -143,6 +144,7 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
         _outcomes_table("By rule", f.by_rule) if f.by_rule else "",
         "<h2>Agent agreement during shadowing</h2>",
         _agreement(f),
+        render_attention(f.attention),
         "<h2>Cost per correction</h2>",
         _cost(f, hourly_cost),
     ]

@@ -40,8 +40,10 @@ from capture.coords import Scaling
 from daemon.actions import MAX_LONG_POLL, Action, parse_action
 from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
+from daemon.review.honeypot import Honeypots
 from daemon.review.policy import Policy, Ruling, evaluate
 from daemon.review.queue import BadDecision, ReviewError, ReviewQueue, UnknownReview
+from daemon.review.rotation import Rotation
 
 __all__ = [
     "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",
@@ -151,6 +153,8 @@ class Gate:
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
+        self.honeypots = Honeypots(self)  # test reviews (daemon/review/honeypot.py)
+        self.rotation = Rotation(self)  # a second or another reviewer (attention, fatigue)
 
     # -- the decision ----------------------------------------------------------------------
     def rule(self, screen_action: Action) -> Ruling:
@@ -160,6 +164,7 @@ class Gate:
 
     async def admit(self, p: Proposal) -> Answer:
         """Cleared (run it) or Held (it will not run: denied, rejected, expired, corrected)."""
+        await self.honeypots.interpose(p)
         ruling = await asyncio.to_thread(self.rule, p.screen)
         if ruling.tier in ("auto", "notify"):
             if ruling.tier == "notify":
@@ -176,6 +181,7 @@ class Gate:
         """Put ``p`` before a person whatever the policy's tier, unless the policy denies it
         (a model's own safety checks, which only a person may acknowledge: the review
         carries them as ``safety_checks``). A policy that wants two reviewers still gets two."""
+        await self.honeypots.interpose(p)
         ruling = await asyncio.to_thread(self.rule, p.screen)
         if ruling.tier == "deny":
             return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
@@ -186,12 +192,15 @@ class Gate:
         review = await asyncio.to_thread(self._open, p, ruling, safety_checks)
         return await self._await_person(p, review, ruling)
 
-    def _open(self, p: Proposal, ruling: Ruling, safety_checks: Sequence[str] = ()) -> Review:
+    def _open(
+        self, p: Proposal, ruling: Ruling, safety_checks: Sequence[str] = (), *, frame: bytes | None = None
+    ) -> Review:
         r = self.scaling.screen
         grace = ruling.tier == "grace"
         rule = self.policy.rule_named(ruling.rule)  # None for the default tier and ask()
         review = self.queue.create(
-            p.id, p.action, p.screen, ruling.tier, ruling.rule, self.grab_frame(),
+            p.id, p.action, p.screen, ruling.tier, ruling.rule,
+            self.grab_frame() if frame is None else frame,
             (r.left, r.top, r.width, r.height), self.scaling.agent_size,
             # a grace review "expires" when its undo window closes: the overlay counts down to it
             expires_in=self.policy.grace_seconds if grace else self.policy.review_expiry_seconds,
@@ -220,6 +229,7 @@ class Gate:
                 self.waiting.discard(me)
             if not grace:
                 self.attention.review_closed()
+                self.honeypots.after_review(review, ruling)
             self.publish({"type": "review_resolved", "id": review.id})
         return await asyncio.to_thread(self._answer, p, done, ruling)
 
@@ -255,6 +265,8 @@ class Gate:
         """What a decided review means for its action; every status named, none guessed."""
         last = review.decisions[-1] if review.decisions else None
         status = review.status
+        if self.honeypots.owns(review):  # a test review never clears anything, whatever was said
+            return Held(ruling, review, status="rejected", detail="a test review; nothing runs")
         if status == "approved":
             return Cleared(ruling, review, action=p.action, screen=p.screen)
         if status == "edited":
@@ -339,6 +351,8 @@ class Gate:
     def _adopt_pending(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
         adopted: list[tuple[Proposal, Awaitable[Answer]]] = []
         for review in self.queue.pending():
+            if self.honeypots.adopt(review):  # a test left by a restart: withdrawn, never run
+                continue
             p = Proposal(review.action_id, parse_action(review.action), parse_action(review.screen_action))
             ruling = Ruling(review.tier, review.rule, f"adopted after a restart (rule {review.rule!r})")
             if review.tier == "grace":

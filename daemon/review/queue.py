@@ -69,6 +69,9 @@ _RESOLVED: dict[Verdict, ReviewStatus] = {
     "cancel": "cancelled",
 }  # fmt: skip
 
+ApprovalNeeds = Callable[[Review, Identity, str, float], int]
+"""Approvals a review needs when ``(review, who, name, now)`` approves it: at least
+``review.needed``; may raise :class:`RoleRequired` (:mod:`daemon.review.rotation`)."""
 Listener = Callable[[str, Review], None]
 """Called with ``("created" | "decided" | "expired", review)`` on the thread that made the
 change; ``decided`` includes the first approval of an ``approve2`` (still pending)."""
@@ -95,6 +98,8 @@ class ReviewQueue:
         self.frames_dir = Path(frames_dir)
         self.frames_dir.mkdir(parents=True, exist_ok=True)
         self.listeners: list[Listener] = []
+        self.clock: Callable[[], float] = time.time  # when decisions are made (tests: a fake)
+        self.approval_needs: ApprovalNeeds | None = None  # attention and fatigue (rotation)
         self._lock = threading.RLock()
         self._pending: dict[str, _Entry] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
@@ -232,7 +237,7 @@ class ReviewQueue:
         (404), :class:`RoleRequired` (403), :class:`ReviewConflict` /
         :class:`DuplicateApproval` (409) or :class:`BadDecision` (422).
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         who = by if by is not None else Identity(LOCAL, req.reviewer)
         if not who.local:  # a token's reviewer is who the token says, not who the body claims
             req = req.model_copy(update={"reviewer": who.name})
@@ -269,6 +274,9 @@ class ReviewQueue:
                     f"{req.reviewer} already approved review {review_id}; "
                     "the second approval must come from another reviewer"
                 )
+            if self.approval_needs is not None and review.tier != "grace":
+                needed = self.approval_needs(review, who, req.reviewer, now)
+                review = review.model_copy(update={"needed": max(review.needed, needed)})
             if len(approvers) + 1 < review.needed:
                 status = "pending"
         if req.box is not None and (req.verdict != "correct" or len(req.points) != 1):

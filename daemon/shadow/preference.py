@@ -36,6 +36,7 @@ from typing import Any
 import cv2
 
 from capture.coords import Rect, Scaling
+from daemon.honeypot_store import honeypot_ids
 from daemon.shadow.demos import demonstrations, recorded_action, to_agent_action
 from daemon.shadow.folder import Folder, action_text, progress_bar
 from daemon.store import Store
@@ -112,8 +113,10 @@ def rows(store: Store) -> list[dict[str, Any]]:
     """The stored reviews that give a pair, oldest first, each with its frame's file name
     (a rejection with the demonstration that showed the right action: ``chosen`` and
     ``takeover_id`` set)."""
+    tests = honeypot_ids(store)  # made-up wrong actions are never training data
     found = [row for status in PAIRED for row in store.reviews_with_status(status)]
     found += _shown_after_rejection(store)
+    found = [row for row in found if row["review"]["id"] not in tests]
     return sorted(found, key=lambda r: (r["review"]["created"], r["review"]["id"]))
 
 
