@@ -42,10 +42,13 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
         "and each takeover is a demonstration on the outcome after the resume",
     )  # fmt: skip
     s.add_argument(
-        "--demonstrations", action="store_true",
-        help="record the person only during takeovers (session 'takeovers'): each is a "
-        "demonstration on the outcome after the resume",
+        "--no-demonstrations", dest="demonstrations", action="store_false",
+        help="do not record takeovers: by default the person's actions during each takeover "
+        "are stored (session 'takeovers') and come back as a demonstration on the outcome "
+        "after the resume",
     )  # fmt: skip
+    s.add_argument("--demonstrations", action="store_true", help=argparse.SUPPRESS)  # the default
+    s.set_defaults(demonstrations=True)
     s.add_argument(
         "--private-title", action="append", default=[], metavar="REGEX", type=_pattern,
         help="a window title that pauses the recording while active (repeatable; added to the "

@@ -178,7 +178,7 @@ def _click_and_see(human: SimulatedHuman, d: Daemon) -> bool:
 def test_a_takeover_comes_back_as_a_demonstration_on_the_resumed_outcome(
     xserver: str, tmp_path: Path, human: SimulatedHuman, target: TargetWindow
 ) -> None:
-    d = Daemon(xserver, tmp_path, OFF, extra=("--demonstrations",))
+    d = Daemon(xserver, tmp_path, OFF)  # plain serve: takeovers are demonstrations by default
     try:
         d.out.wait_line(r"shadowing: +recording takeovers only", 10)
         long = d.post_later("/v1/actions", {"action": "type", "text": "the agent types a long line " * 8})
