@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from capture.closing import Closing
 from daemon.outcomes import Decision, Outcome, Review
+from daemon.question_store import migrate_v5
 from daemon.reviewers import migrate_v4
 from daemon.shadow_store import migrate_v3
 
@@ -90,7 +91,9 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 # Index i upgrades a database from user_version i to i + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3, migrate_v4]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1, _v2, migrate_v3, migrate_v4, migrate_v5,
+]  # fmt: skip
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import docs, routes_actions, routes_dialects, routes_reviews
+from daemon.api import docs, routes_actions, routes_dialects, routes_questions, routes_reviews
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
@@ -102,11 +102,12 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     app.state.daemon = daemon
     reviewers = Reviewers(daemon.store) if daemon.reviews is not None else None
     app.add_middleware(_BearerAuth, token=token, reviewers=reviewers)
-    install_http(app, routes_dialects.SHAPES)
+    install_http(app, {**routes_dialects.SHAPES, **routes_questions.SHAPES})
     app.include_router(routes_actions.router(daemon, token))
     app.include_router(routes_dialects.router(daemon))
     if daemon.reviews is not None:
         app.include_router(routes_reviews.router(daemon.reviews))
+    app.include_router(routes_questions.router(daemon))  # 403 without a desk (--policy off)
     app.include_router(docs.router(app))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -99,6 +99,10 @@ class Intervention:
         self.takeover_id: str | None = None
         self.takeovers = 0
         self.listeners: list[Listener] = []
+        # told every input event that is the person's own (not review input), on the
+        # observer thread, after the state changed: a question answered by a takeover
+        # records what the person shows (daemon/ask/takeover.py)
+        self.taps: list[Callable[[InputEvent], None]] = []
         self._closed = False
         self._timer = threading.Thread(target=self._resume_loop, name="driverseat-resume", daemon=True)
         self._timer.start()
@@ -183,6 +187,8 @@ class Intervention:
             self._cond.notify_all()
         if changed:
             self._emit(*changed)
+        for tap in self.taps:
+            tap(ev)
 
     # -- reviews: input given to an open review is review input, not a takeover ----------------
     def review_opened(self) -> None:
