@@ -76,6 +76,7 @@ class Daemon:
     def __init__(self, display: str, data: Path, policy: Path, *, overlay: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if k != "DRIVERSEAT_DATA_DIR"}
         env["QT_QPA_PLATFORM"] = "xcb"
+        self.data = data
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon.cli", "serve", "--display", display, "--port", "0",
              "--data-dir", str(data), "--policy", str(policy), "--resume-after", "0.3",
