@@ -63,8 +63,9 @@ class FunctionCall(BaseModel):
 def _anthropic_error(request: Request, message: str, body: Any) -> dict[str, Any]:
     extra: dict[str, Any] = {"type": "tool_result", "content": [{"type": "text", "text": f"Error: {message}"}],
                              "is_error": True}  # fmt: skip
-    if isinstance(body, dict) and isinstance(body.get("id"), str):
-        extra["tool_use_id"] = body["id"]
+    found = body.get("id") if isinstance(body, dict) else getattr(request.state, "tool_use_id", None)
+    if isinstance(found, str):
+        extra["tool_use_id"] = found
     return extra
 
 
@@ -145,9 +146,10 @@ def router(daemon: Daemon) -> APIRouter:
         return JSONResponse({"dialect": dialect, "tools": ask_tool.definitions(dialect, agent_size)})
 
     @api.post(ANTHROPIC_ASK, responses=_ERRORS)
-    async def post_anthropic_ask(block: ToolUse) -> JSONResponse:
+    async def post_anthropic_ask(block: ToolUse, request: Request) -> JSONResponse:
         """An Anthropic ``tool_use`` block calling ``ask_human``; answered, when the person
         answers (or the question expires), by the ``tool_result`` block to send back."""
+        request.state.tool_use_id = block.id  # a refused question's error carries it too
         q = await until_answered(ask_tool.request_of(block.input))
         return JSONResponse(ask_tool.anthropic_result(block.id, q))
 

@@ -232,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import locate, record, report, reviewers
+    from daemon.cli import ask, locate, record, report, reviewers
 
+    ask.add_parser(sub, _url_arg)
     locate.add_parser(sub)
     record.add_parsers(sub, _display, _data_dir_arg)
     report.add_parser(sub, _data_dir_arg)
@@ -298,6 +299,12 @@ def cmd_act(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from daemon.cli import ask
+
+    return ask.run(args, _client(args))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from daemon.cli.serve import (
         serve,  # imported here: `driverseat state` should not pay for uvicorn
@@ -350,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
         "record": cmd_record, "export": cmd_record, "report": cmd_report,
-        "reviewer": cmd_reviewers, "audit": cmd_reviewers,
+        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "ask": cmd_ask,
     }  # fmt: skip
     try:
         return commands[args.command](args)
