@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.daemon.live import poll
 from tests.e2e.live_daemon import DEFAULT_POLICY, Daemon, policy_with, settled
 from tests.e2e.test_review_loop_x11 import window_named
 from tests.x11.human import SimulatedHuman
@@ -208,3 +209,28 @@ def test_a_restart_keeps_a_pending_question(xserver: str, tmp_path: Path) -> Non
         assert got["status"] == "answered" and got["answer"]["option"] == 3
     finally:
         second.close()
+
+
+def test_reviews_and_questions_share_one_queue_in_arrival_order(asked: Daemon, human: SimulatedHuman, xserver: str) -> None:
+    # a review first: the question waits behind it, so Escape rejects the review
+    acted = asked.post_later("/v1/actions", {"action": "type", "text": "REVIEW-ME"})
+    settled(lambda: window_named(xserver, "driverseat review"), 20, "the review")
+    q = asked.http.post("/v1/questions", json={"question": "After the review?", "options": THREE}).json()
+    # what must not happen, given the time it takes when it does (~0.1 s): the question on top
+    assert not poll(lambda: question_window(xserver) is not None, timeout=1.5)
+    human.tap("Escape")
+    assert acted.result(timeout=30).json()["status"] == "rejected"
+    settled(lambda: question_window(xserver), 20, "the question once the review is gone")
+    human.tap("3")
+    assert answer_of(asked, q)["answer"]["option"] == 3
+    gone(xserver)
+    # a question first: the review waits behind it, so "1" answers the question
+    q = ask(asked, xserver)
+    acted = asked.post_later("/v1/actions", {"action": "type", "text": "REVIEW-ME"})
+    settled(lambda: asked.pending(), 10, "the review pending")
+    assert not poll(lambda: window_named(xserver, "driverseat review") is not None, timeout=1.5)
+    human.tap("1")
+    assert answer_of(asked, q)["answer"]["option"] == 1
+    settled(lambda: window_named(xserver, "driverseat review"), 20, "the review after the question")
+    human.tap("Escape")
+    assert acted.result(timeout=30).json()["status"] == "rejected"
