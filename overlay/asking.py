@@ -43,11 +43,12 @@ def parse_question_event(data: dict[str, Any]) -> tuple[str, Any] | None:
 
 
 def fetch_questions(client: Client) -> list[tuple[Question, bytes | None]]:
-    """The pending questions and their frames (none under --policy off: a 403)."""
+    """The pending questions and their frames (none under --policy off, a 403, nor from a
+    daemon older than questions, a 404)."""
     try:
         questions = client.questions()
     except ClientError as exc:
-        if exc.details.get("status") == 403:
+        if exc.details.get("status") in (403, 404):
             return []
         raise
     return [(q, fetch_frame(client, q)) for q in questions]

@@ -106,7 +106,7 @@ def router(daemon: Daemon) -> APIRouter:
         q = await daemon.ask_person(req)
         return _json(await settled(q, min(wait, MAX_LONG_POLL)))
 
-    @api.get(QUESTION_PREFIX, response_model=list[Question])
+    @api.get(QUESTION_PREFIX, response_model=list[Question], responses={403: _ERRORS[403]})
     async def list_questions() -> JSONResponse:
         """Every pending question, oldest first (the overlay's queue)."""
         pending = await asyncio.to_thread(daemon.desk().pending)
@@ -121,7 +121,8 @@ def router(daemon: Daemon) -> APIRouter:
 
     @api.get(
         QUESTION_PREFIX + "/{question_id}/screenshot", response_class=Response,
-        responses={200: {"content": {"image/png": {}}, "description": "the frame"}, 404: _ERRORS[404]},
+        responses={200: {"content": {"image/png": {}}, "description": "the frame"}, 403: _ERRORS[403],
+                   404: _ERRORS[404]},
     )  # fmt: skip
     async def get_screenshot(question_id: str) -> Response:
         """The frame frozen when the question was asked: PNG, screen pixels of its

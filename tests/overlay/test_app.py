@@ -50,6 +50,10 @@ class FakeClient:
         r = next(r for r in self.pending if r.id == review_id)
         return r.model_copy(update={"status": "approved"}).model_dump(mode="json")
 
+    def questions(self) -> list[Any]:
+        self._check()
+        return []
+
     def close(self) -> None:
         pass
 
