@@ -227,7 +227,9 @@ class Intervention:
         else:
             return False
         with self._cond:
-            toggled = self._track(ev)  # the kill switch works during reviews too
+            # the kill switch works during reviews too; what is typed into a review or a
+            # question (a reject reason, a secret) is never part of a takeover's summary
+            toggled = self._track(ev, record=False)
             changed = (
                 self._enter("agent" if self._state == "stopped" else "stopped", ev) if toggled else None
             )
@@ -236,9 +238,10 @@ class Intervention:
             self._emit(*changed)
         return True
 
-    def _track(self, ev: InputEvent) -> bool:
-        """Record the person's input; True when the kill-switch chord completes."""
-        act = self._activity
+    def _track(self, ev: InputEvent, *, record: bool = True) -> bool:
+        """Record the person's input (in the activity summary unless ``record`` is False);
+        True when the kill-switch chord completes."""
+        act = self._activity if record else None
         if ev.kind is Kind.KEY_DOWN:
             ks = self._keysym_of(ev.code, bool(_SHIFTS & set(self._held_keys.values())))
             self._held_keys[ev.code] = ks
