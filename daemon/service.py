@@ -112,6 +112,8 @@ class Daemon:
         pending, and are adopted by the next start)."""
         for task in list(self.gate.waiting):
             task.cancel()
+        if self.questions is not None:
+            self.questions.abort_waiting()
 
     def _spawn(self, coro: Awaitable[Outcome]) -> asyncio.Task[Outcome]:
         task = asyncio.ensure_future(coro)

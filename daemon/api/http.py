@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daemon.ask.desk import QuestionError
+from daemon.ask.errors import QuestionError
 from daemon.errors import ActionError, AuthError, DaemonError, Unavailable
 from daemon.review.queue import ReviewError
 from daemon.validation import describe_errors

@@ -44,8 +44,15 @@ from capture.coords import Scaling
 from capture.input import InputEvent
 from daemon.actions import Action, Move, Zoom, parse_action
 from daemon.ask import answers
+from daemon.ask.errors import (
+    BadAnswer,
+    QuestionConflict,
+    QuestionError,
+    QuestionsOff,
+    UnknownQuestion,
+)
 from daemon.ask.takeover import KeysymOf, PointerOf, TakeoverRecording, to_agent
-from daemon.errors import ActionError, DaemonError
+from daemon.errors import ActionError
 from daemon.outcomes import HumanActivity
 from daemon.question import AnswerRequest, Option, Question, QuestionAnswer, QuestionRequest
 from daemon.question_store import QuestionStore
@@ -59,30 +66,6 @@ __all__ = [
 log = logging.getLogger("driverseat.questions")
 ToScreen = Callable[[Action], Action]
 Publish = Callable[[dict[str, Any]], None]
-
-
-class QuestionError(DaemonError):
-    """A question request that cannot be honoured; ``status`` is its HTTP status."""
-
-    status: int = 409
-
-
-class UnknownQuestion(QuestionError):
-    status = 404
-
-
-class QuestionConflict(QuestionError):
-    """No longer pending (answered, expired), or already being shown by a takeover."""
-
-
-class BadAnswer(QuestionError):
-    status = 422
-
-
-class QuestionsOff(QuestionError):
-    """Nobody can be asked: ``--policy off`` runs without the overlay."""
-
-    status = 403
 
 
 class Attention(Protocol):
@@ -152,6 +135,15 @@ class QuestionDesk:
             for entry in self._pending.values():
                 self._schedule(entry.question.expires)
             self._sync_attention()
+
+    def abort_waiting(self) -> None:
+        """At shutdown: answer the requests waiting for an answer now (their questions stay
+        pending, and are back on the overlay after the restart)."""
+        with self._lock:
+            for waiters in self._waiters.values():
+                for loop, event in waiters:
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(event.set)
 
     def close(self) -> None:
         with self._lock:
