@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
         "mcp",
         help="serve the running daemon to an MCP client over stdin/stdout",
         description="Run a stdio MCP server with the tools `computer` (the input of "
-        "Anthropic's computer tool) and `state`, proxying to the running daemon; "
+        "Anthropic's computer tool), `state` and `ask_human` (a question to the person "
+        "on the overlay), proxying to the running daemon; "
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
