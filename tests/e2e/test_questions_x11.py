@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from Xlib import display as xdisplay
+from Xlib.xobject import drawable as xwindow
 
 from tests.daemon.live import poll
 from tests.e2e.live_daemon import DEFAULT_POLICY, Daemon, policy_with, settled
@@ -33,6 +35,23 @@ THREE = [
 
 def question_window(display: str) -> tuple[int, int, int, int] | None:
     return window_named(display, "driverseat question")
+
+
+def focused(display: str, title: str = "driverseat question") -> bool:
+    """The keyboard focus is in the top-level window titled ``title`` (keys go there)."""
+    d = xdisplay.Display(display)
+    try:
+        w = d.get_input_focus().focus
+        root = d.screen().root
+        while isinstance(w, xwindow.Window) and w.id != root.id:
+            if w.get_wm_name() == title:
+                return True
+            w = w.query_tree().parent
+        return False
+    except Exception:  # noqa: BLE001 - windows come and go while we look
+        return False
+    finally:
+        d.close()
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +76,7 @@ def ask(d: Daemon, xserver: str, **extra: Any) -> dict[str, Any]:
     q: dict[str, Any] = r.json()
     assert q["status"] == "pending"
     settled(lambda: question_window(xserver), 20, "the question on the screen")
+    settled(lambda: focused(xserver), 10, "the keyboard focus on the question")
     return q
 
 
@@ -215,12 +235,14 @@ def test_reviews_and_questions_share_one_queue_in_arrival_order(asked: Daemon, h
     # a review first: the question waits behind it, so Escape rejects the review
     acted = asked.post_later("/v1/actions", {"action": "type", "text": "REVIEW-ME"})
     settled(lambda: window_named(xserver, "driverseat review"), 20, "the review")
+    settled(lambda: focused(xserver, "driverseat review"), 10, "the focus on the review")
     q = asked.http.post("/v1/questions", json={"question": "After the review?", "options": THREE}).json()
     # what must not happen, given the time it takes when it does (~0.1 s): the question on top
     assert not poll(lambda: question_window(xserver) is not None, timeout=1.5)
     human.tap("Escape")
     assert acted.result(timeout=30).json()["status"] == "rejected"
     settled(lambda: question_window(xserver), 20, "the question once the review is gone")
+    settled(lambda: focused(xserver), 10, "the focus on the question")
     human.tap("3")
     assert answer_of(asked, q)["answer"]["option"] == 3
     gone(xserver)
@@ -232,5 +254,6 @@ def test_reviews_and_questions_share_one_queue_in_arrival_order(asked: Daemon, h
     human.tap("1")
     assert answer_of(asked, q)["answer"]["option"] == 1
     settled(lambda: window_named(xserver, "driverseat review"), 20, "the review after the question")
+    settled(lambda: focused(xserver, "driverseat review"), 10, "the focus on the review")
     human.tap("Escape")
     assert acted.result(timeout=30).json()["status"] == "rejected"
