@@ -121,7 +121,9 @@ def _dict_of(call: _Call) -> _Exchange[dict[str, Any]]:
 
 
 def _anthropic(tool_input: dict[str, Any]) -> _Exchange[dict[str, Any]]:
-    return (yield from _dict_of(_Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT)))
+    # with driverseat's envelope: the record's id and status, and the refusal's sentence
+    call = _Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT, {"envelope": 1})
+    return (yield from _dict_of(call))
 
 
 def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:
@@ -161,6 +163,11 @@ def _review_screenshot(review_id: str) -> _Exchange[bytes]:
 
 def _decide(review_id: str, req: DecisionRequest | dict[str, Any]) -> _Exchange[Review]:
     data = yield from _json_of(_Call("POST", _review_path(review_id, "/decision"), _body(req)))
+    return Review.model_validate(data)
+
+
+def _seen(review_id: str, moment: str) -> _Exchange[Review]:
+    data = yield from _json_of(_Call("POST", _review_path(review_id, "/seen"), {"moment": moment}))
     return Review.model_validate(data)
 
 
@@ -352,6 +359,11 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         the first of two approvals)."""
         return self._run(_decide(review_id, req))
 
+    def seen(self, review_id: str, moment: str) -> Review:
+        """Report that the overlay showed a review (``"shown"``) or that the person first
+        turned to it (``"looked"``); the review's ``timing`` after it."""
+        return self._run(_seen(review_id, moment))
+
     # -- questions (the agent asks the person; the overlay answers) -----------------------
     def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
         """Ask the person (``{"question": ..., "options": [{"text": ...}, ...], ...}``) and
@@ -427,6 +439,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
     async def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         return await self._run(_decide(review_id, req))
+
+    async def seen(self, review_id: str, moment: str) -> Review:
+        return await self._run(_seen(review_id, moment))
 
     async def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
         return await self._run(_ask(question, wait))

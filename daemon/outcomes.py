@@ -102,6 +102,33 @@ ReviewStatus = Literal[
 ]
 
 
+Urgency = Literal["critical", "normal", "log"]
+"""How loudly a waiting review or question calls the person (docs/notifications.md):
+``critical`` (urgency 2, re-notified and escalated while unanswered), ``normal`` (1),
+``log`` (no notification)."""
+
+
+class Timing(_Wire):
+    """When a waiting item reached the person (epoch seconds, None until it happened):
+    ``shown`` when the overlay first displayed it, ``looked`` when the person first gave
+    the overlay input or focus while it was on, ``answered`` when it was decided."""
+
+    shown: float | None = None
+    looked: float | None = None
+    answered: float | None = None
+
+
+class SeenReport(BaseModel):
+    """What an overlay posts when it shows a review or the person first turns to it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    moment: Literal["shown", "looked"] = Field(
+        description="shown: the overlay displayed it; looked: the person first gave the "
+        "overlay input or focus while it was on (the daemon's clock stamps both)"
+    )
+
+
 ElementSource = Literal["a11y", "vision"]
 
 
@@ -210,6 +237,8 @@ class Review(_Wire):
     rationale_min_length: int | None = None  # approving needs free text this long (the rule's)
     roles_required: tuple[str, ...] = ()  # each approver must hold one of these (``approve_by``)
     decisions: tuple[Decision, ...] = ()
+    urgency: Urgency = "normal"  # from the policy: how it is notified
+    timing: Timing = Timing()  # shown, looked at, answered (daemon.timings)
 
 
 def rationale_refusal(review: Review, given: int) -> str:

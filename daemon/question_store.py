@@ -1,6 +1,6 @@
 """The questions table: what agents asked the person, and what they answered (SQLite).
 
-Schema version 5 of :mod:`daemon.store` (``migrate_v5``); the queries live here so the
+Schema version 6 of :mod:`daemon.store` (``migrate_v6``); the queries live here so the
 store module stays one concept. A question's frozen frame is a PNG file beside the
 database (written before the row, so a row never names a missing file).
 
@@ -20,10 +20,10 @@ from daemon.question import Question
 if TYPE_CHECKING:
     from daemon.store import Store
 
-__all__ = ["QuestionStore", "migrate_v5"]
+__all__ = ["QuestionStore", "migrate_v6"]
 
 
-def migrate_v5(db: sqlite3.Connection) -> None:
+def migrate_v6(db: sqlite3.Connection) -> None:
     """Questions (issue 10). Earlier databases keep their rows and gain this table."""
     for sql in (
         # question_json is the whole Question (its answer included, secrets never);

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.actions import LOOK_KINDS, Action
 from daemon.arrivals import Arrivals
@@ -46,6 +46,14 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree that was never installed
     VERSION = "0+unknown"
 
+
+class Companion(Protocol):
+    """Something that lives as long as the daemon serves (the notifications): started on
+    the daemon's loop once the event hub is bound, closed before the hub."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Daemon:
@@ -69,6 +77,7 @@ class Daemon:
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
         self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
+        self.companions: list[Companion] = []
         runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
             self.gate.publish = self.hub.publish
@@ -89,6 +98,8 @@ class Daemon:
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
         self.runtime.intervention.listeners.append(self._on_control)
+        for companion in self.companions:  # before adopting: they hear the adopted reviews
+            await companion.start()
         for p, answer in self.gate.adopt():
             self._spawn(self._settle(p, answer, "review"))
         if self.questions is not None:
@@ -99,6 +110,8 @@ class Daemon:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        for companion in reversed(self.companions):
+            await companion.close()
         if self._on_control in self.runtime.intervention.listeners:
             self.runtime.intervention.listeners.remove(self._on_control)
         if self.questions is not None:

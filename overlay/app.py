@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
@@ -45,6 +45,7 @@ from daemon.client import DEFAULT_URL, Client
 from daemon.errors import DaemonError
 from daemon.outcomes import DecisionRequest, Review
 from overlay.asking import QuestionLink, fetch_frame, fetch_questions, parse_question_event
+from overlay.attention import SeenReporter
 from overlay.presenter import ReviewPresenter
 from overlay.questions import first_in_line
 from overlay.widgets import GraceToast, ReviewWindow
@@ -52,7 +53,7 @@ from overlay.widgets import GraceToast, ReviewWindow
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
 
 log = logging.getLogger("driverseat.overlay")
-# ("review" | "decided", Review) | ("resolved" | "outcome", review id) | ("snapshot", [Review])
+# ("review" | "decided", Review) | ("resolved" | "outcome" | "raise", review id) | ("snapshot", [Review])
 Event = tuple[str, Any]
 WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (the wire contract)
 # Long enough for an approved action to start (it starts within milliseconds of our
@@ -90,6 +91,8 @@ def parse_event(data: Any) -> Event | None:
         return ("resolved", data["id"])
     if data.get("type") == "outcome" and isinstance(data.get("review_id"), str):
         return ("outcome", data["review_id"])
+    if data.get("type") == "overlay_raise" and isinstance(data.get("id"), str):
+        return ("raise", data["id"])  # the person clicked "Open review" on a notification
     return parse_question_event(data)
 
 
@@ -211,6 +214,7 @@ class OverlayApp(QObject):
         self._verdicts: dict[str, str] = {}  # our own decisions, by review id
         self._ran: deque[str] = deque(maxlen=64)  # reviews whose outcome came already
         self._closed = False
+        self.seen = SeenReporter(self.window, presenter, self._report_seen)
         self.listener: EventListener | None = None
         if listen:
             self.listener = EventListener(make_client(), token, self.bridge)
@@ -242,7 +246,27 @@ class OverlayApp(QObject):
         elif kind == "outcome":
             self._ran.append(payload)
             self._step_back(payload)
+        elif kind == "raise":
+            self._raise(payload)
         self._refresh()
+
+    def _raise(self, review_id: str) -> None:
+        """Bring the window to the front and take the focus (a notification's action)."""
+        if self.window.isVisible() and QGuiApplication.platformName() != "offscreen":
+            self.window.raise_()
+            self.window.activateWindow()
+        self.seen.raised(review_id)
+
+    def _report_seen(self, review_id: str, moment: str) -> None:
+        if self._closed:
+            return
+        self._pool.submit(self._post_seen, review_id, moment)  # after the decisions before it
+
+    def _post_seen(self, review_id: str, moment: str) -> None:
+        try:
+            self._client.seen(review_id, moment)
+        except DaemonError as exc:  # an older daemon, or one gone: only the report's figure lacks it
+            log.info("could not report review %s %s: %s", review_id, moment, exc)
 
     def _may_run(self, review_id: str) -> bool:
         """Whether a review that just left may have its action run now."""
@@ -310,6 +334,7 @@ class OverlayApp(QObject):
         self.window.refresh()
         self.asking.window.refresh()
         self.toast.refresh()
+        self.seen.refreshed()
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""

@@ -23,10 +23,11 @@ ROOMS: dict[str, set[str]] = {
     "api": {"service", "adapters", "review", "ask"},
     "shadow": set(),
     "report": set(),
-    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report", "ask"},
+    "notify": set(),
+    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report", "notify", "ask"},
 }
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "reviewers", "auth", "events",
-        "client", "address", "arrivals", "outcomes", "question", "question_store"}  # fmt: skip
+        "client", "address", "arrivals", "outcomes", "timings", "question", "question_store"}  # fmt: skip
 
 
 def _module(path: Path) -> str:

@@ -83,8 +83,7 @@ def definitions(dialect: str, agent_size: tuple[int, int]) -> list[dict[str, Any
                     "display_width_px": w, "display_height_px": h}  # fmt: skip
         return [computer, {"name": TOOL_NAME, "description": DESCRIPTION, "input_schema": INPUT_SCHEMA}]
     if dialect == "openai":
-        computer = {"type": "computer_use_preview", "display_width": w, "display_height": h,
-                    "environment": "linux"}  # fmt: skip
+        computer = {"type": "computer"}  # the GA tool: it sizes itself from the screenshots
         ask = {"type": "function", "name": TOOL_NAME, "description": DESCRIPTION,
                "parameters": INPUT_SCHEMA, "strict": False}  # fmt: skip
         return [computer, ask]

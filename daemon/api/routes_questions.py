@@ -60,13 +60,17 @@ class FunctionCall(BaseModel):
     arguments: str = Field(max_length=200_000)
 
 
-def _anthropic_error(request: Request, message: str, body: Any) -> dict[str, Any]:
-    extra: dict[str, Any] = {"type": "tool_result", "content": [{"type": "text", "text": f"Error: {message}"}],
-                             "is_error": True}  # fmt: skip
+def _anthropic_error(request: Request, status: int, message: str, details: Any, body: Any) -> dict[str, Any]:
+    """A refused ask: driverseat's sentence, and a ``tool_result`` with ``is_error`` the agent
+    can hand back as it is (naming the ``tool_use`` block when one was posted)."""
+    out: dict[str, Any] = {"error": message, "type": "tool_result",
+                           "content": [{"type": "text", "text": f"Error: {message}"}], "is_error": True}  # fmt: skip
+    if details is not None:
+        out["details"] = details
     found = body.get("id") if isinstance(body, dict) else getattr(request.state, "tool_use_id", None)
     if isinstance(found, str):
-        extra["tool_use_id"] = found
-    return extra
+        out["tool_use_id"] = found
+    return out
 
 
 SHAPES: dict[str, DialectShape] = {ANTHROPIC_ASK: _anthropic_error}

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from daemon.actions import MAX_LONG_POLL
 from daemon.api.bodies import ErrorBody
-from daemon.outcomes import DecisionRequest, Review
+from daemon.outcomes import DecisionRequest, Review, SeenReport
 from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.reviewers import Identity
 
@@ -89,5 +89,11 @@ def router(queue: ReviewQueue) -> APIRouter:
         reviewer's (the desktop overlay), named as the body says, holding no role."""
         by: Identity | None = request.scope.get(REVIEWER_KEY)
         return _review(await asyncio.to_thread(lambda: queue.decide(review_id, req, by=by)))
+
+    @api.post("/{review_id}/seen", response_model=Review, responses={404: _ERRORS[404]})
+    async def post_seen(review_id: str, report: SeenReport) -> JSONResponse:
+        """The overlay showed this review, or the person first turned to it (input or
+        focus): stamped once each, on the daemon's clock, into the review's ``timing``."""
+        return _review(await asyncio.to_thread(queue.seen, review_id, report.moment))
 
     return api

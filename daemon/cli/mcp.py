@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -159,9 +160,14 @@ def _not_running(url: str) -> str:
 def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> MCPServer:
     """The MCP server with the ``computer`` and ``state`` tools, proxying to ``url``."""
     proxy = _Proxy(url, Path(data_dir).expanduser() if data_dir else default_data_dir())
+    # stderr is the MCP client's log: warnings only, not a line per request (the SDK's
+    # default INFO level makes httpx log every call to the daemon, and the SDK each request)
     server = MCPServer(
-        "driverseat", instructions=INSTRUCTIONS, lifespan=lambda _server: proxy.session()
+        "driverseat", instructions=INSTRUCTIONS, lifespan=lambda _server: proxy.session(),
+        log_level="WARNING",
     )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     @server.tool(
         description=f"Use the mouse and keyboard of the desktop and take screenshots "
@@ -171,7 +177,7 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
         "xdotool keys like 'ctrl+s'), type (text), mouse_move, left_click, right_click, "
         "middle_click, double_click, triple_click (coordinate; text names modifiers held), "
         "left_click_drag (start_coordinate to coordinate), left_mouse_down, left_mouse_up, "
-        "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), wait "
+        "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), key's repeat, wait "
         "(duration in seconds), screenshot, cursor_position, zoom (region: a closer look "
         "at [x0, y0, x1, y1] of the screenshot, at full resolution)."
     )
@@ -191,11 +197,14 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
             Any, _arg("for zoom: [x0, y0, x1, y1] of the latest screenshot, x1 and y1 "
                       "exclusive", **_REGION)
         ] = None,
+        repeat: Annotated[Any, _arg("for key: how many times to press it", type="integer",
+                                    minimum=1, maximum=100)] = None,
     ) -> CallToolResult:
         given = {
             "action": action, "coordinate": coordinate, "text": text,
             "scroll_direction": scroll_direction, "scroll_amount": scroll_amount,
             "duration": duration, "start_coordinate": start_coordinate, "region": region,
+            "repeat": repeat,
         }  # fmt: skip
         tool_input = {k: v for k, v in given.items() if v is not None}
         reply = await proxy.call(lambda c: c.anthropic(tool_input))

@@ -7,9 +7,12 @@ Definitions (the page states them too):
   kind ``control`` with ``from: agent``): a takeover (to ``human``) or a stop;
 - a *correction* is a review the person corrected (clicked the right spot) or edited; a
   *fix* is a correction, a rejection or an intervention: the person had to step in;
-- review latency is ``decided - created``; where the overlay sent ``shown_at``, the
-  decision's ``latency_ms`` (shown -> decided) is the *deciding* part and the rest the
-  *waiting* part (until the person looked);
+- review latency is ``decided - created``; it splits into *waiting* (until the person
+  turned to it) and *deciding* (from then to the decision) at the review's ``timing``
+  (:mod:`daemon.timings`): the moment it was first looked at (the overlay had the
+  person's input or focus), else first shown; for reviews from before timings, where
+  the overlay sent ``shown_at``, the decision's ``latency_ms`` (shown -> decided) is the
+  deciding part;
 - the stage: *learner* while fixes per 1,000 agent actions exceed the supervisor
   threshold (or there are fewer actions than the minimum), *supervisor* (about 5 % of
   actions reviewed: the risky tiers) below it, *auditor* (offline review only) below the
@@ -115,6 +118,11 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
             for r in _one(db, """SELECT review_id, decision_json FROM decisions WHERE review_id IN
                                  (SELECT id FROM reviews WHERE created >= ?) ORDER BY at, rowid""", (t0,))
         }  # fmt: skip  (ordered: the last decision of a review wins, the one that resolved it)
+        seen = {
+            r[0]: r[1] if r[1] is not None else r[2]
+            for r in _one(db, """SELECT id, looked, shown FROM timings WHERE kind = 'review' AND id IN
+                                 (SELECT id FROM reviews WHERE created >= ?)""", (t0,))
+        }  # fmt: skip  (the moment the person turned to it: looked at, else shown)
         shadow = _one(db, "SELECT (SELECT COUNT(*) FROM shadow_sessions), (SELECT COUNT(*) FROM shadow_actions)", ())
     fixes_at: list[tuple[float, str]] = []
     interventions: Counter[str] = Counter()
@@ -141,7 +149,12 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
         if r["decided"] is not None and decision is not None:
             total = max(0.0, float(r["decided"]) - float(r["created"]))
             latency.total.append(total)
-            if decision.get("latency_ms") is not None:
+            turned = seen.get(r["id"])
+            if turned is not None:
+                waiting = min(total, max(0.0, float(turned) - float(r["created"])))
+                latency.waiting.append(waiting)
+                latency.deciding.append(total - waiting)
+            elif decision.get("latency_ms") is not None:
                 deciding = min(total, float(decision["latency_ms"]) / 1000)
                 latency.deciding.append(deciding)
                 latency.waiting.append(total - deciding)

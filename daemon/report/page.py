@@ -101,16 +101,17 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
     lat = f.latency
     lat_rows = "".join(
         f"<tr><td>{what}</td><td>{len(xs)}</td><td>{_secs(median(xs))}</td><td>{_secs(p90(xs))}</td></tr>"
-        for what, xs in (("decided - created", lat.total), ("waiting (until shown)", lat.waiting),
-                         ("deciding (shown - decided)", lat.deciding))
+        for what, xs in (("decided - created", lat.total),
+                         ("waiting (until looked at, else shown)", lat.waiting),
+                         ("deciding (looked at - decided)", lat.deciding))
     )  # fmt: skip
     split = stacked_bars(
         [("median", {"waiting": round(median(lat.waiting) or 0, 1), "deciding": round(median(lat.deciding) or 0, 1)}),
          ("90th percentile", {"waiting": round(p90(lat.waiting) or 0, 1), "deciding": round(p90(lat.deciding) or 0, 1)})],
         ("waiting", "deciding"), unit=" s",
     ) if lat.deciding else (
-        '<p class="muted">No decision carried the overlay\'s shown time: waiting and deciding '
-        "cannot be told apart.</p>"
+        '<p class="muted">No review carried the overlay\'s shown or looked-at time: waiting and '
+        "deciding cannot be told apart.</p>"
     )  # fmt: skip
     reviewed = _pct(f.reviews, f.actions)
     parts = [

@@ -200,7 +200,7 @@ class Gate:
             rationales=self.policy.rationales,
             roles_required=rule.approve_by if rule is not None else (),
             rationale_min_length=rule.rationale_min_length if rule is not None else None,
-            safety_checks=safety_checks,
+            safety_checks=safety_checks, urgency=self.policy.urgency(ruling.tier, ruling.rule),
         )  # fmt: skip
         if not grace:
             self.attention.review_opened()

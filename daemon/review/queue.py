@@ -35,7 +35,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.coords import Rect
-from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
+from daemon import timings
+from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Urgency, Verdict
 from daemon.review.checks import (
     BadDecision,
     DuplicateApproval,
@@ -110,7 +111,7 @@ class ReviewQueue:
         expires_in: float | None = None, rationales_required: bool = False,
         rationales: Sequence[str] = (), roles_required: Sequence[str] = (),
         rationale_min_length: int | None = None, now: float | None = None,
-        safety_checks: Sequence[str] = (),
+        safety_checks: Sequence[str] = (), urgency: Urgency = "normal",
     ) -> Review:  # fmt: skip
         """Freeze ``action`` into a pending review; its frame is saved before its row.
 
@@ -141,7 +142,7 @@ class ReviewQueue:
             screen_rect=tuple(screen_rect), agent_size=tuple(agent_size),
             rationales_required=rationales_required, rationales=tuple(rationales),
             roles_required=tuple(roles_required), rationale_min_length=rationale_min_length,
-            safety_checks=tuple(safety_checks),
+            safety_checks=tuple(safety_checks), urgency=urgency,
         )  # fmt: skip
         entry = _Entry(review, f"{review.id}.png", rationales_required, tuple(rationales))
         # write-then-rename: a crash never leaves half a frame under a name a row points to
@@ -200,6 +201,23 @@ class ReviewQueue:
     def _stored(self, review_id: str) -> Review | None:
         row = self.store.get_review(review_id)
         return None if row is None else Review.model_validate(row["review"])
+
+    def seen(self, review_id: str, moment: timings.Moment, now: float | None = None) -> Review:
+        """Note that the overlay showed a review (``shown``) or that the person first gave it
+        input or focus (``looked``); the first report of each counts. Any review, pending or
+        not (a report may come just after the decision). Raises :class:`UnknownReview`."""
+        now = time.time() if now is None else now
+        with self._lock:
+            entry = self._pending.get(review_id)
+            if entry is None and self.store.get_review(review_id) is None:
+                raise UnknownReview(f"no review with id {review_id!r}")
+            timing = timings.record(self.store, "review", review_id, moment, now)
+            if entry is not None:
+                entry.review = entry.review.model_copy(update={"timing": timing})
+                return entry.review
+        found = self._stored(review_id)
+        assert found is not None
+        return found
 
     # -- deciding --------------------------------------------------------------------------
     def decide(
@@ -264,7 +282,10 @@ class ReviewQueue:
         )  # fmt: skip
         self.store.record_decision(decision, status)
         decisions = (*review.decisions, decision)
-        after = review.model_copy(update={"status": status, "decisions": decisions})
+        timing = review.timing
+        if status != "pending":  # answered: the decision that resolved it (not approve2's first yes)
+            timing = timings.record(self.store, "review", review_id, "answered", now)
+        after = review.model_copy(update={"status": status, "decisions": decisions, "timing": timing})
         if status == "pending":
             entry.review = after
         else:

@@ -150,7 +150,7 @@ def test_tools_are_listed(daemon: tuple[str, Path], tmp_path: Path) -> None:
     assert "screenshot" in schema["properties"]["action"]["enum"]
     assert set(schema["properties"]) == {
         "action", "coordinate", "text", "scroll_direction", "scroll_amount", "duration",
-        "start_coordinate", "region",
+        "start_coordinate", "region", "repeat",
     }  # fmt: skip
     assert "zoom" in schema["properties"]["action"]["enum"]
     region = schema["properties"]["region"]
@@ -206,6 +206,12 @@ def test_screenshot_click_and_state(daemon: tuple[str, Path], tmp_path: Path) ->
 
     assert not click.is_error, _text(click)
     assert _text(click) and not _text(click).startswith("Error")
+    # the reference tool's screenshot after the click: no turn spent asking for one
+    assert [c.mime_type for c in click.content if isinstance(c, ImageContent)] == ["image/png"]
+
+    # stderr is the MCP client's log: no line per request (httpx's INFO, the SDK's own)
+    err = (tmp_path / "err").read_text()
+    assert "HTTP Request" not in err and "Processing request" not in err, err
 
     assert not state.is_error, _text(state)
     snapshot = json.loads(_text(state))
