@@ -215,6 +215,11 @@ def _question_screenshot(question_id: str) -> _Exchange[bytes]:
     return resp.content
 
 
+def _question_seen(question_id: str, moment: str) -> _Exchange[Question]:
+    data = yield from _json_of(_Call("POST", _question_path(question_id, "/seen"), {"moment": moment}))
+    return Question.model_validate(data)
+
+
 def _answer(question_id: str, req: AnswerRequest | dict[str, Any]) -> _Exchange[Question]:
     data = yield from _json_of(_Call("POST", _question_path(question_id, "/answer"), _body(req)))
     return Question.model_validate(data)
@@ -387,6 +392,11 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         """Answer a question (the overlay's side); returns the question after it."""
         return self._run(_answer(question_id, req))
 
+    def question_seen(self, question_id: str, moment: str) -> Question:
+        """Report that the overlay showed a question (``"shown"``) or that the person
+        first turned to it (``"looked"``)."""
+        return self._run(_question_seen(question_id, moment))
+
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
         return self._run(_healthy())
@@ -457,6 +467,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
     async def answer(self, question_id: str, req: AnswerRequest | dict[str, Any]) -> Question:
         return await self._run(_answer(question_id, req))
+
+    async def question_seen(self, question_id: str, moment: str) -> Question:
+        return await self._run(_question_seen(question_id, moment))
 
     async def healthy(self) -> bool:
         return await self._run(_healthy())

@@ -335,6 +335,7 @@ class OverlayApp(QObject):
         self.asking.window.refresh()
         self.toast.refresh()
         self.seen.refreshed()
+        self.asking.seen.refreshed()
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""

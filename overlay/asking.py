@@ -24,6 +24,7 @@ from PySide6.QtGui import QImage
 from daemon.client import Client, ClientError
 from daemon.errors import DaemonError
 from daemon.question import AnswerRequest, Question
+from overlay.attention import SeenReporter
 from overlay.questions import QuestionPresenter
 from overlay.widgets.question import QuestionWindow
 
@@ -79,6 +80,9 @@ class QuestionLink(QObject):
         self.sent.connect(self._on_sent)
         self.failed.connect(self._on_failed)
         self.frame.connect(self._on_frame)
+        # shown / looked, as for reviews (overlay/attention.py): the report splits waiting
+        # for the person from answering
+        self.seen = SeenReporter(self.window, self.presenter, self._report_seen)  # type: ignore[arg-type]
 
     def on_event(self, kind: str, payload: Any) -> None:
         if kind == "question":
@@ -107,6 +111,15 @@ class QuestionLink(QObject):
             self.failed.emit(question_id, str(exc))
             return
         self.sent.emit(question_id, answer)
+
+    def _report_seen(self, question_id: str, moment: str) -> None:
+        self._pool.submit(self._post_seen, question_id, moment)  # after the answers before it
+
+    def _post_seen(self, question_id: str, moment: str) -> None:
+        try:
+            self._client.question_seen(question_id, moment)
+        except DaemonError as exc:  # an older daemon, or one gone: only the figure lacks it
+            log.info("could not report question %s %s: %s", question_id, moment, exc)
 
     def _on_sent(self, question_id: str, q: Question | None) -> None:
         self.presenter.confirm(question_id, q)

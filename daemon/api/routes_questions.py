@@ -19,6 +19,7 @@ from daemon.actions import MAX_LONG_POLL
 from daemon.adapters import ask_tool
 from daemon.api.bodies import ErrorBody
 from daemon.api.http import DialectShape
+from daemon.outcomes import SeenReport
 from daemon.question import AnswerRequest, Question, QuestionRequest
 from daemon.service import Daemon
 
@@ -141,6 +142,12 @@ def router(daemon: Daemon) -> APIRouter:
         the question after it; a secret's text is never in it."""
         q = await asyncio.to_thread(daemon.desk().answer, question_id, req)
         return _json(q)
+
+    @api.post(QUESTION_PREFIX + "/{question_id}/seen", response_model=Question, responses=_ERRORS)
+    async def post_seen(question_id: str, report: SeenReport) -> JSONResponse:
+        """The overlay showed the question (``shown``), or the person first turned to it
+        (``looked``): stamped on the daemon's clock, the first report of each only."""
+        return _json(await asyncio.to_thread(daemon.desk().seen, question_id, report.moment))
 
     @api.get("/v1/tools", responses={422: _ERRORS[422]})
     async def get_tools(dialect: Literal["anthropic", "openai", "mcp"] = "anthropic") -> JSONResponse:

@@ -42,6 +42,7 @@ import numpy as np
 from capture.a11y import Element
 from capture.coords import Scaling
 from capture.input import InputEvent
+from daemon import timings
 from daemon.actions import Action, Move, Zoom, parse_action
 from daemon.ask import answers
 from daemon.ask.errors import (
@@ -235,6 +236,17 @@ class QuestionDesk:
         self.expire()
         with self._lock:
             return sorted((e.question for e in self._pending.values()), key=lambda q: q.created)
+
+    def seen(self, question_id: str, moment: timings.Moment) -> Question:
+        """Note that the overlay showed the question (``shown``) or that the person first
+        turned to it (``looked``), on the daemon's clock, first report only (the timings
+        the notifications and the report read, shared with reviews by id)."""
+        with self._lock:
+            entry = self._pending.get(question_id)
+            if entry is None and self.rows.get(question_id) is None:
+                raise UnknownQuestion(f"no question with id {question_id!r}")
+            timings.record(self.rows.store, "question", question_id, moment, self.clock())
+        return self.get(question_id, reveal=False)
 
     def screenshot(self, question_id: str) -> bytes:
         found = self.rows.get(question_id)  # the row names the file: ids never build paths

@@ -6,6 +6,7 @@ elsewhere and by taking over; expiry; a restart; bad input."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -104,6 +105,10 @@ def test_options_are_in_screen_space_and_a_key_picks_one(asked: Daemon, human: S
     assert a["kind"] == "option" and a["option"] == 2 and a["option_text"] == THREE[1]["text"]
     assert "option 2" in a["summary"]
     gone(xserver)
+    # when it was shown and first looked at (the key), for the report and the notifications
+    with sqlite3.connect(asked.data / "driverseat.db") as db:
+        shown, looked = db.execute("SELECT shown, looked FROM timings WHERE id = ?", (q["id"],)).fetchone()
+    assert q["created"] <= shown <= looked <= a["at"]
 
 
 def test_a_click_on_an_option_picks_it(asked: Daemon, human: SimulatedHuman, xserver: str) -> None:
