@@ -124,9 +124,10 @@ def _policy(spec: str | None) -> Policy | None:
 def _gate(
     policy: Policy, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
 ) -> tuple[Gate, QuestionDesk]:
-    """The policy gate and the question desk: reviews beside the database, frozen frames of the agent's monitor
-    at screen resolution, the active window's title for rules that name one, and the
-    accessibility tree to name a correction's elements (never the overlay: our child)."""
+    """The policy gate and the question desk: reviews and questions beside the database,
+    frozen frames of the agent's monitor at screen resolution, the active window's title
+    for rules that name one, and the accessibility tree to name a correction's elements
+    and a question's answered spot (never the overlay: our child)."""
     from capture.a11y import A11y
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
