@@ -36,6 +36,7 @@ from daemon.actions import MAX_LONG_POLL
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.outcomes import DecisionRequest, Outcome, Review
+from daemon.question import AnswerRequest, Question, QuestionRequest
 
 __all__ = ["DEFAULT_URL", "AsyncClient", "Client", "ClientError", "NotRunning"]
 
@@ -194,6 +195,60 @@ def _seen(review_id: str, moment: str) -> _Exchange[Review]:
     return Review.model_validate(data)
 
 
+def _question_path(question_id: str, tail: str = "") -> str:
+    return f"/v1/questions/{quote(question_id, safe='')}{tail}"
+
+
+def _question(
+    question_id: str, wait: float, clock: Callable[[], float] = time.monotonic
+) -> _Exchange[Question]:
+    """Long-polls of at most :data:`MAX_WAIT` until the question is answered or ``wait`` ends."""
+    deadline = clock() + wait
+    while True:
+        left = deadline - clock()
+        params, timeout = _poll(left)
+        data = yield from _json_of(_Call("GET", _question_path(question_id), None, timeout, params))
+        found = Question.model_validate(data)
+        if found.status != "pending" or left <= MAX_WAIT:
+            return found
+
+
+def _ask(
+    req: QuestionRequest | dict[str, Any], wait: float | None, clock: Callable[[], float] = time.monotonic
+) -> _Exchange[Question]:
+    """Ask, then long-poll until the person answers or the question expires (``wait``
+    None: as long as the question may wait)."""
+    body = _body(req)
+    data = yield from _json_of(_Call("POST", "/v1/questions", body))
+    q = Question.model_validate(data)
+    if q.status != "pending":
+        return q
+    left = q.expires - q.created + 1.0 if wait is None else wait
+    return (yield from _question(q.id, left, clock))
+
+
+def _questions() -> _Exchange[list[Question]]:
+    data = yield from _json_of(_Call("GET", "/v1/questions"))
+    return [Question.model_validate(q) for q in data]
+
+
+def _question_screenshot(question_id: str) -> _Exchange[bytes]:
+    resp = yield _Call("GET", _question_path(question_id, "/screenshot"))
+    if resp.status_code != 200:
+        _check(resp)
+    return resp.content
+
+
+def _question_seen(question_id: str, moment: str) -> _Exchange[Question]:
+    data = yield from _json_of(_Call("POST", _question_path(question_id, "/seen"), {"moment": moment}))
+    return Question.model_validate(data)
+
+
+def _answer(question_id: str, req: AnswerRequest | dict[str, Any]) -> _Exchange[Question]:
+    data = yield from _json_of(_Call("POST", _question_path(question_id, "/answer"), _body(req)))
+    return Question.model_validate(data)
+
+
 def _healthy() -> _Exchange[bool]:
     try:
         data = (yield _Call("GET", "/healthz", timeout=HEALTH_TIMEOUT)).json()
@@ -343,6 +398,34 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         turned to it (``"looked"``); the review's ``timing`` after it."""
         return self._run(_seen(review_id, moment))
 
+    # -- questions (the agent asks the person; the overlay answers) -----------------------
+    def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
+        """Ask the person (``{"question": ..., "options": [{"text": ...}, ...], ...}``) and
+        wait for the answer, at most ``wait`` s (default: the question's own timeout).
+        The answer is ``.answer`` (None if it expired: ``.status`` says so)."""
+        return self._run(_ask(question, wait))
+
+    def question(self, question_id: str, wait: float = 0) -> Question:
+        """One question; with ``wait`` it returns as soon as it is answered or expires."""
+        return self._run(_question(question_id, wait))
+
+    def questions(self) -> list[Question]:
+        """Every pending question, oldest first."""
+        return self._run(_questions())
+
+    def question_screenshot(self, question_id: str) -> bytes:
+        """The question's frozen frame: PNG bytes, screen pixels of its ``screen_rect``."""
+        return self._run(_question_screenshot(question_id))
+
+    def answer(self, question_id: str, req: AnswerRequest | dict[str, Any]) -> Question:
+        """Answer a question (the overlay's side); returns the question after it."""
+        return self._run(_answer(question_id, req))
+
+    def question_seen(self, question_id: str, moment: str) -> Question:
+        """Report that the overlay showed a question (``"shown"``) or that the person
+        first turned to it (``"looked"``)."""
+        return self._run(_question_seen(question_id, moment))
+
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
         return self._run(_healthy())
@@ -451,6 +534,24 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
 
     async def seen(self, review_id: str, moment: str) -> Review:
         return await self._run(_seen(review_id, moment))
+
+    async def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
+        return await self._run(_ask(question, wait))
+
+    async def question(self, question_id: str, wait: float = 0) -> Question:
+        return await self._run(_question(question_id, wait))
+
+    async def questions(self) -> list[Question]:
+        return await self._run(_questions())
+
+    async def question_screenshot(self, question_id: str) -> bytes:
+        return await self._run(_question_screenshot(question_id))
+
+    async def answer(self, question_id: str, req: AnswerRequest | dict[str, Any]) -> Question:
+        return await self._run(_answer(question_id, req))
+
+    async def question_seen(self, question_id: str, moment: str) -> Question:
+        return await self._run(_question_seen(question_id, moment))
 
     async def healthy(self) -> bool:
         return await self._run(_healthy())

@@ -17,6 +17,7 @@ flow of one action is readable top to bottom in :meth:`Daemon.act`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -27,10 +28,12 @@ from typing import Any, Protocol
 
 from daemon.actions import LOOK_KINDS, Action
 from daemon.arrivals import Arrivals
+from daemon.ask.desk import QuestionDesk, QuestionsOff
 from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
 from daemon.outcomes import Outcome, Review
+from daemon.question import Question, QuestionRequest
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
 from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.store import Store, outcome_for_storage
@@ -64,6 +67,7 @@ class Daemon:
         gate: Gate | OpenGate | None = None,
         *,
         hub: EventHub | None = None,
+        questions: QuestionDesk | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
@@ -81,6 +85,11 @@ class Daemon:
             self.gate.publish = self.hub.publish
             self.gate.attention = runtime.intervention
             self.gate.queue.listeners.append(self._on_review)
+        self.questions = questions  # None: nobody can be asked (--policy off, no overlay)
+        if questions is not None:
+            questions.publish = self.hub.publish
+            questions.attention = runtime.intervention
+            runtime.intervention.taps.append(questions.tap)
 
     @property
     def reviews(self) -> ReviewQueue | None:
@@ -101,6 +110,9 @@ class Daemon:
             await companion.start()
         for p, answer in self.gate.adopt():
             self._spawn(self._settle(p, answer, "review"))
+        if self.questions is not None:
+            self.questions.start(asyncio.get_running_loop())
+            self.runtime.intervention.listeners.append(self.questions.on_control)
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -110,6 +122,10 @@ class Daemon:
             await companion.close()
         if self._on_control in self.runtime.intervention.listeners:
             self.runtime.intervention.listeners.remove(self._on_control)
+        if self.questions is not None:
+            self.questions.close()
+            with contextlib.suppress(ValueError):
+                self.runtime.intervention.listeners.remove(self.questions.on_control)
         self.hub.close()
 
     def abort_waiting(self) -> None:
@@ -117,6 +133,8 @@ class Daemon:
         pending, and are adopted by the next start)."""
         for task in list(self.gate.waiting):
             task.cancel()
+        if self.questions is not None:
+            self.questions.abort_waiting()
 
     def _spawn(self, coro: Awaitable[Outcome]) -> asyncio.Task[Outcome]:
         task = asyncio.ensure_future(coro)
@@ -248,6 +266,21 @@ class Daemon:
         """A passive action (screenshot, cursor position) for a dialect's own needs: not
         judged, not recorded, in the agent's space."""
         return await asyncio.wrap_future(self.runtime.submit(self.to_screen(action)))
+
+    # -- questions (daemon/ask) -------------------------------------------------------------
+    def desk(self) -> QuestionDesk:
+        """The question desk; QuestionsOff (403) when nobody can be asked."""
+        if self.questions is None:
+            raise QuestionsOff(
+                "nobody can be asked: questions need the overlay, and this daemon runs with "
+                "--policy off; restart driverseat with a policy"
+            )
+        return self.questions
+
+    async def ask_person(self, req: QuestionRequest) -> Question:
+        """Freeze the screen and put a question before the person; returns it pending.
+        Its options' points and boxes go to screen space like actions' (off-screen: 422)."""
+        return await asyncio.to_thread(self.desk().ask, req, self.to_screen)
 
     async def get_action(self, action_id: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self.store.get_action, action_id)

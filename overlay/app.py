@@ -44,8 +44,10 @@ from daemon.address import ENV_URL, resolve_url
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import DaemonError
 from daemon.outcomes import DecisionRequest, Review
+from overlay.asking import QuestionLink, fetch_frame, fetch_questions, parse_question_event
 from overlay.attention import SeenReporter
 from overlay.presenter import ReviewPresenter
+from overlay.questions import first_in_line
 from overlay.widgets import GraceToast, NoticeToast, ReviewWindow
 
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
@@ -94,7 +96,7 @@ def parse_event(data: Any) -> Event | None:
         return ("raise", data["id"])  # the person clicked "Open review" on a notification
     if data.get("type") in NOTICES and isinstance(data.get("review_id", ""), str):
         return ("notice", data)  # a test review decided, or a reviewer past the duty limit
-    return None
+    return parse_question_event(data)
 
 
 class Bridge(QObject):
@@ -154,6 +156,7 @@ class EventListener(threading.Thread):
         for r in reviews:
             self._fetch(r)
         self.bridge.event.emit(("snapshot", reviews))
+        self.bridge.event.emit(("question_snapshot", fetch_questions(self.client)))
 
     def _handle(self, raw: str | bytes) -> None:
         try:
@@ -165,6 +168,9 @@ class EventListener(threading.Thread):
             return
         if event[0] == "review":
             self._fetch(event[1])
+        if event[0] == "question" and event[1].status == "pending":
+            self.bridge.event.emit(("question_snapshot_one", (event[1], fetch_frame(self.client, event[1]))))
+            return
         self.bridge.event.emit(event)
 
     def _fetch(self, review: Review) -> None:
@@ -210,6 +216,10 @@ class OverlayApp(QObject):
         self._hover_client = make_client()
         self._hover_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-hover")
         self._hover_next: tuple[str, int, int] | None = None
+        # questions share the queue: one item on the screen at a time, in arrival order
+        self.asking = QuestionLink(make_client(), self.presenter.reviewer, self)
+        self.asking.sent.connect(lambda *_: self._refresh())
+        self.asking.failed.connect(lambda *_: self._refresh())
         self.toast.cancelled.connect(self.decide)
         self._aside: dict[str, QTimer] = {}  # decided reviews whose outcome has not come yet
         self._verdicts: dict[str, str] = {}  # our own decisions, by review id
@@ -223,7 +233,14 @@ class OverlayApp(QObject):
 
     def on_event(self, event: Event) -> None:
         kind, payload = event
-        if kind == "snapshot":
+        if kind == "question_snapshot_one":
+            question, png = payload
+            self.asking.on_event("question", question)
+            if png is not None:
+                self.asking.frame.emit(question.id, png)
+        elif kind.startswith("question"):
+            self.asking.on_event(kind, payload)
+        elif kind == "snapshot":
             self.presenter.sync(payload)
         elif kind == "review":
             self.presenter.add(payload)
@@ -360,10 +377,16 @@ class OverlayApp(QObject):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.window.suspended = self.toast.suspended = bool(self._aside)
+        aside = bool(self._aside) or self.asking.presenter.takeover
+        first = first_in_line(self.presenter.current, self.asking.presenter.current)
+        self.window.suspended = aside or first == "question"
+        self.asking.window.suspended = aside or first == "review"
+        self.toast.suspended = aside
         self.window.refresh()
+        self.asking.window.refresh()
         self.toast.refresh()
         self.seen.refreshed()
+        self.asking.seen.refreshed()
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""
@@ -378,6 +401,7 @@ class OverlayApp(QObject):
         self._hover_pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
         self._hover_client.close()
+        self.asking.close()
         if self.listener is not None:
             self.listener.client.close()
 

@@ -251,12 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
         "mcp",
         help="serve the running daemon to an MCP client over stdin/stdout",
         description="Run a stdio MCP server with the tools `computer` (the input of "
-        "Anthropic's computer tool) and `state`, proxying to the running daemon; "
+        "Anthropic's computer tool), `state` and `ask_human` (a question to the person "
+        "on the overlay), proxying to the running daemon; "
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import agreement, locate, record, report, reviewers
+    from daemon.cli import agreement, ask, locate, record, report, reviewers
 
+    ask.add_parser(sub, _url_arg)
     locate.add_parser(sub)
     record.add_parsers(sub, _display, _data_dir_arg)
     report.add_parser(sub, _data_dir_arg)
@@ -320,6 +322,12 @@ def cmd_act(args: argparse.Namespace) -> int:
         print(f"{PROG}: {save_image(body, args.save)}", file=sys.stderr)
     _print_json(body if args.json else summarise_images(body))
     return 0 if outcome.ok else 1
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from daemon.cli import ask
+
+    return ask.run(args, _client(args))
 
 
 def cmd_view(args: argparse.Namespace) -> int:
@@ -397,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
         "record": cmd_record, "export": cmd_record, "report": cmd_report, "agreement": cmd_agreement,
-        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view,
+        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view, "ask": cmd_ask,
     }  # fmt: skip
     try:
         return commands[args.command](args)

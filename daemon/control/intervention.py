@@ -99,8 +99,10 @@ class Intervention:
         self.takeover_id: str | None = None
         self.takeovers = 0
         self.listeners: list[Listener] = []
-        # the person's own input, after the state changed: what `serve --shadow` records
-        # (review input and the kill switch's key are left out; the agent's never arrives)
+        # the input that is not ours, after the state changed, with whether it is the
+        # person's own (False: review input and the kill switch's key, seen for positions and
+        # held buttons, never recorded): what `serve --shadow` records and what a question
+        # answered by a takeover shows (daemon/ask/takeover.py); the agent's never arrives
         self.taps: list[Callable[[InputEvent, bool], None]] = []
         self._closed = False
         self._timer = threading.Thread(target=self._resume_loop, name="driverseat-resume", daemon=True)
@@ -233,7 +235,9 @@ class Intervention:
         else:
             return False
         with self._cond:
-            toggled = self._track(ev)  # the kill switch works during reviews too
+            # the kill switch works during reviews too; what is typed into a review or a
+            # question (a reject reason, a secret) is never part of a takeover's summary
+            toggled = self._track(ev, record=False)
             changed = (
                 self._enter("agent" if self._state == "stopped" else "stopped", ev) if toggled else None
             )
@@ -242,9 +246,10 @@ class Intervention:
             self._emit(*changed)
         return True
 
-    def _track(self, ev: InputEvent) -> bool:
-        """Record the person's input; True when the kill-switch chord completes."""
-        act = self._activity
+    def _track(self, ev: InputEvent, *, record: bool = True) -> bool:
+        """Record the person's input (in the activity summary unless ``record`` is False);
+        True when the kill-switch chord completes."""
+        act = self._activity if record else None
         if ev.kind is Kind.KEY_DOWN:
             ks = self._keysym_of(ev.code, bool(_SHIFTS & set(self._held_keys.values())))
             self._held_keys[ev.code] = ks

@@ -85,6 +85,7 @@ class Daemon:
         base = os.environ if env is None else env
         env = {k: v for k, v in base.items() if k != "DRIVERSEAT_DATA_DIR"}
         env["QT_QPA_PLATFORM"] = "xcb"
+        self.data = data
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon.cli", "serve", "--display", display, "--port", "0",
              "--data-dir", str(data), "--policy", str(policy), "--resume-after", str(resume_after),
