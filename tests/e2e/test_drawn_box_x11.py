@@ -79,8 +79,11 @@ def test_a_correction_on_the_overlay_onto_a_real_button_names_it(
         fut = daemon.act({"action": "click", "x": 5, "y": 5, "confidence": 0.3})
         review = poll(lambda: pending(daemon))[0]
         poll(lambda: overlay_window(xserver))
-        seen = poll(lambda: (lambda e: e if e.get("name") == "Escalate" else None)(
-            daemon.http.get(f"/v1/reviews/{review['id']}/element", params={"x": cx, "y": cy}).json()))
+        def hovered() -> dict[str, object] | None:
+            e: dict[str, object] = daemon.http.get(f"/v1/reviews/{review['id']}/element", params={"x": cx, "y": cy}).json()
+            return e if e.get("name") == "Escalate" else None
+
+        seen = poll(hovered)
         assert seen["source"] == "a11y" and seen["label"] == "the push button 'Escalate' in the dialog 'Ticket 4411'"
         human.click(cx, cy)
         human.tap("Return")
