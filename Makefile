@@ -39,6 +39,7 @@ bench: deps
 	$(PY) bench/locate.py
 	$(PY) bench/a11y_lookup.py
 	$(PY) bench/overlay_latency.py
+	$(PY) bench/question_latency.py
 	$(PY) bench/fuzz_api.py --examples 300
 	$(PY) bench/record.py
 	$(PY) bench/dialect_answer.py

@@ -41,7 +41,7 @@ wait longer poll again."""
 def _a_number(value: Any) -> Any:
     """JSON numbers only: ``true`` is not 1 and ``"5"`` is not 5 (pydantic's lax mode takes both)."""
     if isinstance(value, bool | str | bytes):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
     return value
 
 

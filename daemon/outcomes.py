@@ -129,15 +129,16 @@ class SeenReport(BaseModel):
     )
 
 
-ElementSource = Literal["a11y", "vision"]
+ElementSource = Literal["a11y", "vision", "person"]
 
 
 class FeedbackElement(_Wire):
     """An element a correction names, in the agent's space.
 
     ``source`` says where its box comes from: ``a11y`` (the application's accessibility
-    tree: exact, with role and name) or ``vision`` (a guess from the screenshot's pixels:
-    no role, no name).
+    tree: exact, with role and name), ``vision`` (a guess from the screenshot's pixels:
+    no role, no name) or ``person`` (drawn by hand on the overlay: the best label there
+    is; role and name are the tree's when it knows the element at the point).
     """
 
     source: ElementSource
@@ -187,6 +188,7 @@ class Decision(_Wire):
     rationale: str | None = None
     points: tuple[tuple[int, int], ...] = ()  # corrected point(s), screen space
     edited: dict[str, Any] | None = None
+    box: tuple[int, int, int, int] | None = None  # the element's box drawn by the person, screen space
     # candidates (docs/candidates.md): the one approved (1 = as proposed), the person's
     # ranking best first, and the preference pairs (chosen, rejected) both make
     candidate: int | None = None
@@ -205,6 +207,10 @@ class DecisionRequest(BaseModel):
         (), max_length=2, description="screen-space point(s) of a correction (two for a drag)"
     )
     edited: dict[str, Any] | None = Field(None, description="replacement fields, e.g. text or keys")
+    box: tuple[int, int, int, int] | None = Field(
+        None, description="a correction's element box drawn by hand: x0, y0, x1, y1 (exclusive), "
+        "screen space, holding the corrected point; it wins over the tree's and the pixels' box",
+    )
     rationale: str | None = Field(None, max_length=2_000)
     shown_at: Num | None = Field(None, description="when the review was shown (epoch s)")
     candidate: Int | None = Field(
@@ -282,6 +288,25 @@ def rationale_refusal(review: Review, given: int) -> str:
     )
 
 
+class DemonstratedAction(_Wire):
+    """One action of the person's during a takeover, as an agent would have issued it."""
+
+    action: dict[str, Any]  # canonical, in the outcome's space
+    frame: str | None = None  # GET this path (the daemon's token) for the frame before it
+    window: str | None = None
+    element: dict[str, Any] | None = None
+
+
+class Demonstration(_Wire):
+    """What the person did between a takeover and the resume, as actions (``serve
+    --shadow`` or ``--demonstrations``); ``interrupted``: the agent's action it cut short."""
+
+    takeover_id: str
+    interrupted: str | None = None
+    session: str
+    actions: tuple[DemonstratedAction, ...] = ()
+
+
 class Outcome(_Wire):
     """What became of one action; ``id`` is stable and names it in the store."""
 
@@ -300,6 +325,7 @@ class Outcome(_Wire):
     tier: Tier | None = None
     rule: str | None = None
     feedback: Feedback | None = None
+    demonstration: Demonstration | None = None  # on the first outcome after a takeover
     # which candidate ran (1 = as proposed) when the action carried alternatives, and that
     # candidate as it ran, in the agent's space (docs/candidates.md)
     candidate: int | None = None

@@ -26,7 +26,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.closing import Closing
+from daemon.honeypot_store import migrate_v6
 from daemon.outcomes import Decision, Outcome, Review
+from daemon.question_store import migrate_v7
 from daemon.reviewers import migrate_v4
 from daemon.shadow_store import migrate_v3
 from daemon.timings import migrate_v5, timing_in
@@ -92,7 +94,7 @@ def _v2(db: sqlite3.Connection) -> None:
 
 # Index i upgrades a database from user_version i to i + 1.
 _MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _v1, _v2, migrate_v3, migrate_v4, migrate_v5,
+    _v1, _v2, migrate_v3, migrate_v4, migrate_v5, migrate_v6, migrate_v7,
 ]  # fmt: skip
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -19,6 +19,7 @@ __all__ = [
     "Callout",
     "KeyChip",
     "Marker",
+    "Outline",
     "Role",
     "ScreenPoint",
     "ScrollArrow",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 ScreenPoint = tuple[int, int]
-Role = Literal["proposed", "correction", "candidate"]  # candidate: an alternative (candidates.py)
+Role = Literal["proposed", "correction", "hover", "candidate"]  # candidate: an alternative (candidates.py)
 CALLOUT_LIMIT = 600  # characters shown on the screenshot; the why panel has room for more
 
 
@@ -43,6 +44,16 @@ class Marker:
 
     point: ScreenPoint
     role: Role = "proposed"
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """An element's box (x0, y0, x1, y1, exclusive): the one a click would name while the
+    person hovers (``hover``), or the box they drew by hand (``correction``)."""
+
+    box: tuple[int, int, int, int]
+    role: Role = "hover"
     label: str = ""
 
 
@@ -96,7 +107,7 @@ class Badge:
     selected: bool = False
 
 
-Shape = Marker | Arrow | ScrollArrow | Callout | KeyChip | Badge
+Shape = Marker | Arrow | ScrollArrow | Callout | KeyChip | Outline | Badge
 
 
 def anchor_of(shape: Shape) -> ScreenPoint:
@@ -105,6 +116,8 @@ def anchor_of(shape: Shape) -> ScreenPoint:
         return shape.point
     if isinstance(shape, Arrow):
         return shape.path[-1]
+    if isinstance(shape, Outline):
+        return ((shape.box[0] + shape.box[2]) // 2, (shape.box[1] + shape.box[3]) // 2)
     return shape.anchor
 
 

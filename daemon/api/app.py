@@ -22,7 +22,16 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import docs, routes_actions, routes_dialects, routes_reviews, routes_view
+from daemon.api import (
+    docs,
+    routes_actions,
+    routes_attention,
+    routes_dialects,
+    routes_questions,
+    routes_reviews,
+    routes_shadow,
+    routes_view,
+)
 from daemon.api.dialect_shapes import DialectOptions
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
@@ -81,7 +90,7 @@ class _BearerAuth:
 
 
 def _is_review_path(path: str) -> bool:
-    return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
+    return path in (REVIEW_PREFIX, routes_attention.ATTENTION_PATH) or path.startswith(REVIEW_PREFIX + "/")
 
 
 def create_app(
@@ -112,11 +121,14 @@ def create_app(
     app.state.daemon = daemon
     reviewers = Reviewers(daemon.store) if daemon.reviews is not None else None
     app.add_middleware(_BearerAuth, token=token, reviewers=reviewers, view=view is not None)
-    install_http(app, routes_dialects.SHAPES)
+    install_http(app, {**routes_dialects.SHAPES, **routes_questions.SHAPES})
     app.include_router(routes_actions.router(daemon, token))
     app.include_router(routes_dialects.router(daemon, dialects))
     if daemon.reviews is not None:
-        app.include_router(routes_reviews.router(daemon.reviews))
+        app.include_router(routes_reviews.router(daemon.reviews, daemon.element_under))
+        app.include_router(routes_attention.router(daemon.reviews))
+    app.include_router(routes_shadow.router(daemon))
+    app.include_router(routes_questions.router(daemon))  # 403 without a desk (--policy off)
     app.include_router(docs.router(app))
     if view is not None:
         app.include_router(routes_view.router(view, token, VERSION))

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daemon.ask.errors import QuestionError
 from daemon.errors import ActionError, AuthError, DaemonError, Unavailable
 from daemon.review.queue import ReviewError
 from daemon.validation import describe_errors
@@ -188,6 +189,10 @@ def install_http(app: FastAPI, shapes: dict[str, DialectShape] | None = None) ->
 
     @app.exception_handler(ReviewError)
     async def _review_error(request: Request, exc: ReviewError) -> JSONResponse:
+        return answer(request, exc.status, str(exc), exc.details or None)
+
+    @app.exception_handler(QuestionError)
+    async def _question_error(request: Request, exc: QuestionError) -> JSONResponse:
         return answer(request, exc.status, str(exc), exc.details or None)
 
     @app.exception_handler(Unavailable)

@@ -9,6 +9,7 @@ event stream by the daemon (a listener of the queue), whoever posted it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -44,8 +45,13 @@ def _review(review: Review) -> JSONResponse:
     return JSONResponse(review.model_dump(mode="json"))
 
 
-def router(queue: ReviewQueue) -> APIRouter:
-    """The ``/v1/reviews`` routes around ``queue``."""
+ElementUnder = Callable[[str, int, int], dict[str, Any]]  # review id, screen x, y -> element
+Coord = Annotated[int, Query(ge=-(2**31), le=2**31 - 1, description="screen pixel")]
+
+
+def router(queue: ReviewQueue, element_under: ElementUnder | None = None) -> APIRouter:
+    """The ``/v1/reviews`` routes around ``queue``; ``element_under`` answers the hover
+    question (:meth:`daemon.review.gate.Gate.element_under`)."""
     api = APIRouter(prefix=REVIEW_PREFIX, tags=["reviews"])
 
     @api.get("", response_model=list[Review])
@@ -78,6 +84,16 @@ def router(queue: ReviewQueue) -> APIRouter:
         review's ``screen_rect`` (draw ``screen_action`` on it 1:1)."""
         png = await asyncio.to_thread(queue.screenshot, review_id)
         return Response(png, media_type="image/png", headers={"Cache-Control": _CACHE})
+
+    @api.get("/{review_id}/element", responses=_ERRORS)
+    async def get_element(review_id: str, x: Coord, y: Coord) -> JSONResponse:
+        """The element a correction at screen point (x, y) would name, as the agent would
+        be told: ``source`` (``a11y`` or ``vision``), ``box`` (screen space, x1/y1
+        exclusive), ``agent_box``, ``role``, ``name`` and ``label`` (the words). The
+        overlay outlines it while the person hovers, before they click."""
+        if element_under is None:
+            raise UnknownReview("element lookups are not available on this daemon")
+        return JSONResponse(await asyncio.to_thread(element_under, review_id, x, y))
 
     @api.post("/{review_id}/decision", response_model=Review, responses=_ERRORS)
     async def post_decision(review_id: str, req: DecisionRequest, request: Request) -> JSONResponse:

@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default with `make run` on a machine without a display; docs/liveview.md)",
     )
 
+    from daemon.cli import shadowing
+
+    shadowing.add_arguments(s)
+
     t = sub.add_parser(
         "token",
         help="print the API token (creating it if missing)",
@@ -247,15 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
         "mcp",
         help="serve the running daemon to an MCP client over stdin/stdout",
         description="Run a stdio MCP server with the tools `computer` (the input of "
-        "Anthropic's computer tool) and `state`, proxying to the running daemon; "
+        "Anthropic's computer tool), `state` and `ask_human` (a question to the person "
+        "on the overlay), proxying to the running daemon; "
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import locate, record, report, reviewers
+    from daemon.cli import agreement, ask, locate, record, report, reviewers
 
+    ask.add_parser(sub, _url_arg)
     locate.add_parser(sub)
     record.add_parsers(sub, _display, _data_dir_arg)
     report.add_parser(sub, _data_dir_arg)
+    agreement.add_parser(sub, _data_dir_arg)
     reviewers.add_parsers(sub, _data_dir_arg)
     return parser
 
@@ -317,6 +324,12 @@ def cmd_act(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from daemon.cli import ask
+
+    return ask.run(args, _client(args))
+
+
 def cmd_view(args: argparse.Namespace) -> int:
     import httpx
 
@@ -372,6 +385,12 @@ def cmd_reviewers(args: argparse.Namespace) -> int:
     return reviewers.run_reviewer(args, _data_dir(args))
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from daemon.cli import agreement
+
+    return agreement.run(args, _data_dir(args))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from daemon.cli import report
 
@@ -385,8 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
-        "record": cmd_record, "export": cmd_record, "report": cmd_report,
-        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view,
+        "record": cmd_record, "export": cmd_record, "report": cmd_report, "agreement": cmd_agreement,
+        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view, "ask": cmd_ask,
     }  # fmt: skip
     try:
         return commands[args.command](args)

@@ -12,6 +12,9 @@ Tools:
   ``POST /v1/anthropic/computer``; the reply's text and image blocks become MCP text and
   image content, ``is_error`` becomes ``isError``.
 - ``state``: ``GET /v1/state`` as JSON text (who has control: agent, human or stopped).
+- ``ask_human``: a question to the person with options on the screen (the schema of
+  :data:`daemon.adapters.ask_tool.INPUT_SCHEMA`), sent to ``POST /v1/questions``; the
+  answer comes back as text, with the annotated frame as an image where it is a point.
 
 A daemon that is not running, refuses the token or refuses the action gives an error
 result with one sentence; the MCP server itself keeps running. Nothing but the protocol
@@ -35,6 +38,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
+from daemon.adapters import ask_tool
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import default_data_dir, read_token
@@ -222,7 +226,37 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
             return reply
         return CallToolResult(content=[TextContent(type="text", text=json.dumps(reply))])
 
+    _ask_tool(server, proxy)
     return server
+
+
+def _ask_arg(name: str) -> Any:
+    """A parameter of ``ask_human`` with its schema from :data:`ask_tool.INPUT_SCHEMA`
+    (module level: the SDK evaluates the annotations in this module's namespace)."""
+    schema = dict(ask_tool.INPUT_SCHEMA["properties"][name])
+    return _arg(schema.pop("description", name), **schema)
+
+
+def _ask_tool(server: MCPServer, proxy: _Proxy) -> None:
+    """``ask_human``: the same tool, schema and answer as every other dialect's."""
+
+    @server.tool(name=ask_tool.TOOL_NAME, description=ask_tool.DESCRIPTION)
+    async def ask_human(
+        question: Annotated[Any, _ask_arg("question")],
+        goal: Annotated[Any, _ask_arg("goal")] = None,
+        steps: Annotated[Any, _ask_arg("steps")] = None,
+        stuck: Annotated[Any, _ask_arg("stuck")] = None,
+        options: Annotated[Any, _ask_arg("options")] = None,
+        secret: Annotated[Any, _ask_arg("secret")] = None,
+        timeout: Annotated[Any, _ask_arg("timeout")] = None,
+    ) -> CallToolResult:
+        given = {"question": question, "goal": goal, "steps": steps, "stuck": stuck,
+                 "options": options, "secret": secret, "timeout": timeout}  # fmt: skip
+        reply = await proxy.call(lambda c: c.ask({k: v for k, v in given.items() if v is not None}))
+        if isinstance(reply, CallToolResult):
+            return reply
+        return CallToolResult(content=_content(ask_tool.result_blocks(reply)),
+                              is_error=reply.status != "answered")  # fmt: skip
 
 
 def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:

@@ -29,6 +29,7 @@ from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
     from daemon.api.routes_view import LiveView
+    from daemon.ask.desk import QuestionDesk
     from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
     from daemon.review.gate import Gate
@@ -122,10 +123,11 @@ def _policy(spec: str | None) -> Policy | None:
 
 def _gate(
     policy: Policy, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
-) -> Gate:
-    """The policy gate: reviews beside the database, frozen frames of the agent's monitor
-    at screen resolution, the active window's title for rules that name one, and the
-    accessibility tree to name a correction's elements (never the overlay: our child)."""
+) -> tuple[Gate, QuestionDesk]:
+    """The policy gate and the question desk: reviews and questions beside the database,
+    frozen frames of the agent's monitor at screen resolution, the active window's title
+    for rules that name one, and the accessibility tree to name a correction's elements
+    and a question's answered spot (never the overlay: our child)."""
     from capture.a11y import A11y
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
@@ -137,8 +139,15 @@ def _gate(
     titles = stack.enter_context(contextlib.closing(WindowTitles(display)))
     a11y = stack.enter_context(A11y(ignore_children=True, display=display))
     queue = ReviewQueue(store, data_dir / "frames")
-    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active,
+    gate = Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active,
                 element_at=a11y.element_at)  # fmt: skip
+    # questions freeze the same frames and name the same elements (daemon/ask)
+    from daemon.ask.desk import QuestionDesk
+
+    desk = QuestionDesk(store, data_dir / "frames", view.scaling, grab_frame=frames.png,
+                        element_at=a11y.element_at, keysym_of=runtime.backend.keysym_of,
+                        pointer_of=runtime.backend.pointer_of)  # fmt: skip
+    return gate, desk
 
 
 @contextmanager
@@ -252,12 +261,15 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         atexit.register(close_runtime)  # the crash path; the normal path closes below
         stack.callback(atexit.unregister, close_runtime)
         stack.callback(close_runtime)
-        gate = None
+        gate = desk = None
         if policy is not None:
-            gate = _gate(policy, runtime, store, data_dir, display or None, stack)
+            gate, desk = _gate(policy, runtime, store, data_dir, display or None, stack)
             if display and runtime.backend.name == "xorg":
                 stack.enter_context(_overlay_watch(runtime, display))
-        daemon = Daemon(runtime, store, gate)
+        daemon = Daemon(runtime, store, gate, questions=desk)
+        from daemon.cli.shadowing import shadowing
+
+        recording = shadowing(args, runtime, daemon, data_dir, display, stack)
         after, settle = dialect_options(args)
         # after the runtime: input x11vnc sent at its start would show as a takeover
         live = _live_view(display, stack) if args.view else None
@@ -283,6 +295,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 "can drive this desktop")  # fmt: skip
         say(f"guard:      {guard}")
         say(f"policy:     {'off' if gate is None else gate.policy.source}")
+        if recording is not None:
+            say(f"shadowing:  {recording}")
         local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
         local_url = f"http://{local}:{port}"
         try:

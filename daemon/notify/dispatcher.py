@@ -122,6 +122,8 @@ class Dispatcher:
                 self.opened(Item.from_review(msg["review"], self.base_url))
         elif kind == "question" and isinstance(msg.get("question"), dict):
             self.opened(Item.from_question(msg["question"], self.base_url))
+        elif kind == "honeypot_missed" and isinstance(msg.get("review_id"), str):
+            self.missed(msg)
         elif kind in ("review_resolved", "question_resolved") and isinstance(msg.get("id"), str):
             if kind == "question_resolved" and msg.get("status") not in ("expired", "cancelled"):
                 self._stamp_answered(msg["id"])
@@ -137,6 +139,22 @@ class Dispatcher:
         if item.urgency == "critical" and self._loop is not None:
             left = max(0.0, item.created + self.escalate_after - self.clock())
             self._timers[item.id] = self._loop.call_later(left, self._escalate, item.id)
+
+    def missed(self, msg: dict[str, Any]) -> None:
+        """A test review was approved (docs/reviewers.md): the alert goes out once, at once,
+        to whoever watches the reviewers (the webhook), and to the desktop."""
+        rid = str(msg["review_id"])
+        item = Item(
+            kind="review", id=f"honeypot-{rid}", summary=f"driverseat: {msg.get('reviewer')} approved a test review",
+            body=str(msg.get("summary", "")), urgency="critical", rule=None, created=self.clock(), expires=None,
+            link=f"{self.base_url.rstrip('/')}/v1/reviews/{rid}",
+        )  # fmt: skip
+        if self.desktop is not None:
+            self.desktop.notify(item)
+        if self.webhook is not None:
+            body = item.payload("honeypot_missed", self.clock(), uuid.uuid4().hex)
+            body.update(reviewer=msg.get("reviewer"), reviewer_id=msg.get("reviewer_id"), wrong=msg.get("wrong"))
+            self.webhook.post(body)
 
     def resolved(self, item_id: str) -> None:
         item = self._open.pop(item_id, None)

@@ -28,6 +28,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.commentary import Agreement, CommentaryStore
+from daemon.report.attention_table import gather_attention
 from daemon.store import Store
 
 __all__ = ["Figures", "Thresholds", "bucket_seconds", "gather", "stage"]
@@ -77,6 +79,8 @@ class Figures:
     corrected_frames: list[dict[str, Any]]  # the latest corrections: review JSON, frame, points
     shadow_sessions: int
     shadow_actions: int
+    agreement: list[Agreement] = field(default_factory=list)  # per session, commented ones
+    attention: list[dict[str, Any]] = field(default_factory=list)  # per reviewer (attention_table)
 
     @property
     def reviews(self) -> int:
@@ -112,7 +116,8 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
     with store.locked() as db:
         actions = [r[0] for r in _one(db, "SELECT created FROM actions WHERE created >= ?", (t0,))]
         controls = _one(db, "SELECT at, payload_json FROM interventions WHERE kind = 'control' AND at >= ?", (t0,))
-        reviews = _one(db, "SELECT * FROM reviews WHERE created >= ? ORDER BY created", (t0,))
+        reviews = _one(db, """SELECT * FROM reviews WHERE created >= ? AND id NOT IN
+                               (SELECT review_id FROM honeypots) ORDER BY created""", (t0,))  # tests apart
         finals = {
             r["review_id"]: json.loads(r["decision_json"])
             for r in _one(db, """SELECT review_id, decision_json FROM decisions WHERE review_id IN
@@ -182,7 +187,8 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
         interventions=interventions, statuses=statuses, by_tier=dict(by_tier), by_rule=dict(by_rule),
         buckets=[buckets[k] for k in sorted(buckets)], latency=latency,
         corrected_frames=corrected[-frames_shown:], shadow_sessions=int(shadow[0][0]),
-        shadow_actions=int(shadow[0][1]),
+        shadow_actions=int(shadow[0][1]), attention=gather_attention(store),
+        agreement=[a for a in CommentaryStore(store).agreement(since=since) if a.commented],
     )  # fmt: skip
 
 

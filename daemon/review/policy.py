@@ -33,6 +33,7 @@ from daemon.outcomes import Tier, Urgency
 
 __all__ = [
     "DEFAULT_RATIONALES", "DEFAULT_RULE", "DEFAULT_URGENCY", "REVIEW_TIERS", "TIERS", "MissingConfidence",
+    "OnFatigue",
     "Policy", "PolicyError", "Rule", "Ruling", "action_kind", "evaluate", "normalise_keys",
     "typed_text",
 ]  # fmt: skip
@@ -46,6 +47,7 @@ MissingConfidence = Literal["skip", "match"]
 # how a review of each tier calls the person when its rule says nothing (docs/notifications.md):
 # two people must answer an approve2, so it calls loudest; a grace window passes by itself
 DEFAULT_URGENCY: dict[Tier, Urgency] = {"approve2": "critical", "approve": "normal", "grace": "log"}
+OnFatigue = Literal["notice", "second_reviewer", "other_reviewer"]
 
 
 class PolicyError(DaemonError):
@@ -163,6 +165,15 @@ class Policy:
     # an unanswered critical review is notified again, escalated, after this long
     escalate_after_seconds: float = 120.0
     source: str = "<policy>"
+    # keeping the reviewer honest (issue 11, docs/reviewers.md): the share of reviews after
+    # which a test review (honeypot) is shown (0: never); an attention score under which an
+    # approve review needs a second reviewer; time on duty after which the overlay says so,
+    # and what then happens to that reviewer's approvals
+    honeypot_rate: float = 0.0
+    honeypot_kinds: frozenset[str] = frozenset({"displaced", "destructive", "amount", "replay"})
+    attention_threshold: float | None = None
+    duty_limit_hours: float = 4.0
+    on_fatigue: OnFatigue = "notice"
 
     def urgency(self, tier: Tier, rule: str | None = None) -> Urgency:
         """How a review of ``tier`` held by ``rule`` is notified: the rule's ``urgency``,

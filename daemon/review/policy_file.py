@@ -35,6 +35,7 @@ from daemon.review.policy import (
     REVIEW_TIERS,
     TIERS,
     MissingConfidence,
+    OnFatigue,
     Policy,
     PolicyError,
     Rule,
@@ -47,10 +48,12 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.t
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NAME_RULE = "needs a name of letters, digits, '-', '_' or '.' (at most 64)"
 _HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0,
-         "escalate_after_seconds": 86400.0}  # fmt: skip
+         "escalate_after_seconds": 86400.0, "honeypot_rate": 1.0, "attention_threshold": 100.0,
+         "duty_limit_hours": 24.0}  # fmt: skip
 _MAX_RATIONALE = 2_000  # DecisionRequest.rationale's own limit
 _APPROVED_TIERS = ("approve", "approve2")  # the tiers whose reviews a person approves
 _MAX_SHOWN = 10  # problems listed in one error; the rest are counted
+HoneypotKind = Literal["displaced", "destructive", "amount", "replay"]
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
@@ -85,6 +88,11 @@ class DefaultsFile(BaseModel):
         None, min_length=1
     )
     escalate_after_seconds: float | None = Field(None, gt=0, le=_HIGH["escalate_after_seconds"])
+    honeypot_rate: float | None = Field(None, gt=0, le=_HIGH["honeypot_rate"])
+    attention_threshold: float | None = Field(None, gt=0, le=_HIGH["attention_threshold"])
+    duty_limit_hours: float | None = Field(None, gt=0, le=_HIGH["duty_limit_hours"])
+    on_fatigue: OnFatigue | None = None
+    honeypot_kinds: Annotated[list[HoneypotKind], BeforeValidator(_listify), Field(min_length=1)] | None = None
 
     @field_validator("rationale_required")
     @classmethod
@@ -240,6 +248,8 @@ class PolicyFile(BaseModel):
             fields["rationale_required"] = frozenset(fields["rationale_required"])
         if "rationales" in fields:
             fields["rationales"] = tuple(fields["rationales"])
+        if "honeypot_kinds" in fields:
+            fields["honeypot_kinds"] = frozenset(fields["honeypot_kinds"])
         rules = tuple(r.rule(where.line("rule", i)) for i, r in enumerate(self.rule))
         return Policy(rules=rules, source=source, **fields)
 
@@ -358,6 +368,12 @@ class _Complaint:
         if field == "urgency":
             choices = get_args(Urgency)
             return f"unknown urgency {value} {_expected(str(self.value), choices)}"
+        if field == "honeypot_kinds":
+            choices = get_args(HoneypotKind)
+            return f"honeypot_kinds must list some of {', '.join(choices)}, not {value}"
+        if field == "on_fatigue":
+            choices = get_args(OnFatigue)
+            return f"unknown value {value} {_expected(str(self.value), choices)}"
         if field == "missing_confidence":
             choices = get_args(MissingConfidence)
             return f"unknown value {value} {_expected(str(self.value), choices)}"

@@ -44,6 +44,7 @@ from daemon.review.checks import (
     ReviewError,
     RoleRequired,
     UnknownReview,
+    check_box,
     check_edit,
     check_points,
     check_rationale,
@@ -69,6 +70,9 @@ _RESOLVED: dict[Verdict, ReviewStatus] = {
     "cancel": "cancelled",
 }  # fmt: skip
 
+ApprovalNeeds = Callable[[Review, Identity, str, float], int]
+"""Approvals a review needs when ``(review, who, name, now)`` approves it: at least
+``review.needed``; may raise :class:`RoleRequired` (:mod:`daemon.review.rotation`)."""
 Listener = Callable[[str, Review], None]
 """Called with ``("created" | "decided" | "expired", review)`` on the thread that made the
 change; ``decided`` includes the first approval of an ``approve2`` (still pending)."""
@@ -95,6 +99,8 @@ class ReviewQueue:
         self.frames_dir = Path(frames_dir)
         self.frames_dir.mkdir(parents=True, exist_ok=True)
         self.listeners: list[Listener] = []
+        self.clock: Callable[[], float] = time.time  # when decisions are made (tests: a fake)
+        self.approval_needs: ApprovalNeeds | None = None  # attention and fatigue (rotation)
         self._lock = threading.RLock()
         self._pending: dict[str, _Entry] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
@@ -232,7 +238,7 @@ class ReviewQueue:
         (404), :class:`RoleRequired` (403), :class:`ReviewConflict` /
         :class:`DuplicateApproval` (409) or :class:`BadDecision` (422).
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         who = by if by is not None else Identity(LOCAL, req.reviewer)
         if not who.local:  # a token's reviewer is who the token says, not who the body claims
             req = req.model_copy(update={"reviewer": who.name})
@@ -269,17 +275,24 @@ class ReviewQueue:
                     f"{req.reviewer} already approved review {review_id}; "
                     "the second approval must come from another reviewer"
                 )
+            if self.approval_needs is not None and review.tier != "grace":
+                needed = self.approval_needs(review, who, req.reviewer, now)
+                review = review.model_copy(update={"needed": max(review.needed, needed)})
             if len(approvers) + 1 < review.needed:
                 status = "pending"
+        if req.box is not None and (req.verdict != "correct" or len(req.points) != 1):
+            raise BadDecision("a drawn box goes with a correction to one point (not a drag, not another verdict)")
         if req.verdict == "correct":
             check_points(review, req.points)
+            if req.box is not None:
+                check_box(review, req.points[0], req.box)
         edited = check_edit(review, req.edited) if req.verdict == "edit" else None
         candidate, ranking, preferred = check_choice(review, req)
         decision = Decision(
             id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
             verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
             latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
-            points=req.points if req.verdict == "correct" else (),
+            points=req.points if req.verdict == "correct" else (), box=req.box,
             reviewer_id=who.id, roles=who.roles,
             candidate=candidate, ranking=ranking, preferred=preferred,
         )  # fmt: skip

@@ -58,6 +58,7 @@ def pair_rows(
                 "chosen_candidate": int(better), "rejected_candidate": int(worse),
                 "verdict": decision["verdict"], "tier": review["tier"], "rule": review["rule"],
                 "reviewer": decision["reviewer"], "rationale": decision.get("rationale") or "",
+                "takeover_id": "",
                 "created": review["created"], "decided": float(decision["at"]),
                 "agent_width": int(review["agent_size"][0]),
                 "agent_height": int(review["agent_size"][1]),

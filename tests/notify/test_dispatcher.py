@@ -133,3 +133,20 @@ def test_reviews_pending_at_start_are_notified() -> None:
             await d.close()
 
     asyncio.run(main())
+
+
+def test_a_missed_test_review_is_an_alert_on_the_desktop_and_the_webhook() -> None:
+    async def main() -> None:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        desk, hook = Desk(), Hook()
+        d = Dispatcher(hub, "http://127.0.0.1:9", desktop=desk, webhook=hook)
+        await d.start()
+        hub.publish({"type": "honeypot_missed", "review_id": "r1", "reviewer": "alice", "reviewer_id": "a1",
+                     "wrong": "moved", "summary": "That was a test, and it was approved"})  # fmt: skip
+        await until(lambda: bool(hook.posted))
+        assert desk.shown[0].urgency == "critical" and "alice" in desk.shown[0].summary
+        assert hook.posted[0]["event"] == "honeypot_missed" and hook.posted[0]["reviewer"] == "alice"
+        await d.close()
+
+    asyncio.run(main())

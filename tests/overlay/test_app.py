@@ -55,6 +55,10 @@ class FakeClient:
         self._check()
         self.seen_reports.append((review_id, moment))
 
+    def questions(self) -> list[Any]:
+        self._check()
+        return []
+
     def close(self) -> None:
         pass
 
