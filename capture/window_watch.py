@@ -46,6 +46,7 @@ class WindowWatch:
         self._cond = threading.Condition()
         self._query_lock = threading.Lock()
         self._ours: dict[int, bool] = {}  # top-level id -> is one of ours (cached per window)
+        self._ours_lock = threading.Lock()
         self._mapped: set[int] = set()  # top-levels of ours that are mapped now
         self.maps = 0  # how many times one of ours was mapped (each may have taken the focus)
         self._stop_r, self._stop_w = os.pipe()
@@ -86,6 +87,23 @@ class WindowWatch:
 
     def is_root(self, window: int) -> bool:
         return bool(window == self._query.screen().root.id)
+
+    def is_ours(self, window: int) -> bool:
+        """Whether top-level ``window`` is one of ours, asked now on the query connection
+        (cached per window): for a window whose MapNotify the watch thread may not have
+        handled yet (two connections, two threads: the order between them is not kept)."""
+        with self._ours_lock:
+            known = self._ours.get(window)
+        if known is not None:
+            return known
+        with self._query_lock:
+            try:
+                known = self._classify(self._query.create_resource_object("window", window))
+            except _GONE:
+                return False
+        with self._ours_lock:
+            self._ours[window] = known
+        return known
 
     def has_class(self, window: int) -> bool:
         """Whether ``window`` itself carries the class (a client window, not a frame)."""
@@ -140,17 +158,21 @@ class WindowWatch:
                 self._mapped.discard(ev.window.id)
                 self._cond.notify_all()
             if ev.type == X.DestroyNotify:
-                self._ours.pop(ev.window.id, None)
+                with self._ours_lock:
+                    self._ours.pop(ev.window.id, None)
         elif ev.type == X.ReparentNotify and ev.event == root:
             # a window manager framed a window (or let one go): classify the frame again
-            self._ours.pop(ev.parent.id, None)
-            self._ours.pop(ev.window.id, None)
+            with self._ours_lock:
+                self._ours.pop(ev.parent.id, None)
+                self._ours.pop(ev.window.id, None)
 
     def _is_ours(self, window: Any) -> bool:
-        known = self._ours.get(window.id)
+        with self._ours_lock:
+            known = self._ours.get(window.id)
         if known is None:
             known = self._classify(window)
-            self._ours[window.id] = known
+            with self._ours_lock:
+                self._ours[window.id] = known
         return known
 
     def _classify(self, window: Any) -> bool:

@@ -93,8 +93,8 @@ class OverlayClearance:
     """The overlay's windows on one X display, watched through the server itself.
 
     ``window_of`` is the input backend's "top-level window under this event's
-    pointer" (one XIQueryPointer round trip on the observer's own connection); it is
-    asked only while an overlay window is mapped, so the observer pays nothing otherwise.
+    pointer" (one XIQueryPointer round trip on the observer's own connection); the
+    intervention asks only while no action runs, so no agent primitive waits on it.
     """
 
     def __init__(
@@ -112,7 +112,15 @@ class OverlayClearance:
 
     def under(self, ev: InputEvent) -> bool:
         mapped = self._watch.mapped()
-        return bool(mapped) and self._window_of(ev) in mapped
+        window = self._window_of(ev)
+        if window is None:
+            return False
+        if window in mapped:
+            return True
+        # The person's hand may reach a toast whose MapNotify the watch thread has not
+        # handled yet (another connection, another thread): ask about that window itself
+        # (once per window: cached). Only the observer pays, and only while no action runs.
+        return self._watch.is_ours(window)
 
     def remember_focus(self) -> None:
         focus = self._watch.focus()

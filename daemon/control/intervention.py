@@ -157,9 +157,9 @@ class Intervention:
             self._tap(ev, True)
             return
         # Reaching for the overlay's own window (the grace toast's Cancel) is review input.
-        # Asked before the yield flag is set, which costs one round trip, and only while an
-        # overlay window is mapped and no action runs: no agent primitive can go out
-        # meanwhile, because send_guarded waits for the observer to finish this event.
+        # Asked before the yield flag is set, which costs one round trip, and only while no
+        # action runs: no agent primitive can go out meanwhile, because send_guarded waits
+        # for the observer to finish this event.
         on_overlay = (
             not self._reviews_open
             and ev.kind in (Kind.BUTTON_DOWN, Kind.MOTION)

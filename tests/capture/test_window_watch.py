@@ -121,3 +121,28 @@ def test_the_window_under_a_persons_pointer(
         backend.close()
         win.destroy()
         client.d.sync()
+
+
+def test_a_window_is_known_as_ours_before_the_watch_thread_sees_it_mapped(watch: WindowWatch, client: Client) -> None:
+    """The person's hand can reach a toast before the watch thread has handled its
+    MapNotify (two connections, two threads): asking about the window itself answers."""
+    ours, other = client.window(CLASS), client.window("someone-else")
+    ours.map()
+    other.map()
+    client.d.sync()
+    assert watch.is_ours(ours.id) is True  # whatever the watch thread has handled so far
+    assert watch.is_ours(other.id) is False
+    assert watch.is_ours(0x7FFFFFF) is False  # no such window
+
+
+def test_the_clearance_counts_a_toast_the_watch_has_not_handled_yet(xserver: str, client: Client) -> None:
+    from daemon.control.clearance import OverlayClearance
+
+    ours = client.window(CLASS)
+    clearance = OverlayClearance(xserver, lambda ev: ours.id, wm_class=CLASS)
+    try:
+        ev = InputEvent(kind=Kind.MOTION, code=0, origin=Origin.FOREIGN, time=0, received=0.0)
+        assert clearance._watch.mapped() == frozenset()  # not mapped at all: the watch knows nothing
+        assert clearance.under(ev) is True  # yet the window under the pointer is ours
+    finally:
+        clearance.close()
