@@ -31,6 +31,7 @@ from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
 from daemon.outcomes import Outcome, Review
+from daemon.recording import recorded
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store, outcome_for_storage
@@ -140,7 +141,9 @@ class Daemon:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
         self.arrivals.enter(p.id)
         try:
-            await asyncio.to_thread(self.store.record_action, p.id, dialect, action, None)
+            # on the loop, not through a worker thread: a small insert (~0.1 ms) costs less
+            # than the two wake-ups of a hop (docs/performance.md)
+            self.store.record_action(p.id, dialect, action, None)
         except BaseException:
             self.arrivals.leave(p.id)
             raise
@@ -173,6 +176,8 @@ class Daemon:
         self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None
     ) -> Outcome:
         answer = await judged
+        annotations = answer.annotations()
+        written = False  # the outcome recorded on the executor's thread (daemon.recording)
         state = self.runtime.intervention
         if isinstance(answer, Cleared) and answer.screen.action not in LOOK_KINDS and not (
             state.overlay.clear() or await asyncio.to_thread(state.overlay.wait_clear)
@@ -191,8 +196,10 @@ class Daemon:
                 # a person's approval outlives the agent's connection; nothing else does
                 cancel = abandoned if answer.review is None else None
                 future = self.runtime.submit(answer.screen, p.id, cancel)
+                future = recorded(self.store, future, p.id, dialect, ran, annotations)
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
                 outcome = await asyncio.wrap_future(future)
+                written = True
             finally:
                 self._run_once.discard(p.id)
         else:
@@ -201,10 +208,10 @@ class Daemon:
                 id=p.id, action=p.action.action, status=answer.status, detail=answer.detail,
                 control=self.runtime.intervention.state, space="agent",
             )  # fmt: skip
-        annotations = answer.annotations()
-        if annotations:
-            outcome = outcome.model_copy(update=annotations)
-        await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
+        if not written:
+            if annotations:
+                outcome = outcome.model_copy(update=annotations)
+            await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome
 
