@@ -30,13 +30,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import default_data_dir, read_token
+from daemon.cli.mcp_stdio import pipes
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
 from daemon.errors import ActionError, AuthError, DaemonError
 
@@ -216,10 +219,21 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
     return server
 
 
+async def _serve_stdio(server: MCPServer) -> None:
+    """The SDK's stdio server, on asyncio pipes where it can (daemon.cli.mcp_stdio)."""
+    low = getattr(server, "_lowlevel_server", None)
+    async with pipes() as streams:
+        if streams is None or low is None:
+            await server.run_stdio_async()
+            return
+        async with stdio_server(*streams) as (read, write):  # type: ignore[arg-type]
+            await low.run(read, write, low.create_initialization_options())
+
+
 def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
     """Serve MCP on stdin/stdout until the client closes it; returns the exit code."""
     try:
-        build_server(url, data_dir).run("stdio")
+        anyio.run(_serve_stdio, build_server(url, data_dir))
     except KeyboardInterrupt:
         return 130
     return 0
