@@ -30,6 +30,7 @@ from daemon.arrivals import Arrivals
 from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
+from daemon.orphans import settle_orphans
 from daemon.outcomes import Outcome, Review
 from daemon.recording import recorded
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
@@ -83,6 +84,10 @@ class Daemon:
         self.runtime.intervention.listeners.append(self._on_control)
         for p, answer in self.gate.adopt():
             self._spawn(self._settle(p, answer, "review"))
+        # what a killed daemon left running or pending, with no review to adopt it
+        settled = settle_orphans(self.store, self.runtime.intervention.state)
+        if settled:
+            log.warning("%d action(s) left unfinished by an earlier daemon: recorded interrupted", len(settled))
 
     async def close(self) -> None:
         for task in list(self._background):
