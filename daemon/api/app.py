@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import docs, routes_actions, routes_dialects, routes_reviews
+from daemon.api import docs, redact, routes_actions, routes_dialects, routes_reviews
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.one_write import OneWriteHttpToolsProtocol
@@ -174,6 +174,7 @@ def make_server(app: FastAPI, *, before_shutdown: Callable[[], None]) -> uvicorn
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
+    redact.install()  # no token in uvicorn's lines, at any log level
     config = uvicorn.Config(
         app,
         log_level="warning",

@@ -95,7 +95,8 @@ class RequestGuard:
     - a body larger than :data:`MAX_BODY` is refused (413) before it is read whole;
     - every body is read as JSON whatever its Content-Type says (``curl -d`` sends form
       encoding, and FastAPI would not even try to parse that); JSON nested too deeply to
-      parse is refused (422) instead of failing deep inside the parser.
+      parse is refused (422) instead of failing deep inside the parser, and so is a body
+      that is not UTF-8 (422 with the offending byte, where FastAPI would say 400).
     """
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
@@ -140,6 +141,17 @@ class RequestGuard:
             more = message.get("more_body", False)
             if len(body) > self.max_body:
                 await self._too_large(scope, receive, send)
+                return
+        if not body.isascii():
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                # FastAPI would answer 400 "There was an error parsing the body"
+                await error_response(
+                    422,
+                    f"the request body is not UTF-8 (byte 0x{body[exc.start]:02x} at offset "
+                    f"{exc.start}); send JSON encoded as UTF-8",
+                )(scope, receive, send)
                 return
         if _could_be_too_deep(body):
             try:
