@@ -180,11 +180,13 @@ def _hold_guard(display: str, runtime: Runtime, stack: ExitStack) -> str:
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.api.app import VERSION, create_app, make_server
+    from daemon.cli.memory import tune_malloc
     from daemon.control.runtime import Runtime
     from daemon.control.screenshots import ScreenGrabber
     from daemon.service import Daemon
     from daemon.store import Store
 
+    tune_malloc()  # frames' buffers go back to the system once freed (daemon/cli/memory.py)
     policy = _policy(args.policy)
     with ExitStack() as stack:
         display = stack.enter_context(_opened_display(args))
