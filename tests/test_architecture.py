@@ -25,7 +25,7 @@ ROOMS: dict[str, set[str]] = {
     "cli": {"api", "service", "control", "review", "adapters", "shadow", "report"},
 }
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "reviewers", "auth", "events",
-        "client", "address", "arrivals", "outcomes", "recording", "orphans"}  # fmt: skip
+        "client", "address", "arrivals", "outcomes", "recording", "orphans", "http11"}  # fmt: skip
 
 
 def _module(path: Path) -> str:
