@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -232,8 +233,13 @@ async def _serve_stdio(server: MCPServer) -> None:
 
 def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
     """Serve MCP on stdin/stdout until the client closes it; returns the exit code."""
+    server = build_server(url, data_dir)
+    # the SDK logs INFO through rich to stderr, and httpx logs every request at INFO: a
+    # table rendered for each tool call was half of the proxy's time (and noise in the
+    # MCP client's log); requests that fail still say so in their result
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        anyio.run(_serve_stdio, build_server(url, data_dir))
+        anyio.run(_serve_stdio, server)
     except KeyboardInterrupt:
         return 130
     return 0
