@@ -10,7 +10,8 @@ timeouts, errors): a failure is raised as the httpx error it stands for, so
 
 A kept connection the daemon has closed meanwhile (uvicorn drops idle ones after 5 s)
 is noticed before a request is written on it (readable with nothing to read), and a new
-one is opened: a request is never written twice.
+one is opened: a request is never written twice. A request made while another is in
+flight (a long-poll for a review, and the decision) gets a connection of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
+import threading
 from typing import Any
 
 import httpx
@@ -69,79 +71,44 @@ class _Head:
         self.length = length
 
 
-class HTTP11Transport(httpx.BaseTransport):
-    """Synchronous; one connection at a time (a :class:`daemon.client.Client` is one agent)."""
+class _Connection:
+    """One kept socket and what has been read past the last response."""
 
-    def __init__(self) -> None:
-        self._sock: socket.socket | None = None
-        self._where: tuple[str, int] | None = None
-        self._buf = b""
+    def __init__(self, sock: socket.socket, where: tuple[str, int]) -> None:
+        self.sock, self.where, self.buf = sock, where, b""
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        connect_timeout, read_timeout = _timeouts(request)
-        sock = self._connection(request, connect_timeout)
-        try:
-            sock.settimeout(read_timeout)
-            sock.sendall(_head_of(request, body) + body)
-            head = _Head(self._until(b"\r\n\r\n", request))
-            content = self._body(head, request)
-        except TimeoutError as exc:
-            self.close()
-            raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from exc
-        except OSError as exc:
-            self.close()
-            raise httpx.ReadError(str(exc), request=request) from exc
-        except httpx.HTTPError:
-            self.close()
-            raise
-        if head.close:
-            self.close()
-        return httpx.Response(head.status, headers=head.headers, content=content, request=request)
-
-    def _connection(self, request: httpx.Request, timeout: float | None) -> socket.socket:
-        where = (request.url.host, request.url.port or 80)
-        if self._sock is not None and (where != self._where or self._stale(self._sock)):
-            self.close()
-        if self._sock is None:
-            try:
-                sock = socket.create_connection(where, timeout=timeout)
-            except TimeoutError as exc:
-                raise httpx.ConnectTimeout(f"connecting to {where}: timed out", request=request) from exc
-            except OSError as exc:
-                raise httpx.ConnectError(f"connecting to {where}: {exc}", request=request) from exc
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._sock, self._where, self._buf = sock, where, b""
-        return self._sock
-
-    def _stale(self, sock: socket.socket) -> bool:
+    def stale(self) -> bool:
         """Readable while idle: the daemon closed it (or sent what nobody asked for)."""
-        return bool(self._buf) or bool(select.select([sock], [], [], 0)[0])
+        return bool(self.buf) or bool(select.select([self.sock], [], [], 0)[0])
+
+    def exchange(self, request: httpx.Request, data: bytes) -> tuple[_Head, bytes]:
+        self.sock.sendall(data)
+        head = _Head(self._until(b"\r\n\r\n", request))
+        return head, self._body(head, request)
 
     def _recv(self, request: httpx.Request) -> bytes:
-        assert self._sock is not None
-        data = self._sock.recv(1 << 18)
+        data = self.sock.recv(1 << 18)
         if not data:
             raise httpx.RemoteProtocolError("the daemon closed the connection", request=request)
         return data
 
     def _until(self, mark: bytes, request: httpx.Request) -> bytes:
-        while (at := self._buf.find(mark)) < 0:
-            if len(self._buf) > _HEAD_LIMIT:
+        while (at := self.buf.find(mark)) < 0:
+            if len(self.buf) > _HEAD_LIMIT:
                 raise httpx.RemoteProtocolError("response headers too long", request=request)
-            self._buf += self._recv(request)
-        found, self._buf = self._buf[:at], self._buf[at + len(mark) :]
+            self.buf += self._recv(request)
+        found, self.buf = self.buf[:at], self.buf[at + len(mark) :]
         return found
 
     def _exactly(self, n: int, request: httpx.Request) -> bytes:
-        parts, have = [self._buf[:n]], len(self._buf[:n])
-        self._buf = self._buf[n:]
+        parts, have = [self.buf[:n]], len(self.buf[:n])
+        self.buf = self.buf[n:]
         while have < n:
             data = self._recv(request)
             take = data[: n - have]
             parts.append(take)
             have += len(take)
-            self._buf = data[len(take) :]
+            self.buf = data[len(take) :]
         return b"".join(parts)
 
     def _body(self, head: _Head, request: httpx.Request) -> bytes:
@@ -154,97 +121,143 @@ class HTTP11Transport(httpx.BaseTransport):
             return b"".join(chunks)
         if head.length is None:  # read to the end (and the connection ends with it)
             head.close = True
-            rest = [self._buf]
-            self._buf = b""
-            assert self._sock is not None
-            while data := self._sock.recv(1 << 18):
+            rest = [self.buf]
+            self.buf = b""
+            while data := self.sock.recv(1 << 18):
                 rest.append(data)
             return b"".join(rest)
         return self._exactly(head.length, request)
 
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-        self._sock, self._buf = None, b""
 
-
-class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
-    """The same for asyncio (the MCP proxy); one request at a time, others wait their turn."""
+class HTTP11Transport(httpx.BaseTransport):
+    """Synchronous. Usually one connection; a request made while another is in flight
+    (a long-poll on another thread) gets one of its own, kept for later too."""
 
     def __init__(self) -> None:
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._where: tuple[str, int] | None = None
-        self._lock: asyncio.Lock | None = None
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            return await self._exchange(request)
-
-    async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
         connect_timeout, read_timeout = _timeouts(request)
-        reader, writer = await self._connection(request, connect_timeout)
+        conn = self._connection(request, connect_timeout)
         try:
-            writer.write(_head_of(request, body) + body)
-            head, content = await asyncio.wait_for(self._sent(writer, reader, request), read_timeout)
+            conn.sock.settimeout(read_timeout)
+            head, content = conn.exchange(request, _head_of(request, body) + body)
         except TimeoutError as exc:
-            await self.aclose()
+            conn.sock.close()
             raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from exc
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            await self.aclose()
-            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-        except httpx.HTTPError:
-            await self.aclose()
+        except OSError as exc:
+            conn.sock.close()
+            raise httpx.ReadError(str(exc), request=request) from exc
+        except BaseException:
+            conn.sock.close()
             raise
         if head.close:
-            await self.aclose()
+            conn.sock.close()
+        else:
+            with self._lock:
+                self._idle.append(conn)
         return httpx.Response(head.status, headers=head.headers, content=content, request=request)
 
-    async def _connection(
-        self, request: httpx.Request, timeout: float | None
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    def _connection(self, request: httpx.Request, timeout: float | None) -> _Connection:
         where = (request.url.host, request.url.port or 80)
-        reader, writer = self._reader, self._writer
-        if reader is not None and writer is not None and (
-            where != self._where or writer.is_closing() or reader.at_eof()
-        ):
-            await self.aclose()
-            reader = writer = None
-        if reader is None or writer is None:
-            try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(*where, limit=_HEAD_LIMIT * 4), timeout
-                )
-            except TimeoutError as exc:
-                raise httpx.ConnectTimeout(f"connecting to {where}: timed out", request=request) from exc
-            except OSError as exc:
-                raise httpx.ConnectError(f"connecting to {where}: {exc}", request=request) from exc
-            self._reader, self._writer, self._where = reader, writer, where
-        assert reader is not None and writer is not None
-        return reader, writer
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            if conn.where == where and not conn.stale():
+                return conn
+            conn.sock.close()
+        try:
+            sock = socket.create_connection(where, timeout=timeout)
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(f"connecting to {where}: timed out", request=request) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(f"connecting to {where}: {exc}", request=request) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _Connection(sock, where)
 
-    async def _sent(
-        self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader, request: httpx.Request
-    ) -> tuple[_Head, bytes]:
-        await writer.drain()
-        raw = await reader.readuntil(b"\r\n\r\n")
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.sock.close()
+
+
+class _AsyncConnection:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: tuple[str, int]
+    ) -> None:
+        self.reader, self.writer, self.where = reader, writer, where
+
+    def stale(self) -> bool:
+        return self.writer.is_closing() or self.reader.at_eof()
+
+    async def exchange(self, data: bytes) -> tuple[_Head, bytes]:
+        self.writer.write(data)
+        await self.writer.drain()
+        raw = await self.reader.readuntil(b"\r\n\r\n")
         head = _Head(raw[:-4])
         if head.chunked:
             chunks = []
-            while size := int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16):
-                chunks.append(await reader.readexactly(size))
-                await reader.readexactly(2)
-            await reader.readuntil(b"\r\n")
+            while size := int((await self.reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16):
+                chunks.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            await self.reader.readuntil(b"\r\n")
             return head, b"".join(chunks)
         if head.length is None:
             head.close = True
-            return head, await reader.read()
-        return head, await reader.readexactly(head.length)
+            return head, await self.reader.read()
+        return head, await self.reader.readexactly(head.length)
+
+
+class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
+    """The same for asyncio (the MCP proxy): a connection per request in flight, kept."""
+
+    def __init__(self) -> None:
+        self._idle: list[_AsyncConnection] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        connect_timeout, read_timeout = _timeouts(request)
+        conn = await self._connection(request, connect_timeout)
+        try:
+            head, content = await asyncio.wait_for(conn.exchange(_head_of(request, body) + body), read_timeout)
+        except TimeoutError as exc:
+            conn.writer.close()
+            raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from exc
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            conn.writer.close()
+            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+        except BaseException:
+            conn.writer.close()
+            raise
+        if head.close:
+            conn.writer.close()
+        else:
+            self._idle.append(conn)
+        return httpx.Response(head.status, headers=head.headers, content=content, request=request)
+
+    async def _connection(self, request: httpx.Request, timeout: float | None) -> _AsyncConnection:
+        where = (request.url.host, request.url.port or 80)
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.where == where and not conn.stale():
+                return conn
+            conn.writer.close()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*where, limit=_HEAD_LIMIT * 4), timeout
+            )
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout(f"connecting to {where}: timed out", request=request) from exc
+        except OSError as exc:
+            raise httpx.ConnectError(f"connecting to {where}: {exc}", request=request) from exc
+        return _AsyncConnection(reader, writer, where)
 
     async def aclose(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.writer.close()
