@@ -45,8 +45,8 @@ TOKEN = "fuzz-token-0123456789"
 # schemathesis's coverage phase (every property given each wrong type, boundaries,
 # missing and extra fields) does, and finds that bug when it is put back
 # (docs/hardening.md). Stateful: sequences of up to STEPS calls.
-EXAMPLES = int(os.environ.get("DRIVERSEAT_FUZZ_EXAMPLES", "30"))
-SEQUENCES = int(os.environ.get("DRIVERSEAT_FUZZ_SEQUENCES", "40"))
+EXAMPLES = int(os.environ.get("DRIVERSEAT_FUZZ_EXAMPLES", "50"))
+SEQUENCES = int(os.environ.get("DRIVERSEAT_FUZZ_SEQUENCES", "60"))
 STEPS = 6
 CALL_TIMEOUT = 20.0  # seconds: a call that takes longer is a hang, and fails the test
 REPORT = os.environ.get("DRIVERSEAT_FUZZ_REPORT")
