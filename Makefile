@@ -4,12 +4,16 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+# on a machine without a display, `make run` serves the desktop to a browser (/view);
+# `make run VIEW=` turns that off
+VIEW ?= --view
 PYTEST_ARGS ?=
 
 .PHONY: help run test deps bench lint mutate clean
 
 help:
 	@echo "make run    start the daemon on \$$DISPLAY, or on a virtual display it starts itself"
+	@echo "           (then with the live view: \`driverseat view\` prints the page's address)"
 	@echo "make test   install what is missing and run the whole test suite (starts its own Xvfb)"
 	@echo "make bench  run the benchmarks (each prints one JSON line)"
 	@echo "make lint   ruff + mypy"
@@ -20,7 +24,7 @@ deps:
 
 run: deps
 	@if [ -z "$$DISPLAY" ]; then \
-	  exec $(PY) -m daemon.cli serve --virtual-display 1920x1080 $(ARGS); \
+	  exec $(PY) -m daemon.cli serve --virtual-display 1920x1080 $(VIEW) $(ARGS); \
 	else \
 	  exec $(PY) -m daemon.cli serve $(ARGS); \
 	fi
@@ -35,8 +39,11 @@ bench: deps
 	$(PY) bench/locate.py
 	$(PY) bench/a11y_lookup.py
 	$(PY) bench/overlay_latency.py
+	$(PY) bench/question_latency.py
 	$(PY) bench/fuzz_api.py --examples 300
 	$(PY) bench/record.py
+	$(PY) bench/dialect_answer.py
+	$(PY) bench/liveview.py
 
 lint: deps
 	$(VENV)/bin/python -m pip install -q ruff mypy

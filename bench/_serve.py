@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,13 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def served(data: Path, size: str = "1920x1080") -> Iterator[str]:
-    """``driverseat serve --virtual-display SIZE --policy off`` on a free port; yields its URL
-    once healthy (the token is in ``data``)."""
+def served(data: Path, size: str = "1920x1080", extra: Sequence[str] = ()) -> Iterator[str]:
+    """``driverseat serve --virtual-display SIZE --policy off`` (and ``extra`` options) on a
+    free port; yields its URL once healthy (the token is in ``data``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "DRIVERSEAT_DATA_DIR", "DRIVERSEAT_URL")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", size,
-         "--port", "0", "--policy", "off", "--no-overlay", "--data-dir", str(data)],
+         "--port", "0", "--policy", "off", "--no-overlay", "--data-dir", str(data), *extra],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     lines = StderrLines(proc)

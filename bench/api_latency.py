@@ -123,7 +123,7 @@ def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> di
 
     async def run() -> dict[str, Any]:
         out = {}
-        with open(os.devnull, "w") as err:
+        with open(os.devnull, "w") as err:  # noqa: ASYNC230 - opening /dev/null never blocks
             async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as s:
                 await s.initialize()
                 await s.call_tool("state", {})

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from capture.xvfb import VirtualDisplay  # noqa: E402
-from tests.e2e.test_review_loop_x11 import POLICY, Daemon, overlay_window, pending, poll  # noqa: E402
+from capture.xvfb import VirtualDisplay
+from tests.e2e.test_review_loop_x11 import POLICY, Daemon, overlay_window, pending, poll
 
 
 def main(argv: list[str] | None = None) -> int:

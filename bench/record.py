@@ -13,7 +13,12 @@ runs ``driverseat record`` as a child process, measured from /proc:
   every 10 s (first sample after 10 s, the warm-up), ``storage_mb_per_min`` = frames +
   database growth per minute.
 
-Not measured here: the latency to ``WS /v1/events`` (the commentary stream is not built).
+- latency to ``WS /v1/events``: ``driverseat serve --shadow`` on the same display, a
+  subscriber, the person pressing ctrl+s (--trials times): from the key's XTest send
+  (synced) to the ``shadow_action`` message's arrival (``ws_latency_ms``); and for clicks,
+  from the release, which includes the double-click time the merger must wait to know a
+  single click (``ws_click_latency_ms``).
+
 Prints one JSON line. Not a test: no assertions.
 """
 
@@ -180,11 +185,65 @@ def ordinary(
     }
 
 
+def ws_latency(name: str, h: SimulatedHuman, data: Path, trials: int) -> dict[str, object]:
+    import statistics
+
+    from websockets.sync.client import connect
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli", "serve", "--display", name, "--port", "0", "--policy", "off",
+         "--no-overlay", "--data-dir", str(data), "--shadow", "latency", "--resume-after", "0.2"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    url = ""
+    for line in proc.stderr:
+        if m := re.search(r"API: +(http://\S+)", line):
+            url = m.group(1)
+        if line.startswith("shadowing:"):
+            break
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    token = (data / "token").read_text().strip()
+    keys: list[float] = []
+    clicks: list[float] = []
+    try:
+        with connect(url.replace("http", "ws", 1) + f"/v1/events?token={token}") as ws:
+
+            def wait_for(kind: str) -> float:
+                while True:
+                    msg = json.loads(ws.recv(timeout=10))
+                    if msg["type"] == "shadow_action" and msg["action"]["action"] == kind:
+                        return time.perf_counter()
+
+            for i in range(trials):
+                h.key_down("Control_L")
+                t0 = h.key_down("s")
+                h.key_up("s")
+                h.key_up("Control_L")
+                keys.append((wait_for("key") - t0) * 1000)
+                h.move(300 + 40 * (i % 20), 300 + 20 * (i % 20))
+                h.press(1)
+                t0 = h.release(1)
+                clicks.append((wait_for("click") - t0) * 1000)
+                time.sleep(0.3)  # the person looks before the next action
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    def spread(xs: list[float]) -> dict[str, float]:
+        s = sorted(xs)
+        return {"median": round(statistics.median(s), 1), "p90": round(s[int(0.9 * (len(s) - 1))], 1),
+                "max": round(s[-1], 1)}  # fmt: skip
+
+    return {"trials": trials, "ws_latency_ms": spread(keys), "ws_click_latency_ms": spread(clicks)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--burst", type=int, default=5000)
     p.add_argument("--seconds", type=float, default=120.0)
     p.add_argument("--think", type=float, default=1.5, help="seconds between actions")
+    p.add_argument("--trials", type=int, default=30, help="actions timed to WS /v1/events")
     args = p.parse_args()
     with VirtualDisplay(1920, 1080) as vd, tempfile.TemporaryDirectory() as tmp:
         keep = display.Display(vd.name)
@@ -192,11 +251,15 @@ def main() -> None:
         canvas = Canvas(vd.name)
         burst = throughput(vd.name, h, Path(tmp) / "burst", args.burst)
         use = ordinary(vd.name, h, canvas, Path(tmp) / "ordinary", args.seconds, args.think)
+        (Path(tmp) / "latency").mkdir()
+        latency = ws_latency(vd.name, h, Path(tmp) / "latency", args.trials)
         h.close()
         keep.close()
     print(json.dumps({
         "bench": "record", "screen": "1920x1080", "throughput": burst, "ordinary_use": use,
-        "goal": {"rate_per_s": 500, "dropped": 0, "cpu_share": 0.10, "storage_mb_per_min": 3.0},
+        "events_ws": latency,
+        "goal": {"rate_per_s": 500, "dropped": 0, "cpu_share": 0.10, "storage_mb_per_min": 3.0,
+                 "rss_growth_mb": 0, "ws_latency_ms": 50},
     }))  # fmt: skip
 
 

@@ -39,7 +39,7 @@ from tests.x11.human import SimulatedHuman
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def log(msg: str) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from capture._layout import _PHRASE_GAP, _is_text, bar_cell, field_beside, row_at, row_cell
 from capture.errors import CaptureError
 
 __all__ = ["Box", "annotate", "crop_around", "locate"]
@@ -78,6 +79,9 @@ _NEAR = 6  # ink this close to the point counts as under it
 _FAR = 14  # on open background, ink this close is still taken
 _WORD_GAP = 0.25  # glyphs/words closer than this x line height belong to one label
 _HUG_H = 3.5  # a button/tag is at most this many times its content's height
+_ROWS = True  # a text line in a list is its row's cell
+_FORM = True  # a label beside a field is as tall as the field
+_BAR = True  # items in bars (menus, tool bars, tabs, rows) span the band
 _EDGE = True  # text/icons: prefer the outline of dilated Canny edges (tighter on glyphs)
 _THIN = 5  # ink no thicker than this is a line or bar, not text
 _SPECK = 6  # ink blobs smaller than this (px) never join a group
@@ -178,8 +182,9 @@ class _Window:
             return 0
         return int(patch[ys[j], xs[j]])
 
-    def group(self, seed: int) -> tuple[int, int, int, int]:
-        """Grow an ink blob along its text line: glyphs into words, words into a label."""
+    def group(self, seed: int, word_gap: float = _WORD_GAP) -> tuple[int, int, int, int]:
+        """Grow an ink blob along its text line: glyphs into words, words into a label
+        (``word_gap``: the widest gap joined, in line heights)."""
         st = self.istats
         gx0, gy0, gx1, gy1 = self.ibox(seed)
         line_h = gy1 - gy0 - 2  # the gradient widens every blob by 1 px each side
@@ -200,7 +205,7 @@ class _Window:
             ok = (
                 ~used
                 & (ov >= 0.5 * np.minimum(hh, gy1 - gy0))
-                & (gap <= max(1.0, _WORD_GAP * lh))
+                & (gap <= max(1.0, word_gap * lh))
                 & (hh <= 1.6 * lh + 2)
                 & ((hh >= 0.4 * lh) | (lh <= 40))
             )
@@ -271,11 +276,6 @@ class _Window:
         return s if centred or tight else None
 
 
-def _is_text(b: tuple[int, int, int, int]) -> bool:
-    w, h = b[2] - b[0], b[3] - b[1]
-    return h <= 40 and (w >= 1.5 * h or w <= 40)
-
-
 def _is_icon(b: tuple[int, int, int, int]) -> bool:
     """A small, roughly square glyph: an icon, whose hit area is a larger square."""
     w, h = b[2] - b[0], b[3] - b[1]
@@ -331,8 +331,13 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
     if seed:
         g = win.group(seed)
         s = win.hugging_surface(g)
+        cell = bar_cell(win, g) if s is None and _BAR else None
+        if cell is None and s is None and _ROWS and _is_text(g):
+            cell = row_cell(win, win.group(seed, _PHRASE_GAP))
         if s is not None:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
+        elif cell is not None:
+            b = cell
         elif _is_icon(g) and win.blobs(g) <= _ICON_BLOBS:
             side = max(g[2] - g[0], g[3] - g[1])
             pad = min(round(_ICON_PAD * side / 2), win.free_margin(g, side) // 2)
@@ -346,12 +351,18 @@ def locate(image: np.ndarray, x: int, y: int) -> Box:
             # an outline strictly inside the ink group is a hole (the inside of an icon)
             hole = e is not None and e[0] > g[0] and e[1] > g[1] and e[2] < g[2] and e[3] < g[3]
             b = e if e is not None and not hole else _pad(g)
+            field = field_beside(win, g) if _FORM else None
+            if field is not None:  # a form's label: as tall as the field it names
+                b = (min(b[0], g[0] - 1), field[1], max(b[2], g[2] + 1), field[3])
         else:
             b = _pad(g)
     else:
         lab = int(win.slab[py, px])
         s = win.sbox(lab)
-        if win.bounded(s) and s[2] - s[0] < win.w - 2 and s[3] - s[1] < win.h - 2:
+        row = row_at(win, px, py, lab) if _ROWS else None
+        if row is not None:
+            b = row
+        elif win.bounded(s) and s[2] - s[0] < win.w - 2 and s[3] - s[1] < win.h - 2:
             b = (s[0] - 1, s[1] - 1, s[2] + 1, s[3] + 1)
         else:
             seed = win.nearest_ink(px, py, _FAR)

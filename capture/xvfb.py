@@ -33,10 +33,16 @@ class VirtualDisplay(Closing):
         *,
         extra_args: tuple[str, ...] = (),
         timeout: float = 10.0,
+        own_session: bool = False,
     ) -> None:
         self.width, self.height, self.depth = width, height, depth
         self.extra_args = extra_args
         self.timeout = timeout
+        # a session of its own: a Ctrl+C in the terminal, which reaches the whole process
+        # group, stops the owner, who stops the display last (in the group, the display
+        # died first and the owner's cleanup met closed connections). Off for tests: a
+        # run killed by `timeout` (a signal to the group) must not leave Xvfb behind.
+        self.own_session = own_session
         self.name = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -54,8 +60,9 @@ class VirtualDisplay(Closing):
             "-nolisten", "tcp", "-noreset", *self.extra_args,
         ]  # fmt: skip
         self._proc = subprocess.Popen(
-            cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+            cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=self.own_session,
+        )  # fmt: skip
         os.close(write_fd)
         number = self._read_display_number(read_fd)
         self.name = f":{number}"

@@ -36,7 +36,7 @@ wait longer poll again."""
 def _a_number(value: Any) -> Any:
     """JSON numbers only: ``true`` is not 1 and ``"5"`` is not 5 (pydantic's lax mode takes both)."""
     if isinstance(value, bool | str | bytes):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
     return value
 
 
@@ -46,11 +46,12 @@ Num = Annotated[float, BeforeValidator(_a_number)]
 """A number from JSON: never a bool or a string."""
 Point = tuple[Int, Int]
 
-Button = Literal["left", "right", "middle"]
+Button = Literal["left", "right", "middle", "back", "forward"]
 # The wire names of capture.coords.Space that actions and outcomes use (a widget point
 # never crosses the wire).
 SpaceName = Literal["agent", "screen"]
-BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3}
+# X11 numbers 8 and 9 for a mouse's side buttons: browsers read them as Back and Forward
+BUTTONS: dict[str, int] = {"left": 1, "middle": 2, "right": 3, "back": 8, "forward": 9}
 
 
 class ActionBase(BaseModel):

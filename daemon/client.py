@@ -20,6 +20,7 @@ between calls.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -36,6 +37,7 @@ from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
 from daemon.http11 import AsyncHTTP11Transport, HTTP11Transport
 from daemon.outcomes import DecisionRequest, Outcome, Review
+from daemon.question import AnswerRequest, Question, QuestionRequest
 
 __all__ = ["DEFAULT_URL", "AsyncClient", "Client", "ClientError", "NotRunning"]
 
@@ -47,6 +49,9 @@ HEALTH_TIMEOUT = httpx.Timeout(2.0)
 MAX_WAIT = MAX_LONG_POLL  # the longest long-poll the daemon holds; a longer wait takes several
 
 T = TypeVar("T")
+# a shadow_action message and its frame (PNG) -> (the action the agent would have sent, its
+# words), or None for no comment
+Predict = Callable[[dict[str, Any], bytes], "tuple[BaseModel | dict[str, Any] | None, str] | None"]
 
 
 class ClientError(DaemonError):
@@ -121,7 +126,9 @@ def _dict_of(call: _Call) -> _Exchange[dict[str, Any]]:
 
 
 def _anthropic(tool_input: dict[str, Any]) -> _Exchange[dict[str, Any]]:
-    return (yield from _dict_of(_Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT)))
+    # with driverseat's envelope: the record's id and status, and the refusal's sentence
+    call = _Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT, {"envelope": 1})
+    return (yield from _dict_of(call))
 
 
 def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:
@@ -159,9 +166,88 @@ def _review_screenshot(review_id: str) -> _Exchange[bytes]:
     return resp.content
 
 
+def _element_under(review_id: str, x: int, y: int) -> _Exchange[dict[str, Any]]:
+    return (yield from _dict_of(_Call("GET", _review_path(review_id, "/element"), params={"x": x, "y": y})))
+
+
 def _decide(review_id: str, req: DecisionRequest | dict[str, Any]) -> _Exchange[Review]:
     data = yield from _json_of(_Call("POST", _review_path(review_id, "/decision"), _body(req)))
     return Review.model_validate(data)
+
+
+def _commentary(
+    action_id: str, predicted: BaseModel | dict[str, Any] | None, words: str, agent: str
+) -> _Exchange[dict[str, Any]]:
+    body: dict[str, Any] = {"action_id": action_id, "words": words, "agent": agent}
+    if predicted is not None:
+        body["predicted"] = _body(predicted)
+    return (yield from _dict_of(_Call("POST", "/v1/shadow/commentary", body)))
+
+
+def _frame(path: str) -> _Exchange[bytes]:
+    resp = yield _Call("GET", path)
+    if resp.status_code != 200:
+        _check(resp)
+    return resp.content
+
+
+def _seen(review_id: str, moment: str) -> _Exchange[Review]:
+    data = yield from _json_of(_Call("POST", _review_path(review_id, "/seen"), {"moment": moment}))
+    return Review.model_validate(data)
+
+
+def _question_path(question_id: str, tail: str = "") -> str:
+    return f"/v1/questions/{quote(question_id, safe='')}{tail}"
+
+
+def _question(
+    question_id: str, wait: float, clock: Callable[[], float] = time.monotonic
+) -> _Exchange[Question]:
+    """Long-polls of at most :data:`MAX_WAIT` until the question is answered or ``wait`` ends."""
+    deadline = clock() + wait
+    while True:
+        left = deadline - clock()
+        params, timeout = _poll(left)
+        data = yield from _json_of(_Call("GET", _question_path(question_id), None, timeout, params))
+        found = Question.model_validate(data)
+        if found.status != "pending" or left <= MAX_WAIT:
+            return found
+
+
+def _ask(
+    req: QuestionRequest | dict[str, Any], wait: float | None, clock: Callable[[], float] = time.monotonic
+) -> _Exchange[Question]:
+    """Ask, then long-poll until the person answers or the question expires (``wait``
+    None: as long as the question may wait)."""
+    body = _body(req)
+    data = yield from _json_of(_Call("POST", "/v1/questions", body))
+    q = Question.model_validate(data)
+    if q.status != "pending":
+        return q
+    left = q.expires - q.created + 1.0 if wait is None else wait
+    return (yield from _question(q.id, left, clock))
+
+
+def _questions() -> _Exchange[list[Question]]:
+    data = yield from _json_of(_Call("GET", "/v1/questions"))
+    return [Question.model_validate(q) for q in data]
+
+
+def _question_screenshot(question_id: str) -> _Exchange[bytes]:
+    resp = yield _Call("GET", _question_path(question_id, "/screenshot"))
+    if resp.status_code != 200:
+        _check(resp)
+    return resp.content
+
+
+def _question_seen(question_id: str, moment: str) -> _Exchange[Question]:
+    data = yield from _json_of(_Call("POST", _question_path(question_id, "/seen"), {"moment": moment}))
+    return Question.model_validate(data)
+
+
+def _answer(question_id: str, req: AnswerRequest | dict[str, Any]) -> _Exchange[Question]:
+    data = yield from _json_of(_Call("POST", _question_path(question_id, "/answer"), _body(req)))
+    return Question.model_validate(data)
 
 
 def _healthy() -> _Exchange[bool]:
@@ -303,14 +389,102 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         """The review's frozen frame: PNG bytes, screen pixels of its ``screen_rect``."""
         return self._run(_review_screenshot(review_id))
 
+    def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        """What a correction at screen point (x, y) of a pending review would name:
+        ``source``, ``box`` (screen), ``agent_box``, ``role``, ``name``, ``label``."""
+        return self._run(_element_under(review_id, x, y))
+
     def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         """Post a decision; returns the review after it (``status`` still ``pending`` after
         the first of two approvals)."""
         return self._run(_decide(review_id, req))
 
+    def seen(self, review_id: str, moment: str) -> Review:
+        """Report that the overlay showed a review (``"shown"``) or that the person first
+        turned to it (``"looked"``); the review's ``timing`` after it."""
+        return self._run(_seen(review_id, moment))
+
+    # -- questions (the agent asks the person; the overlay answers) -----------------------
+    def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
+        """Ask the person (``{"question": ..., "options": [{"text": ...}, ...], ...}``) and
+        wait for the answer, at most ``wait`` s (default: the question's own timeout).
+        The answer is ``.answer`` (None if it expired: ``.status`` says so)."""
+        return self._run(_ask(question, wait))
+
+    def question(self, question_id: str, wait: float = 0) -> Question:
+        """One question; with ``wait`` it returns as soon as it is answered or expires."""
+        return self._run(_question(question_id, wait))
+
+    def questions(self) -> list[Question]:
+        """Every pending question, oldest first."""
+        return self._run(_questions())
+
+    def question_screenshot(self, question_id: str) -> bytes:
+        """The question's frozen frame: PNG bytes, screen pixels of its ``screen_rect``."""
+        return self._run(_question_screenshot(question_id))
+
+    def answer(self, question_id: str, req: AnswerRequest | dict[str, Any]) -> Question:
+        """Answer a question (the overlay's side); returns the question after it."""
+        return self._run(_answer(question_id, req))
+
+    def question_seen(self, question_id: str, moment: str) -> Question:
+        """Report that the overlay showed a question (``"shown"``) or that the person
+        first turned to it (``"looked"``)."""
+        return self._run(_question_seen(question_id, moment))
+
     def healthy(self) -> bool:
         """True if a daemon answers ``/healthz`` (no token needed)."""
         return self._run(_healthy())
+
+    # -- shadowing (the agent watching the person) ----------------------------------------------
+    def comment(
+        self,
+        action_id: str,
+        predicted: BaseModel | dict[str, Any] | None = None,
+        words: str = "",
+        agent: str = "agent",
+    ) -> dict[str, Any]:
+        """Post what the agent would have done instead of the person's action ``action_id``
+        (``POST /v1/shadow/commentary``); returns the stored comment, ``agrees`` scored."""
+        return self._run(_commentary(action_id, predicted, words, agent))
+
+    def frame(self, path: str) -> bytes:
+        """A recorded frame (PNG bytes) by the path a ``shadow_action`` names."""
+        return self._run(_frame(path))
+
+    def shadow(self, predict: Predict, *, agent: str = "agent", limit: int | None = None,
+               stop: Callable[[], bool] = lambda: False) -> int:
+        """Watch the person and comment: for each ``shadow_action`` on ``WS /v1/events``,
+        call ``predict(message, frame_png)`` and post what it returns, ``(action, words)``
+        (None: no comment). Returns the number posted, after ``limit`` of them or once
+        ``stop()`` is true (checked at least every second).
+
+        ``action`` is what the agent would have sent, in the frame's pixels unless it says
+        otherwise (``"space": "screen"`` is added when it names no space).
+        """
+        from websockets.sync.client import connect
+
+        ws_url = self.url.replace("http", "ws", 1) + "/v1/events"
+        posted = 0
+        with connect(ws_url, additional_headers=self.headers, open_timeout=10) as ws:
+            while not stop() and (limit is None or posted < limit):
+                try:
+                    raw = ws.recv(timeout=1.0)
+                except TimeoutError:
+                    continue
+                msg = json.loads(raw)
+                if msg.get("type") != "shadow_action":
+                    continue
+                png = self.frame(msg["frame"]) if msg.get("frame") else b""
+                answer = predict(msg, png)
+                if answer is None:
+                    continue
+                action, words = answer
+                if action is not None:
+                    action = {"space": "screen", **_body(action)}
+                self.comment(msg["action_id"], action, words, agent)
+                posted += 1
+        return posted
 
     def close(self) -> None:
         """Close the connection."""
@@ -359,11 +533,47 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     async def review_screenshot(self, review_id: str) -> bytes:
         return await self._run(_review_screenshot(review_id))
 
+    async def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        return await self._run(_element_under(review_id, x, y))
+
     async def decide(self, review_id: str, req: DecisionRequest | dict[str, Any]) -> Review:
         return await self._run(_decide(review_id, req))
 
+    async def seen(self, review_id: str, moment: str) -> Review:
+        return await self._run(_seen(review_id, moment))
+
+    async def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
+        return await self._run(_ask(question, wait))
+
+    async def question(self, question_id: str, wait: float = 0) -> Question:
+        return await self._run(_question(question_id, wait))
+
+    async def questions(self) -> list[Question]:
+        return await self._run(_questions())
+
+    async def question_screenshot(self, question_id: str) -> bytes:
+        return await self._run(_question_screenshot(question_id))
+
+    async def answer(self, question_id: str, req: AnswerRequest | dict[str, Any]) -> Question:
+        return await self._run(_answer(question_id, req))
+
+    async def question_seen(self, question_id: str, moment: str) -> Question:
+        return await self._run(_question_seen(question_id, moment))
+
     async def healthy(self) -> bool:
         return await self._run(_healthy())
+
+    async def comment(
+        self,
+        action_id: str,
+        predicted: BaseModel | dict[str, Any] | None = None,
+        words: str = "",
+        agent: str = "agent",
+    ) -> dict[str, Any]:
+        return await self._run(_commentary(action_id, predicted, words, agent))
+
+    async def frame(self, path: str) -> bytes:
+        return await self._run(_frame(path))
 
     async def aclose(self) -> None:
         """Close the connection."""

@@ -102,15 +102,43 @@ ReviewStatus = Literal[
 ]
 
 
-ElementSource = Literal["a11y", "vision"]
+Urgency = Literal["critical", "normal", "log"]
+"""How loudly a waiting review or question calls the person (docs/notifications.md):
+``critical`` (urgency 2, re-notified and escalated while unanswered), ``normal`` (1),
+``log`` (no notification)."""
+
+
+class Timing(_Wire):
+    """When a waiting item reached the person (epoch seconds, None until it happened):
+    ``shown`` when the overlay first displayed it, ``looked`` when the person first gave
+    the overlay input or focus while it was on, ``answered`` when it was decided."""
+
+    shown: float | None = None
+    looked: float | None = None
+    answered: float | None = None
+
+
+class SeenReport(BaseModel):
+    """What an overlay posts when it shows a review or the person first turns to it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    moment: Literal["shown", "looked"] = Field(
+        description="shown: the overlay displayed it; looked: the person first gave the "
+        "overlay input or focus while it was on (the daemon's clock stamps both)"
+    )
+
+
+ElementSource = Literal["a11y", "vision", "person"]
 
 
 class FeedbackElement(_Wire):
     """An element a correction names, in the agent's space.
 
     ``source`` says where its box comes from: ``a11y`` (the application's accessibility
-    tree: exact, with role and name) or ``vision`` (a guess from the screenshot's pixels:
-    no role, no name).
+    tree: exact, with role and name), ``vision`` (a guess from the screenshot's pixels:
+    no role, no name) or ``person`` (drawn by hand on the overlay: the best label there
+    is; role and name are the tree's when it knows the element at the point).
     """
 
     source: ElementSource
@@ -160,6 +188,7 @@ class Decision(_Wire):
     rationale: str | None = None
     points: tuple[tuple[int, int], ...] = ()  # corrected point(s), screen space
     edited: dict[str, Any] | None = None
+    box: tuple[int, int, int, int] | None = None  # the element's box drawn by the person, screen space
 
 
 class DecisionRequest(BaseModel):
@@ -173,6 +202,10 @@ class DecisionRequest(BaseModel):
         (), max_length=2, description="screen-space point(s) of a correction (two for a drag)"
     )
     edited: dict[str, Any] | None = Field(None, description="replacement fields, e.g. text or keys")
+    box: tuple[int, int, int, int] | None = Field(
+        None, description="a correction's element box drawn by hand: x0, y0, x1, y1 (exclusive), "
+        "screen space, holding the corrected point; it wins over the tree's and the pixels' box",
+    )
     rationale: str | None = Field(None, max_length=2_000)
     shown_at: Num | None = Field(None, description="when the review was shown (epoch s)")
 
@@ -210,6 +243,8 @@ class Review(_Wire):
     rationale_min_length: int | None = None  # approving needs free text this long (the rule's)
     roles_required: tuple[str, ...] = ()  # each approver must hold one of these (``approve_by``)
     decisions: tuple[Decision, ...] = ()
+    urgency: Urgency = "normal"  # from the policy: how it is notified
+    timing: Timing = Timing()  # shown, looked at, answered (daemon.timings)
 
 
 def rationale_refusal(review: Review, given: int) -> str:
@@ -220,6 +255,25 @@ def rationale_refusal(review: Review, given: int) -> str:
         f"rule {review.rule!r} needs a rationale of at least {review.rationale_min_length} "
         f"characters to approve (got {got}): say why this action is right"
     )
+
+
+class DemonstratedAction(_Wire):
+    """One action of the person's during a takeover, as an agent would have issued it."""
+
+    action: dict[str, Any]  # canonical, in the outcome's space
+    frame: str | None = None  # GET this path (the daemon's token) for the frame before it
+    window: str | None = None
+    element: dict[str, Any] | None = None
+
+
+class Demonstration(_Wire):
+    """What the person did between a takeover and the resume, as actions (``serve
+    --shadow`` or ``--demonstrations``); ``interrupted``: the agent's action it cut short."""
+
+    takeover_id: str
+    interrupted: str | None = None
+    session: str
+    actions: tuple[DemonstratedAction, ...] = ()
 
 
 class Outcome(_Wire):
@@ -240,6 +294,7 @@ class Outcome(_Wire):
     tier: Tier | None = None
     rule: str | None = None
     feedback: Feedback | None = None
+    demonstration: Demonstration | None = None  # on the first outcome after a takeover
 
     @property
     def ok(self) -> bool:

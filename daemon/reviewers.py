@@ -168,7 +168,8 @@ def audit(
     ``reviewer`` matches the reviewer's name (or ``local``, every decision the desktop
     overlay made); ``since`` is epoch seconds.
     """
-    where: list[str] = []
+    # test reviews (honeypots) are not decisions on actions: `driverseat reviewer score` has them
+    where: list[str] = ["d.review_id NOT IN (SELECT review_id FROM honeypots)"]
     params: list[Any] = []
     if since is not None:
         where.append("d.at >= ?")

@@ -17,24 +17,27 @@ flow of one action is readable top to bottom in :meth:`Daemon.act`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.actions import LOOK_KINDS, Action
 from daemon.arrivals import Arrivals
+from daemon.ask.desk import QuestionDesk, QuestionsOff
 from daemon.control.clearance import not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
 from daemon.orphans import settle_orphans
 from daemon.outcomes import Outcome, Review
+from daemon.question import Question, QuestionRequest
 from daemon.recording import recorded
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
-from daemon.review.queue import ReviewQueue
+from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.store import Store, outcome_for_storage
 
 __all__ = ["VERSION", "Daemon"]
@@ -45,6 +48,14 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree that was never installed
     VERSION = "0+unknown"
 
+
+class Companion(Protocol):
+    """Something that lives as long as the daemon serves (the notifications): started on
+    the daemon's loop once the event hub is bound, closed before the hub."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Daemon:
@@ -58,6 +69,7 @@ class Daemon:
         gate: Gate | OpenGate | None = None,
         *,
         hub: EventHub | None = None,
+        questions: QuestionDesk | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
@@ -67,23 +79,42 @@ class Daemon:
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
         self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
+        # serve --shadow: adds a takeover's demonstration to the outcome after it (worker thread)
+        self.decorate: Callable[[str, Outcome], Outcome] | None = None
+        self.companions: list[Companion] = []
         runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
             self.gate.publish = self.hub.publish
             self.gate.attention = runtime.intervention
             self.gate.queue.listeners.append(self._on_review)
+        self.questions = questions  # None: nobody can be asked (--policy off, no overlay)
+        if questions is not None:
+            questions.publish = self.hub.publish
+            questions.attention = runtime.intervention
+            runtime.intervention.taps.append(questions.tap)
 
     @property
     def reviews(self) -> ReviewQueue | None:
         """The review queue, or None under ``--policy off``."""
         return self.gate.queue
 
+    def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        """What a correction at a screen point of a pending review would name (worker thread)."""
+        if not isinstance(self.gate, Gate):
+            raise UnknownReview("reviews are off (--policy off)")
+        return self.gate.element_under(review_id, x, y)
+
     # -- lifecycle (event loop) ------------------------------------------------------------
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
         self.runtime.intervention.listeners.append(self._on_control)
+        for companion in self.companions:  # before adopting: they hear the adopted reviews
+            await companion.start()
         for p, answer in self.gate.adopt():
             self._spawn(self._settle(p, answer, "review"))
+        if self.questions is not None:
+            self.questions.start(asyncio.get_running_loop())
+            self.runtime.intervention.listeners.append(self.questions.on_control)
         # what a killed daemon left running or pending, with no review to adopt it
         settled = settle_orphans(self.store, self.runtime.intervention.state)
         if settled:
@@ -93,8 +124,14 @@ class Daemon:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        for companion in reversed(self.companions):
+            await companion.close()
         if self._on_control in self.runtime.intervention.listeners:
             self.runtime.intervention.listeners.remove(self._on_control)
+        if self.questions is not None:
+            self.questions.close()
+            with contextlib.suppress(ValueError):
+                self.runtime.intervention.listeners.remove(self.questions.on_control)
         self.hub.close()
 
     def abort_waiting(self) -> None:
@@ -102,6 +139,8 @@ class Daemon:
         pending, and are adopted by the next start)."""
         for task in list(self.gate.waiting):
             task.cancel()
+        if self.questions is not None:
+            self.questions.abort_waiting()
 
     def _spawn(self, coro: Awaitable[Outcome]) -> asyncio.Task[Outcome]:
         task = asyncio.ensure_future(coro)
@@ -201,10 +240,11 @@ class Daemon:
                 # a person's approval outlives the agent's connection; nothing else does
                 cancel = abandoned if answer.review is None else None
                 future = self.runtime.submit(answer.screen, p.id, cancel)
-                future = recorded(self.store, future, p.id, dialect, ran, annotations)
+                if self.decorate is None:  # a decoration (serve --shadow) waits on a worker
+                    future = recorded(self.store, future, p.id, dialect, ran, annotations)
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
                 outcome = await asyncio.wrap_future(future)
-                written = True
+                written = self.decorate is None
             finally:
                 self._run_once.discard(p.id)
         else:
@@ -216,6 +256,8 @@ class Daemon:
         if not written:
             if annotations:
                 outcome = outcome.model_copy(update=annotations)
+            if self.decorate is not None:
+                outcome = await asyncio.to_thread(self.decorate, p.id, outcome)
             await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome
@@ -237,6 +279,21 @@ class Daemon:
         """A passive action (screenshot, cursor position) for a dialect's own needs: not
         judged, not recorded, in the agent's space."""
         return await asyncio.wrap_future(self.runtime.submit(self.to_screen(action)))
+
+    # -- questions (daemon/ask) -------------------------------------------------------------
+    def desk(self) -> QuestionDesk:
+        """The question desk; QuestionsOff (403) when nobody can be asked."""
+        if self.questions is None:
+            raise QuestionsOff(
+                "nobody can be asked: questions need the overlay, and this daemon runs with "
+                "--policy off; restart driverseat with a policy"
+            )
+        return self.questions
+
+    async def ask_person(self, req: QuestionRequest) -> Question:
+        """Freeze the screen and put a question before the person; returns it pending.
+        Its options' points and boxes go to screen space like actions' (off-screen: 422)."""
+        return await asyncio.to_thread(self.desk().ask, req, self.to_screen)
 
     async def get_action(self, action_id: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self.store.get_action, action_id)

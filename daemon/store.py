@@ -26,9 +26,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.closing import Closing
+from daemon.honeypot_store import migrate_v6
 from daemon.outcomes import Decision, Outcome, Review
+from daemon.question_store import migrate_v7
 from daemon.reviewers import migrate_v4
 from daemon.shadow_store import migrate_v3
+from daemon.timings import migrate_v5, timing_in
 
 
 def _v1(db: sqlite3.Connection) -> None:
@@ -90,7 +93,9 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 # Index i upgrades a database from user_version i to i + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, migrate_v3, migrate_v4]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1, _v2, migrate_v3, migrate_v4, migrate_v5, migrate_v6, migrate_v7,
+]  # fmt: skip
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -357,6 +362,7 @@ class Store(Closing):
         ).fetchall()
         review = json.loads(row["review_json"])
         review["decisions"] = [json.loads(d[0]) for d in decisions]
+        review["timing"] = timing_in(self._db, row["id"]).model_dump(mode="json")
         return {
             "review": review,
             "frame": row["frame"],

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
@@ -44,13 +44,16 @@ from daemon.address import ENV_URL, resolve_url
 from daemon.client import DEFAULT_URL, Client
 from daemon.errors import DaemonError
 from daemon.outcomes import DecisionRequest, Review
+from overlay.asking import QuestionLink, fetch_frame, fetch_questions, parse_question_event
+from overlay.attention import SeenReporter
 from overlay.presenter import ReviewPresenter
-from overlay.widgets import GraceToast, ReviewWindow
+from overlay.questions import first_in_line
+from overlay.widgets import GraceToast, NoticeToast, ReviewWindow
 
 __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "token_of", "ws_url"]
 
 log = logging.getLogger("driverseat.overlay")
-# ("review" | "decided", Review) | ("resolved" | "outcome", review id) | ("snapshot", [Review])
+# ("review" | "decided", Review) | ("resolved" | "outcome" | "raise", review id) | ("snapshot", [Review])
 Event = tuple[str, Any]
 WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (the wire contract)
 # Long enough for an approved action to start (it starts within milliseconds of our
@@ -58,6 +61,7 @@ WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (
 # checks acknowledged, then run as an action of their own).
 STEP_ASIDE_S = 3.0
 _RUNS = ("approved", "edited")  # review statuses whose action runs
+NOTICES = ("honeypot_missed", "honeypot_caught", "reviewer_fatigue")
 
 
 def ws_url(url: str, token: str) -> str:
@@ -88,7 +92,11 @@ def parse_event(data: Any) -> Event | None:
         return ("resolved", data["id"])
     if data.get("type") == "outcome" and isinstance(data.get("review_id"), str):
         return ("outcome", data["review_id"])
-    return None
+    if data.get("type") == "overlay_raise" and isinstance(data.get("id"), str):
+        return ("raise", data["id"])  # the person clicked "Open review" on a notification
+    if data.get("type") in NOTICES and isinstance(data.get("review_id", ""), str):
+        return ("notice", data)  # a test review decided, or a reviewer past the duty limit
+    return parse_question_event(data)
 
 
 class Bridge(QObject):
@@ -99,6 +107,7 @@ class Bridge(QObject):
     connection = Signal(bool, str)  # connected?, detail
     sent = Signal(str, object)  # review id, the Review the daemon answered (or None)
     failed = Signal(str, str)  # review id, why the decision was not sent
+    element = Signal(str, object, str)  # review id, screen box or None, the words
 
 
 class EventListener(threading.Thread):
@@ -147,6 +156,7 @@ class EventListener(threading.Thread):
         for r in reviews:
             self._fetch(r)
         self.bridge.event.emit(("snapshot", reviews))
+        self.bridge.event.emit(("question_snapshot", fetch_questions(self.client)))
 
     def _handle(self, raw: str | bytes) -> None:
         try:
@@ -158,6 +168,9 @@ class EventListener(threading.Thread):
             return
         if event[0] == "review":
             self._fetch(event[1])
+        if event[0] == "question" and event[1].status == "pending":
+            self.bridge.event.emit(("question_snapshot_one", (event[1], fetch_frame(self.client, event[1]))))
+            return
         self.bridge.event.emit(event)
 
     def _fetch(self, review: Review) -> None:
@@ -188,6 +201,7 @@ class OverlayApp(QObject):
         self.bridge = Bridge(self)
         self.window = ReviewWindow(presenter)
         self.toast = GraceToast(presenter)
+        self.notice = NoticeToast()
         self._client = make_client()  # for decisions, used only by the pool's one worker
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-decide")
         self.bridge.event.connect(self.on_event)
@@ -196,11 +210,22 @@ class OverlayApp(QObject):
         self.bridge.sent.connect(self.on_sent)
         self.bridge.failed.connect(self.on_failed)
         self.window.decided_review.connect(self.decide)
+        self.window.hover_wanted.connect(self.ask_element)
+        self.bridge.element.connect(self.window.show_element)
+        # hover lookups on their own worker and connection, never behind a decision
+        self._hover_client = make_client()
+        self._hover_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-hover")
+        self._hover_next: tuple[str, int, int] | None = None
+        # questions share the queue: one item on the screen at a time, in arrival order
+        self.asking = QuestionLink(make_client(), self.presenter.reviewer, self)
+        self.asking.sent.connect(lambda *_: self._refresh())
+        self.asking.failed.connect(lambda *_: self._refresh())
         self.toast.cancelled.connect(self.decide)
         self._aside: dict[str, QTimer] = {}  # decided reviews whose outcome has not come yet
         self._verdicts: dict[str, str] = {}  # our own decisions, by review id
         self._ran: deque[str] = deque(maxlen=64)  # reviews whose outcome came already
         self._closed = False
+        self.seen = SeenReporter(self.window, presenter, self._report_seen)
         self.listener: EventListener | None = None
         if listen:
             self.listener = EventListener(make_client(), token, self.bridge)
@@ -208,7 +233,14 @@ class OverlayApp(QObject):
 
     def on_event(self, event: Event) -> None:
         kind, payload = event
-        if kind == "snapshot":
+        if kind == "question_snapshot_one":
+            question, png = payload
+            self.asking.on_event("question", question)
+            if png is not None:
+                self.asking.frame.emit(question.id, png)
+        elif kind.startswith("question"):
+            self.asking.on_event(kind, payload)
+        elif kind == "snapshot":
             self.presenter.sync(payload)
         elif kind == "review":
             self.presenter.add(payload)
@@ -225,7 +257,46 @@ class OverlayApp(QObject):
         elif kind == "outcome":
             self._ran.append(payload)
             self._step_back(payload)
+        elif kind == "raise":
+            self._raise(payload)
+        elif kind == "notice":
+            self._notice(payload)
         self._refresh()
+
+    def _raise(self, review_id: str) -> None:
+        """Bring the window to the front and take the focus (a notification's action)."""
+        if self.window.isVisible() and QGuiApplication.platformName() != "offscreen":
+            self.window.raise_()
+            self.window.activateWindow()
+        self.seen.raised(review_id)
+
+    def _report_seen(self, review_id: str, moment: str) -> None:
+        if self._closed:
+            return
+        self._pool.submit(self._post_seen, review_id, moment)  # after the decisions before it
+
+    def _post_seen(self, review_id: str, moment: str) -> None:
+        try:
+            self._client.seen(review_id, moment)
+        except DaemonError as exc:  # an older daemon, or one gone: only the report's figure lacks it
+            log.info("could not report review %s %s: %s", review_id, moment, exc)
+
+    def _notice(self, data: dict[str, Any]) -> None:
+        """A test review's answer (nothing of it runs: stop stepping aside), or fatigue;
+        shown to this overlay's person only when it was theirs."""
+        if data.get("review_id"):
+            self._ran.append(data["review_id"])
+            self._step_back(data["review_id"])
+        if data.get("reviewer") != self.presenter.reviewer:
+            return
+        if data["type"] == "reviewer_fatigue":
+            hours, limit = float(data.get("on_duty_s", 0)) / 3600, float(data.get("limit_s", 0)) / 3600
+            text = (f"You have been reviewing for {hours:.1f} h (the limit is {limit:g} h): "
+                    "take a break, or hand over to another reviewer.")  # fmt: skip
+        else:
+            text = str(data.get("summary", ""))
+        self.presenter.message = text
+        self.notice.show_notice(text, alarm=data["type"] != "honeypot_caught")
 
     def _may_run(self, review_id: str) -> bool:
         """Whether a review that just left may have its action run now."""
@@ -257,6 +328,27 @@ class OverlayApp(QObject):
     def on_screenshot(self, review_id: str, png: bytes) -> None:
         self.window.set_screenshot(review_id, QImage.fromData(png))
 
+    def ask_element(self, review_id: str, x: int, y: int) -> None:
+        """Ask the daemon what a click at (x, y) would name; only the latest point is
+        asked once the worker is free (a moving pointer never queues lookups)."""
+        pending = self._hover_next is not None
+        self._hover_next = (review_id, x, y)
+        if not pending:
+            self._hover_pool.submit(self._lookup)
+
+    def _lookup(self) -> None:
+        ask = self._hover_next
+        self._hover_next = None
+        if ask is None:
+            return
+        try:
+            got = self._hover_client.element_under(*ask)
+        except Exception as exc:  # noqa: BLE001 - a hover outline is a hint: never fatal
+            log.debug("hover lookup failed: %s", exc)
+            return
+        box = got.get("box")
+        self.bridge.element.emit(ask[0], tuple(box) if isinstance(box, list) else None, str(got.get("label", "")))
+
     def decide(self, review_id: str, request: DecisionRequest) -> None:
         """Post a decision from the pool's thread; the answer comes back as a signal."""
         self._verdicts[review_id] = request.verdict
@@ -285,9 +377,16 @@ class OverlayApp(QObject):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.window.suspended = self.toast.suspended = bool(self._aside)
+        aside = bool(self._aside) or self.asking.presenter.takeover
+        first = first_in_line(self.presenter.current, self.asking.presenter.current)
+        self.window.suspended = aside or first == "question"
+        self.asking.window.suspended = aside or first == "review"
+        self.toast.suspended = aside
         self.window.refresh()
+        self.asking.window.refresh()
         self.toast.refresh()
+        self.seen.refreshed()
+        self.asking.seen.refreshed()
 
     def close(self) -> None:
         """Stop the listener and the pool; decisions in flight finish."""
@@ -299,7 +398,10 @@ class OverlayApp(QObject):
             self.listener.stop()
             self.listener.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._hover_pool.shutdown(wait=True, cancel_futures=True)
         self._client.close()
+        self._hover_client.close()
+        self.asking.close()
         if self.listener is not None:
             self.listener.client.close()
 

@@ -27,6 +27,7 @@ from daemon.actions import parse_action
 from daemon.outcomes import DecisionRequest, Review, rationale_refusal
 from overlay.grace import GraceCountdown
 from overlay.shapes import (
+    Outline,
     ScreenPoint,
     Shape,
     action_shapes,
@@ -195,6 +196,8 @@ class ReviewPresenter:
 
     def _reset(self) -> None:
         self.points: tuple[ScreenPoint, ...] = ()
+        self.box: tuple[int, int, int, int] | None = None  # drawn by hand, screen space
+        self.hover: tuple[tuple[int, int, int, int], str] | None = None  # box, words
         self.mode: Mode = "review"
         self.edit_value: str | None = None
         self.edited: dict[str, str] | None = None
@@ -297,15 +300,46 @@ class ReviewPresenter:
         if width and height and not (left <= x < left + width and top <= y < top + height):
             return False
         # a full correction starts over: a third click on a drag is a new start point
+        self.box = None
         self.points = (*self.points, (x, y)) if len(self.points) < need else ((x, y),)
         self.message = "now click where the drag should end" if len(self.points) < need else ""
         return True
+
+    def on_drag(self, start: ScreenPoint, end: ScreenPoint) -> bool:
+        """A drag on the screenshot: for a drag action its start and end; for a pointed
+        action the element's box drawn by hand (its centre is the corrected point)."""
+        review, need = self.current, self.points_needed
+        if review is None or self.mode != "review" or need == 0:
+            return self.on_click(start)
+        left, top, width, height = review.screen_rect
+
+        def clip(v: float, lo: int, n: int) -> int:  # onto the reviewed area
+            return min(max(int(v), lo), lo + n - 1)
+
+        ax, ay, bx, by = (clip(start[0], left, width), clip(start[1], top, height),
+                          clip(end[0], left, width), clip(end[1], top, height))  # fmt: skip
+        if need == 2:
+            self.points, self.box = ((ax, ay), (bx, by)), None
+            self.message = ""
+            return True
+        box = (min(ax, bx), min(ay, by), max(ax, bx) + 1, max(ay, by) + 1)
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            return self.on_click(start)
+        self.box = box
+        self.points = ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2),
+        self.message = "your box is the element: Enter sends the correction with it"
+        return True
+
+    def set_hover(self, review_id: str, box: tuple[int, int, int, int] | None, label: str) -> None:
+        """What a click at the hovered point would name (the daemon's answer), or nothing."""
+        if review_id == self._current_id:
+            self.hover = (box, label) if box is not None else None
 
     def on_backspace(self) -> bool:
         """Clear the correction (the editors keep Backspace for themselves)."""
         if self.mode != "review" or not self.points:
             return False
-        self.points = ()
+        self.points, self.box = (), None
         self.message = ""
         return True
 
@@ -390,6 +424,7 @@ class ReviewPresenter:
             verdict=verdict,  # type: ignore[arg-type]
             reviewer=self.reviewer,
             points=self.points if verdict == "correct" else (),
+            box=self.box if verdict == "correct" else None,
             edited=self.edited if verdict == "edit" else None,
             rationale=rationale,
             shown_at=self.shown_at,
@@ -409,6 +444,10 @@ class ReviewPresenter:
         field = self.editable_field
         override = self.edit_value if self.mode == "edit" else (self.edited or {}).get(field or "")
         shapes = action_shapes(review.screen_action, review.screen_rect, override)
+        if self.hover is not None and self.mode == "review" and self.box is None:
+            shapes.insert(0, Outline(self.hover[0], "hover", self.hover[1]))
+        if self.box is not None:
+            shapes.append(Outline(self.box, "correction", "your box"))
         return shapes + correction_shapes(self.points, self.points_needed)
 
     def summary(self) -> str:

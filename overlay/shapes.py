@@ -18,6 +18,7 @@ __all__ = [
     "Callout",
     "KeyChip",
     "Marker",
+    "Outline",
     "Role",
     "ScreenPoint",
     "ScrollArrow",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 ScreenPoint = tuple[int, int]
-Role = Literal["proposed", "correction"]
+Role = Literal["proposed", "correction", "hover"]
 CALLOUT_LIMIT = 600  # characters shown on the screenshot; the why panel has room for more
 
 
@@ -42,6 +43,16 @@ class Marker:
 
     point: ScreenPoint
     role: Role = "proposed"
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """An element's box (x0, y0, x1, y1, exclusive): the one a click would name while the
+    person hovers (``hover``), or the box they drew by hand (``correction``)."""
+
+    box: tuple[int, int, int, int]
+    role: Role = "hover"
     label: str = ""
 
 
@@ -84,7 +95,7 @@ class KeyChip:
     edited: bool = False
 
 
-Shape = Marker | Arrow | ScrollArrow | Callout | KeyChip
+Shape = Marker | Arrow | ScrollArrow | Callout | KeyChip | Outline
 
 
 def anchor_of(shape: Shape) -> ScreenPoint:
@@ -93,6 +104,8 @@ def anchor_of(shape: Shape) -> ScreenPoint:
         return shape.point
     if isinstance(shape, Arrow):
         return shape.path[-1]
+    if isinstance(shape, Outline):
+        return ((shape.box[0] + shape.box[2]) // 2, (shape.box[1] + shape.box[3]) // 2)
     return shape.anchor
 
 

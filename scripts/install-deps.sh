@@ -4,7 +4,9 @@
 #     a foreign injector for tests), scrot/imagemagick (the reference screenshot path in
 #     bench/), Qt's xcb libraries and a font (the overlay), a session D-Bus and the AT-SPI
 #     accessibility bus (capture.a11y names elements from it) and zenity (real GTK dialogs
-#     for its tests) and chromium (renders `driverseat report` headless in its test);
+#     for its tests) and chromium (renders `driverseat report` headless in its test, and
+#     runs the live view's page in its tests), x11vnc and novnc (`serve --view`: the VNC
+#     server and the browser's VNC client, served by the daemon: nothing is fetched at run time);
 #   - a virtualenv ($VENV, default .venv) with the project installed editable, extras $EXTRAS.
 # Uses sudo for apt-get when not root. Safe to run again: it only acts on what is missing.
 set -euo pipefail
@@ -20,7 +22,7 @@ DEB_PACKAGES=(
   libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 libxcb-randr0
   libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
   dbus at-spi2-core zenity
-  chromium
+  chromium x11vnc novnc
 )
 
 say() { printf 'driverseat: %s\n' "$*" >&2; }

@@ -18,14 +18,17 @@ ROOMS: dict[str, set[str]] = {
     "adapters": set(),
     "control": set(),
     "review": set(),
-    "service": {"control", "review"},
-    "api": {"service", "adapters", "review"},
+    "ask": {"shadow"},  # a takeover's actions as canonical ones (shadow.convert)
+    "service": {"control", "review", "ask"},
+    "api": {"service", "adapters", "review", "ask"},
     "shadow": set(),
     "report": set(),
-    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report"},
+    "notify": set(),
+    "cli": {"api", "service", "control", "review", "adapters", "shadow", "report", "notify", "ask"},
 }
-WIRE = {"actions", "errors", "validation", "store", "shadow_store", "reviewers", "auth", "events",
-        "client", "address", "arrivals", "outcomes", "recording", "orphans", "http11"}  # fmt: skip
+WIRE = {"actions", "errors", "validation", "store", "shadow_store", "commentary", "reviewers", "auth",
+        "events", "client", "address", "arrivals", "outcomes", "timings", "honeypot_store",
+        "attention", "question", "question_store", "recording", "orphans", "http11"}  # fmt: skip
 
 
 def _module(path: Path) -> str:
@@ -141,7 +144,8 @@ def test_no_module_imports_another_in_a_circle() -> None:
 
 
 def test_overlay_uses_only_the_daemons_wire_surface() -> None:
-    allowed = {"daemon.client", "daemon.address", "daemon.actions", "daemon.outcomes", "daemon.errors", "daemon"}
+    allowed = {"daemon.client", "daemon.address", "daemon.actions", "daemon.outcomes", "daemon.errors",
+               "daemon.question", "daemon"}
     bad = [(f, m) for f, m in imports("overlay") if top(m) == "daemon" and m not in allowed]
     assert bad == []
     # the overlay converts widget <-> screen points with capture.coords, and nothing else

@@ -30,11 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from capture.input import InputEvent, Kind, Ledger, Origin
+from capture.input import InputBackend, InputEvent, Kind, Ledger, Origin
 from capture.input.announce import InjectionListener
 from capture.recorder.merge import RawEvent
 
-__all__ = ["AnnouncedLedger", "LiveInput", "RecordedEvent"]
+__all__ = ["AnnouncedLedger", "LiveInput", "RecordedEvent", "Translator"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,33 +59,19 @@ class AnnouncedLedger(Ledger):
         return super().match(kind, code)
 
 
-class LiveInput:
-    """Observe one X display; ``on_event`` gets the person's events on the observer thread."""
+class Translator:
+    """A backend's input events -> the person's :class:`RecordedEvent` s (positions at the
+    time of the event, keysyms); None for our own. Used on the observer thread, by the
+    recorder's own observer (:class:`LiveInput`) or the daemon's (``serve --shadow``)."""
 
-    def __init__(self, display: str | None, on_event: Callable[[RecordedEvent], None]) -> None:
-        from capture.input._xorg import XorgBackend
-
-        self.backend = XorgBackend(display)
-        ledger = AnnouncedLedger()
-        self.backend.ledger = ledger
-        try:
-            self.listener = InjectionListener(self.backend.display_name, ledger)
-        except Exception:
-            self.backend.close()
-            raise
-        ledger.refill = self.listener.drain
-        self._on_event = on_event
+    def __init__(self, backend: InputBackend) -> None:
+        self.backend = backend
         self._buttons: dict[int, set[int]] = {}  # master device -> buttons held
         self._injected_at: dict[int, tuple[int, int]] = {}  # master -> an injector's last position
-        self.dropped_ours = 0
 
-    def start(self) -> None:
-        self.listener.start()
-        self.backend.start(self._observe)
-
-    def _observe(self, ev: InputEvent) -> None:
+    def __call__(self, ev: InputEvent) -> RecordedEvent | None:
         if ev.origin is Origin.OURS:
-            return
+            return None
         x = y = None
         if ev.kind in (Kind.KEY_DOWN, Kind.KEY_UP):
             raw = RawEvent(
@@ -110,7 +96,36 @@ class LiveInput:
             if ev.kind is Kind.BUTTON_UP:
                 held.discard(ev.code)
             raw = RawEvent(ev.kind, ev.received, ev.code, x, y)
-        self._on_event(RecordedEvent(raw, ev.origin))
+        return RecordedEvent(raw, ev.origin)
+
+
+class LiveInput:
+    """Observe one X display; ``on_event`` gets the person's events on the observer thread."""
+
+    def __init__(self, display: str | None, on_event: Callable[[RecordedEvent], None]) -> None:
+        from capture.input._xorg import XorgBackend
+
+        self.backend = XorgBackend(display)
+        ledger = AnnouncedLedger()
+        self.backend.ledger = ledger
+        try:
+            self.listener = InjectionListener(self.backend.display_name, ledger)
+        except Exception:
+            self.backend.close()
+            raise
+        ledger.refill = self.listener.drain
+        self._on_event = on_event
+        self._translate = Translator(self.backend)
+        self.dropped_ours = 0
+
+    def start(self) -> None:
+        self.listener.start()
+        self.backend.start(self._observe)
+
+    def _observe(self, ev: InputEvent) -> None:
+        recorded = self._translate(ev)
+        if recorded is not None:
+            self._on_event(recorded)
 
     @property
     def failure(self) -> BaseException | None:

@@ -19,8 +19,10 @@ The rules, as an agent would have issued the same thing:
   Escape, F5, arrows, Tab, Enter alone) -> ``KeyCombo`` in xdotool's spelling;
 - the pause hotkey toggles recording (``PauseToggled``); its own keys never appear.
 
-Not resolved: dead keys and compose sequences (a dead key is a combo-less key that types
-nothing: it comes out as ``KeyCombo("dead_acute")``), AltGr levels, Caps Lock.
+- dead keys and compose (``Multi_key``) sequences are resolved as the X input method
+  does (:mod:`capture.recorder.compose`): ``dead_acute`` + ``e`` types ``é`` in the burst.
+
+Not resolved: AltGr levels, Caps Lock.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from Xlib import XK
 
 from capture.input import Kind
 from capture.input.keys import char_for_keysym, keysym_name, parse_combo
+from capture.recorder.compose import ComposeTable, table
 
 __all__ = [
     "Click",
@@ -158,8 +161,10 @@ class _Press:
 class Merger:
     """The merging state machine; not thread-safe (one thread feeds it)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, compose: ComposeTable | None = None) -> None:
         self.settings = settings or Settings()
+        self._table = compose if compose is not None else table()
+        self._compose: tuple[int, ...] = ()  # a dead key or compose sequence under way
         self._hotkey = frozenset(_SAME.get(k, k) for k in parse_combo(self.settings.pause_hotkey).keysyms)
         self.paused = False
         self._keys: dict[int, tuple[int, float]] = {}  # keycode -> (keysym, pressed at)
@@ -202,8 +207,8 @@ class Merger:
             out.append(self._take_click())
         if self._scroll is not None and now - self._scroll.end > s.scroll_gap_s:
             out.append(self._take_scroll())
-        if self._text and now - self._text_last > s.burst_pause_s:
-            out.append(self._take_text())
+        if self.typing and now - self._text_last > s.burst_pause_s:
+            out += self._take_text_if_any()
         return sorted(out, key=lambda a: a.start)
 
     def flush(self) -> list[HumanAction]:
@@ -223,7 +228,7 @@ class Merger:
             times.append(self._click_down + s.double_click_s)
         if self._scroll is not None:
             times.append(self._scroll.end + s.scroll_gap_s)
-        if self._text:
+        if self.typing:
             times.append(self._text_last + s.burst_pause_s)
         return min(times) if times else None
 
@@ -237,9 +242,17 @@ class Merger:
             times.append(self._click.start)
         if self._scroll is not None:
             times.append(self._scroll.start)
-        if self._text:
+        if self.typing:
             times.append(self._text_start)
         return min(times) if times else None
+
+    @property
+    def typing(self) -> bool:
+        """A typing burst (or a compose sequence) is under way."""
+        return bool(self._text or self._compose)
+
+    def is_modifier(self, ev: RawEvent) -> bool:
+        return ev.keysym in _MODIFIERS or ev.shifted in _MODIFIERS
 
     # -- keys -------------------------------------------------------------------------
     def _modifiers(self, *, shift: bool = True) -> tuple[str, ...]:
@@ -261,6 +274,8 @@ class Merger:
         if self.paused or ks in _MODIFIERS:
             return []
         chord = self._modifiers(shift=False)
+        if not chord and (self._compose or self._table.starts(ks)):
+            return self._compose_key(ks, ev.t)
         if not chord:
             if ks == XK.XK_BackSpace and self._text:
                 self._text.pop()
@@ -284,6 +299,20 @@ class Merger:
         base = ev.keysym or ks
         keys = "+".join((*mods, keysym_name(base)))
         out.append(KeyCombo(self._chord_start(ev.t), ev.t, keys))
+        return out
+
+    def _compose_key(self, ks: int, t: float) -> list[Emitted]:
+        """A key of a dead key or compose sequence: typed text once the sequence is whole."""
+        out: list[Emitted] = [] if self.typing else list(self._pending())
+        if not self.typing:
+            self._text_start = self._chord_start(t)
+        self._compose = (*self._compose, ks)
+        step = self._table.step(self._compose)
+        self._text_last = t
+        if step.more:
+            return out
+        self._compose = ()
+        self._text += list(step.text)
         return out
 
     def _chord_start(self, t: float) -> float:
@@ -316,9 +345,7 @@ class Merger:
             return out
         if ev.code not in BUTTONS or self._press is not None:
             return []  # back/forward buttons; a second button during a press
-        out = []
-        if self._text:
-            out.append(self._take_text())
+        out = self._take_text_if_any()
         if self._scroll is not None:
             out.append(self._take_scroll())
         c = self._click
@@ -385,16 +412,19 @@ class Merger:
             out.append(self._take_click())
         if self._scroll is not None:
             out.append(self._take_scroll())
-        if self._text:
-            out.append(self._take_text())
+        out += self._take_text_if_any()
         return sorted(out, key=lambda a: a.start)
+
+    def _take_text_if_any(self) -> list[HumanAction]:
+        """The burst, if it typed anything (a dead key alone at its end types nothing)."""
+        self._compose = ()
+        return [self._take_text()] if self._text else []
 
     def _take_text_and_click(self) -> list[HumanAction]:
         out: list[HumanAction] = []
         if self._click is not None:
             out.append(self._take_click())
-        if self._text:
-            out.append(self._take_text())
+        out += self._take_text_if_any()
         return sorted(out, key=lambda a: a.start)
 
     def _take_click(self) -> Click:

@@ -2,14 +2,17 @@
 <-> canonical actions.
 
 The tool's ``input`` object carries ``action`` and, depending on it, ``coordinate``
-``[x, y]``, ``start_coordinate``, ``text``, ``scroll_direction``, ``scroll_amount`` and
-``duration``. On clicks and scrolls ``text`` names the modifier keys held meanwhile
-(``"shift"``, ``"ctrl+shift"``); Anthropic's reference implementation reads them from
-``key`` instead, so both are accepted. A click without ``coordinate`` clicks where the
-pointer is: the caller passes ``cursor`` (the server asks the executor for it first,
-see :func:`needs_cursor`). Coordinates are the agent's: the daemon converts them.
+``[x, y]``, ``start_coordinate``, ``text``, ``scroll_direction``, ``scroll_amount``,
+``duration``, ``repeat`` (``key``) and ``region`` (``zoom``). On clicks, drags and scrolls
+``text`` names the modifier keys held meanwhile (``"shift"``, ``"ctrl+shift"``), as the
+published schema says; Anthropic's reference implementation reads them from ``key``
+instead, so both are accepted. A click without ``coordinate`` clicks where the pointer
+is: the caller passes ``cursor`` (the server asks the executor for it first, see
+:func:`needs_cursor`). Coordinates are the agent's: the daemon converts them.
 
-Pure functions: no I/O, no clock.
+Where the published schema and the reference tool differ, docs/dialects.md says which
+one is followed and why (a drag needs ``start_coordinate``; a scroll needs
+``scroll_amount``). Pure functions: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 from typing import Any
 
 from daemon.actions import (
+    MAX_DURATION,
     Action,
     Button,
     Click,
@@ -37,12 +41,25 @@ from daemon.actions import (
 )
 from daemon.adapters import translated
 from daemon.errors import ActionError
-from daemon.outcomes import Outcome
+from daemon.outcomes import Image, Outcome
 
-__all__ = ["ACTIONS", "TOOL_VERSION", "TOOL_VERSIONS", "needs_cursor", "to_canonical", "to_tool_result"]
+__all__ = [
+    "ACTIONS", "MAX_REPEAT", "REFERENCE_MAX_DURATION", "SHOT_AFTER", "TOOL_NAME", "TOOL_VERSION",
+    "TOOL_VERSIONS", "envelope", "error_result", "needs_cursor", "to_canonical", "to_tool_result",
+]  # fmt: skip
 
 TOOL_VERSION = "computer_20250124"
 TOOL_VERSIONS = ("computer_20250124", "computer_20251124")  # the newer adds zoom
+TOOL_NAME = "computer"  # the name the tool has in every tool_use block
+MAX_REPEAT = 100  # key presses one ``key`` action may repeat
+REFERENCE_MAX_DURATION = 100.0  # seconds: the reference tool's limit for wait and hold_key
+# The actions after which the reference tool sends a fresh screenshot back: all but the
+# looks (screenshot, zoom and cursor_position answer with their own result).
+SHOT_AFTER = frozenset({
+    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+    "double_click", "triple_click", "left_mouse_down", "left_mouse_up", "scroll", "hold_key",
+    "wait",
+})  # fmt: skip
 
 _CLICKS: dict[str, tuple[Button, int]] = {
     "left_click": ("left", 1),
@@ -64,11 +81,11 @@ ACTIONS = (
 )  # fmt: skip
 _FIELDS = frozenset(
     {"action", "coordinate", "start_coordinate", "text", "key", "scroll_direction",
-     "scroll_amount", "duration", "region"}
+     "scroll_amount", "duration", "region", "repeat"}
 )  # fmt: skip
 # What each action may carry besides "action"; anything else given is a mistake worth naming.
 _ALLOWED: dict[str, frozenset[str]] = {
-    "key": frozenset({"text"}),
+    "key": frozenset({"text", "repeat"}),
     "type": frozenset({"text"}),
     "mouse_move": frozenset({"coordinate"}),
     "left_click_drag": frozenset({"coordinate", "start_coordinate", "text", "key"}),
@@ -118,20 +135,35 @@ def _modifiers(inp: dict[str, Any], action: str) -> tuple[str, ...]:
 
 
 def _duration(inp: dict[str, Any], action: str) -> float:
+    """Seconds, checked as the reference checks them (a number, 0 to 100), then against the
+    daemon's own limit (an action longer than a minute is not run: see docs/dialects.md)."""
     d = inp.get("duration")
     if isinstance(d, bool) or not isinstance(d, int | float) or not math.isfinite(d):
         raise ActionError(f'{action} needs "duration": a number of seconds')
+    if d < 0:
+        raise ActionError(f"{action}: duration must be non-negative, got {d!r}")
+    if d > REFERENCE_MAX_DURATION:
+        raise ActionError(f"{action}: duration {d!r} is too long (at most {REFERENCE_MAX_DURATION:g} s)")
+    if d > MAX_DURATION:
+        raise ActionError(
+            f"{action}: duration {d!r} is longer than driverseat runs one action "
+            f"({MAX_DURATION:g} s); split it"
+        )
     return float(d)
 
 
+def _repeat(inp: dict[str, Any]) -> int:
+    n = inp.get("repeat")
+    if n is None:
+        return 1
+    if isinstance(n, bool) or not isinstance(n, int | float) or n != int(n) or not 1 <= n <= MAX_REPEAT:
+        raise ActionError(f"key: repeat must be a whole number from 1 to {MAX_REPEAT}, got {n!r}")
+    return int(n)
+
+
 def needs_cursor(inp: dict[str, Any]) -> bool:
-    """True when ``inp`` acts where the pointer is now (a click or drag without a start)."""
-    action = inp.get("action")
-    if action in _CLICKS:
-        return inp.get("coordinate") is None
-    if action == "left_click_drag":
-        return inp.get("start_coordinate") is None
-    return False
+    """True when ``inp`` acts where the pointer is now (a click without ``coordinate``)."""
+    return inp.get("action") in _CLICKS and inp.get("coordinate") is None
 
 
 def to_canonical(inp: dict[str, Any], *, cursor: tuple[int, int] | None = None) -> Action:
@@ -173,7 +205,10 @@ def _here(
 
 def _translate(action: str, inp: dict[str, Any], cursor: tuple[int, int] | None) -> Action:
     if action == "key":
-        return Key(keys=_text(inp, action))
+        text, times = _text(inp, action), _repeat(inp)
+        if times > 1 and len(text) * times + times > 500:
+            raise ActionError(f"key: {text!r} repeated {times} times is too long for one action; split it")
+        return Key(keys=" ".join([text] * times))  # xdotool: combos separated by spaces
     if action == "type":
         return Type(text=_text(inp, action))
     if action == "mouse_move":
@@ -186,9 +221,13 @@ def _translate(action: str, inp: dict[str, Any], cursor: tuple[int, int] | None)
         x, y = _here(inp, "coordinate", action, cursor)
         return Click(x=x, y=y, button=button, count=count, modifiers=_modifiers(inp, action))
     if action == "left_click_drag":
-        if inp.get("coordinate") is None:
-            raise ActionError('left_click_drag needs "coordinate" [x, y]: where to drag to')
-        start = _here(inp, "start_coordinate", action, cursor)
+        # The published schema requires both points. The reference tool drags from wherever
+        # the pointer is (it never reads start_coordinate): a drag from a place the model
+        # did not name is refused instead of guessed (docs/dialects.md).
+        for field, what in (("start_coordinate", "where to press"), ("coordinate", "where to release")):
+            if inp.get(field) is None:
+                raise ActionError(f'left_click_drag needs "{field}" [x, y]: {what}')
+        start = _coordinate(inp["start_coordinate"], "start_coordinate", action)
         end = _coordinate(inp["coordinate"], "coordinate", action)
         return Drag(path=(start, end), modifiers=_modifiers(inp, action))
     if action in ("left_mouse_down", "left_mouse_up"):
@@ -221,9 +260,11 @@ def _scroll(inp: dict[str, Any]) -> Scroll:
         raise ActionError(
             f'scroll needs "scroll_direction": up, down, left or right, got {direction!r}'
         )
-    amount = inp.get("scroll_amount", 3)
+    # required by the schema, and the reference tool refuses a scroll without it: no
+    # default is guessed (an agent that meant one click must not get three)
+    amount = inp.get("scroll_amount")
     if amount is None:
-        amount = 3
+        raise ActionError('scroll needs "scroll_amount": how many wheel clicks to scroll')
     if (
         isinstance(amount, bool)
         or not isinstance(amount, int | float)
@@ -268,43 +309,61 @@ def _interrupted_text(outcome: Outcome) -> str:
     return f"Interrupted: {why}; {_progress(outcome)}. {advice}"
 
 
-def to_tool_result(outcome: Outcome) -> dict[str, Any]:
-    """The ``content`` and ``is_error`` of a ``tool_result`` block, plus driverseat's own ids."""
+def _content(text: str, images: list[Image]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for image in images:
+        source = {"type": "base64", "media_type": image.media_type, "data": image.data}
+        blocks.append({"type": "image", "source": source})
+    return blocks
+
+
+def _text_of(outcome: Outcome) -> str:
+    if outcome.status == "executed":
+        return outcome.detail or "Done."
+    if outcome.status == "interrupted":
+        return _interrupted_text(outcome)
+    if outcome.status == "corrected":
+        return outcome.feedback.text if outcome.feedback else f"Corrected by the person: {outcome.detail}"
+    if outcome.status == "denied":
+        return f"Denied: {outcome.detail or 'this action is not allowed.'}"
+    if outcome.status == "expired":
+        return f"Not run: {outcome.detail or 'nobody answered the review in time.'}"
+    if outcome.status == "rejected":
+        return f"Rejected by the person: {outcome.detail or 'do not repeat this action as it was.'}"
+    return f"Error: {outcome.detail or 'the action failed.'}"
+
+
+def to_tool_result(outcome: Outcome, tool_use_id: str | None = None) -> dict[str, Any]:
+    """The ``tool_result`` block answering one ``tool_use`` (``type``, ``tool_use_id``,
+    ``content``, ``is_error``), exactly as the Messages API takes it back; without
+    ``tool_use_id`` (the bare ``input`` was posted) only ``content`` and ``is_error``,
+    for the caller to put in its own block."""
     # a corrected action did not run: the model must notice and retry
     is_error = outcome.status != "executed"
-    if outcome.status == "executed":
-        text = outcome.detail or "Done."
-    elif outcome.status == "interrupted":
-        text = _interrupted_text(outcome)
-    elif outcome.status == "corrected":
-        text = outcome.feedback.text if outcome.feedback else f"Corrected by the person: {outcome.detail}"
-    elif outcome.status == "denied":
-        text = f"Denied: {outcome.detail or 'this action is not allowed.'}"
-    elif outcome.status == "expired":
-        text = f"Not run: {outcome.detail or 'nobody answered the review in time.'}"
-    elif outcome.status == "rejected":
-        text = f"Rejected by the person: {outcome.detail or 'do not repeat this action as it was.'}"
-    else:
-        text = f"Error: {outcome.detail or 'the action failed.'}"
-    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
     images = [outcome.screenshot] if outcome.screenshot is not None else []
     if outcome.feedback is not None:
         images += [i for i in (outcome.feedback.image, *outcome.feedback.crops) if i is not None]
-    for image in images:
-        content.append(
-            {
-                "type": "image",
-                "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
-            }
-        )
+    result: dict[str, Any] = {"content": _content(_text_of(outcome), images), "is_error": is_error}
+    if tool_use_id is None:
+        return result
+    return {"type": "tool_result", "tool_use_id": tool_use_id, **result}
+
+
+def error_result(message: str, tool_use_id: str | None = None) -> dict[str, Any]:
+    """A refused input as the reference tool answers a ``ToolError``: an error result the
+    agent hands back to the model as it is."""
+    result: dict[str, Any] = {"content": [{"type": "text", "text": f"Error: {message}"}], "is_error": True}
+    if tool_use_id is None:
+        return result
+    return {"type": "tool_result", "tool_use_id": tool_use_id, **result}
+
+
+def envelope(outcome: Outcome) -> dict[str, Any]:
+    """driverseat's own record of the outcome (the ``driverseat`` key, on request)."""
     return {
-        "content": content,
-        "is_error": is_error,
-        "driverseat": {
-            "id": outcome.id,
-            "status": outcome.status,
-            "action": outcome.action,
-            "control": outcome.control,
-            **({"review_id": outcome.review_id} if outcome.review_id else {}),
-        },
+        "id": outcome.id,
+        "status": outcome.status,
+        "action": outcome.action,
+        "control": outcome.control,
+        **({"review_id": outcome.review_id} if outcome.review_id else {}),
     }

@@ -9,13 +9,16 @@ action is ``{"type": ..., ...}``: ``click`` (x, y, button: left/right/wheel/back
 
 Choices made here (OpenAI leaves them to the harness):
 
-- ``button: "wheel"`` is the middle button. ``back``/``forward`` (mouse buttons 8/9) are
-  refused with a sentence pointing at ``keypress ["ALT", "LEFT"]``: turning them into a
-  key combo would send it to the focused window, not to the one under the pointer.
+- ``button: "wheel"`` is the middle button; ``back`` and ``forward`` are X11 buttons 8 and
+  9 (what a mouse's side buttons send: browsers go back and forward on them).
 - scroll distances are pixels; the daemon scrolls in wheel clicks: one click per
   :data:`PIXELS_PER_CLICK` pixels, rounded half away from zero, at least one click for
-  any non-zero distance (``scroll_y: 30`` -> 1, ``150`` -> 2, ``-420`` -> -4).
-- ``wait`` lasts 1 s, or ``ms`` milliseconds when given (OpenAI's sample harness has it).
+  any non-zero distance (``scroll_y: 30`` -> 1, ``150`` -> 2, ``-420`` -> -4). Both
+  distances are required (the schema says so); ``0, 0`` moves the pointer to ``x, y``
+  and scrolls nothing, as the reference harness does.
+- ``wait`` has no field in the schema: it lasts :data:`DEFAULT_WAIT_MS` (2 s, as in
+  OpenAI's computer-use guide), or ``ms`` milliseconds when given (the sample app's
+  ``wait(ms=1000)`` takes it).
 - ``keypress`` keys become one xdotool combo joined with ``+`` (see :data:`KEY_NAMES`).
 
 Pending safety checks are never acknowledged here: the daemon puts the call before a
@@ -55,16 +58,18 @@ __all__ = [
     "PIXELS_PER_CLICK",
     "SafetyCheckPending",
     "describe_checks",
-    "for_api",
+    "envelope",
     "map_key",
     "safety_checks",
+    "status_of",
     "to_canonical",
     "to_output",
+    "user_message",
     "wheel_clicks",
 ]
 
 PIXELS_PER_CLICK = 100
-DEFAULT_WAIT_MS = 1000
+DEFAULT_WAIT_MS = 2000  # the guide's example harness sleeps 2 s on a wait
 
 # OpenAI's key names (any case) -> xdotool names the daemon parses (capture.input.keys).
 KEY_NAMES: dict[str, str] = {
@@ -82,7 +87,9 @@ KEY_NAMES: dict[str, str] = {
 }  # fmt: skip
 _FKEY = re.compile(r"^[Ff]([1-9]|1[0-9]|2[0-4])$")
 
-_BUTTONS: dict[str, Button] = {"left": "left", "right": "right", "wheel": "middle"}
+_BUTTONS: dict[str, Button] = {
+    "left": "left", "right": "right", "wheel": "middle", "back": "back", "forward": "forward",
+}  # fmt: skip
 _HELD = frozenset({"keys"})
 # What each action may carry besides "type"; anything else is a mistake worth naming.
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -187,15 +194,9 @@ def _path(act: dict[str, Any], where: str) -> tuple[tuple[int, int], ...]:
 def _translate(kind: str, act: dict[str, Any], where: str) -> Action:
     if kind in ("click", "double_click"):
         x, y = _point(act, where)
+        # the schema requires button; the reference harness defaults it to left
         button = act.get("button", "left") if kind == "click" else "left"
-        if button in ("back", "forward"):
-            key = "LEFT" if button == "back" else "RIGHT"
-            raise ActionError(
-                f'{where}: button "{button}" (mouse button {8 if key == "LEFT" else 9}) is not '
-                f'supported; to go {button} in a browser send a keypress ["ALT", "{key}"]',
-                button=button,
-            )
-        if button not in _BUTTONS:
+        if not isinstance(button, str) or button not in _BUTTONS:
             raise ActionError(
                 f"{where}: button must be left, right, wheel, back or forward, got {button!r}"
             )
@@ -204,13 +205,17 @@ def _translate(kind: str, act: dict[str, Any], where: str) -> Action:
         return Click(x=x, y=y, button=_BUTTONS[button], count=count, modifiers=mods)
     if kind == "scroll":
         x, y = _point(act, where)
-        sx, sy = act.get("scroll_x"), act.get("scroll_y")
-        # a missing distance is no scroll along that axis
-        dx = wheel_clicks(0 if sx is None else sx, "scroll_x", where)
-        dy = wheel_clicks(0 if sy is None else sy, "scroll_y", where)
+        for field in ("scroll_x", "scroll_y"):
+            if act.get(field) is None:
+                raise ActionError(f'{where} needs "{field}": a distance in pixels (0 for none)')
+        dx = wheel_clicks(act["scroll_x"], "scroll_x", where)
+        dy = wheel_clicks(act["scroll_y"], "scroll_y", where)
+        mods = _keys(act, where, required=False)
         if dx == 0 and dy == 0:
-            raise ActionError(f"{where}: scroll_x and scroll_y are both 0: nothing to scroll")
-        return Scroll(x=x, y=y, dx=dx, dy=dy, modifiers=_keys(act, where, required=False))
+            if mods:
+                raise ActionError(f"{where}: scroll_x and scroll_y are both 0: nothing to scroll")
+            return Move(x=x, y=y)  # the reference moves there, then scrolls by nothing
+        return Scroll(x=x, y=y, dx=dx, dy=dy, modifiers=mods)
     if kind == "type":
         text = act.get("text")
         if not isinstance(text, str) or not text:
@@ -330,33 +335,19 @@ def to_output(
     outcomes: list[Outcome],
     screenshot: Image | None,
     *,
-    planned: int | None = None,
     acknowledged: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A ``computer_call_output`` item answering ``call_id``, plus a ``driverseat`` key.
+    """The ``computer_call_output`` item answering ``call_id``, exactly as the Responses API
+    takes it back in ``input`` (nothing of driverseat's own: see :func:`envelope`).
 
     ``acknowledged`` lists the safety checks a person acknowledged on the overlay; only
-    then do they come back in ``acknowledged_safety_checks``.
-
-    The screenshot is ``screenshot``, else the last outcome's. ``planned`` is how many
-    actions the call had (to report those not run after an interruption). The API's item
-    has no room for text, so what went wrong is in ``driverseat["message"]``: use
-    :func:`for_api` to strip the ``driverseat`` key (the API rejects unknown fields) and
-    get a user message to send right after the item, so the model learns of it.
+    then do they come back in ``acknowledged_safety_checks``. The screenshot is
+    ``screenshot``, else the last outcome's.
     """
     if screenshot is None:
         screenshot = next((o.screenshot for o in reversed(outcomes) if o.screenshot), None)
     if screenshot is None:
         raise ValueError("a computer_call_output needs a screenshot, and none was given")
-    notes = [
-        anthropic.to_tool_result(o)["content"][0]["text"]
-        for o in outcomes
-        if o.status != "executed"
-    ]
-    skipped = (planned or 0) - len(outcomes)
-    if skipped > 0:
-        notes.append(f"{skipped} later action(s) of this call were not run.")
-    status = next((o.status for o in outcomes if o.status != "executed"), "executed")
     return {
         "type": "computer_call_output",
         "call_id": call_id,
@@ -366,32 +357,40 @@ def to_output(
         },
         # only what a person acknowledged: never on the person's behalf
         "acknowledged_safety_checks": list(acknowledged or []),
-        "driverseat": {
-            "call_id": call_id,
-            "status": status,
-            "actions": [
-                {
-                    "id": o.id,
-                    "action": o.action,
-                    "status": o.status,
-                    "detail": o.detail,
-                    "control": o.control,
-                }
-                for o in outcomes
-            ],
-            "message": " ".join(notes) or None,
-        },
     }
 
 
-def for_api(item: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Split :func:`to_output`'s item into what the Responses API accepts and a user message.
+def status_of(outcomes: list[Outcome]) -> str:
+    """The call's status: its first action that did not execute decides."""
+    return next((o.status for o in outcomes if o.status != "executed"), "executed")
 
-    The message (``None`` when every action executed) tells the model about an
-    interruption, a correction or a refusal; append it to ``input`` after the item.
+
+def envelope(call_id: str, outcomes: list[Outcome], *, planned: int | None = None) -> dict[str, Any]:
+    """driverseat's own record of a call (the ``driverseat`` key, on request).
+
+    ``planned`` is how many actions the call had (to report those not run after an
+    interruption). The API's item has no room for text, so what went wrong is in
+    ``message``: :func:`user_message` makes it a user message to send right after the
+    item, so the model learns of it.
     """
-    api_item = {k: v for k, v in item.items() if k != "driverseat"}
-    message = (item.get("driverseat") or {}).get("message")
+    notes = [anthropic.to_tool_result(o)["content"][0]["text"] for o in outcomes if o.status != "executed"]
+    skipped = (planned or 0) - len(outcomes)
+    if skipped > 0:
+        notes.append(f"{skipped} later action(s) of this call were not run.")
+    return {
+        "call_id": call_id,
+        "status": status_of(outcomes),
+        "actions": [
+            {"id": o.id, "action": o.action, "status": o.status, "detail": o.detail, "control": o.control}
+            for o in outcomes
+        ],
+        "message": " ".join(notes) or None,
+    }
+
+
+def user_message(record: dict[str, Any]) -> dict[str, Any] | None:
+    """:func:`envelope`'s message as a Responses API user message (``None``: nothing to say)."""
+    message = record.get("message")
     if not message:
-        return api_item, None
-    return api_item, {"role": "user", "content": [{"type": "input_text", "text": message}]}
+        return None
+    return {"role": "user", "content": [{"type": "input_text", "text": message}]}

@@ -23,12 +23,24 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from daemon.api import docs, redact, routes_actions, routes_dialects, routes_reviews
+from daemon.api import (
+    docs,
+    redact,
+    routes_actions,
+    routes_attention,
+    routes_dialects,
+    routes_questions,
+    routes_reviews,
+    routes_shadow,
+    routes_view,
+)
+from daemon.api.dialect_shapes import DialectOptions
 from daemon.api.docs import DOCS_PATH
 from daemon.api.http import error_response, install_http
 from daemon.api.one_write import OneWriteHttpToolsProtocol
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
 from daemon.api.routes_reviews import REVIEW_PREFIX, REVIEWER_KEY
+from daemon.api.routes_view import LiveView, is_view_path
 from daemon.api.websocket import ResettableWebSocketProtocol
 from daemon.auth import bearer, token_matches
 from daemon.reviewers import Reviewers
@@ -47,13 +59,17 @@ class _BearerAuth:
     (:data:`REVIEWER_KEY`) so a decision is attributed to it.
     """
 
-    def __init__(self, app: ASGIApp, token: str, reviewers: Reviewers | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str, reviewers: Reviewers | None = None, view: bool = False
+    ) -> None:
         self.app = app
         self.token = token
         self.reviewers = reviewers
+        self.view = view  # the live view checks the token itself: a browser sends it in the URL
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in PUBLIC_PATHS:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] == "http" and path not in PUBLIC_PATHS and not (self.view and is_view_path(path)):
             header = dict(scope.get("headers") or ()).get(b"authorization")
             given = bearer(header.decode("latin-1") if header else None)
             if not token_matches(given, self.token):
@@ -86,11 +102,15 @@ _NO_TELEMETRY: dict[str, Any] = (
 
 
 def _is_review_path(path: str) -> bool:
-    return path == REVIEW_PREFIX or path.startswith(REVIEW_PREFIX + "/")
+    return path in (REVIEW_PREFIX, routes_attention.ATTENTION_PATH) or path.startswith(REVIEW_PREFIX + "/")
 
 
-def create_app(daemon: Daemon, token: str) -> FastAPI:
-    """The daemon's API; the review routes are served when reviews are on."""
+def create_app(
+    daemon: Daemon, token: str, dialects: DialectOptions | None = None, view: LiveView | None = None
+) -> FastAPI:
+    """The daemon's API; the review routes are served when reviews are on, and the live
+    view (``/view``) when ``view`` says where its VNC server listens. ``dialects``: how
+    the vendor dialects follow the reference tools (screenshot after, settle)."""
     if not token:
         raise ValueError("refusing to serve without a token")
 
@@ -113,13 +133,18 @@ def create_app(daemon: Daemon, token: str) -> FastAPI:
     )
     app.state.daemon = daemon
     reviewers = Reviewers(daemon.store) if daemon.reviews is not None else None
-    app.add_middleware(_BearerAuth, token=token, reviewers=reviewers)
-    install_http(app, routes_dialects.SHAPES)
+    app.add_middleware(_BearerAuth, token=token, reviewers=reviewers, view=view is not None)
+    install_http(app, {**routes_dialects.SHAPES, **routes_questions.SHAPES})
     app.include_router(routes_actions.router(daemon, token))
-    app.include_router(routes_dialects.router(daemon))
+    app.include_router(routes_dialects.router(daemon, dialects))
     if daemon.reviews is not None:
-        app.include_router(routes_reviews.router(daemon.reviews))
+        app.include_router(routes_reviews.router(daemon.reviews, daemon.element_under))
+        app.include_router(routes_attention.router(daemon.reviews))
+    app.include_router(routes_shadow.router(daemon))
+    app.include_router(routes_questions.router(daemon))  # 403 without a desk (--policy off)
     app.include_router(docs.router(app))
+    if view is not None:
+        app.include_router(routes_view.router(view, token, VERSION))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

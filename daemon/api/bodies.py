@@ -18,7 +18,7 @@ from daemon.adapters.anthropic import ACTIONS as ANTHROPIC_ACTIONS
 
 __all__ = [
     "MAX_BATCH", "AnthropicBody", "AnthropicInput", "AnthropicToolUse", "ComputerCall",
-    "ComputerCallOutput", "ErrorBody", "SafetyCheck", "State", "ToolResult",
+    "ComputerCallOutput", "ErrorBody", "OpenAIErrorBody", "SafetyCheck", "State", "ToolResult",
 ]  # fmt: skip
 
 MAX_BATCH = 100  # actions in one OpenAI computer_call
@@ -29,6 +29,22 @@ class ErrorBody(BaseModel):
 
     error: str
     details: Any = None
+
+
+class OpenAIError(BaseModel):
+    """The Responses API's own error object."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """A refusal on the OpenAI route, in OpenAI's form (driverseat's ``ErrorBody`` with
+    ``?envelope=1``)."""
+
+    error: OpenAIError
 
 
 class AnthropicInput(BaseModel):
@@ -43,6 +59,7 @@ class AnthropicInput(BaseModel):
     scroll_direction: Literal["up", "down", "left", "right"] | None = None
     scroll_amount: Int | None = None
     duration: Num | None = None
+    repeat: Int | None = None
     region: tuple[Int, Int, Int, Int] | None = None
 
 
@@ -69,12 +86,14 @@ AnthropicBody = Annotated[
 
 
 class ToolResult(BaseModel):
-    """Blocks ready for an Anthropic ``tool_result``, and driverseat's own record."""
+    """An Anthropic ``tool_result`` block (``type`` and ``tool_use_id`` when a whole
+    ``tool_use`` block was posted), and driverseat's own record only on request."""
 
+    type: Literal["tool_result"] | None = None
+    tool_use_id: str | None = None
     content: list[dict[str, Any]]
     is_error: bool
     driverseat: dict[str, Any] | None = None
-    tool_use_id: str | None = None
 
 
 class SafetyCheck(BaseModel):
@@ -96,7 +115,8 @@ class ComputerCall(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     type: Literal["computer_call"] = "computer_call"
-    call_id: str = Field("", max_length=200)
+    # required, as in the schema (1 to 64 characters): the output must name its call
+    call_id: str = Field(min_length=1, max_length=64)
     action: dict[str, Any] | None = None
     actions: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=MAX_BATCH)
     pending_safety_checks: list[SafetyCheck] = Field(

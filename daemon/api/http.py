@@ -4,8 +4,10 @@ What reaches a route has passed :class:`RequestGuard`: addressed to the daemon b
 address (no DNS rebinding), at most 1 MiB, JSON.
 
 Every error answer is ``{"error": "one readable sentence", "details": ...}`` with a 4xx
-status (a 5xx is a bug); a dialect may add its own fields (Anthropic's tool_result
-``content``/``is_error``) through the shape it registers for its path.
+status (a 5xx is a bug), except on a dialect's path, whose registered shape says the
+same sentence in the vendor's own error form (Anthropic: a ``tool_result`` with
+``is_error``; OpenAI: its ``{"error": {"message", "type", ...}}``); see
+daemon/api/dialect_shapes.py.
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daemon.ask.errors import QuestionError
 from daemon.errors import ActionError, AuthError, DaemonError, Unavailable
 from daemon.review.queue import ReviewError
 from daemon.validation import describe_errors
 
 __all__ = ["DialectShape", "RequestGuard", "error_response", "install_http", "jsonable"]
 
-DialectShape = Callable[[Request, str, Any], dict[str, Any]]
-"""(request, message, raw body or None) -> extra fields of that dialect's error body."""
+DialectShape = Callable[[Request, int, str, Any, Any], dict[str, Any]]
+"""(request, status, message, details or None, raw body or None) -> that dialect's error body."""
 
 
 def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -183,16 +186,16 @@ class RequestGuard:
 
 
 def install_http(app: FastAPI, shapes: dict[str, DialectShape] | None = None) -> None:
-    """The request guard and the error handlers; ``shapes`` maps a path to its dialect's extra
-    error fields."""
+    """The request guard and the error handlers; ``shapes`` maps a path to its dialect's
+    error body."""
     app.add_middleware(RequestGuard)
     dialects = dict(shapes or {})
 
     def answer(request: Request, status: int, message: str, details: Any = None, body: Any = None) -> JSONResponse:
         shape = dialects.get(request.url.path)
-        extra = shape(request, message, body) if shape is not None else {}
-        if details is not None:
-            extra["details"] = jsonable(details)
+        if shape is not None:
+            return JSONResponse(jsonable(shape(request, status, message, details, body)), status_code=status)
+        extra = {"details": jsonable(details)} if details is not None else {}
         return error_response(status, message, **extra)
 
     @app.exception_handler(RequestValidationError)
@@ -210,6 +213,10 @@ def install_http(app: FastAPI, shapes: dict[str, DialectShape] | None = None) ->
 
     @app.exception_handler(ReviewError)
     async def _review_error(request: Request, exc: ReviewError) -> JSONResponse:
+        return answer(request, exc.status, str(exc), exc.details or None)
+
+    @app.exception_handler(QuestionError)
+    async def _question_error(request: Request, exc: QuestionError) -> JSONResponse:
         return answer(request, exc.status, str(exc), exc.details or None)
 
     @app.exception_handler(Unavailable)

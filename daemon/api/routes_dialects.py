@@ -2,17 +2,19 @@
 
 Each route translates with its adapter (pure functions in ``daemon/adapters``) and runs
 the canonical actions through :meth:`Daemon.act`, like ``POST /v1/actions``: one
-policy, one executor, one record.
+policy, one executor, one record. The body answered is exactly the vendor's (see
+:mod:`daemon.api.dialect_shapes` for driverseat's own fields, headers and errors).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from daemon.actions import CursorPosition, Screenshot, Wait
+from daemon.actions import CursorPosition, Screenshot
 from daemon.adapters import anthropic, openai
 from daemon.api.bodies import (
     AnthropicBody,
@@ -20,57 +22,101 @@ from daemon.api.bodies import (
     ComputerCall,
     ComputerCallOutput,
     ErrorBody,
+    OpenAIErrorBody,
     ToolResult,
+)
+from daemon.api.dialect_shapes import (
+    ENVELOPE_HEADER,
+    IDS_HEADER,
+    STATUS_HEADER,
+    DialectOptions,
+    anthropic_error,
+    openai_error,
+    outcome_headers,
+    wants_envelope,
 )
 from daemon.api.gone import abandonment
 from daemon.api.http import DialectShape
-from daemon.errors import Unavailable
+from daemon.errors import ActionError, Unavailable
 from daemon.outcomes import Outcome
 from daemon.service import Daemon
 
-__all__ = ["SHAPES", "router"]
+__all__ = ["ANTHROPIC", "OPENAI", "SHAPES", "router"]
 
 ANTHROPIC = "/v1/anthropic/computer"
 OPENAI = "/v1/openai/computer"
 SAFETY_RULE = "openai-safety-checks"
-_ERR = {"model": ErrorBody}
+_ERR = {"model": OpenAIErrorBody | ErrorBody}  # the vendor's form; driverseat's with the envelope
+_HEADERS = {
+    STATUS_HEADER: {"description": "what became of the action(s): executed, interrupted, ...",
+                    "schema": {"type": "string"}},
+    IDS_HEADER: {"description": "driverseat's action ids, comma-separated (GET /v1/actions/{id})",
+                 "schema": {"type": "string"}},
+}  # fmt: skip
+# the outcomes of an action that was attempted: the screen may have changed
+_RAN = frozenset({"executed", "interrupted"})
+
+SHAPES: dict[str, DialectShape] = {ANTHROPIC: anthropic_error, OPENAI: openai_error}
+# Declared for the OpenAPI document; wants_envelope() reads the same two (errors too).
+EnvelopeQuery = Annotated[bool, Query(description="add driverseat's own `driverseat` record to the body")]
+EnvelopeHeader = Annotated[bool, Header(alias=ENVELOPE_HEADER, description="the same as ?envelope=1")]
 
 
-def _tool_use_id(request: Request, body: Any) -> str | None:
-    if isinstance(body, dict) and body.get("type") == "tool_use" and isinstance(body.get("id"), str):
-        return str(body["id"])
-    found = getattr(request.state, "tool_use_id", None)
-    return found if isinstance(found, str) else None
+async def _settle(options: DialectOptions) -> None:
+    # the reference tool's delay "to let things settle" (an animation, a page load)
+    if options.settle_ms:
+        await asyncio.sleep(options.settle_ms / 1000)
 
 
-def _anthropic_error(request: Request, message: str, body: Any) -> dict[str, Any]:
-    """An Anthropic error also carries a tool_result the agent can hand back as it is."""
-    extra: dict[str, Any] = {"content": [{"type": "text", "text": f"Error: {message}"}], "is_error": True}
-    if (tool_use_id := _tool_use_id(request, body)) is not None:
-        extra["tool_use_id"] = tool_use_id
-    return extra
-
-
-SHAPES: dict[str, DialectShape] = {ANTHROPIC: _anthropic_error}
-
-
-def router(daemon: Daemon) -> APIRouter:
+def router(daemon: Daemon, options: DialectOptions | None = None) -> APIRouter:
     """``POST /v1/anthropic/computer`` and ``POST /v1/openai/computer``."""
     api = APIRouter(tags=["actions"])
+    opts = options or DialectOptions()
 
-    @api.post(ANTHROPIC, response_model=ToolResult, responses={422: _ERR})
-    async def post_anthropic(body: AnthropicBody, request: Request) -> JSONResponse:
+    async def screenshot_after(action: str, outcome: Outcome) -> Outcome:
+        """The outcome with the screenshot the reference tool would send after it."""
+        if (
+            not opts.screenshot_after
+            or action not in anthropic.SHOT_AFTER
+            or outcome.status not in _RAN
+            or outcome.screenshot is not None
+        ):
+            return outcome
+        if action != "wait":  # a wait was its own settling
+            await _settle(opts)
+        shot = await daemon.look(Screenshot())
+        if shot.screenshot is None:
+            return outcome  # the result still says what happened; no picture to add
+        return outcome.model_copy(update={"screenshot": shot.screenshot})
+
+    @api.post(
+        ANTHROPIC,
+        response_model=ToolResult,
+        responses={200: {"headers": _HEADERS}, 422: {"model": ToolResult}},
+    )
+    async def post_anthropic(
+        body: AnthropicBody, request: Request, envelope: EnvelopeQuery = False, asked: EnvelopeHeader = False
+    ) -> JSONResponse:
         """Execute the ``input`` of Anthropic's ``computer_20250124`` tool (and
-        ``computer_20251124``'s ``zoom``).
+        ``computer_20251124``'s ``zoom``), as the reference tool does.
 
-        The body is the ``input`` object, or a whole ``tool_use`` block (then the reply
-        carries its ``tool_use_id``). Returns ``content``/``is_error`` ready for a
-        ``tool_result`` block. Bad input: 422 that also carries such a result.
+        The body is the ``input`` object, or a whole ``tool_use`` block: then the answer is
+        the ``tool_result`` block for it (``type``, ``tool_use_id``, ``content``,
+        ``is_error``), else its ``content`` and ``is_error``. After every action but the
+        looks it carries a fresh screenshot (``serve --no-screenshot-after`` turns that
+        off; ``--settle-ms`` is the wait before it). Bad input: 422 with an error
+        ``tool_result``. The body is exactly the vendor's; `?envelope=1` (or the request
+        header `Driverseat-Envelope: 1`) adds driverseat's own `driverseat` record to it.
         """
-        extra: dict[str, Any] = {}
+        tool_use_id: str | None = None
         if isinstance(body, AnthropicToolUse):
             if body.id:
-                request.state.tool_use_id = extra["tool_use_id"] = body.id
+                request.state.tool_use_id = tool_use_id = body.id
+            if body.name is not None and body.name != anthropic.TOOL_NAME:
+                raise ActionError(
+                    f"this route runs the {anthropic.TOOL_NAME!r} tool; a tool_use block named "
+                    f"{body.name!r} is for another tool"
+                )
             inp = body.input
         else:
             inp = body
@@ -81,30 +127,36 @@ def router(daemon: Daemon) -> APIRouter:
         action = anthropic.to_canonical(raw, cursor=cursor)  # ActionError: 422
         async with abandonment(request) as gone:
             outcome = await daemon.act(action, "anthropic", gone)
-        if isinstance(action, Wait) and outcome.ok and outcome.screenshot is None:
-            # the reference tool answers a wait with a fresh look at the screen
-            shot = await daemon.look(Screenshot())
-            if shot.screenshot is not None:
-                outcome = outcome.model_copy(update={"screenshot": shot.screenshot})
-        return JSONResponse({**anthropic.to_tool_result(outcome), **extra})
+        outcome = await screenshot_after(raw["action"], outcome)
+        result = anthropic.to_tool_result(outcome, tool_use_id)
+        if envelope or asked or wants_envelope(request):
+            result["driverseat"] = anthropic.envelope(outcome)
+        return JSONResponse(result, headers=outcome_headers([outcome], outcome.status))
 
     @api.post(
         OPENAI,
         response_model=ComputerCallOutput,
         responses={
+            200: {"headers": _HEADERS},
             403: {**_ERR, "description": "pending safety checks, and reviews are off (--policy off)"},
             422: _ERR,
             503: {**_ERR, "description": "no screenshot could be taken"},
         },
     )
-    async def post_openai(call: ComputerCall, request: Request) -> JSONResponse:
+    async def post_openai(
+        call: ComputerCall, request: Request, envelope: EnvelopeQuery = False, asked: EnvelopeHeader = False
+    ) -> JSONResponse:
         """Execute an OpenAI ``computer_call`` (one ``action`` or batched ``actions[]``).
 
         Returns a ``computer_call_output`` with a fresh screenshot as a data URL. Actions
-        run in order and stop at the first that does not execute. ``pending_safety_checks``
-        go to a person on the overlay (the first action held, the checks shown apart);
-        they come back as ``acknowledged_safety_checks`` only if the person approved.
-        Without reviews (``--policy off``) such a call is refused (403).
+        run in order and stop at the first that does not execute (``Driverseat-Status``
+        says which outcome stopped them). ``pending_safety_checks`` go to a person on the
+        overlay (the first action held, the checks shown apart); they come back as
+        ``acknowledged_safety_checks`` only if the person approved. Without reviews
+        (``--policy off``) such a call is refused (403). Errors are OpenAI's error object.
+        The body is exactly the vendor's; `?envelope=1` (or the request header
+        `Driverseat-Envelope: 1`) adds driverseat's own `driverseat` record (with a
+        `message` for the model when not every action ran).
         """
         raw = call.model_dump(exclude_none=True)
         checks = openai.safety_checks(raw)
@@ -130,13 +182,15 @@ def router(daemon: Daemon) -> APIRouter:
                 outcomes.append(outcome)
                 if outcome.status != "executed":
                     break
+        if any(o.status in _RAN for o in outcomes) and any(a.action not in ("screenshot", "wait")
+                                                           for a in actions):  # fmt: skip
+            await _settle(opts)
         shot = await daemon.look(Screenshot())
         if shot.screenshot is None:
             raise Unavailable(f"no screenshot for the computer_call_output: {shot.detail}")
-        return JSONResponse(
-            openai.to_output(
-                call.call_id, outcomes, shot.screenshot, planned=len(actions), acknowledged=acknowledged
-            )
-        )
+        item = openai.to_output(call.call_id, outcomes, shot.screenshot, acknowledged=acknowledged)
+        if envelope or asked or wants_envelope(request):
+            item["driverseat"] = openai.envelope(call.call_id, outcomes, planned=len(actions))
+        return JSONResponse(item, headers=outcome_headers(outcomes, openai.status_of(outcomes)))
 
     return api

@@ -9,6 +9,7 @@ event stream by the daemon (a listener of the queue), whoever posted it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from daemon.actions import MAX_LONG_POLL
 from daemon.api.bodies import ErrorBody
-from daemon.outcomes import DecisionRequest, Review
+from daemon.outcomes import DecisionRequest, Review, SeenReport
 from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.reviewers import Identity
 
@@ -44,8 +45,13 @@ def _review(review: Review) -> JSONResponse:
     return JSONResponse(review.model_dump(mode="json"))
 
 
-def router(queue: ReviewQueue) -> APIRouter:
-    """The ``/v1/reviews`` routes around ``queue``."""
+ElementUnder = Callable[[str, int, int], dict[str, Any]]  # review id, screen x, y -> element
+Coord = Annotated[int, Query(ge=-(2**31), le=2**31 - 1, description="screen pixel")]
+
+
+def router(queue: ReviewQueue, element_under: ElementUnder | None = None) -> APIRouter:
+    """The ``/v1/reviews`` routes around ``queue``; ``element_under`` answers the hover
+    question (:meth:`daemon.review.gate.Gate.element_under`)."""
     api = APIRouter(prefix=REVIEW_PREFIX, tags=["reviews"])
 
     @api.get("", response_model=list[Review])
@@ -79,6 +85,16 @@ def router(queue: ReviewQueue) -> APIRouter:
         png = await asyncio.to_thread(queue.screenshot, review_id)
         return Response(png, media_type="image/png", headers={"Cache-Control": _CACHE})
 
+    @api.get("/{review_id}/element", responses=_ERRORS)
+    async def get_element(review_id: str, x: Coord, y: Coord) -> JSONResponse:
+        """The element a correction at screen point (x, y) would name, as the agent would
+        be told: ``source`` (``a11y`` or ``vision``), ``box`` (screen space, x1/y1
+        exclusive), ``agent_box``, ``role``, ``name`` and ``label`` (the words). The
+        overlay outlines it while the person hovers, before they click."""
+        if element_under is None:
+            raise UnknownReview("element lookups are not available on this daemon")
+        return JSONResponse(await asyncio.to_thread(element_under, review_id, x, y))
+
     @api.post("/{review_id}/decision", response_model=Review, responses=_ERRORS)
     async def post_decision(review_id: str, req: DecisionRequest, request: Request) -> JSONResponse:
         """Decide a review; returns the review after the decision.
@@ -89,5 +105,11 @@ def router(queue: ReviewQueue) -> APIRouter:
         reviewer's (the desktop overlay), named as the body says, holding no role."""
         by: Identity | None = request.scope.get(REVIEWER_KEY)
         return _review(await asyncio.to_thread(lambda: queue.decide(review_id, req, by=by)))
+
+    @api.post("/{review_id}/seen", response_model=Review, responses={404: _ERRORS[404]})
+    async def post_seen(review_id: str, report: SeenReport) -> JSONResponse:
+        """The overlay showed this review, or the person first turned to it (input or
+        focus): stamped once each, on the daemon's clock, into the review's ``timing``."""
+        return _review(await asyncio.to_thread(queue.seen, review_id, report.moment))
 
     return api

@@ -19,6 +19,8 @@ from capture import CaptureError
 from capture.input.keys import parse_combo
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
+from daemon.cli import notifications
+from daemon.cli.dialect_flags import add_dialect_flags
 from daemon.cli.images import save_image, summarise_images
 from daemon.client import DEFAULT_URL, Client
 from daemon.control.intervention import DEFAULT_KILL_SWITCH
@@ -188,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not start the review overlay (reviews then wait for another reviewer client)",
     )
+    add_dialect_flags(s)
+    notifications.add_arguments(s)
+    s.add_argument(
+        "--view",
+        action="store_true",
+        help="serve the desktop to a browser at /view: a VNC server on the display (x11vnc, "
+        f"unix socket only) behind noVNC and the token; `{PROG} view` prints the page's address "
+        "(default with `make run` on a machine without a display; docs/liveview.md)",
+    )
+
+    from daemon.cli import shadowing
+
+    shadowing.add_arguments(s)
 
     t = sub.add_parser(
         "token",
@@ -224,19 +239,30 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: each image is summarised, like '1366x768 PNG, 400 KB')",
     )
     _url_arg(a)
+    v = sub.add_parser(
+        "view",
+        help="print the live view's address, token included (for `serve --view`)",
+        description="Print the address of the running daemon's live view (/view) with the token "
+        "in it: open it in a browser to watch the desktop, take over and answer reviews. "
+        "The address is a secret: whoever opens it can drive this desktop.",
+    )
+    _url_arg(v)
     m = sub.add_parser(
         "mcp",
         help="serve the running daemon to an MCP client over stdin/stdout",
         description="Run a stdio MCP server with the tools `computer` (the input of "
-        "Anthropic's computer tool) and `state`, proxying to the running daemon; "
+        "Anthropic's computer tool), `state` and `ask_human` (a question to the person "
+        "on the overlay), proxying to the running daemon; "
         "see docs/mcp.md for the client configuration.",
     )
     _url_arg(m)
-    from daemon.cli import locate, record, report, reviewers
+    from daemon.cli import agreement, ask, locate, record, report, reviewers
 
+    ask.add_parser(sub, _url_arg)
     locate.add_parser(sub)
     record.add_parsers(sub, _display, _data_dir_arg)
     report.add_parser(sub, _data_dir_arg)
+    agreement.add_parser(sub, _data_dir_arg)
     reviewers.add_parsers(sub, _data_dir_arg)
     return parser
 
@@ -298,6 +324,29 @@ def cmd_act(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from daemon.cli import ask
+
+    return ask.run(args, _client(args))
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    import httpx
+
+    url, token = _url(args), read_token(_data_dir(args))
+    try:
+        found = httpx.get(f"{url}/view", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise _Exit(f"no daemon answers at {url} ({exc}); start it with `{PROG} serve --view`") from None
+    if found.status_code != 200:
+        raise _Exit(
+            f"the daemon at {url} serves no live view (HTTP {found.status_code}); "
+            f"start it with `{PROG} serve --view`"
+        )
+    print(f"{url}/view?token={token}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from daemon.cli.serve import (
         serve,  # imported here: `driverseat state` should not pay for uvicorn
@@ -336,6 +385,12 @@ def cmd_reviewers(args: argparse.Namespace) -> int:
     return reviewers.run_reviewer(args, _data_dir(args))
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from daemon.cli import agreement
+
+    return agreement.run(args, _data_dir(args))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from daemon.cli import report
 
@@ -349,8 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": cmd_serve, "token": cmd_token, "state": cmd_control, "stop": cmd_control,
         "resume": cmd_control, "act": cmd_act, "mcp": cmd_mcp, "locate": cmd_locate,
-        "record": cmd_record, "export": cmd_record, "report": cmd_report,
-        "reviewer": cmd_reviewers, "audit": cmd_reviewers,
+        "record": cmd_record, "export": cmd_record, "report": cmd_report, "agreement": cmd_agreement,
+        "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view, "ask": cmd_ask,
     }  # fmt: skip
     try:
         return commands[args.command](args)

@@ -12,6 +12,9 @@ Tools:
   ``POST /v1/anthropic/computer``; the reply's text and image blocks become MCP text and
   image content, ``is_error`` becomes ``isError``.
 - ``state``: ``GET /v1/state`` as JSON text (who has control: agent, human or stopped).
+- ``ask_human``: a question to the person with options on the screen (the schema of
+  :data:`daemon.adapters.ask_tool.INPUT_SCHEMA`), sent to ``POST /v1/questions``; the
+  answer comes back as text, with the annotated frame as an image where it is a point.
 
 A daemon that is not running, refuses the token or refuses the action gives an error
 result with one sentence; the MCP server itself keeps running. Nothing but the protocol
@@ -37,6 +40,7 @@ from mcp.server.stdio import stdio_server
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
+from daemon.adapters import ask_tool
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import default_data_dir, read_token
@@ -159,9 +163,14 @@ def _not_running(url: str) -> str:
 def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> MCPServer:
     """The MCP server with the ``computer`` and ``state`` tools, proxying to ``url``."""
     proxy = _Proxy(url, Path(data_dir).expanduser() if data_dir else default_data_dir())
+    # stderr is the MCP client's log: warnings only, not a line per request (the SDK's
+    # default INFO level makes httpx log every call to the daemon, and the SDK each request)
     server = MCPServer(
-        "driverseat", instructions=INSTRUCTIONS, lifespan=lambda _server: proxy.session()
+        "driverseat", instructions=INSTRUCTIONS, lifespan=lambda _server: proxy.session(),
+        log_level="WARNING",
     )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     @server.tool(
         description=f"Use the mouse and keyboard of the desktop and take screenshots "
@@ -171,7 +180,7 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
         "xdotool keys like 'ctrl+s'), type (text), mouse_move, left_click, right_click, "
         "middle_click, double_click, triple_click (coordinate; text names modifiers held), "
         "left_click_drag (start_coordinate to coordinate), left_mouse_down, left_mouse_up, "
-        "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), wait "
+        "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), key's repeat, wait "
         "(duration in seconds), screenshot, cursor_position, zoom (region: a closer look "
         "at [x0, y0, x1, y1] of the screenshot, at full resolution)."
     )
@@ -191,11 +200,14 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
             Any, _arg("for zoom: [x0, y0, x1, y1] of the latest screenshot, x1 and y1 "
                       "exclusive", **_REGION)
         ] = None,
+        repeat: Annotated[Any, _arg("for key: how many times to press it", type="integer",
+                                    minimum=1, maximum=100)] = None,
     ) -> CallToolResult:
         given = {
             "action": action, "coordinate": coordinate, "text": text,
             "scroll_direction": scroll_direction, "scroll_amount": scroll_amount,
             "duration": duration, "start_coordinate": start_coordinate, "region": region,
+            "repeat": repeat,
         }  # fmt: skip
         tool_input = {k: v for k, v in given.items() if v is not None}
         reply = await proxy.call(lambda c: c.anthropic(tool_input))
@@ -217,7 +229,37 @@ def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> 
             return reply
         return CallToolResult(content=[TextContent(type="text", text=json.dumps(reply))])
 
+    _ask_tool(server, proxy)
     return server
+
+
+def _ask_arg(name: str) -> Any:
+    """A parameter of ``ask_human`` with its schema from :data:`ask_tool.INPUT_SCHEMA`
+    (module level: the SDK evaluates the annotations in this module's namespace)."""
+    schema = dict(ask_tool.INPUT_SCHEMA["properties"][name])
+    return _arg(schema.pop("description", name), **schema)
+
+
+def _ask_tool(server: MCPServer, proxy: _Proxy) -> None:
+    """``ask_human``: the same tool, schema and answer as every other dialect's."""
+
+    @server.tool(name=ask_tool.TOOL_NAME, description=ask_tool.DESCRIPTION)
+    async def ask_human(
+        question: Annotated[Any, _ask_arg("question")],
+        goal: Annotated[Any, _ask_arg("goal")] = None,
+        steps: Annotated[Any, _ask_arg("steps")] = None,
+        stuck: Annotated[Any, _ask_arg("stuck")] = None,
+        options: Annotated[Any, _ask_arg("options")] = None,
+        secret: Annotated[Any, _ask_arg("secret")] = None,
+        timeout: Annotated[Any, _ask_arg("timeout")] = None,
+    ) -> CallToolResult:
+        given = {"question": question, "goal": goal, "steps": steps, "stuck": stuck,
+                 "options": options, "secret": secret, "timeout": timeout}  # fmt: skip
+        reply = await proxy.call(lambda c: c.ask({k: v for k, v in given.items() if v is not None}))
+        if isinstance(reply, CallToolResult):
+            return reply
+        return CallToolResult(content=_content(ask_tool.result_blocks(reply)),
+                              is_error=reply.status != "answered")  # fmt: skip
 
 
 async def _serve_stdio(server: MCPServer) -> None:

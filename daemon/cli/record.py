@@ -37,6 +37,15 @@ def _combo(text: str) -> str:
     return text
 
 
+def _pattern(text: str) -> str:
+    from daemon.shadow.privacy import title_pattern
+
+    try:
+        return title_pattern(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     r = sub.add_parser(
         "record",
@@ -52,6 +61,10 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
     r.add_argument("--display", type=display, help="X display to record (default: $DISPLAY)")
     r.add_argument("--pause-hotkey", type=_combo, default=DEFAULT_PAUSE, metavar="COMBO",
                    help=f"hotkey that pauses and resumes recording (default: {DEFAULT_PAUSE})")  # fmt: skip
+    r.add_argument("--private-title", action="append", default=[], metavar="REGEX", type=_pattern,
+                   help="a window title that pauses recording while its window is active "
+                   "(repeatable; added to the default list of password managers and private "
+                   "browsing windows, docs/shadowing.md)")  # fmt: skip
     data_dir_arg(r)
 
     e = sub.add_parser(
@@ -78,6 +91,7 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
 def run_record(args: argparse.Namespace, data_dir: Path) -> int:
     from capture.recorder import Settings
     from capture.recorder.xsettings import desktop_settings
+    from daemon.shadow.privacy import DEFAULT_PRIVATE_TITLES, PrivateTitles
     from daemon.shadow.session import Recording
     from daemon.store import Store
 
@@ -96,7 +110,9 @@ def run_record(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         with Store(data_dir / DB_NAME) as store:
             settings = Settings(pause_hotkey=args.pause_hotkey, **desktop_settings(display))
-            rec = Recording(store, data_dir / FRAMES_DIR, display=display, session=name, settings=settings)
+            titles = PrivateTitles((*DEFAULT_PRIVATE_TITLES, *args.private_title))
+            rec = Recording(store, data_dir / FRAMES_DIR, display=display, session=name,
+                            settings=settings, private_titles=titles)  # fmt: skip
             rec.start()
             print(
                 f"recording session {name!r} on {display}: Ctrl-C stops, "

@@ -63,6 +63,13 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     ls = rsub.add_parser("list", help="list the reviewers and their roles (never a token)")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     data_dir_arg(ls)
+    sc = rsub.add_parser(
+        "score", help="attention figures: test reviews caught, unread approvals, streak, score",
+        description="Each reviewer's attention score and its signals (docs/reviewers.md).",
+    )
+    sc.add_argument("name", nargs="?", default=None, help="one reviewer (a name, or a local user@host)")
+    sc.add_argument("--json", action="store_true", help="one JSON object per line")
+    data_dir_arg(sc)
     rm = rsub.add_parser("remove", help="remove a reviewer: its token stops working at once")
     rm.add_argument("name")
     data_dir_arg(rm)
@@ -85,6 +92,8 @@ def run_reviewer(args: argparse.Namespace, data_dir: Path) -> int:
     from daemon.reviewers import ReviewerError, Reviewers
     from daemon.store import Store
 
+    if args.reviewer_command == "score":
+        return _score(args, data_dir)
     if args.reviewer_command == "add":
         ensure_data_dir(data_dir)  # 0700: the database says who may approve what
     elif not (data_dir / DB_NAME).exists():
@@ -110,6 +119,40 @@ def run_reviewer(args: argparse.Namespace, data_dir: Path) -> int:
                 _list(reviewers.list(), args.json)
         except ReviewerError as exc:
             raise ServeExit(str(exc)) from None
+    return 0
+
+
+def _score(args: argparse.Namespace, data_dir: Path) -> int:
+    from daemon.attention import attention, decided, reviewers_seen
+    from daemon.store import Store
+
+    db = data_dir / DB_NAME
+    if not db.exists():
+        raise ServeExit(f"no decisions: {db} does not exist (start the daemon with `driverseat serve`)")
+    now = time.time()
+    with Store(db) as store:
+        seen = reviewers_seen(store)
+        if args.name is not None:
+            seen = [s for s in seen if args.name in (s[0], s[2])]
+            if not seen:
+                raise ServeExit(f"no decisions by {args.name!r} (`driverseat audit` lists who decided)", 2)
+        found = [attention(label, decided(store, rid, name), now).as_json() for rid, name, label in seen]
+    if args.json:
+        for row in found:
+            print(json.dumps(row))
+        return 0
+    rows = [
+        (
+            r["reviewer"], "-" if r["score"] is None else f"{r['score']:g}",
+            f"{r['honeypots']['caught']}/{r['honeypots']['shown']}",
+            f"{r['unread_approvals']}/{r['approvals_timed']}", str(r["streak"]),
+            "-" if r["median_decision_ms"] is None else f"{r['median_decision_ms'] / 1000:.1f} s",
+            f"{r['on_duty_s'] / 3600:.1f} h", str(r["decisions"]),
+        )
+        for r in found
+    ]  # fmt: skip
+    _table(("REVIEWER", "SCORE", "TESTS CAUGHT", "UNREAD APPROVALS", "STREAK", "MEDIAN DECISION",
+            "ON DUTY", "DECISIONS"), rows)  # fmt: skip
     return 0
 
 

@@ -24,9 +24,12 @@ from capture import CaptureError
 from capture.input import backend_name
 from daemon.address import forget_url, publish_url
 from daemon.auth import load_or_create_token, token_path
+from daemon.cli.dialect_flags import dialect_options
 from daemon.errors import ActionError, ServeExit
 
 if TYPE_CHECKING:
+    from daemon.api.routes_view import LiveView
+    from daemon.ask.desk import QuestionDesk
     from daemon.control.runtime import Runtime
     from daemon.control.view import AgentView
     from daemon.review.gate import Gate
@@ -46,7 +49,7 @@ def _opened_display(args: argparse.Namespace) -> Iterator[str]:
         from capture.xvfb import VirtualDisplay
 
         w, h = args.virtual_display
-        with VirtualDisplay(w, h) as vd:
+        with VirtualDisplay(w, h, own_session=True) as vd:  # Ctrl+C stops us, then it
             why = "" if os.environ.get("DISPLAY") else "no DISPLAY: "
             print(f"{why}started a virtual display {vd.name} ({w}x{h})", file=sys.stderr)
             yield vd.name
@@ -120,10 +123,11 @@ def _policy(spec: str | None) -> Policy | None:
 
 def _gate(
     policy: Policy, runtime: Runtime, store: Store, data_dir: Path, display: str | None, stack: ExitStack
-) -> Gate:
-    """The policy gate: reviews beside the database, frozen frames of the agent's monitor
-    at screen resolution, the active window's title for rules that name one, and the
-    accessibility tree to name a correction's elements (never the overlay: our child)."""
+) -> tuple[Gate, QuestionDesk]:
+    """The policy gate and the question desk: reviews and questions beside the database,
+    frozen frames of the agent's monitor at screen resolution, the active window's title
+    for rules that name one, and the accessibility tree to name a correction's elements
+    and a question's answered spot (never the overlay: our child)."""
     from capture.a11y import A11y
     from capture.windows import WindowTitles
     from daemon.control.screenshots import ScreenGrabber
@@ -135,8 +139,15 @@ def _gate(
     titles = stack.enter_context(contextlib.closing(WindowTitles(display)))
     a11y = stack.enter_context(A11y(ignore_children=True, display=display))
     queue = ReviewQueue(store, data_dir / "frames")
-    return Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active,
+    gate = Gate(policy, queue, view.scaling, grab_frame=frames.png, window_title=titles.active,
                 element_at=a11y.element_at)  # fmt: skip
+    # questions freeze the same frames and name the same elements (daemon/ask)
+    from daemon.ask.desk import QuestionDesk
+
+    desk = QuestionDesk(store, data_dir / "frames", view.scaling, grab_frame=frames.png,
+                        element_at=a11y.element_at, keysym_of=runtime.backend.keysym_of,
+                        pointer_of=runtime.backend.pointer_of)  # fmt: skip
+    return gate, desk
 
 
 @contextmanager
@@ -177,9 +188,32 @@ def _hold_guard(display: str, runtime: Runtime, stack: ExitStack) -> str:
     return f"started (pid {link.pid})"
 
 
+def _live_view(display: str, stack: ExitStack) -> LiveView:
+    """``--view``: x11vnc on the display (a unix socket in a 0700 directory of its own),
+    and noVNC's files for the page; the API proxies the one to the other behind the token."""
+    from capture.vnc import VncServer
+    from daemon.api.routes_view import ENV_NOVNC, LiveView, find_novnc
+
+    if not display:
+        raise _Exit("--view needs an X display: give --display :N or --virtual-display WxH", 2)
+    novnc = find_novnc()
+    if novnc is None:
+        raise _Exit(
+            "the live view needs noVNC: apt-get install novnc (scripts/install-deps.sh installs "
+            f"it), or set ${ENV_NOVNC} to the folder of a noVNC release"
+        )
+    try:
+        vnc = stack.enter_context(VncServer(display))
+    except CaptureError as exc:
+        raise _Exit(f"cannot start the live view: {exc}") from None
+    return LiveView(vnc.socket_path, novnc)
+
+
 def serve(args: argparse.Namespace, data_dir: Path) -> int:
     # imported here: `driverseat state` should not pay for FastAPI and uvicorn
     from daemon.api.app import VERSION, create_app, make_server
+    from daemon.api.dialect_shapes import DialectOptions
+    from daemon.cli import notifications
     from daemon.cli.memory import tune_malloc
     from daemon.control.runtime import Runtime
     from daemon.control.screenshots import ScreenGrabber
@@ -188,6 +222,7 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
 
     tune_malloc()  # frames' buffers go back to the system once freed (daemon/cli/memory.py)
     policy = _policy(args.policy)
+    secret = notifications.webhook_secret(args)  # a missing secret fails before anything opens
     with ExitStack() as stack:
         display = stack.enter_context(_opened_display(args))
         if display:
@@ -228,13 +263,19 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         atexit.register(close_runtime)  # the crash path; the normal path closes below
         stack.callback(atexit.unregister, close_runtime)
         stack.callback(close_runtime)
-        gate = None
+        gate = desk = None
         if policy is not None:
-            gate = _gate(policy, runtime, store, data_dir, display or None, stack)
+            gate, desk = _gate(policy, runtime, store, data_dir, display or None, stack)
             if display and runtime.backend.name == "xorg":
                 stack.enter_context(_overlay_watch(runtime, display))
-        daemon = Daemon(runtime, store, gate)
-        app = create_app(daemon, token)
+        daemon = Daemon(runtime, store, gate, questions=desk)
+        from daemon.cli.shadowing import shadowing
+
+        recording = shadowing(args, runtime, daemon, data_dir, display, stack)
+        after, settle = dialect_options(args)
+        # after the runtime: input x11vnc sent at its start would show as a takeover
+        live = _live_view(display, stack) if args.view else None
+        app = create_app(daemon, token, DialectOptions(screenshot_after=after, settle_ms=settle), view=live)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         w, h = runtime.executor.screen
@@ -245,6 +286,10 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
         say(f"agent view: monitor {view.monitor} ({r.width}x{r.height}+{r.left}+{r.top}) "
             f"seen at {aw}x{ah}")  # fmt: skip
         say(f"API:        http://{shown}:{port}")
+        if live is not None:
+            # the page's address without the token: this line may end up in a log
+            say(f"view:       http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/view  "
+                f"(`{PROG} view` prints it with the token)")  # fmt: skip
         say(f"data dir:   {data_dir}")
         say(f"token file: {token_path(data_dir)}  (`{PROG} token` prints it)")
         if host not in ("127.0.0.1", "::1", "localhost"):
@@ -252,6 +297,8 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
                 "can drive this desktop")  # fmt: skip
         say(f"guard:      {guard}")
         say(f"policy:     {'off' if gate is None else gate.policy.source}")
+        if recording is not None:
+            say(f"shadowing:  {recording}")
         local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown
         local_url = f"http://{local}:{port}"
         try:
@@ -259,6 +306,10 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
             stack.callback(forget_url, data_dir, local_url)
         except OSError as exc:
             say(f"URL file:   not written ({exc.strerror or exc}): clients need --url {local_url}")
+        if gate is not None:  # the notifications call the person to a review: none without
+            notify, how = notifications.dispatcher(args, secret, daemon, gate.policy, local_url)
+            daemon.companions.append(notify)
+            say(f"notify:     {how}")
         if gate is not None and not args.no_overlay:
             from daemon.cli.overlay_process import start_overlay, stop_overlay
 

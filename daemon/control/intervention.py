@@ -99,6 +99,11 @@ class Intervention:
         self.takeover_id: str | None = None
         self.takeovers = 0
         self.listeners: list[Listener] = []
+        # the input that is not ours, after the state changed, with whether it is the
+        # person's own (False: review input and the kill switch's key, seen for positions and
+        # held buttons, never recorded): what `serve --shadow` records and what a question
+        # answered by a takeover shows (daemon/ask/takeover.py); the agent's never arrives
+        self.taps: list[Callable[[InputEvent, bool], None]] = []
         self._closed = False
         self._timer = threading.Thread(target=self._resume_loop, name="driverseat-resume", daemon=True)
         self._timer.start()
@@ -149,6 +154,7 @@ class Intervention:
             # letting go of the kill-switch chord is part of the chord, not a takeover
             self._hotkey_release.discard(ev.code)
             self._held_keys.pop(ev.code, None)
+            self._tap(ev, True)
             return
         # Reaching for the overlay's own window (the grace toast's Cancel) is review input.
         # Asked before the yield flag is set, which costs one round trip, and only while an
@@ -167,6 +173,7 @@ class Intervention:
             or ev.received < self._settle_until
         )
         if reviewing and self._review_input(ev, on_overlay):
+            self._tap(ev, False)
             return
         if self._state == "agent":
             self.yield_event.set()  # first: the executor stops before its next primitive
@@ -183,6 +190,13 @@ class Intervention:
             self._cond.notify_all()
         if changed:
             self._emit(*changed)
+        self._tap(ev, not toggled)  # the kill switch's own key is no demonstration
+
+    def _tap(self, ev: InputEvent, person: bool) -> None:
+        """Hand input that is not ours to the recorder: ``person`` False for review input
+        and the kill switch's key (seen for positions and held buttons, never recorded)."""
+        for tap in self.taps:
+            tap(ev, person)
 
     # -- reviews: input given to an open review is review input, not a takeover ----------------
     def review_opened(self) -> None:
@@ -221,7 +235,9 @@ class Intervention:
         else:
             return False
         with self._cond:
-            toggled = self._track(ev)  # the kill switch works during reviews too
+            # the kill switch works during reviews too; what is typed into a review or a
+            # question (a reject reason, a secret) is never part of a takeover's summary
+            toggled = self._track(ev, record=False)
             changed = (
                 self._enter("agent" if self._state == "stopped" else "stopped", ev) if toggled else None
             )
@@ -230,9 +246,10 @@ class Intervention:
             self._emit(*changed)
         return True
 
-    def _track(self, ev: InputEvent) -> bool:
-        """Record the person's input; True when the kill-switch chord completes."""
-        act = self._activity
+    def _track(self, ev: InputEvent, *, record: bool = True) -> bool:
+        """Record the person's input (in the activity summary unless ``record`` is False);
+        True when the kill-switch chord completes."""
+        act = self._activity if record else None
         if ev.kind is Kind.KEY_DOWN:
             ks = self._keysym_of(ev.code, bool(_SHIFTS & set(self._held_keys.values())))
             self._held_keys[ev.code] = ks

@@ -7,9 +7,12 @@ Definitions (the page states them too):
   kind ``control`` with ``from: agent``): a takeover (to ``human``) or a stop;
 - a *correction* is a review the person corrected (clicked the right spot) or edited; a
   *fix* is a correction, a rejection or an intervention: the person had to step in;
-- review latency is ``decided - created``; where the overlay sent ``shown_at``, the
-  decision's ``latency_ms`` (shown -> decided) is the *deciding* part and the rest the
-  *waiting* part (until the person looked);
+- review latency is ``decided - created``; it splits into *waiting* (until the person
+  turned to it) and *deciding* (from then to the decision) at the review's ``timing``
+  (:mod:`daemon.timings`): the moment it was first looked at (the overlay had the
+  person's input or focus), else first shown; for reviews from before timings, where
+  the overlay sent ``shown_at``, the decision's ``latency_ms`` (shown -> decided) is the
+  deciding part;
 - the stage: *learner* while fixes per 1,000 agent actions exceed the supervisor
   threshold (or there are fewer actions than the minimum), *supervisor* (about 5 % of
   actions reviewed: the risky tiers) below it, *auditor* (offline review only) below the
@@ -25,6 +28,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.commentary import Agreement, CommentaryStore
+from daemon.report.attention_table import gather_attention
 from daemon.store import Store
 
 __all__ = ["Figures", "Thresholds", "bucket_seconds", "gather", "stage"]
@@ -74,6 +79,8 @@ class Figures:
     corrected_frames: list[dict[str, Any]]  # the latest corrections: review JSON, frame, points
     shadow_sessions: int
     shadow_actions: int
+    agreement: list[Agreement] = field(default_factory=list)  # per session, commented ones
+    attention: list[dict[str, Any]] = field(default_factory=list)  # per reviewer (attention_table)
 
     @property
     def reviews(self) -> int:
@@ -109,12 +116,18 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
     with store.locked() as db:
         actions = [r[0] for r in _one(db, "SELECT created FROM actions WHERE created >= ?", (t0,))]
         controls = _one(db, "SELECT at, payload_json FROM interventions WHERE kind = 'control' AND at >= ?", (t0,))
-        reviews = _one(db, "SELECT * FROM reviews WHERE created >= ? ORDER BY created", (t0,))
+        reviews = _one(db, """SELECT * FROM reviews WHERE created >= ? AND id NOT IN
+                               (SELECT review_id FROM honeypots) ORDER BY created""", (t0,))  # tests apart
         finals = {
             r["review_id"]: json.loads(r["decision_json"])
             for r in _one(db, """SELECT review_id, decision_json FROM decisions WHERE review_id IN
                                  (SELECT id FROM reviews WHERE created >= ?) ORDER BY at, rowid""", (t0,))
         }  # fmt: skip  (ordered: the last decision of a review wins, the one that resolved it)
+        seen = {
+            r[0]: r[1] if r[1] is not None else r[2]
+            for r in _one(db, """SELECT id, looked, shown FROM timings WHERE kind = 'review' AND id IN
+                                 (SELECT id FROM reviews WHERE created >= ?)""", (t0,))
+        }  # fmt: skip  (the moment the person turned to it: looked at, else shown)
         shadow = _one(db, "SELECT (SELECT COUNT(*) FROM shadow_sessions), (SELECT COUNT(*) FROM shadow_actions)", ())
     fixes_at: list[tuple[float, str]] = []
     interventions: Counter[str] = Counter()
@@ -141,7 +154,12 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
         if r["decided"] is not None and decision is not None:
             total = max(0.0, float(r["decided"]) - float(r["created"]))
             latency.total.append(total)
-            if decision.get("latency_ms") is not None:
+            turned = seen.get(r["id"])
+            if turned is not None:
+                waiting = min(total, max(0.0, float(turned) - float(r["created"])))
+                latency.waiting.append(waiting)
+                latency.deciding.append(total - waiting)
+            elif decision.get("latency_ms") is not None:
                 deciding = min(total, float(decision["latency_ms"]) / 1000)
                 latency.deciding.append(deciding)
                 latency.waiting.append(total - deciding)
@@ -169,7 +187,8 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
         interventions=interventions, statuses=statuses, by_tier=dict(by_tier), by_rule=dict(by_rule),
         buckets=[buckets[k] for k in sorted(buckets)], latency=latency,
         corrected_frames=corrected[-frames_shown:], shadow_sessions=int(shadow[0][0]),
-        shadow_actions=int(shadow[0][1]),
+        shadow_actions=int(shadow[0][1]), attention=gather_attention(store),
+        agreement=[a for a in CommentaryStore(store).agreement(since=since) if a.commented],
     )  # fmt: skip
 
 

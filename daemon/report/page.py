@@ -15,6 +15,7 @@ from typing import Any
 
 import cv2
 
+from daemon.report.attention_table import render_attention
 from daemon.report.figures import OUTCOMES, Figures, Thresholds, median, p90, stage
 from daemon.report.svg import line_chart, stacked_bars
 
@@ -101,16 +102,17 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
     lat = f.latency
     lat_rows = "".join(
         f"<tr><td>{what}</td><td>{len(xs)}</td><td>{_secs(median(xs))}</td><td>{_secs(p90(xs))}</td></tr>"
-        for what, xs in (("decided - created", lat.total), ("waiting (until shown)", lat.waiting),
-                         ("deciding (shown - decided)", lat.deciding))
+        for what, xs in (("decided - created", lat.total),
+                         ("waiting (until looked at, else shown)", lat.waiting),
+                         ("deciding (looked at - decided)", lat.deciding))
     )  # fmt: skip
     split = stacked_bars(
         [("median", {"waiting": round(median(lat.waiting) or 0, 1), "deciding": round(median(lat.deciding) or 0, 1)}),
          ("90th percentile", {"waiting": round(p90(lat.waiting) or 0, 1), "deciding": round(p90(lat.deciding) or 0, 1)})],
         ("waiting", "deciding"), unit=" s",
     ) if lat.deciding else (
-        '<p class="muted">No decision carried the overlay\'s shown time: waiting and deciding '
-        "cannot be told apart.</p>"
+        '<p class="muted">No review carried the overlay\'s shown or looked-at time: waiting and '
+        "deciding cannot be told apart.</p>"
     )  # fmt: skip
     reviewed = _pct(f.reviews, f.actions)
     parts = [
@@ -141,8 +143,8 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
         _outcomes_table("By tier", f.by_tier) if f.by_tier else '<p class="muted">No reviews in this period.</p>',
         _outcomes_table("By rule", f.by_rule) if f.by_rule else "",
         "<h2>Agent agreement during shadowing</h2>",
-        (f"<p>No agreement data: {f.shadow_sessions} recorded session(s) with {f.shadow_actions} action(s) "
-        "of the person's, but no agent commentary to score (the commentary endpoint is not built yet).</p>"),
+        _agreement(f),
+        render_attention(f.attention),
         "<h2>Cost per correction</h2>",
         _cost(f, hourly_cost),
     ]
@@ -152,6 +154,34 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
                      + thumbs)  # fmt: skip
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _agreement(f: Figures) -> str:
+    """Per session: how often the agent's prediction matched what the person did (its
+    knowledge gap is the rest), as bars and a table."""
+    if not f.agreement:
+        return (f"<p>No agreement data: {f.shadow_sessions} recorded session(s) with {f.shadow_actions} "
+                "action(s) of the person's, and no agent commentary on them (an agent comments with "
+                "<code>POST /v1/shadow/commentary</code> while <code>serve --shadow</code> records).</p>")  # fmt: skip
+    bars = stacked_bars(
+        [(a.session, {"agreed": 100 * a.agreed / a.scored, "disagreed": 100 * (a.scored - a.agreed) / a.scored})
+         for a in f.agreement if a.scored],
+        ("agreed", "disagreed"),
+    )  # fmt: skip
+    rows = "".join(
+        f"<tr><td>{escape(a.session)}</td><td>{a.actions}</td><td>{a.commented}</td><td>{a.scored}</td>"
+        f"<td>{a.agreed}</td><td class='agreement'>{'-' if a.rate is None else f'{100 * a.rate:.0f} %'}</td></tr>"
+        for a in f.agreement
+    )
+    return (
+        "<p class='muted'>A prediction agrees as offline GUI benchmarks score one: a click inside the "
+        "element the person clicked (ScreenSpot), or within 14 % of the screen when no box is known "
+        "(AitW, AndroidControl); typed text at 0.8 edit-distance similarity or more; the same keys; the "
+        "same scroll direction; another kind of action disagrees. Text typed into a password field is "
+        "not scored.</p>" + bars
+        + "<table><tr><th>session</th><th>person's actions</th><th>commented</th><th>scored</th>"
+        "<th>agreed</th><th>agreement</th></tr>" + rows + "</table>"
+    )
 
 
 def _period(f: Figures) -> str:

@@ -15,6 +15,7 @@ COLOURS = {
     "approved": "#3a7d44", "corrected": "#d08c00", "edited": "#3b6fb6", "rejected": "#b83b3b",
     "expired": "#888888", "cancelled": "#b0a8d0", "pending": "#dddddd",
     "interventions": "#b83b3b", "corrections": "#d08c00", "waiting": "#9bb7d4", "deciding": "#3b6fb6",
+    "agreed": "#3a7d44", "disagreed": "#b83b3b",
 }  # fmt: skip
 
 

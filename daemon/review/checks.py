@@ -120,6 +120,21 @@ def check_points(review: Review, points: tuple[tuple[int, int], ...]) -> None:
             )
 
 
+def check_box(review: Review, point: tuple[int, int], box: tuple[int, int, int, int]) -> None:
+    """A hand-drawn box must be a real rectangle on the reviewed area holding the point."""
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise BadDecision(f"the drawn box ({x0}, {y0})-({x1}, {y1}) is not a rectangle: need x0 < x1 and y0 < y1")
+    left, top, width, height = review.screen_rect
+    if x0 < left or y0 < top or x1 > left + width or y1 > top + height:
+        raise BadDecision(
+            f"the drawn box ({x0}, {y0})-({x1}, {y1}) reaches off the reviewed screen area "
+            f"({left}, {top}) {width}x{height}"
+        )
+    if not (x0 <= point[0] < x1 and y0 <= point[1] < y1):
+        raise BadDecision(f"the drawn box ({x0}, {y0})-({x1}, {y1}) does not hold the corrected point {point}")
+
+
 def check_edit(review: Review, edited: dict[str, Any] | None) -> dict[str, Any]:
     """The edited fields as the action model normalises them."""
     if not edited:

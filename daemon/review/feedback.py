@@ -131,14 +131,19 @@ class _Located:
     the accessibility tree when it names one, else from the pixels)."""
 
     def __init__(
-        self, frame: np.ndarray, review: Review, scaling: Scaling, p: Point, el: Element | None
+        self, frame: np.ndarray, review: Review, scaling: Scaling, p: Point, el: Element | None,
+        drawn: tuple[int, int, int, int] | None = None,
     ) -> None:
         left, top = review.screen_rect[0], review.screen_rect[1]
+        self.left, self.top = left, top
         h, w = frame.shape[:2]
         # clamped: a point on the rect's edge rounds onto the last pixel, never off the image
         self.image = (min(max(p[0] - left, 0), w - 1), min(max(p[1] - top, 0), h - 1))
         self.a11y = _usable(el, p)
-        if self.a11y is not None and self.a11y.box is not None:
+        self.drawn = drawn is not None
+        if drawn is not None:  # the person's own box wins over the tree's and the pixels'
+            self.box = Box(drawn[0] - left, drawn[1] - top, drawn[2] - left, drawn[3] - top)
+        elif self.a11y is not None and self.a11y.box is not None:
             b = self.a11y.box  # clipped to the frame: an element may reach past the monitor
             self.box = Box(max(b.left - left, 0), max(b.top - top, 0),
                            min(b.right - left, w), min(b.bottom - top, h))  # fmt: skip
@@ -150,13 +155,17 @@ class _Located:
         a = scaling.to_agent(p[0], p[1])
         self.agent = (a.x, a.y)
 
+    @property
+    def screen_box(self) -> tuple[int, int, int, int]:
+        return (self.left + self.box.x0, self.top + self.box.y0, self.left + self.box.x1, self.top + self.box.y1)
+
     def element(self) -> FeedbackElement:
         el = self.a11y
         if el is None:
-            return FeedbackElement(source="vision", box=self.agent_box)
+            return FeedbackElement(source="person" if self.drawn else "vision", box=self.agent_box)
         win = el.window
         return FeedbackElement(
-            source="a11y", box=self.agent_box, role=el.role, name=el.name or None,
+            source="person" if self.drawn else "a11y", box=self.agent_box, role=el.role, name=el.name or None,
             window_role=win.role if win else None, window_name=(win.name or None) if win else None,
         )  # fmt: skip
 
@@ -175,6 +184,20 @@ class _Located:
         return el.describe()
 
 
+def element_under(review: Review, frame_bgr: np.ndarray, p: Point, el: Element | None) -> dict[str, Any]:
+    """What a correction at screen point ``p`` would name, for the overlay to show while
+    the person hovers: the same choice :func:`correction_feedback` makes (the tree's
+    element when it names one under the point, else the pixels' box), with the box in
+    screen space (to draw) and in agent space, and the words the agent would read."""
+    frame = frame_bgr[:, :, :3] if frame_bgr.shape[2] == 4 else frame_bgr
+    at = _Located(frame, review, _scaling(review), p, el)
+    element = at.element()
+    return {
+        "source": element.source, "box": at.screen_box, "agent_box": element.box,
+        "role": element.role, "name": element.name, "label": at.naming() or "an element (from the pixels)",
+    }  # fmt: skip
+
+
 def points_to_name(review: Review, points: Sequence[Point]) -> list[Point]:
     """The screen points whose elements a correction to ``points`` names: the corrected
     point(s) and the agent's proposed point(s). The gate looks these up before it calls
@@ -187,6 +210,7 @@ def correction_feedback(
     frame_bgr: np.ndarray,
     points: tuple[Point, ...] | list[Point],
     named: Named | None = None,
+    drawn: tuple[int, int, int, int] | None = None,
 ) -> Feedback:
     """Feedback for a correction to screen point(s) ``points`` (two for a drag).
 
@@ -194,7 +218,8 @@ def correction_feedback(
     ``review.screen_rect``'s size. ``named`` holds the accessible element under each
     screen point of :func:`points_to_name`, where one is known. Everything in the result
     is in agent space; the fields describe the (first) point, the text both points of a
-    drag.
+    drag. ``drawn`` is the element's box as the person drew it on the overlay (screen
+    space): it is the box reported, whatever the tree or the pixels say.
     """
     named = named or {}
     left, top, width, height = review.screen_rect
@@ -209,7 +234,8 @@ def correction_feedback(
     scaling = _scaling(review)
     noun = _noun(review)
     proposed_screen = _screen_points(review)
-    fixes = [_Located(frame, review, scaling, p, named.get(p)) for p in points[:2]]
+    fixes = [_Located(frame, review, scaling, p, named.get(p), drawn if i == 0 else None)
+             for i, p in enumerate(points[:2])]  # fmt: skip
     mine = [_Located(frame, review, scaling, p, named.get(p)) for p in proposed_screen[:1]]
     proposed = [(a.x, a.y) for a in (scaling.to_agent(*p) for p in proposed_screen)]
 

@@ -40,8 +40,10 @@ from capture.coords import Scaling
 from daemon.actions import MAX_LONG_POLL, Action, parse_action
 from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
+from daemon.review.honeypot import Honeypots
 from daemon.review.policy import Policy, Ruling, evaluate
-from daemon.review.queue import ReviewError, ReviewQueue
+from daemon.review.queue import BadDecision, ReviewError, ReviewQueue, UnknownReview
+from daemon.review.rotation import Rotation
 
 __all__ = [
     "GRACE_REVIEWER", "Cleared", "Gate", "Held", "OpenGate", "Proposal", "ReviewsOff",
@@ -147,9 +149,12 @@ class Gate:
         self.publish = publish
         self.attention: Attention = attention if attention is not None else _Nobody()
         self.element_at = element_at  # names the elements of a correction (capture.a11y)
+        self._frame_cache: tuple[str, np.ndarray] | None = None  # the frame hovered over
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
+        self.honeypots = Honeypots(self)  # test reviews (daemon/review/honeypot.py)
+        self.rotation = Rotation(self)  # a second or another reviewer (attention, fatigue)
 
     # -- the decision ----------------------------------------------------------------------
     def rule(self, screen_action: Action) -> Ruling:
@@ -159,6 +164,7 @@ class Gate:
 
     async def admit(self, p: Proposal) -> Answer:
         """Cleared (run it) or Held (it will not run: denied, rejected, expired, corrected)."""
+        await self.honeypots.interpose(p)
         ruling = await asyncio.to_thread(self.rule, p.screen)
         if ruling.tier in ("auto", "notify"):
             if ruling.tier == "notify":
@@ -175,6 +181,7 @@ class Gate:
         """Put ``p`` before a person whatever the policy's tier, unless the policy denies it
         (a model's own safety checks, which only a person may acknowledge: the review
         carries them as ``safety_checks``). A policy that wants two reviewers still gets two."""
+        await self.honeypots.interpose(p)
         ruling = await asyncio.to_thread(self.rule, p.screen)
         if ruling.tier == "deny":
             return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
@@ -185,12 +192,15 @@ class Gate:
         review = await asyncio.to_thread(self._open, p, ruling, safety_checks)
         return await self._await_person(p, review, ruling)
 
-    def _open(self, p: Proposal, ruling: Ruling, safety_checks: Sequence[str] = ()) -> Review:
+    def _open(
+        self, p: Proposal, ruling: Ruling, safety_checks: Sequence[str] = (), *, frame: bytes | None = None
+    ) -> Review:
         r = self.scaling.screen
         grace = ruling.tier == "grace"
         rule = self.policy.rule_named(ruling.rule)  # None for the default tier and ask()
         review = self.queue.create(
-            p.id, p.action, p.screen, ruling.tier, ruling.rule, self.grab_frame(),
+            p.id, p.action, p.screen, ruling.tier, ruling.rule,
+            self.grab_frame() if frame is None else frame,
             (r.left, r.top, r.width, r.height), self.scaling.agent_size,
             # a grace review "expires" when its undo window closes: the overlay counts down to it
             expires_in=self.policy.grace_seconds if grace else self.policy.review_expiry_seconds,
@@ -200,7 +210,7 @@ class Gate:
             rationales=self.policy.rationales,
             roles_required=rule.approve_by if rule is not None else (),
             rationale_min_length=rule.rationale_min_length if rule is not None else None,
-            safety_checks=safety_checks,
+            safety_checks=safety_checks, urgency=self.policy.urgency(ruling.tier, ruling.rule),
         )  # fmt: skip
         if not grace:
             self.attention.review_opened()
@@ -219,6 +229,7 @@ class Gate:
                 self.waiting.discard(me)
             if not grace:
                 self.attention.review_closed()
+                self.honeypots.after_review(review, ruling)
             self.publish({"type": "review_resolved", "id": review.id})
         return await asyncio.to_thread(self._answer, p, done, ruling)
 
@@ -254,6 +265,8 @@ class Gate:
         """What a decided review means for its action; every status named, none guessed."""
         last = review.decisions[-1] if review.decisions else None
         status = review.status
+        if self.honeypots.owns(review):  # a test review never clears anything, whatever was said
+            return Held(ruling, review, status="rejected", detail="a test review; nothing runs")
         if status == "approved":
             return Cleared(ruling, review, action=p.action, screen=p.screen)
         if status == "edited":
@@ -270,7 +283,7 @@ class Gate:
                 return Held(ruling, review, status="corrected", detail=text)
             # on a worker thread, each lookup bounded: the agent never waits on a hung bus
             named = {p: self.element_at(*p) for p in fb.points_to_name(review, last.points)}
-            feedback = fb.correction_feedback(review, frame, last.points, named)
+            feedback = fb.correction_feedback(review, frame, last.points, named, last.box)
             return Held(ruling, review, feedback, status="corrected", detail=feedback.text)
         if status == "cancelled":
             text = "The person cancelled this action during its undo window; it did not run."
@@ -288,6 +301,24 @@ class Gate:
             feedback = fb.rejection_feedback(review, reason)
             return Held(ruling, review, feedback, status="rejected", detail=feedback.text)
         raise AssertionError(f"review {review.id} answered while still {status}")
+
+    def element_under(self, review_id: str, x: int, y: int) -> dict[str, Any]:
+        """What a correction at screen point (x, y) of a pending review would name (the
+        overlay shows it while the person hovers). Worker thread: the lookup is bounded."""
+        review = self.queue.get(review_id)
+        if review is None:
+            raise UnknownReview(f"no review with id {review_id!r}")
+        left, top, width, height = review.screen_rect
+        if not (left <= x < left + width and top <= y < top + height):
+            raise BadDecision(f"({x}, {y}) is off the reviewed screen area ({left}, {top}) {width}x{height}")
+        cached = self._frame_cache
+        if cached is None or cached[0] != review_id:
+            png = np.frombuffer(self.queue.screenshot(review_id), np.uint8)
+            frame = cv2.imdecode(png, cv2.IMREAD_COLOR)
+            if frame is None:
+                raise UnknownReview(f"review {review_id!r} has no readable screenshot")
+            cached = self._frame_cache = (review_id, frame)  # hovering asks many times
+        return fb.element_under(review, cached[1], (x, y), self.element_at(x, y))
 
     # -- after a restart -----------------------------------------------------------------------
     def adopt(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
@@ -320,6 +351,8 @@ class Gate:
     def _adopt_pending(self) -> list[tuple[Proposal, Awaitable[Answer]]]:
         adopted: list[tuple[Proposal, Awaitable[Answer]]] = []
         for review in self.queue.pending():
+            if self.honeypots.adopt(review):  # a test left by a restart: withdrawn, never run
+                continue
             p = Proposal(review.action_id, parse_action(review.action), parse_action(review.screen_action))
             ruling = Ruling(review.tier, review.rule, f"adopted after a restart (rule {review.rule!r})")
             if review.tier == "grace":

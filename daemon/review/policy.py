@@ -29,10 +29,11 @@ from typing import Any, Literal, get_args
 from capture.input.keys import char_for_keysym, name_for_keysym, parse_keys
 from daemon.actions import PASSIVE_KINDS, ActionBase, Key, Type
 from daemon.errors import DaemonError
-from daemon.outcomes import Tier
+from daemon.outcomes import Tier, Urgency
 
 __all__ = [
-    "DEFAULT_RATIONALES", "DEFAULT_RULE", "REVIEW_TIERS", "TIERS", "MissingConfidence",
+    "DEFAULT_RATIONALES", "DEFAULT_RULE", "DEFAULT_URGENCY", "REVIEW_TIERS", "TIERS", "MissingConfidence",
+    "OnFatigue",
     "Policy", "PolicyError", "Rule", "Ruling", "action_kind", "evaluate", "normalise_keys",
     "typed_text",
 ]  # fmt: skip
@@ -43,6 +44,10 @@ DEFAULT_RULE = "(default)"  # parentheses cannot occur in a rule name
 DEFAULT_RATIONALES = ("needed for the task", "checked on screen", "the person asked for it",
                       "not needed for the task", "wrong target", "too risky")  # fmt: skip
 MissingConfidence = Literal["skip", "match"]
+# how a review of each tier calls the person when its rule says nothing (docs/notifications.md):
+# two people must answer an approve2, so it calls loudest; a grace window passes by itself
+DEFAULT_URGENCY: dict[Tier, Urgency] = {"approve2": "critical", "approve": "normal", "grace": "log"}
+OnFatigue = Literal["notice", "second_reviewer", "other_reviewer"]
 
 
 class PolicyError(DaemonError):
@@ -82,6 +87,7 @@ class Rule:
     approve_by: tuple[str, ...] = ()
     rationale: Literal["list"] | None = None
     rationale_min_length: int | None = None
+    urgency: Urgency | None = None  # how its reviews are notified (None: the tier's default)
     line: int | None = None  # where the rule starts in its file
 
     def match(self, action: ActionBase, window_title: str | None = None) -> list[str] | None:
@@ -156,7 +162,26 @@ class Policy:
     review_expiry_seconds: float | None = None  # None: reviews wait until decided
     rationale_required: frozenset[Tier] = frozenset({"approve2"})
     rationales: tuple[str, ...] = DEFAULT_RATIONALES
+    # an unanswered critical review is notified again, escalated, after this long
+    escalate_after_seconds: float = 120.0
     source: str = "<policy>"
+    # keeping the reviewer honest (issue 11, docs/reviewers.md): the share of reviews after
+    # which a test review (honeypot) is shown (0: never); an attention score under which an
+    # approve review needs a second reviewer; time on duty after which the overlay says so,
+    # and what then happens to that reviewer's approvals
+    honeypot_rate: float = 0.0
+    honeypot_kinds: frozenset[str] = frozenset({"displaced", "destructive", "amount", "replay"})
+    attention_threshold: float | None = None
+    duty_limit_hours: float = 4.0
+    on_fatigue: OnFatigue = "notice"
+
+    def urgency(self, tier: Tier, rule: str | None = None) -> Urgency:
+        """How a review of ``tier`` held by ``rule`` is notified: the rule's ``urgency``,
+        else the tier's default (:data:`DEFAULT_URGENCY`; ``log`` for the rest)."""
+        found = self.rule_named(rule)
+        if found is not None and found.urgency is not None:
+            return found.urgency
+        return DEFAULT_URGENCY.get(tier, "log")
 
     def needs_rationale(self, tier: Tier, rule: str | None = None) -> bool:
         """Whether a decision on a review of this tier (held by ``rule``) must carry one of

@@ -30,11 +30,12 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from capture import CaptureError
 from daemon.actions import ACTION_KINDS
-from daemon.outcomes import Tier
+from daemon.outcomes import Tier, Urgency
 from daemon.review.policy import (
     REVIEW_TIERS,
     TIERS,
     MissingConfidence,
+    OnFatigue,
     Policy,
     PolicyError,
     Rule,
@@ -46,10 +47,13 @@ __all__ = ["DEFAULT_POLICY_PATH", "PolicyFile", "default_policy", "load_policy",
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "assets" / "policy.toml"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _NAME_RULE = "needs a name of letters, digits, '-', '_' or '.' (at most 64)"
-_HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0}
+_HIGH = {"grace_seconds": 300.0, "review_expiry_seconds": 7 * 86400.0, "confidence_below": 1.0,
+         "escalate_after_seconds": 86400.0, "honeypot_rate": 1.0, "attention_threshold": 100.0,
+         "duty_limit_hours": 24.0}  # fmt: skip
 _MAX_RATIONALE = 2_000  # DecisionRequest.rationale's own limit
 _APPROVED_TIERS = ("approve", "approve2")  # the tiers whose reviews a person approves
 _MAX_SHOWN = 10  # problems listed in one error; the rest are counted
+HoneypotKind = Literal["displaced", "destructive", "amount", "replay"]
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
@@ -83,6 +87,12 @@ class DefaultsFile(BaseModel):
     rationales: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         None, min_length=1
     )
+    escalate_after_seconds: float | None = Field(None, gt=0, le=_HIGH["escalate_after_seconds"])
+    honeypot_rate: float | None = Field(None, gt=0, le=_HIGH["honeypot_rate"])
+    attention_threshold: float | None = Field(None, gt=0, le=_HIGH["attention_threshold"])
+    duty_limit_hours: float | None = Field(None, gt=0, le=_HIGH["duty_limit_hours"])
+    on_fatigue: OnFatigue | None = None
+    honeypot_kinds: Annotated[list[HoneypotKind], BeforeValidator(_listify), Field(min_length=1)] | None = None
 
     @field_validator("rationale_required")
     @classmethod
@@ -124,6 +134,7 @@ class RuleFile(BaseModel):
     approve_by: _Strings | None = None
     rationale: Literal["list"] | None = None
     rationale_min_length: int | None = Field(None, ge=1, le=_MAX_RATIONALE)
+    urgency: Urgency | None = None
 
     @field_validator("approve_by")
     @classmethod
@@ -186,6 +197,9 @@ class RuleFile(BaseModel):
         if demands and self.tier not in _APPROVED_TIERS:
             why = f"{demands[0]} applies to approvals, and a {self.tier} rule asks for none"
             raise _problem(f"{why} (use tier approve or approve2)", key=demands[0])
+        if self.urgency is not None and self.tier not in REVIEW_TIERS:
+            why = f"urgency says how a review is notified, and a {self.tier} rule opens none"
+            raise _problem(f"{why} (use tier {', '.join(REVIEW_TIERS)})", key="urgency")
         return self
 
     def rule(self, line: int | None) -> Rule:
@@ -205,7 +219,7 @@ class RuleFile(BaseModel):
             window=patterns(self.window), confidence_below=self.confidence_below,
             missing_confidence=self.missing_confidence or "skip",
             approve_by=tuple(self.approve_by or ()), rationale=self.rationale,
-            rationale_min_length=self.rationale_min_length, line=line,
+            rationale_min_length=self.rationale_min_length, urgency=self.urgency, line=line,
         )  # fmt: skip
 
 
@@ -234,6 +248,8 @@ class PolicyFile(BaseModel):
             fields["rationale_required"] = frozenset(fields["rationale_required"])
         if "rationales" in fields:
             fields["rationales"] = tuple(fields["rationales"])
+        if "honeypot_kinds" in fields:
+            fields["honeypot_kinds"] = frozenset(fields["honeypot_kinds"])
         rules = tuple(r.rule(where.line("rule", i)) for i, r in enumerate(self.rule))
         return Policy(rules=rules, source=source, **fields)
 
@@ -349,6 +365,15 @@ class _Complaint:
             if kind == "missing":
                 return f"needs a tier (one of {', '.join(TIERS)})"
             return f"unknown tier {value} {_expected(str(self.value), TIERS)}"
+        if field == "urgency":
+            choices = get_args(Urgency)
+            return f"unknown urgency {value} {_expected(str(self.value), choices)}"
+        if field == "honeypot_kinds":
+            choices = get_args(HoneypotKind)
+            return f"honeypot_kinds must list some of {', '.join(choices)}, not {value}"
+        if field == "on_fatigue":
+            choices = get_args(OnFatigue)
+            return f"unknown value {value} {_expected(str(self.value), choices)}"
         if field == "missing_confidence":
             choices = get_args(MissingConfidence)
             return f"unknown value {value} {_expected(str(self.value), choices)}"

@@ -35,7 +35,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from capture.coords import Rect
-from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Verdict
+from daemon import timings
+from daemon.outcomes import Decision, DecisionRequest, Review, ReviewStatus, Tier, Urgency, Verdict
 from daemon.review.checks import (
     BadDecision,
     DuplicateApproval,
@@ -43,6 +44,7 @@ from daemon.review.checks import (
     ReviewError,
     RoleRequired,
     UnknownReview,
+    check_box,
     check_edit,
     check_points,
     check_rationale,
@@ -67,6 +69,9 @@ _RESOLVED: dict[Verdict, ReviewStatus] = {
     "cancel": "cancelled",
 }  # fmt: skip
 
+ApprovalNeeds = Callable[[Review, Identity, str, float], int]
+"""Approvals a review needs when ``(review, who, name, now)`` approves it: at least
+``review.needed``; may raise :class:`RoleRequired` (:mod:`daemon.review.rotation`)."""
 Listener = Callable[[str, Review], None]
 """Called with ``("created" | "decided" | "expired", review)`` on the thread that made the
 change; ``decided`` includes the first approval of an ``approve2`` (still pending)."""
@@ -93,6 +98,8 @@ class ReviewQueue:
         self.frames_dir = Path(frames_dir)
         self.frames_dir.mkdir(parents=True, exist_ok=True)
         self.listeners: list[Listener] = []
+        self.clock: Callable[[], float] = time.time  # when decisions are made (tests: a fake)
+        self.approval_needs: ApprovalNeeds | None = None  # attention and fatigue (rotation)
         self._lock = threading.RLock()
         self._pending: dict[str, _Entry] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
@@ -110,7 +117,7 @@ class ReviewQueue:
         expires_in: float | None = None, rationales_required: bool = False,
         rationales: Sequence[str] = (), roles_required: Sequence[str] = (),
         rationale_min_length: int | None = None, now: float | None = None,
-        safety_checks: Sequence[str] = (),
+        safety_checks: Sequence[str] = (), urgency: Urgency = "normal",
     ) -> Review:  # fmt: skip
         """Freeze ``action`` into a pending review; its frame is saved before its row.
 
@@ -141,7 +148,7 @@ class ReviewQueue:
             screen_rect=tuple(screen_rect), agent_size=tuple(agent_size),
             rationales_required=rationales_required, rationales=tuple(rationales),
             roles_required=tuple(roles_required), rationale_min_length=rationale_min_length,
-            safety_checks=tuple(safety_checks),
+            safety_checks=tuple(safety_checks), urgency=urgency,
         )  # fmt: skip
         entry = _Entry(review, f"{review.id}.png", rationales_required, tuple(rationales))
         # write-then-rename: a crash never leaves half a frame under a name a row points to
@@ -201,6 +208,23 @@ class ReviewQueue:
         row = self.store.get_review(review_id)
         return None if row is None else Review.model_validate(row["review"])
 
+    def seen(self, review_id: str, moment: timings.Moment, now: float | None = None) -> Review:
+        """Note that the overlay showed a review (``shown``) or that the person first gave it
+        input or focus (``looked``); the first report of each counts. Any review, pending or
+        not (a report may come just after the decision). Raises :class:`UnknownReview`."""
+        now = time.time() if now is None else now
+        with self._lock:
+            entry = self._pending.get(review_id)
+            if entry is None and self.store.get_review(review_id) is None:
+                raise UnknownReview(f"no review with id {review_id!r}")
+            timing = timings.record(self.store, "review", review_id, moment, now)
+            if entry is not None:
+                entry.review = entry.review.model_copy(update={"timing": timing})
+                return entry.review
+        found = self._stored(review_id)
+        assert found is not None
+        return found
+
     # -- deciding --------------------------------------------------------------------------
     def decide(
         self, review_id: str, req: DecisionRequest, now: float | None = None, *,
@@ -213,7 +237,7 @@ class ReviewQueue:
         (404), :class:`RoleRequired` (403), :class:`ReviewConflict` /
         :class:`DuplicateApproval` (409) or :class:`BadDecision` (422).
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         who = by if by is not None else Identity(LOCAL, req.reviewer)
         if not who.local:  # a token's reviewer is who the token says, not who the body claims
             req = req.model_copy(update={"reviewer": who.name})
@@ -250,21 +274,31 @@ class ReviewQueue:
                     f"{req.reviewer} already approved review {review_id}; "
                     "the second approval must come from another reviewer"
                 )
+            if self.approval_needs is not None and review.tier != "grace":
+                needed = self.approval_needs(review, who, req.reviewer, now)
+                review = review.model_copy(update={"needed": max(review.needed, needed)})
             if len(approvers) + 1 < review.needed:
                 status = "pending"
+        if req.box is not None and (req.verdict != "correct" or len(req.points) != 1):
+            raise BadDecision("a drawn box goes with a correction to one point (not a drag, not another verdict)")
         if req.verdict == "correct":
             check_points(review, req.points)
+            if req.box is not None:
+                check_box(review, req.points[0], req.box)
         edited = check_edit(review, req.edited) if req.verdict == "edit" else None
         decision = Decision(
             id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
             verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
             latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
-            points=req.points if req.verdict == "correct" else (),
+            points=req.points if req.verdict == "correct" else (), box=req.box,
             reviewer_id=who.id, roles=who.roles,
         )  # fmt: skip
         self.store.record_decision(decision, status)
         decisions = (*review.decisions, decision)
-        after = review.model_copy(update={"status": status, "decisions": decisions})
+        timing = review.timing
+        if status != "pending":  # answered: the decision that resolved it (not approve2's first yes)
+            timing = timings.record(self.store, "review", review_id, "answered", now)
+        after = review.model_copy(update={"status": status, "decisions": decisions, "timing": timing})
         if status == "pending":
             entry.review = after
         else:

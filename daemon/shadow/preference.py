@@ -17,9 +17,14 @@ is stored at the agent's size (resized from the screen's when they differ): a
 coordinate in an answer is a pixel of the image beside it.
 
 An approval gives no pair (there is no worse answer to set against it); it is a
-positive example: ``export --format sft --approvals`` writes it as an instruction row. A rejection gives no pair
-either: the person said what was wrong, not what was right; a pair needs the action they
-then showed, which the recorder does not yet attach to the rejected review.
+positive example: ``export --format sft --approvals`` writes it as an instruction row.
+A rejection says what was wrong, not what was right: it gives a pair only where the
+person then showed the right action, and has a reason (the decision's rationale): the
+first action of the takeover demonstration (``serve --shadow`` or ``--demonstrations``,
+:mod:`daemon.shadow.demos`) that began within :data:`SHOWN_WITHIN_S` of the rejection
+with no agent action run in between is ``chosen`` (in the agent's space), the rejected
+action ``rejected``. A rejection without a reason, or with no demonstration after it,
+gives no row.
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ from typing import Any
 import cv2
 
 from capture.coords import Rect, Scaling
+from daemon.honeypot_store import honeypot_ids
+from daemon.shadow.demos import demonstrations, recorded_action, to_agent_action
 from daemon.shadow.folder import Folder, action_text, progress_bar
 from daemon.store import Store
 
-__all__ = ["REVIEW_FRAMES", "chosen_action", "export_preference", "frame_writer", "prompt_text"]
+__all__ = ["REVIEW_FRAMES", "SHOWN_WITHIN_S", "chosen_action", "export_preference", "frame_writer", "prompt_text"]
 
 REVIEW_FRAMES = "frames"  # the review queue's frames, beside the database (cli/serve.py)
 PAIRED = ("corrected", "edited")
+SHOWN_WITHIN_S = 120.0  # a demonstration this soon after a rejection shows what was right
 _REASON_MAX = 2_000  # the reason is the agent's; a runaway one should not blow up the prompt
 
 
@@ -102,9 +110,50 @@ def _messages(role: str, text: str, image: bool = False) -> list[dict[str, Any]]
 
 
 def rows(store: Store) -> list[dict[str, Any]]:
-    """The stored reviews that give a pair, oldest first, each with its frame's file name."""
+    """The stored reviews that give a pair, oldest first, each with its frame's file name
+    (a rejection with the demonstration that showed the right action: ``chosen`` and
+    ``takeover_id`` set)."""
+    tests = honeypot_ids(store)  # made-up wrong actions are never training data
     found = [row for status in PAIRED for row in store.reviews_with_status(status)]
+    found += _shown_after_rejection(store)
+    found = [row for row in found if row["review"]["id"] not in tests]
     return sorted(found, key=lambda r: (r["review"]["created"], r["review"]["id"]))
+
+
+def _shown_after_rejection(store: Store) -> list[dict[str, Any]]:
+    demos = [d for d in demonstrations(store) if d["actions"]]
+    out = []
+    for row in store.reviews_with_status("rejected"):
+        review = row["review"]
+        reason = (_final(review).get("rationale") or "").strip() if review["decisions"] else ""
+        decided = row["decided"]
+        if not reason or decided is None:
+            continue
+        demo = next((d for d in demos if decided <= d["started"] <= decided + SHOWN_WITHIN_S), None)
+        if demo is None or _ran_between(store, decided, demo["started"]):
+            continue
+        first = recorded_action(store, demo["actions"][0])
+        if first is None:
+            continue
+        scaling = Scaling(Rect(*review["screen_rect"]), *review["agent_size"])
+
+        def to_agent(x: int, y: int, scaling: Scaling = scaling) -> tuple[int, int]:
+            p = scaling.to_agent(x, y)
+            return p.x, p.y
+
+        out.append({**row, "chosen": to_agent_action(first, to_agent), "takeover_id": demo["takeover_id"]})
+    return out
+
+
+def _ran_between(store: Store, t0: float, t1: float) -> bool:
+    """Whether an agent action ran between a rejection and a demonstration (then the
+    person may have shown something else than the rejected action's right form)."""
+    with store.locked() as db:
+        row = db.execute(
+            "SELECT 1 FROM actions WHERE created > ? AND created < ? AND status = 'executed' LIMIT 1",
+            (t0, t1),
+        ).fetchone()
+    return row is not None
 
 
 def export_preference(
@@ -117,7 +166,8 @@ def export_preference(
     todo = rows(store)
     if not todo:
         raise LookupError(
-            "no corrected or edited review in this data dir (approvals and rejections give no pair)"
+            "no corrected or edited review, and no rejection with a reason followed by a "
+            "demonstration, in this data dir (approvals give no pair)"
         )
     folder = Folder(out)
     skipped = 0
@@ -131,7 +181,7 @@ def export_preference(
                 continue
             name = f"{review['id']}.png"
             image = folder.frame(name, name, frame_writer(src, size))
-            chosen = chosen_action(review)
+            chosen = row.get("chosen") or chosen_action(review)
             # text columns are strings, never null: datasets' JSON reader types a column per
             # block, and one null in the first block and text in the next fails to load
             folder.add({
@@ -144,6 +194,7 @@ def export_preference(
                 "review_id": review["id"], "action_id": review["action_id"],
                 "verdict": decision["verdict"], "tier": review["tier"], "rule": review["rule"],
                 "reviewer": decision["reviewer"], "rationale": decision.get("rationale") or "",
+                "takeover_id": row.get("takeover_id") or "",
                 "created": review["created"], "decided": row["decided"],
                 "agent_width": size[0], "agent_height": size[1],
             })  # fmt: skip

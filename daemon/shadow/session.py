@@ -12,6 +12,11 @@ Frames: an action stores the last distinct frame first seen before its first eve
 or the end of the recording) also stores the frame after it. The window title is the
 one read with that frame. A click, drag or scroll stores the element under its press
 from the accessibility tree (capture.a11y) where it reaches, else none.
+
+Privacy (:mod:`daemon.shadow.privacy`): text typed into a password field is stored
+masked; an action in a window whose title is a private one is not stored at all.
+``on_action`` hears of each stored action (the daemon publishes it on ``WS /v1/events``);
+:meth:`Recording.flush_now` ends every pending action at once (a takeover's end).
 """
 
 from __future__ import annotations
@@ -35,24 +40,35 @@ from capture.recorder import (
     RawEvent,
     Scroll,
     Settings,
+    TypeText,
 )
 from capture.recorder.frames import FrameRing, TimedFrame
 from capture.recorder.live import LiveInput, RecordedEvent
 from capture.screen import Frame
+from daemon.commentary import MASK
 from daemon.shadow.convert import canonical
 from daemon.shadow.frames import FrameFiles
+from daemon.shadow.privacy import PrivateTitles
 from daemon.shadow_store import SessionInfo, ShadowStore
 from daemon.store import Store
 
 if TYPE_CHECKING:
     from capture.a11y import A11y, Element
 
-__all__ = ["BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
+__all__ = ["A11Y_TIMEOUT", "BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
 
 log = logging.getLogger(__name__)
 
 BURST_GAP_S = 1.0  # no new action this long after one: it ended a burst (frame after)
+# the recorder's own accessibility lookups wait longer than the gate's 80 ms: they block
+# only its worker, and a password check that times out is a password recorded in clear
+A11Y_TIMEOUT = 0.3
 _STOP = object()
+
+
+class _Flush:
+    def __init__(self) -> None:
+        self.done = threading.Event()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +98,7 @@ class Desktop(Protocol):
     def grab(self) -> Frame: ...
     def title(self) -> str | None: ...
     def element_at(self, x: int, y: int) -> dict[str, Any] | None: ...
+    def password_focused(self) -> bool: ...
     @property
     def failure(self) -> BaseException | None: ...
 
@@ -104,6 +121,7 @@ class XDesktop:
         self._a11y: A11y | None = None
 
     def start(self) -> None:
+        self._lookup().focused()  # connects to the bus now: the first key's check is answered
         self.input.start()
 
     def stop_input(self) -> None:
@@ -127,11 +145,17 @@ class XDesktop:
     def element_at(self, x: int, y: int) -> dict[str, Any] | None:
         """The accessible element at (x, y), as stored; None where the tree does not reach
         (no accessibility bus, an application that exposes nothing, no answer in 80 ms)."""
+        return element_json(self._lookup().element_at(x, y))
+
+    def password_focused(self) -> bool:
+        return self._lookup().password_focused()
+
+    def _lookup(self) -> A11y:
         if self._a11y is None:
             from capture.a11y import A11y
 
-            self._a11y = A11y(display=self.display_name)
-        return element_json(self._a11y.element_at(x, y))
+            self._a11y = A11y(display=self.display_name, timeout=A11Y_TIMEOUT)
+        return self._a11y
 
     @property
     def failure(self) -> BaseException | None:
@@ -167,8 +191,14 @@ class Recording:
         frame_interval: float = 0.25,
         desktop: Callable[[Callable[[RecordedEvent], None]], Desktop] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        private_titles: PrivateTitles | None = None,
+        on_action: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._clock = clock
+        self.private = private_titles if private_titles is not None else PrivateTitles()
+        self.on_action = on_action
+        self._mask = False  # the typing burst under way went (in part) to a password field
+        self.private_skipped = 0  # actions not stored: done in a private window
         self.shadow = ShadowStore(store)
         self.files = FrameFiles(self.shadow, frames_dir)
         self.merger = Merger(settings)
@@ -214,6 +244,9 @@ class Recording:
             self.ring.stop()
             self.desktop.close()
             self.shadow.add_seconds(self.info.id, self._clock() - self._started)
+        return self.summary()
+
+    def summary(self) -> Summary:
         return Summary(
             self.info.name, self.actions, self._clock() - self._started,
             self.files.bytes_written, self.events,
@@ -222,6 +255,19 @@ class Recording:
     @property
     def input_failure(self) -> BaseException | None:
         return self.desktop.failure
+
+    def put(self, event: RecordedEvent) -> None:
+        """One of the person's events (any thread; a desktop's observer calls it)."""
+        self._events.put(event)
+
+    def flush_now(self, timeout: float = 5.0) -> bool:
+        """End every pending action now (as if the person had paused for long), once every
+        event queued before this call is handled; True when done within ``timeout``."""
+        if self._stopped.is_set() or not self._worker.is_alive():
+            return False
+        marker = _Flush()
+        self._events.put(marker)
+        return marker.done.wait(timeout)
 
     # -- the worker ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -236,13 +282,23 @@ class Recording:
                     continue
                 if item is _STOP:
                     break
+                if isinstance(item, _Flush):
+                    for pending in self.merger.flush():
+                        self._handle(pending)
+                    self._pin()
+                    item.done.set()
+                    continue
                 assert isinstance(item, RecordedEvent)
                 self._tick(item.event.t)  # a burst that ended before this event ends first
                 self._origins[item.event.t] = item.origin.value
                 self.events += 1
                 self._look_up(item.event)
+                if self._typed_in_password(item.event):
+                    self._mask = True  # before the feed: this key may end the burst
                 for out in self.merger.feed(item.event):
                     self._handle(out)
+                if not self.merger.typing:
+                    self._mask = False
                 self._pin()
             for out in self.merger.flush():
                 self._handle(out)
@@ -299,6 +355,13 @@ class Recording:
         if (ev.x, ev.y) not in self._elements:
             self._elements[(ev.x, ev.y)] = self.desktop.element_at(ev.x, ev.y)
 
+    def _typed_in_password(self, ev: RawEvent) -> bool:
+        """A key typed while a password field has the focus (asked at every key that may
+        type: the focus can move between two keys of one burst)."""
+        if ev.kind is not Kind.KEY_DOWN or self.merger.paused or self.merger.is_modifier(ev):
+            return False
+        return self.desktop.password_focused()
+
     def _element_of(self, out: HumanAction) -> dict[str, Any] | None:
         if isinstance(out, Click | Scroll):
             return self._elements.get((out.x, out.y))
@@ -316,7 +379,16 @@ class Recording:
         except ValueError as exc:
             log.warning("not recorded: %s", exc)
             return
+        if isinstance(out, TypeText) and self._mask:
+            action["text"] = MASK
+            self._mask = False
         entry = self._pins.get(out.start) or self.ring.before(out.start) or self.ring.latest()
+        if self.private.match(entry.title if entry is not None else None, self.desktop.title()):
+            self.private_skipped += 1
+            log.info("not recorded: a %s in a private window", action["action"])
+            if self._last is not None and self.private.match(self.desktop.title()):
+                self._last = None  # its frame after would show the private window
+            return
         digest = self.files.put(entry.frame) if entry is not None else None
         # the origin of the action's first event (one person's action has one source)
         origin = self._origins.get(out.start, "human")
@@ -334,8 +406,19 @@ class Recording:
         self.actions += 1
         self._last = (row, out.end)  # owed a frame after, unless the burst goes on
         self.ring.poke()
+        if self.on_action is not None:
+            self.on_action({
+                "id": row, "session": self.info.name, "seq": self._seq - 1,
+                "started": out.start + self._offset, "ended": out.end + self._offset,
+                "action": action, "origin": origin, "window": entry.title if entry is not None else None,
+                "element": self._element_of(out), "frame": digest,
+                "screen": [self.info.screen_w, self.info.screen_h],
+            })  # fmt: skip
 
     def _frame_after(self, entry: TimedFrame) -> None:
         assert self._last is not None
+        if self.private.match(entry.title):
+            self._last = None  # a private window came up after it: no frame of it
+            return
         self.shadow.set_frame_after(self._last[0], self.files.put(entry.frame))
         self._last = None

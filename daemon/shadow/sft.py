@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from daemon.honeypot_store import honeypot_ids
 from daemon.shadow.convert import pyautogui_code
 from daemon.shadow.export import ExportError
 from daemon.shadow.folder import Folder, action_text, progress_bar
@@ -83,8 +84,11 @@ def _row(image: str, text: str, action: dict[str, Any], **meta: Any) -> dict[str
 def _approvals(store: Store, data_dir: Path, folder: Folder) -> None:
     """One row per approved review: the agent's own action, confirmed by a person, with
     the prompt of a preference row (goal, steps, reasoning) and the frame at the agent's size."""
+    tests = honeypot_ids(store)  # made-up wrong actions are never training data
     for row in store.reviews_with_status("approved"):
         review = row["review"]
+        if review["id"] in tests:
+            continue
         src = data_dir / REVIEW_FRAMES / str(row["frame"])
         if not src.is_file():
             folder.skipped += 1

@@ -28,19 +28,36 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from capture.coords import Point, Space, WidgetPlacement, WidgetPoint
-from overlay.shapes import Arrow, Callout, KeyChip, Marker, Role, ScreenPoint, ScrollArrow, Shape
+from overlay.shapes import (
+    Arrow,
+    Callout,
+    KeyChip,
+    Marker,
+    Outline,
+    Role,
+    ScreenPoint,
+    ScrollArrow,
+    Shape,
+)
 
 __all__ = ["COLOURS", "ScreenshotCanvas"]
 
-COLOURS: dict[Role, QColor] = {"proposed": QColor("#ff3b30"), "correction": QColor("#30d158")}
+COLOURS: dict[Role, QColor] = {
+    "proposed": QColor("#ff3b30"), "correction": QColor("#30d158"), "hover": QColor("#0a84ff"),
+}  # fmt: skip
+DRAG_PX = 6  # a press and release this far apart (logical px) is a drag, not a click
 HALO = QColor(0, 0, 0, 170)  # a dark outline keeps every mark visible on light and dark UIs
 BACKDROP = QColor("#111318")
 
 
 class ScreenshotCanvas(QWidget):
-    """Paints the screenshot and the shapes; reports clicks as SCREEN points."""
+    """Paints the screenshot and the shapes; reports clicks, drags and hovering as SCREEN
+    points. A press is a click when released within :data:`DRAG_PX`, else a drag (from
+    the press to the release); while it is held the rectangle so far is ``dragging``."""
 
     clicked = Signal(object)  # capture.coords.Point, screen space
+    dragged = Signal(object, object)  # start, end: capture.coords.Point, screen space
+    hovered = Signal(object)  # capture.coords.Point, screen space (no button held)
 
     def __init__(self, parent: QWidget | None = None, device_pixel_ratio: float | None = None):
         super().__init__(parent)
@@ -49,6 +66,9 @@ class ScreenshotCanvas(QWidget):
         self._rect = (0, 0, 0, 0)
         self._shapes: list[Shape] = []
         self._missing = ""
+        self._pressed: QPointF | None = None
+        self.dragging: tuple[Point, Point] | None = None  # the drag so far, screen space
+        self.setMouseTracking(True)  # hovering: move events without a button held
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
@@ -77,11 +97,32 @@ class ScreenshotCanvas(QWidget):
         self._shapes = list(shapes)
         self.update()
 
+    def _screen(self, pos: QPointF) -> Point:
+        return self.placement().to_screen(WidgetPoint(pos.x(), pos.y()))
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._pressed = event.position()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        self.clicked.emit(self.placement().to_screen(WidgetPoint(pos.x(), pos.y())))
+        if self._pressed is None:
+            self.hovered.emit(self._screen(pos))
+            return
+        if (pos - self._pressed).manhattanLength() >= DRAG_PX:
+            self.dragging = (self._screen(self._pressed), self._screen(pos))
+            self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._pressed is None:
+            return
+        start, pos = self._pressed, event.position()
+        self._pressed, self.dragging = None, None
+        if (pos - start).manhattanLength() >= DRAG_PX:
+            self.dragged.emit(self._screen(start), self._screen(pos))
+        else:
+            self.clicked.emit(self._screen(start))
+        self.update()
 
     # -- painting ------------------------------------------------------------------------
 
@@ -98,7 +139,12 @@ class ScreenshotCanvas(QWidget):
             painter.setPen(QColor("#ffcc00"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._missing)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        for shape in self._shapes:
+        shapes = list(self._shapes)
+        if self.dragging is not None:  # the box being drawn, live
+            (ax, ay), (bx, by) = (self.dragging[0].x, self.dragging[0].y), (self.dragging[1].x, self.dragging[1].y)
+            box = (int(min(ax, bx)), int(min(ay, by)), int(max(ax, bx)) + 1, int(max(ay, by)) + 1)
+            shapes.append(Outline(box, "correction", "drawing the element's box"))
+        for shape in shapes:
             if isinstance(shape, Marker):
                 self._marker(painter, shape)
             elif isinstance(shape, Arrow):
@@ -107,6 +153,8 @@ class ScreenshotCanvas(QWidget):
                 self._scroll(painter, shape)
             elif isinstance(shape, Callout):
                 self._callout(painter, shape)
+            elif isinstance(shape, Outline):
+                self._outline(painter, shape)
             else:
                 self._chips(painter, shape)
         painter.end()
@@ -148,6 +196,16 @@ class ScreenshotCanvas(QWidget):
         painter.drawEllipse(c, 1.5, 1.5)
         if m.label:
             self._tag(painter, c + QPointF(20, 18), m.label, colour)
+
+    def _outline(self, painter: QPainter, o: Outline) -> None:
+        colour = COLOURS[o.role]
+        a, b = self._w((o.box[0], o.box[1])), self._w((o.box[2], o.box[3]))
+        path = QPainterPath()
+        path.addRect(QRectF(a, b))
+        self._stroke(painter, path, colour, 2.0)
+        if o.label:
+            below = b.y() + 6 < self.height() - 30
+            self._tag(painter, QPointF(a.x(), b.y() + 6 if below else a.y() - 28), o.label, colour)
 
     def _head(self, painter: QPainter, tip: QPointF, angle: float, colour: QColor) -> None:
         size = 16.0

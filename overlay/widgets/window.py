@@ -38,6 +38,7 @@ DECIDING_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 # A person lets go of Enter within a few hundred ms; past this the window goes anyway
 # (the release then reaches the application below, as it would without us).
 HOLD_MAX_MS = 1000
+HOVER_REST_MS = 40  # the pointer rests this long before the element under it is asked
 _REASON_HINT = "reject reason (optional): R, then Enter or Esc"
 STYLE = f"""
 #side {{ background: rgb(17, 19, 24); border-radius: 10px; }}
@@ -56,6 +57,9 @@ class ReviewWindow(QWidget):
 
     decided = Signal(object)  # DecisionRequest
     decided_review = Signal(str, object)  # review id, DecisionRequest
+    # the pointer rests at a screen point of a review: the app asks the daemon what a
+    # click there would name, and answers with show_element()
+    hover_wanted = Signal(str, int, int)  # review id, screen x, y
 
     def __init__(
         self,
@@ -90,6 +94,14 @@ class ReviewWindow(QWidget):
         self.setStyleSheet(STYLE)
         self.canvas = ScreenshotCanvas(self, device_pixel_ratio)
         self.canvas.clicked.connect(self._clicked)
+        self.canvas.dragged.connect(self._dragged)
+        self.canvas.hovered.connect(self._hovered)
+        # ask once the pointer rests, not at every move event
+        self._hover_at: tuple[int, int] | None = None
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(HOVER_REST_MS)
+        self._hover_timer.timeout.connect(self._ask_hover)
         self._build_side()
 
     def _build_side(self) -> None:
@@ -296,6 +308,24 @@ class ReviewWindow(QWidget):
     def _clicked(self, point: Point) -> None:
         self.presenter.on_click((point.x, point.y))
         self.refresh()
+
+    def _dragged(self, start: Point, end: Point) -> None:
+        self.presenter.on_drag((int(start.x), int(start.y)), (int(end.x), int(end.y)))
+        self.refresh()
+
+    def _hovered(self, point: Point) -> None:
+        self._hover_at = (int(point.x), int(point.y))
+        self._hover_timer.start()
+
+    def _ask_hover(self) -> None:
+        review_id = self._current_id()
+        if review_id is not None and self._hover_at is not None and self.presenter.points_needed:
+            self.hover_wanted.emit(review_id, *self._hover_at)
+
+    def show_element(self, review_id: str, box: tuple[int, int, int, int] | None, label: str) -> None:
+        """The daemon's answer to hover_wanted: outline what a click there would name."""
+        self.presenter.set_hover(review_id, box, label)
+        self.canvas.set_shapes(self.presenter.shapes())
 
     def _edited(self) -> None:
         self.presenter.set_edit_value(self.editor.toPlainText())

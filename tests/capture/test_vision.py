@@ -246,3 +246,32 @@ def test_crop_around_is_clamped() -> None:
     assert c.shape == img.shape
     c[:] = 0
     assert img.any()  # a copy
+
+
+# --- real desktop shots (bench/data/desktop: GTK under Xvfb, boxes from AT-SPI) ---------
+
+DESKTOP = Path(__file__).resolve().parents[2] / "bench" / "data" / "desktop"
+
+
+def _desktop(shot: str, role: str, name: str) -> tuple[np.ndarray, Box]:
+    img = cv2.imread(str(DESKTOP / shot / "input.png"), cv2.IMREAD_COLOR)
+    assert img is not None
+    for el in json.loads((DESKTOP / shot / "elements.json").read_text(encoding="utf-8")):
+        if el["role"] == role and el["name"] == name:
+            return img, Box(*el["box"])
+    raise AssertionError(f"no {role} {name!r} in {shot}")
+
+
+@pytest.mark.parametrize(
+    ("shot", "role", "name"),
+    [
+        ("mousepad-dark", "menu", "Edit"),  # a menu bar item: the bar's height, half-way to its neighbours
+        ("zenity-list-dark", "table cell", "LH 401"),  # a list row's cell, its column
+        ("zenity-list-light", "table cell", "18:30"),
+        ("zenity-forms-light", "label", "Customer"),  # a form's label: as tall as its field
+    ],
+)
+def test_desktop_elements_without_borders_get_their_toolkits_box(shot: str, role: str, name: str) -> None:
+    img, truth = _desktop(shot, role, name)
+    got = locate(img, *truth.center)
+    assert got.iou(truth) >= 0.8, (got, truth)

@@ -21,13 +21,23 @@ from daemon.actions import (
     Wait,
     Zoom,
 )
-from daemon.adapters.anthropic import ACTIONS, needs_cursor, to_canonical, to_tool_result
+from daemon.adapters.anthropic import (
+    ACTIONS,
+    envelope,
+    error_result,
+    needs_cursor,
+    to_canonical,
+    to_tool_result,
+)
 from daemon.errors import ActionError
 from daemon.outcomes import HumanActivity, Image, Outcome, Progress
 
 CASES: list[tuple[dict[str, Any], object]] = [
     ({"action": "key", "text": "ctrl+s"}, Key(keys="ctrl+s")),
     ({"action": "key", "text": "Return"}, Key(keys="Return")),
+    # the schema's repeat: the same combo pressed again, one xdotool word each time
+    ({"action": "key", "text": "Down", "repeat": 3}, Key(keys="Down Down Down")),
+    ({"action": "key", "text": "ctrl+z", "repeat": 1}, Key(keys="ctrl+z")),
     ({"action": "type", "text": "Hello, World!"}, Type(text="Hello, World!")),
     ({"action": "mouse_move", "coordinate": [100, 200]}, Move(x=100, y=200)),
     ({"action": "left_click", "coordinate": [5, 6]}, Click(x=5, y=6)),
@@ -51,6 +61,11 @@ CASES: list[tuple[dict[str, Any], object]] = [
     (
         {"action": "left_click_drag", "start_coordinate": [1, 2], "coordinate": [30, 40]},
         Drag(path=((1, 2), (30, 40))),
+    ),
+    (
+        {"action": "left_click_drag", "start_coordinate": [1, 2], "coordinate": [30, 40],
+         "text": "shift"},
+        Drag(path=((1, 2), (30, 40)), modifiers=("shift",)),
     ),
     ({"action": "left_mouse_down"}, MouseDown(button="left")),
     ({"action": "left_mouse_up"}, MouseUp(button="left")),
@@ -107,9 +122,11 @@ def test_clicks_without_coordinate_use_the_cursor() -> None:
     inp = {"action": "left_click"}
     assert needs_cursor(inp)
     assert to_canonical(inp, cursor=(11, 12)) == Click(x=11, y=12)
+    # a drag is never guessed from the pointer: the schema requires start_coordinate
     drag = {"action": "left_click_drag", "coordinate": [30, 40]}
-    assert needs_cursor(drag)
-    assert to_canonical(drag, cursor=(1, 1)) == Drag(path=((1, 1), (30, 40)))
+    assert not needs_cursor(drag)
+    with pytest.raises(ActionError, match='left_click_drag needs "start_coordinate"'):
+        to_canonical(drag, cursor=(1, 1))
     assert not needs_cursor({"action": "left_click", "coordinate": [1, 2]})
     assert not needs_cursor({"action": "type", "text": "x"})
     with pytest.raises(ActionError, match='needs "coordinate"'):
@@ -143,16 +160,19 @@ BAD: list[tuple[Any, str]] = [
     ({"action": "scroll", "scroll_amount": 3}, "scroll_direction"),
     ({"action": "scroll", "scroll_direction": "sideways", "scroll_amount": 3}, "scroll_direction"),
     ({"action": "scroll", "scroll_direction": "up", "scroll_amount": 0}, "scroll_amount"),
+    # required by the schema, refused by the reference tool: never a default of 3
+    ({"action": "scroll", "scroll_direction": "down"}, 'scroll needs "scroll_amount"'),
+    ({"action": "scroll", "scroll_direction": "down", "scroll_amount": None}, 'scroll needs "scroll_amount"'),
+    ({"action": "key", "text": "a", "repeat": 0}, "repeat must be a whole number from 1 to 100"),
+    ({"action": "key", "text": "a", "repeat": 101}, "repeat must be a whole number from 1 to 100"),
+    ({"action": "key", "text": "a", "repeat": True}, "repeat must be a whole number"),
+    ({"action": "type", "text": "a", "repeat": 2}, "type does not take repeat"),
+    ({"action": "wait", "duration": 101}, "wait: duration 101 is too long (at most 100 s)"),
+    ({"action": "wait", "duration": 90}, "longer than driverseat runs one action (60 s)"),
     ({"action": "scroll", "scroll_direction": "up", "scroll_amount": -2}, "scroll_amount"),
     ({"action": "hold_key", "text": "shift"}, 'hold_key needs "duration"'),
-    (
-        {"action": "hold_key", "text": "shift", "duration": 500},
-        "hold_key: duration: Input should be less than or equal to 60",
-    ),
-    (
-        {"action": "wait", "duration": -1},
-        "wait: duration: Input should be greater than or equal to 0",
-    ),
+    ({"action": "hold_key", "text": "shift", "duration": 500}, "hold_key: duration 500 is too long"),
+    ({"action": "wait", "duration": -1}, "wait: duration must be non-negative"),
     ({"action": "wait", "duration": float("inf")}, 'wait needs "duration"'),
     ({"action": "screenshot", "coordinate": [1, 2]}, "screenshot does not take coordinate"),
     ({"action": "screenshot", "zoom": 2}, "unknown field(s) zoom"),
@@ -181,12 +201,22 @@ def test_executed_with_screenshot() -> None:
         "type": "image",
         "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
     }
-    assert r["driverseat"] == {
+    assert "driverseat" not in r and "type" not in r  # the bare input's answer
+    assert envelope(Outcome(id="x", action="screenshot", status="executed")) == {
         "id": "x",
         "status": "executed",
         "action": "screenshot",
         "control": "agent",
     }
+
+
+def test_a_tool_use_id_makes_a_whole_tool_result_block() -> None:
+    r = to_tool_result(Outcome(id="x", action="left_click", status="executed"), "toolu_01A")
+    assert r == {"type": "tool_result", "tool_use_id": "toolu_01A",
+                 "content": [{"type": "text", "text": "Done."}], "is_error": False}  # fmt: skip
+    e = error_result("no such key", "toolu_01B")
+    assert e == {"type": "tool_result", "tool_use_id": "toolu_01B",
+                 "content": [{"type": "text", "text": "Error: no such key"}], "is_error": True}  # fmt: skip
 
 
 def test_cursor_position_text() -> None:

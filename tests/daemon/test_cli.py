@@ -375,3 +375,11 @@ def test_clients_find_the_daemon_without_url_and_act_summarises_images(
     s.proc.send_signal(signal.SIGTERM)
     assert s.proc.wait(timeout=15) == 0
     assert not url_file.exists()  # a clean exit takes its address with it
+
+
+def test_serve_records_takeovers_unless_told_not_to() -> None:
+    from daemon.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["serve"]).demonstrations is True
+    assert p.parse_args(["serve", "--no-demonstrations"]).demonstrations is False

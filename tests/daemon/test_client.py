@@ -84,7 +84,8 @@ CALLS: list[tuple[str, tuple[Any, ...], str, str, Any]] = [
      {"action": "click", "x": 3, "y": 4}),
     ("act", (Click(x=3, y=4),), "POST", "/v1/actions", Click(x=3, y=4).model_dump(
         mode="json", exclude_none=True)),
-    ("anthropic", ({"action": "screenshot"},), "POST", "/v1/anthropic/computer",
+    # with driverseat's envelope: the client reads the record's id and the refusal's sentence
+    ("anthropic", ({"action": "screenshot"},), "POST", "/v1/anthropic/computer?envelope=1",
      {"action": "screenshot"}),
     ("state", (), "GET", "/v1/state", None),
     ("stop", (), "POST", "/v1/control/stop", None),

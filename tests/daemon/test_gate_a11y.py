@@ -145,3 +145,59 @@ async def _decided(queue: ReviewQueue, answer: Awaitable[Answer], decide: Callab
         raise AssertionError("no review was opened")
     await asyncio.to_thread(decide, pending[0].id)
     return await asyncio.wait_for(task, 20)
+
+
+def test_hovering_names_what_the_correction_then_reports(
+    a11y_bus: AccessibilityBus, dialog: Zenity, xserver: str, tmp_path: Path
+) -> None:
+    """The overlay's hover outline (Gate.element_under) is the element the correction
+    names afterwards: same source, same box, same words."""
+    with a11y_bus.lookup() as a11y:
+        ok, later = _buttons(a11y, dialog)
+        gate, queue, store = _gate(tmp_path, xserver, a11y)
+        try:
+            clicked, meant = _centre(later), _centre(ok)
+            p = proposal({"action": "click", "x": clicked[0], "y": clicked[1]})
+            req = DecisionRequest(verdict="correct", reviewer="ann", points=(meant,))
+            hovered: list[dict[str, object]] = []
+
+            def hover_then_decide(rid: str) -> None:
+                hovered.append(gate.element_under(rid, *meant))
+                queue.decide(rid, req)
+
+            answer = run(_decided(queue, gate.admit(p), hover_then_decide))
+        finally:
+            store.close()
+    assert ok.box is not None
+    seen = hovered[0]
+    assert seen["source"] == "a11y" and (seen["role"], seen["name"]) == ("push button", "Escalate")
+    assert seen["box"] == (ok.box.left, ok.box.top, ok.box.right, ok.box.bottom)  # screen space, to draw
+    assert seen["label"] == f"the push button 'Escalate' in the dialog '{TITLE}'"
+    assert isinstance(answer, Held) and answer.feedback is not None and answer.feedback.element is not None
+    assert answer.feedback.element.box == seen["agent_box"]
+    assert f"The correct element is {seen['label']}, " in answer.feedback.text
+
+
+def test_a_box_drawn_by_the_person_wins_and_keeps_the_trees_name(
+    a11y_bus: AccessibilityBus, dialog: Zenity, xserver: str, tmp_path: Path
+) -> None:
+    with a11y_bus.lookup() as a11y:
+        ok, later = _buttons(a11y, dialog)
+        gate, queue, store = _gate(tmp_path, xserver, a11y)
+        try:
+            clicked, meant = _centre(later), _centre(ok)
+            drawn = (meant[0] - 30, meant[1] - 12, meant[0] + 31, meant[1] + 13)  # not the tree's box
+            p = proposal({"action": "click", "x": clicked[0], "y": clicked[1]})
+            req = DecisionRequest(verdict="correct", reviewer="ann", points=(meant,), box=drawn)
+            answer = run(_decided(queue, gate.admit(p), lambda rid: queue.decide(rid, req)))
+            stored = store.get_review(answer.review.id) if answer.review is not None else None
+        finally:
+            store.close()
+    assert isinstance(answer, Held) and answer.feedback is not None
+    el = answer.feedback.element
+    r = SCREEN.rect_to_agent(Rect(drawn[0], drawn[1], drawn[2] - drawn[0], drawn[3] - drawn[1]))
+    assert el is not None and el.source == "person" and el.box == (r.left, r.top, r.right, r.bottom)
+    assert answer.feedback.box == el.box
+    assert (el.role, el.name) == ("push button", "Escalate")  # the tree still names it
+    # the person's box is kept with the review's decision: the best training label there is
+    assert stored is not None and tuple(stored["review"]["decisions"][-1]["box"]) == drawn

@@ -589,3 +589,21 @@ def test_a_takeover_without_a_stop_still_says_the_person_had_control(iv: Interve
     assert summary is not None and summary.stopped_by is None
     assert summary.summary().startswith("The person had control for ")
     assert summary.summary().endswith("; typed 'a'.")
+
+
+def test_what_is_typed_into_a_review_stays_out_of_the_takeover_summary(iv: Intervention) -> None:
+    """A secret typed into a question that opened while the person still had control
+    (issue 10) must not reach the activity summary, which is stored and published."""
+    events: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+    iv.listeners.append(lambda kind, payload: events.append((kind, payload)))
+    iv.on_input(ev(Kind.KEY_DOWN, ord("a")))
+    iv.on_input(ev(Kind.KEY_UP, ord("a")))
+    assert iv.state == "human"
+    iv.review_opened()
+    for ch in "4938":
+        iv.on_input(ev(Kind.KEY_DOWN, ord(ch)))
+        iv.on_input(ev(Kind.KEY_UP, ord(ch)))
+    iv.review_closed()
+    assert wait_until(lambda: iv.state == "agent")
+    summary = [p["human_activity"] for k, p in events if p.get("to") == "agent"][0]
+    assert summary["text"] == "a"

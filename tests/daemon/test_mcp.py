@@ -144,18 +144,47 @@ def test_tools_are_listed(daemon: tuple[str, Path], tmp_path: Path) -> None:
         return await session.list_tools()
 
     tools = {t.name: t for t in _with_session(url, data, tmp_path / "err", use).tools}
-    assert set(tools) == {"computer", "state"}
+    assert set(tools) == {"computer", "state", "ask_human"}
     schema = tools["computer"].input_schema
     assert schema["required"] == ["action"]
     assert "screenshot" in schema["properties"]["action"]["enum"]
     assert set(schema["properties"]) == {
         "action", "coordinate", "text", "scroll_direction", "scroll_amount", "duration",
-        "start_coordinate", "region",
+        "start_coordinate", "region", "repeat",
     }  # fmt: skip
     assert "zoom" in schema["properties"]["action"]["enum"]
     region = schema["properties"]["region"]
     assert region["type"] == "array" and region["minItems"] == region["maxItems"] == 4
     assert region["items"] == {"type": "integer", "minimum": 0}
+
+
+def test_ask_human_is_answered_with_text_and_the_annotated_frame(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    from daemon.adapters.ask_tool import INPUT_SCHEMA
+
+    url, data = daemon
+
+    async def use(session: ClientSession) -> Any:
+        listed = {t.name: t for t in (await session.list_tools()).tools}
+        assert set(listed["ask_human"].input_schema["properties"]) == set(INPUT_SCHEMA["properties"])
+        return await session.call_tool("ask_human", {"question": "Which one?", "options": [{"text": "a"}]})
+
+    def person() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {(data / 'token').read_text().strip()}"}) as c:
+            deadline = time.monotonic() + 30
+            while not (pending := c.get("/v1/questions").json()) and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling for the question, bounded by the deadline
+            c.post(f"/v1/questions/{pending[0]['id']}/answer", json={"kind": "point", "point": [640, 400], "reviewer": "t"})
+
+    import threading
+
+    t = threading.Thread(target=person, daemon=True)
+    t.start()
+    result = _with_session(url, data, tmp_path / "err", use)
+    t.join(10)
+    assert not result.is_error, _text(result)
+    assert "pointed at" in _text(result)
+    images = [c for c in result.content if isinstance(c, ImageContent)]
+    assert len(images) == 1 and base64.b64decode(images[0].data).startswith(b"\x89PNG")
 
 
 def test_screenshot_click_and_state(daemon: tuple[str, Path], tmp_path: Path) -> None:
@@ -177,6 +206,12 @@ def test_screenshot_click_and_state(daemon: tuple[str, Path], tmp_path: Path) ->
 
     assert not click.is_error, _text(click)
     assert _text(click) and not _text(click).startswith("Error")
+    # the reference tool's screenshot after the click: no turn spent asking for one
+    assert [c.mime_type for c in click.content if isinstance(c, ImageContent)] == ["image/png"]
+
+    # stderr is the MCP client's log: no line per request (httpx's INFO, the SDK's own)
+    err = (tmp_path / "err").read_text()
+    assert "HTTP Request" not in err and "Processing request" not in err, err
 
     assert not state.is_error, _text(state)
     snapshot = json.loads(_text(state))

@@ -17,10 +17,11 @@ from daemon.actions import Click, Drag, Key, Move, Screenshot, Scroll, Type, Wai
 from daemon.adapters.openai import (
     ACTIONS,
     SafetyCheckPending,
-    for_api,
+    envelope,
     map_key,
     to_canonical,
     to_output,
+    user_message,
     wheel_clicks,
 )
 from daemon.errors import ActionError
@@ -67,6 +68,11 @@ CASES: list[tuple[dict[str, Any], object]] = [
     ({"type": "click", "button": "left", "x": 5, "y": 6}, Click(x=5, y=6)),
     ({"type": "click", "button": "right", "x": 5, "y": 6}, Click(x=5, y=6, button="right")),
     ({"type": "click", "button": "wheel", "x": 5, "y": 6}, Click(x=5, y=6, button="middle")),
+    # a mouse's side buttons: X11 buttons 8 and 9
+    ({"type": "click", "button": "back", "x": 5, "y": 6}, Click(x=5, y=6, button="back")),
+    ({"type": "click", "button": "forward", "x": 5, "y": 6}, Click(x=5, y=6, button="forward")),
+    # the schema requires button; the sample app's click() defaults it to left
+    ({"type": "click", "x": 5, "y": 6}, Click(x=5, y=6)),
     # the GA tool's keys held while clicking
     (
         {"type": "click", "button": "left", "x": 5, "y": 6, "keys": ["CTRL", "SHIFT"]},
@@ -80,7 +86,7 @@ CASES: list[tuple[dict[str, Any], object]] = [
     ({"type": "type", "text": "Hello, World!"}, Type(text="Hello, World!")),
     ({"type": "keypress", "keys": ["CTRL", "A"]}, Key(keys="ctrl+a")),
     ({"type": "keypress", "keys": ["ENTER"]}, Key(keys="Return")),
-    ({"type": "wait"}, Wait(duration=1.0)),
+    ({"type": "wait"}, Wait(duration=2.0)),  # the guide's harness sleeps 2 s
     ({"type": "wait", "ms": 2500}, Wait(duration=2.5)),
     ({"type": "move", "x": 100, "y": 200}, Move(x=100, y=200)),
     (
@@ -88,6 +94,8 @@ CASES: list[tuple[dict[str, Any], object]] = [
         Drag(path=((100, 200), (150, 250), (200, 300))),
     ),
     ({"type": "screenshot"}, Screenshot()),
+    # no distance: the reference harness moves there and scrolls by nothing
+    ({"type": "scroll", "x": 10, "y": 20, "scroll_x": 0, "scroll_y": 0}, Move(x=10, y=20)),
 ]  # fmt: skip
 
 
@@ -216,10 +224,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"action": {"type": "click", "button": "left", "x": 1.5, "y": 1}}, "x must be a whole"),
     ({"action": {"type": "click", "button": "left", "x": True, "y": 1}}, "x must be a whole"),
     ({"action": {"type": "click", "button": "top", "x": 1, "y": 1}}, "button must be left, right"),
-    ({"action": {"type": "click", "button": "back", "x": 1, "y": 1}},
-     ('button "back" (mouse button 8) is not supported; to go back in a browser send a '
-      'keypress ["ALT", "LEFT"]')),
-    ({"action": {"type": "click", "button": "forward", "x": 1, "y": 1}}, '["ALT", "RIGHT"]'),
+    ({"action": {"type": "click", "button": {"b": 1}, "x": 1, "y": 1}}, "button must be left, right"),
     ({"action": {"type": "click", "x": 1, "y": 1, "z": 2}}, "click does not take z"),
     ({"action": {"type": "keypress", "keys": []}}, '"keys" must be a list of key names'),
     ({"action": {"type": "keypress"}}, 'keypress needs "keys"'),
@@ -227,8 +232,11 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"action": {"type": "keypress", "keys": ["CTRL", "NOPE"]}}, "unknown key 'NOPE'"),
     ({"action": {"type": "type", "text": ""}}, 'type needs "text"'),
     ({"action": {"type": "type", "text": "a\x07b"}}, "type: text: character 1 cannot be typed"),
-    ({"action": {"type": "scroll", "x": 1, "y": 1, "scroll_x": 0, "scroll_y": 0}},
+    ({"action": {"type": "scroll", "x": 1, "y": 1, "scroll_x": 0, "scroll_y": 0, "keys": ["CTRL"]}},
      "scroll_x and scroll_y are both 0"),
+    # both distances are required by the schema (the sample app's scroll() takes no default)
+    ({"action": {"type": "scroll", "x": 1, "y": 1, "scroll_y": 100}}, 'scroll needs "scroll_x"'),
+    ({"action": {"type": "scroll", "x": 1, "y": 1, "scroll_x": 0}}, 'scroll needs "scroll_y"'),
     ({"action": {"type": "wait", "ms": 90_000}}, "wait: ms must be at most 60000"),
     ({"action": {"type": "drag", "path": [{"x": 1, "y": 1}]}}, 'drag needs "path"'),
     ({"action": {"type": "drag", "path": [{"x": 1, "y": 1}, [2, 2]]}}, "path[1] must be an object"),
@@ -259,19 +267,20 @@ SHOT = Image(media_type="image/png", data=PNG, width=1280, height=800, space="ag
 
 
 def test_output_item_shape() -> None:
+    """Exactly the SDK's input item, nothing of driverseat's own."""
     out = to_output("call_1", [Outcome(id="a1", action="click", status="executed")], SHOT)
-    api, message = for_api(out)
-    assert api == {
+    assert out == {
         "type": "computer_call_output",
         "call_id": "call_1",
         "output": {"type": "computer_screenshot", "image_url": f"data:image/png;base64,{PNG}"},
         "acknowledged_safety_checks": [],
     }
-    assert message is None
-    assert out["driverseat"]["status"] == "executed"
-    assert out["driverseat"]["actions"] == [
+    record = envelope("call_1", [Outcome(id="a1", action="click", status="executed")])
+    assert record["status"] == "executed" and record["message"] is None
+    assert record["actions"] == [
         {"id": "a1", "action": "click", "status": "executed", "detail": "", "control": "agent"}
     ]
+    assert user_message(record) is None
 
 
 def test_interruption_keeps_the_screenshot_and_explains() -> None:
@@ -280,17 +289,15 @@ def test_interruption_keeps_the_screenshot_and_explains() -> None:
         Outcome(id="a2", action="type", status="interrupted", control="human",
                 progress=Progress(done=3, total=7, unit="characters")),
     ]  # fmt: skip
-    out = to_output("call_9", outcomes, SHOT, planned=4)
-    assert out["output"]["image_url"].endswith(PNG)
-    ds = out["driverseat"]
+    out = to_output("call_9", outcomes, SHOT)
+    assert out["output"]["image_url"].endswith(PNG) and "driverseat" not in out
+    ds = envelope("call_9", outcomes, planned=4)
     assert ds["status"] == "interrupted"
     assert [a["status"] for a in ds["actions"]] == ["executed", "interrupted"]
     assert "a person took control" in ds["message"]
     assert "typed 3 of 7 characters" in ds["message"]
     assert "2 later action(s) of this call were not run" in ds["message"]
-    api, user = for_api(out)
-    assert "driverseat" not in api
-    assert user == {"role": "user", "content": [{"type": "input_text", "text": ds["message"]}]}
+    assert user_message(ds) == {"role": "user", "content": [{"type": "input_text", "text": ds["message"]}]}
 
 
 def test_screenshot_falls_back_to_the_last_outcome() -> None:

@@ -82,8 +82,8 @@ def test_batched_actions_run_in_order(api: tuple[httpx.Client, Runtime], target:
         json=call(actions=[{"type": "type", "text": "hi"}, {"type": "keypress", "keys": ["ENTER"]}]),
     )
     assert r.status_code == 200, r.text
-    statuses = [a["status"] for a in r.json()["driverseat"]["actions"]]
-    assert statuses == ["executed", "executed"]
+    assert r.headers["Driverseat-Status"] == "executed"
+    assert len(r.headers["Driverseat-Action-Ids"].split(",")) == 2
     assert target.wait_for(lambda: sum(e["type"] == "key_press" for e in target.events) >= 3)
 
 
@@ -93,8 +93,9 @@ def test_pending_safety_checks_are_refused_and_nothing_runs(api: tuple[httpx.Cli
     checks = [{"id": "cu_sc_1", "code": "malicious_instructions", "message": "The page asks you to ignore your instructions."}]
     r = http.post("/v1/openai/computer", json=call({"type": "click", "button": "left", "x": 5, "y": 5}, checks=checks))
     assert r.status_code == 403
-    assert "malicious_instructions" in r.json()["error"]
-    assert "acknowledge" in r.json()["error"]
+    error = r.json()["error"]  # OpenAI's error object
+    assert error["type"] == "permission_error"
+    assert "malicious_instructions" in error["message"] and "acknowledge" in error["message"]
     runtime.backend.barrier()
     assert runtime.executor.primitives_sent == sent
     assert target.snapshot() == []
@@ -105,7 +106,8 @@ def test_bad_call_is_a_readable_422(api: tuple[httpx.Client, Runtime]) -> None:
     sent = runtime.executor.primitives_sent
     r = http.post("/v1/openai/computer", json=call({"type": "click", "button": "left", "x": 5000, "y": 5}))
     assert r.status_code == 422
-    assert "off the screen" in r.json()["error"] or "1366x768" in r.json()["error"]
+    message = r.json()["error"]["message"]
+    assert "off the screen" in message or "1366x768" in message
     assert runtime.executor.primitives_sent == sent
 
 

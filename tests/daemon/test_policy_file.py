@@ -113,7 +113,7 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
         (X + "confidence_bellow = 0.5\n", 11,
          ("rule 'x': unknown key 'confidence_bellow' (expected one of name, tier, description, "
           "kinds, keys, key_pattern, text, region, window, confidence_below, missing_confidence, "
-          "approve_by, rationale, rationale_min_length);"
+          "approve_by, rationale, rationale_min_length, urgency);"
           " did you mean 'confidence_below'?")),
         (X + "text = '(unclosed'\n", 11,
          "rule 'x': bad regex in text '(unclosed': missing ), unterminated subpattern"),
@@ -154,7 +154,9 @@ X = GOOD_HEAD + '[[rule]]\nname = "x"\ntier = "deny"\n'  # the next key is on li
          "rule 'x': needs a tier (one of auto, notify, grace, approve, approve2, deny)"),
         ('[defaults]\ntier = "auto"\ngrace = 5\n', 3,
          ("[defaults]: unknown key 'grace' (expected one of tier, grace_seconds, "
-          "review_expiry_seconds, rationale_required, rationales); did you mean 'grace_seconds'?")),
+          "review_expiry_seconds, rationale_required, rationales, escalate_after_seconds, "
+          "honeypot_rate, attention_threshold, duty_limit_hours, on_fatigue, honeypot_kinds); "
+          "did you mean 'grace_seconds'?")),
         ('[defaults]\ngrace_seconds = 301\n', 2,
          "[defaults]: grace_seconds must be a number above 0 and at most 300, not 301"),
         ('[defaults]\nreview_expiry_seconds = 604801\n', 2, "at most 604800, not 604801"),

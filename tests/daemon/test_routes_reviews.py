@@ -203,3 +203,40 @@ def test_async_client_review_methods(live: Live) -> None:
                 await client.review("nope")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"verdict": "correct", "reviewer": "ann", "points": [[50, 50]], "box": [60, 40, 40, 70]}, "not a rectangle"),
+        ({"verdict": "correct", "reviewer": "ann", "points": [[50, 50]], "box": [10, 10, 2000, 70]}, "off the reviewed"),
+        ({"verdict": "correct", "reviewer": "ann", "points": [[50, 50]], "box": [100, 100, 140, 170]}, "does not hold"),
+        ({"verdict": "approve", "reviewer": "ann", "box": [10, 10, 90, 70]}, "goes with a correction"),
+        ({"verdict": "correct", "reviewer": "ann", "points": [[50, 50]], "box": [1, 2, 3]}, "box"),
+    ],
+)
+def test_a_bad_drawn_box_is_refused_and_nothing_is_decided(live: Live, body: dict[str, Any], says: str) -> None:
+    r = live.create()
+    resp = live.http.post(f"/v1/reviews/{r.id}/decision", json=body)
+    assert resp.status_code == 422, resp.text
+    assert says in resp.text
+    got = live.queue.get(r.id)
+    assert got is not None and got.status == "pending" and not got.decisions
+
+
+def test_a_drawn_box_is_kept_with_the_decision(live: Live) -> None:
+    r = live.create()
+    body = {"verdict": "correct", "reviewer": "ann", "points": [[50, 50]], "box": [30, 40, 90, 61]}
+    resp = live.http.post(f"/v1/reviews/{r.id}/decision", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["decisions"][-1]["box"] == [30, 40, 90, 61]
+    # and it survives: the queue's stored review has it
+    stored = live.queue.store.get_review(r.id)
+    assert stored is not None and stored["review"]["decisions"][-1]["box"] == [30, 40, 90, 61]
+
+
+def test_the_element_route_without_a_lookup_says_so(live: Live) -> None:
+    r = live.create()
+    resp = live.http.get(f"/v1/reviews/{r.id}/element", params={"x": 5, "y": 5})
+    assert resp.status_code == 404 and "not available" in resp.text
+    assert live.http.get(f"/v1/reviews/{r.id}/element", params={"x": "a", "y": 5}).status_code == 422

@@ -191,13 +191,14 @@ def test_anthropic_left_click_lands_there(daemon: Daemon, target: Any) -> None:
     r = daemon.post("/v1/anthropic/computer", {"action": "left_click", "coordinate": [300, 400]})
     body = r.json()
     assert r.status_code == 200 and body["is_error"] is False, body
+    assert r.headers["Driverseat-Status"] == "executed"
     assert body["content"][0]["type"] == "text"
     assert target.wait_for(lambda: (300, 400) in presses(target), timeout=5)
     # no coordinate: where the pointer is now
     r = daemon.post("/v1/anthropic/computer", {"action": "double_click"})
     assert r.json()["is_error"] is False
     assert target.wait_for(lambda: presses(target).count((300, 400)) == 3, timeout=5)
-    stored = daemon.store.get_action(body["driverseat"]["id"])
+    stored = daemon.store.get_action(r.headers["Driverseat-Action-Ids"])
     assert stored is not None and stored["dialect"] == "anthropic" and stored["kind"] == "click"
     pos = daemon.post("/v1/anthropic/computer", {"action": "cursor_position"}).json()
     assert pos["content"][0]["text"] == "X=300,Y=400"
@@ -207,24 +208,25 @@ def test_anthropic_bad_input_is_422_with_a_tool_result(daemon: Daemon, target: A
     r = daemon.post("/v1/anthropic/computer", {"action": "left_click", "coordinate": [3000, 10]})
     assert r.status_code == 422
     body = r.json()
-    assert "off the screen" in body["error"]
     assert body["is_error"] is True and body["content"][0]["text"].startswith(
         "Error: point (3000, 10)"
     )
+    assert "off the screen" in body["content"][0]["text"]
     r = daemon.post("/v1/anthropic/computer", {"action": "scroll", "scroll_direction": "sideways"})
-    assert r.status_code == 422 and "scroll_direction" in r.json()["error"]
+    assert r.status_code == 422 and "scroll_direction" in r.json()["content"][0]["text"]
     marker(daemon, target, 9, 9)
     assert presses(target) == [(9, 9)]
 
 
 def test_anthropic_screenshot_returns_an_image(daemon: Daemon) -> None:
-    body = daemon.post("/v1/anthropic/computer", {"action": "screenshot"}).json()
+    r = daemon.post("/v1/anthropic/computer", {"action": "screenshot"})
+    body = r.json()
     assert body["is_error"] is False
     image = body["content"][-1]
     assert image["type"] == "image"
     assert image["source"]["media_type"] == "image/png"
     assert png_size(base64.b64decode(image["source"]["data"])) == (1920, 1080)
-    stored = daemon.store.get_action(body["driverseat"]["id"])
+    stored = daemon.store.get_action(r.headers["Driverseat-Action-Ids"])
     assert stored is not None and stored["outcome"]["screenshot"]["data_omitted"] is True
 
 
@@ -248,6 +250,7 @@ def test_tool_use_block_is_unwrapped(daemon: Daemon) -> None:
     }
     body = daemon.post("/v1/anthropic/computer", block).json()
     assert body["tool_use_id"] == "toolu_1" and body["content"][0]["text"].startswith("X=")
+    assert body["type"] == "tool_result"
 
 
 # -- control ---------------------------------------------------------------------------------
@@ -257,7 +260,8 @@ def test_person_takes_over_during_a_long_type(daemon: Daemon, target: Any, human
     text = "abcdefghij" * 300
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(
-            daemon.post, "/v1/anthropic/computer", {"action": "type", "text": text}
+            daemon.post, "/v1/anthropic/computer", {"action": "type", "text": text},
+            params={"envelope": 1},
         )
         assert target.wait_for(lambda: len(typed(target)) >= 10, timeout=10)
         human.move(1000, 500)
@@ -268,6 +272,8 @@ def test_person_takes_over_during_a_long_type(daemon: Daemon, target: Any, human
             assert result["driverseat"]["status"] == "interrupted"
             message = result["content"][0]["text"]
             assert message.startswith("Interrupted: a person took control")
+            # the screen the person left, as after any action: no turn spent asking for it
+            assert [c["type"] for c in result["content"]] == ["text", "image"]
             assert message.endswith("Take a screenshot before continuing.")
             stored = daemon.store.get_action(result["driverseat"]["id"])
             assert stored is not None and stored["status"] == "interrupted"

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -71,15 +71,25 @@ def policy_with(rules: str, *, defaults: dict[str, str] | None = None) -> str:
 
 class Daemon:
     """``python -m daemon.cli serve`` on ``display`` with ``--port 0``; ``http`` is an
-    authorised client. ``close()`` stops it with SIGTERM; ``kill()`` with any signal."""
+    authorised client that asks for driverseat's envelope on the dialect routes (the
+    ``driverseat`` record in the body); :meth:`vendor` one that gets the vendors' exact
+    bodies. ``close()`` stops it with SIGTERM; ``kill()`` with any signal. ``extra``:
+    more ``serve`` options."""
 
-    def __init__(self, display: str, data: Path, policy: Path, *, overlay: bool = False) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "DRIVERSEAT_DATA_DIR"}
+    def __init__(
+        self, display: str, data: Path, policy: Path, *, overlay: bool = False,
+        resume_after: float = 0.3, extra: Sequence[str] = (), args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        self.data = data
+        base = os.environ if env is None else env
+        env = {k: v for k, v in base.items() if k != "DRIVERSEAT_DATA_DIR"}
         env["QT_QPA_PLATFORM"] = "xcb"
+        self.data = data
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon.cli", "serve", "--display", display, "--port", "0",
-             "--data-dir", str(data), "--policy", str(policy), "--resume-after", "0.3",
-             *([] if overlay else ["--no-overlay"])],
+             "--data-dir", str(data), "--policy", str(policy), "--resume-after", str(resume_after),
+             *([] if overlay else ["--no-overlay"]), *extra, *args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )  # fmt: skip
         self.out = StderrLines(self.proc)
@@ -89,8 +99,14 @@ class Daemon:
             self.kill(signal.SIGKILL)
             raise
         self.token = (data / "token").read_text().strip()
-        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self.auth = {"Authorization": f"Bearer {self.token}"}
+        self.headers = {**self.auth, "Driverseat-Envelope": "1"}
         self.http = httpx.Client(base_url=self.url, headers=self.headers, timeout=60)
+
+    def vendor(self) -> httpx.Client:
+        """A client of its own that gets the dialect routes' bodies exactly as the vendors
+        define them (no envelope asked for)."""
+        return httpx.Client(base_url=self.url, headers=self.auth, timeout=60)
 
     @property
     def ws_url(self) -> str:

@@ -314,9 +314,10 @@ def test_openai_safety_checks_are_acknowledged_only_by_a_person(
     assert any("malicious_instructions" in c for c in review["safety_checks"]) and not review["screen_text"]
     poll(lambda: overlay_window(xserver))
     human.tap("Return")
-    out = fut.result(timeout=30).json()
+    r = fut.result(timeout=30)
+    out = r.json()
     assert out["acknowledged_safety_checks"] == CHECKS
-    assert out["driverseat"]["status"] == "executed"
+    assert r.headers["Driverseat-Status"] == "executed"
     assert poll(lambda: agent_presses(target))
 
 
@@ -329,8 +330,9 @@ def test_openai_safety_checks_rejected_run_nothing(
     ).start()
     poll(lambda: overlay_window(xserver))
     human.tap("Escape")
-    out = fut.result(timeout=30).json()
+    r = fut.result(timeout=30)
+    out = r.json()
     assert out["acknowledged_safety_checks"] == []
-    assert out["driverseat"]["status"] == "rejected"
+    assert r.headers["Driverseat-Status"] == "rejected"
     time.sleep(0.2)
     assert agent_presses(target) == []

@@ -31,6 +31,7 @@ class FakeClient:
     def __init__(self, url: str, pending: list[Review], *, down: bool = False) -> None:
         self.url, self.pending, self.down = url, pending, down
         self.decisions: list[tuple[str, DecisionRequest]] = []
+        self.seen_reports: list[tuple[str, str]] = []
 
     def _check(self) -> None:
         if self.down:
@@ -49,6 +50,14 @@ class FakeClient:
         self.decisions.append((review_id, request))
         r = next(r for r in self.pending if r.id == review_id)
         return r.model_copy(update={"status": "approved"}).model_dump(mode="json")
+
+    def seen(self, review_id: str, moment: str) -> None:
+        self._check()
+        self.seen_reports.append((review_id, moment))
+
+    def questions(self) -> list[Any]:
+        self._check()
+        return []
 
     def close(self) -> None:
         pass

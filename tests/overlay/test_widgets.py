@@ -287,3 +287,49 @@ def test_the_expiry_counts_down_in_the_window(make_window, qtbot) -> None:  # ty
     # the label moves on by itself, without any refresh from events or keys
     qtbot.waitUntil(lambda: window.expiry.text() != start, timeout=3000)
     assert window.expiry.text().startswith("expires in 2:0")
+
+
+def test_a_drag_on_the_canvas_draws_the_elements_box(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A pointed action corrected by a drag: the box drawn is sent (screen space), its
+    centre is the corrected point, and it is painted while and after it is drawn."""
+    window, presenter, _ = make_window(CLICK)
+    left, top = SCREEN_RECT[:2]
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=QPoint(160, 300))
+    qtbot.mouseMove(window.canvas, QPoint(250, 330))
+    assert window.canvas.dragging is not None  # the live rectangle
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=QPoint(340, 360))
+    assert presenter.box == (left + 160, top + 300, left + 341, top + 361)
+    assert presenter.points == ((left + 250, top + 330),)
+    assert any(getattr(s, "label", "") == "your box" for s in presenter.shapes())
+    with qtbot.waitSignal(window.decided) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_Return)
+    req: DecisionRequest = blocker.args[0]
+    assert req.verdict == "correct" and req.box == (left + 160, top + 300, left + 341, top + 361)
+    assert req.points == ((left + 250, top + 330),)
+
+
+def test_a_drag_corrects_a_drag_action_in_one_gesture(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window, presenter, _ = make_window(DRAG)
+    left, top = SCREEN_RECT[:2]
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    qtbot.mouseMove(window.canvas, QPoint(300, 200))
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=QPoint(400, 250))
+    assert presenter.points == ((left + 100, top + 100), (left + 400, top + 250)) and presenter.box is None
+    with qtbot.waitSignal(window.decided) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_Return)
+    assert blocker.args[0].points == ((left + 100, top + 100), (left + 400, top + 250))
+
+
+def test_hovering_asks_once_the_pointer_rests_and_outlines_the_answer(make_window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window, presenter, r = make_window(CLICK)
+    left, top = SCREEN_RECT[:2]
+    with qtbot.waitSignal(window.hover_wanted) as blocker:
+        qtbot.mouseMove(window.canvas, QPoint(200, 320))
+    assert blocker.args == [r.id, left + 200, top + 320]
+    window.show_element(r.id, (left + 160, top + 300, left + 340, top + 360), "the push button 'Button 0'")
+    outlines = [s for s in presenter.shapes() if type(s).__name__ == "Outline"]
+    assert [(o.role, o.label) for o in outlines] == [("hover", "the push button 'Button 0'")]
+    shot = window.canvas.grab().toImage()
+    assert shot.pixelColor(160, 330) != QColor(235, 235, 235)  # the outline is painted on the button's edge
+    window.show_element("another-review", (0, 0, 5, 5), "stale")  # an answer for another review is dropped
+    assert [o.label for o in presenter.shapes() if type(o).__name__ == "Outline"] == ["the push button 'Button 0'"]

@@ -150,3 +150,28 @@ def test_headless_chromium_renders_the_plots_with_their_numbers(tmp_path: Path) 
     # the curve's colours reach the screen: interventions red, corrections amber
     assert (np.abs(img.astype(int) - (0x3B, 0x3B, 0xB8)).sum(axis=2) < 30).sum() > 50
     assert (np.abs(img.astype(int) - (0x00, 0x8C, 0xD0)).sum(axis=2) < 30).sum() > 50
+
+
+def test_timings_split_waiting_from_deciding(tmp_path: Path) -> None:
+    """A review the overlay showed at +30 s and the person looked at at +50 s, decided at
+    +60 s: 50 s waiting, 10 s deciding, whatever the decision's own shown_at said; one
+    only shown (at +5 s) splits there; one with neither keeps the old rule."""
+    png = _png()
+    with Store(tmp_path / "driverseat.db") as store:
+        q = ReviewQueue(store, tmp_path / "frames")
+        a = q.create("a", _click(1, 1), _click(1, 1), "approve", "r", png, SCREEN, AGENT, now=T0)
+        q.seen(a.id, "shown", now=T0 + 30)
+        q.seen(a.id, "looked", now=T0 + 50)
+        q.seen(a.id, "shown", now=T0 + 55)  # a second report moves nothing
+        q.decide(a.id, DecisionRequest(verdict="approve", reviewer="ann", shown_at=T0 + 1), now=T0 + 60)
+        b = q.create("b", _click(1, 1), _click(1, 1), "approve", "r", png, SCREEN, AGENT, now=T0 + 100)
+        q.seen(b.id, "shown", now=T0 + 105)
+        q.decide(b.id, DecisionRequest(verdict="reject", reviewer="ann"), now=T0 + 120)
+        c = q.create("c", _click(1, 1), _click(1, 1), "approve", "r", png, SCREEN, AGENT, now=T0 + 200)
+        q.decide(c.id, DecisionRequest(verdict="reject", reviewer="ann", shown_at=T0 + 230), now=T0 + 240)
+        f = gather(store)
+        assert f.latency.total == [60, 20, 40]
+        assert f.latency.waiting == [50, 5, 30] and f.latency.deciding == [10, 15, 10]
+        timing = q.get(a.id)
+        assert timing is not None and timing.timing.model_dump() == {
+            "shown": T0 + 30, "looked": T0 + 50, "answered": T0 + 60}

@@ -229,3 +229,36 @@ def test_a_format_that_exports_sessions_needs_them(tmp_path: Path, capsys: pytes
     _session(tmp_path)
     assert main(["export", "--format", "sft", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 1
     assert "needs --session NAME or --all" in capsys.readouterr().err
+
+
+def test_a_rejection_then_a_demonstration_is_a_pair(tmp_path: Path) -> None:
+    """The person rejected the agent's click with a reason, took over and clicked the right
+    spot: the demonstration's first action is ``chosen``; a rejection never shown stays out."""
+    from daemon.shadow.demos import Demonstrations
+    from daemon.shadow_store import ShadowStore
+
+    data, out = tmp_path / "data", tmp_path / "pref"
+    ids = _reviews(data)
+    with Store(data / "driverseat.db") as store:
+        shadow = ShadowStore(store)
+        info = shadow.open_session("takeovers", ":9", (1920, 1080))
+        demos = Demonstrations(store, info.id, info.name, lambda: True, lambda x, y: (x, y))
+        demos.on_control("control", {"from": "agent", "to": "human", "takeover_id": "t1"})
+        shown = shadow.add_action(info.id, 0, (1.0, 1.1), _click(960, 540), origin="human",
+                                  window="Mail", frame_before=None)  # fmt: skip
+        demos.on_action({"id": shown, "action": _click(960, 540), "frame": None, "window": "Mail",
+                         "element": None})  # fmt: skip
+        demos.on_control("control", {"from": "human", "to": "agent", "takeover_id": "t1"})
+    assert main(["export", "--format", "preference", "--out", str(out), "--data-dir", str(data)]) == 0
+    meta = [json.loads(x) for x in (out / "train" / "metadata.jsonl").read_text().splitlines()]
+    assert [m["review_id"] for m in meta] == [ids["correct"], ids["edit"], ids["drag"], ids["reject"]]
+    row = meta[-1]
+    assert (row["verdict"], row["rationale"], row["takeover_id"]) == ("reject", "wrong window", "t1")
+    assert _answer(row["chosen"]) == {"action": "click", "x": 683, "y": 384, "button": "left",
+                                      "count": 1, "modifiers": []}  # fmt: skip
+    assert _answer(row["rejected"]) == _click(6, 6)
+
+    import datasets
+
+    ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
+    assert ds.num_rows == 4 and ds[3]["images"][0].size == AGENT

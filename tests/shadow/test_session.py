@@ -56,6 +56,9 @@ class FakeDesktop:
     def element_at(self, x: int, y: int) -> dict[str, object] | None:
         return {"role": "push button", "name": f"at {x},{y}"}
 
+    def password_focused(self) -> bool:
+        return False
+
 
 def test_frames_before_and_after_survive_a_long_burst(tmp_path: Path) -> None:
     desktops: list[FakeDesktop] = []

@@ -49,7 +49,7 @@ def test_a_v2_database_gains_the_shadow_tables(tmp_path: Path) -> None:
     db.execute("INSERT INTO actions VALUES ('old', 1.0, 'click', 'canonical', '{}', 'executed', NULL, 1.0)")
     db.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 7
         assert store.get_action("old") is not None
         assert ShadowStore(store).sessions() == []
 
