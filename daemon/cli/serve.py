@@ -49,10 +49,20 @@ def _opened_display(args: argparse.Namespace) -> Iterator[str]:
         from capture.xvfb import VirtualDisplay
 
         w, h = args.virtual_display
+        from capture.a11y.bus import SessionBuses
+
         with VirtualDisplay(w, h, own_session=True) as vd:  # Ctrl+C stops us, then it
             why = "" if os.environ.get("DISPLAY") else "no DISPLAY: "
             print(f"{why}started a virtual display {vd.name} ({w}x{h})", file=sys.stderr)
-            yield vd.name
+            # what a desktop session would start: applications on this display then
+            # expose their elements (corrections name them) and notifications have a bus
+            with SessionBuses(vd.name) as buses:
+                if buses.address is not None:
+                    os.environ.setdefault("DBUS_SESSION_BUS_ADDRESS", buses.address)
+                    print(f"started a session bus and the accessibility bus on {vd.name}", file=sys.stderr)
+                else:
+                    print(f"no accessibility bus on {vd.name}: {buses.why}", file=sys.stderr)
+                yield vd.name
         return
     name = args.display or os.environ.get("DISPLAY", "")
     if not name and backend_name() != "xorg":

@@ -383,3 +383,34 @@ def test_serve_records_takeovers_unless_told_not_to() -> None:
     p = build_parser()
     assert p.parse_args(["serve"]).demonstrations is True
     assert p.parse_args(["serve", "--no-demonstrations"]).demonstrations is False
+
+
+@pytest.mark.x11
+def test_a_virtual_display_gets_the_buses_a_desktop_session_starts(serving: tuple[_Serving, str, Path]) -> None:
+    """`make run` on a headless machine: applications started later on the virtual display
+    (knowing nothing but DISPLAY) expose their elements, so corrections can name them."""
+    from capture.a11y import A11y
+    from capture.a11y._atspi import _x_root_property
+    from tests.daemon.live import poll
+
+    s, _url, _data = serving
+    name = s.wait_line(r"started a virtual display (:\d+)").group(1)
+    s.wait_line(r"started a session bus and the accessibility bus on " + re.escape(name))
+    assert _x_root_property(name)
+    if shutil.which("zenity") is None:
+        pytest.skip("zenity is not installed")
+    env = {"PATH": os.environ["PATH"], "DISPLAY": name, "HOME": str(_data)}
+    app = subprocess.Popen(["zenity", "--question", "--text", "Escalate?", "--ok-label", "Escalate"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        with A11y(timeout=1.0, display=name) as lookup:
+            def named() -> bool:
+                return any(el.name == "Escalate" for el in [lookup.focused()] if el is not None) or any(
+                    (e := lookup.element_at(x, y)) is not None and e.name == "Escalate"
+                    for x in range(0, 640, 20) for y in range(0, 480, 20)
+                )
+
+            assert poll(named, timeout=20)
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
