@@ -186,7 +186,7 @@ class Daemon:
         self.arrivals.enter(p.id)
         try:
             # on the loop, not through a worker thread: a small insert (~0.1 ms) costs less
-            # than the two wake-ups of a hop (docs/performance.md)
+            # than the two wake-ups of a hop (docs/hardening.md)
             self.store.record_action(p.id, dialect, action, None)
         except BaseException:
             self.arrivals.leave(p.id)

@@ -206,7 +206,7 @@ def make_server(app: FastAPI, *, before_shutdown: Callable[[], None]) -> uvicorn
         ws=ResettableWebSocketProtocol,  # websockets-sansio that can reset a stalled client
         lifespan="on",
         timeout_graceful_shutdown=10,
-        # speed (docs/performance.md): httptools parses HTTP in C (h11 costs ~0.1 ms a
+        # speed (docs/hardening.md): httptools parses HTTP in C (h11 costs ~0.1 ms a
         # request) and a response leaves in one write; uvloop where it exists; no proxy
         # in front of us, so no X-Forwarded-* to read
         http=OneWriteHttpToolsProtocol,
