@@ -34,6 +34,10 @@ from daemon.auth import read_token
 from daemon.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
+# the Anthropic route (and so the MCP proxy) answers an action with a screenshot taken after
+# a settle wait by default, as the reference tool does: that is work, not overhead, and the
+# MCP figures subtract a /v1/actions move's work, so it is off here
+NO_SETTLE = ("--no-screenshot-after", "--settle-ms", "0")
 CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "state": ("GET", "/v1/state", None),
     "move": ("POST", "/v1/actions", {"action": "move", "x": 600, "y": 400}),
@@ -140,6 +144,53 @@ def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> di
     return result
 
 
+def through_mcp_pipes(url: str, data: Path, trials: int, work: dict[str, float]) -> dict[str, Any]:
+    """The proxy as any MCP client meets it (Claude Desktop is not Python): JSON-RPC lines
+    written to its stdin and read from its stdout, no SDK on this side."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon.cli.mcp", "--url", url, "--data-dir", str(data)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT),
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    ids = iter(range(1, 1 << 30))
+
+    def rpc(method: str, params: dict[str, Any] | None = None, *, notify: bool = False) -> Any:
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params or {}}
+        if not notify:
+            msg["id"] = next(ids)
+        proc.stdin.write(json.dumps(msg).encode() + b"\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        if notify:
+            return None
+        reply = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+        if "error" in reply or reply["result"].get("isError"):
+            raise SystemExit(f"MCP call failed: {reply}")
+        return reply["result"]
+
+    calls: dict[str, tuple[str, dict[str, Any]]] = {
+        "state": ("state", {}),
+        "move": ("computer", {"action": "mouse_move", "coordinate": [600, 400]}),
+        "screenshot": ("computer", {"action": "screenshot"}),
+    }
+    out = {}
+    try:
+        rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "bench", "version": "0"}})  # fmt: skip
+        rpc("notifications/initialized", notify=True)
+        rpc("tools/call", {"name": "state", "arguments": {}})
+        for name, (tool, args) in calls.items():
+            times = []
+            for _ in range(trials):
+                t0 = time.perf_counter()
+                rpc("tools/call", {"name": tool, "arguments": args})
+                times.append((time.perf_counter() - t0) * 1000)
+            out[name] = with_work([(t, work[name]) for t in times])
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=20)
+    return out
+
+
 def in_process(trials: int) -> dict[str, Any]:
     """The same work without HTTP: a Runtime on its own Xvfb, called directly."""
     from capture.screen import Screen
@@ -170,13 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=100)
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080") as url:
+    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080", NO_SETTLE) as url:
         token = read_token(Path(tmp) / "data")
         clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
         work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}
         clients["daemon.client"] = through_client(url, token, args.trials)
         clients["curl"] = through_curl(url, token, args.trials, work)
-        clients["mcp"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
+        clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
+        clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
     local = in_process(args.trials)
     worst = max(
         v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()

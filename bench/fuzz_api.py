@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.jsonl"
-        env = dict(os.environ, DRIVERSEAT_FUZZ_EXAMPLES=str(args.examples), DRIVERSEAT_FUZZ_REPORT=str(report))
+        env = dict(os.environ, DRIVERSEAT_FUZZ_EXAMPLES=str(args.examples),
+                   DRIVERSEAT_FUZZ_SEQUENCES=str(args.examples), DRIVERSEAT_FUZZ_REPORT=str(report))
         t0 = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/daemon/test_fuzz_api.py"],

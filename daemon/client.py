@@ -35,6 +35,7 @@ from capture.closing import Closing
 from daemon.actions import MAX_LONG_POLL
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.http11 import AsyncHTTP11Transport, HTTP11Transport
 from daemon.outcomes import DecisionRequest, Outcome, Review
 from daemon.question import AnswerRequest, Question, QuestionRequest
 
@@ -306,11 +307,13 @@ Transport = TypeVar("Transport", httpx.BaseTransport, httpx.AsyncBaseTransport)
 class _BaseClient(Generic[H, Transport]):
     """The URL, the token and the httpx client of either kind; ``headers`` go with each call.
 
-    The httpx client keeps its keep-alive connection (TCP_NODELAY set by httpcore) open
-    from one call to the next, until the client is closed.
+    The httpx client keeps its keep-alive connection (TCP_NODELAY set) open from one call
+    to the next, until the client is closed; plain-HTTP URLs go through
+    :mod:`daemon.http11` rather than httpcore.
     """
 
     _open: Callable[..., H]  # httpx.Client or httpx.AsyncClient
+    _lean: Callable[[], Transport]  # its transport for plain HTTP (daemon.http11)
 
     def __init__(
         self, url: str = DEFAULT_URL, token: str = "", *, transport: Transport | None = None
@@ -318,6 +321,8 @@ class _BaseClient(Generic[H, Transport]):
         self.url = url.rstrip("/")
         # no token, no header: "Bearer " alone is not a legal header value (h11 refuses it)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if transport is None and self.url.startswith("http://"):
+            transport = self._lean()  # daemon.http11: a fraction of httpcore's cost a call
         self._http: H = self._open(base_url=self.url, headers=self.headers, transport=transport)
 
     @classmethod
@@ -342,6 +347,7 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
     """
 
     _open = httpx.Client
+    _lean = HTTP11Transport
 
     def _run(self, exchange: _Exchange[T]) -> T:
         steps = self._steps(exchange)
@@ -495,6 +501,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """The same API for asyncio agents, each method awaited; ``async with`` closes it."""
 
     _open = httpx.AsyncClient
+    _lean = AsyncHTTP11Transport
 
     async def _run(self, exchange: _Exchange[T]) -> T:
         steps = self._steps(exchange)

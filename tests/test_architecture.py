@@ -28,7 +28,8 @@ ROOMS: dict[str, set[str]] = {
 }
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "commentary", "reviewers", "auth",
         "events", "client", "address", "arrivals", "outcomes", "timings", "honeypot_store",
-        "attention", "question", "question_store", "candidates"}  # fmt: skip
+        "attention", "question", "question_store", "candidates", "recording", "orphans",
+        "http11"}  # fmt: skip
 
 
 def _module(path: Path) -> str:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon.actions import Action
@@ -36,11 +36,12 @@ def router(daemon: Daemon, token: str) -> APIRouter:
         return {"ok": True}
 
     @api.post("/v1/actions", tags=["actions"], response_model=Outcome, responses={422: _ERR})
-    async def post_action(action: Action, request: Request) -> JSONResponse:
+    async def post_action(action: Action, request: Request) -> Response:
         """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
         async with abandonment(request) as gone:
             outcome = await daemon.act(action, "canonical", gone)
-        return JSONResponse(outcome.model_dump(mode="json"))
+        # pydantic's own JSON, in one step (a screenshot's base64 is not copied into a dict)
+        return Response(outcome.model_dump_json(), media_type="application/json")
 
     @api.get("/v1/actions/{action_id}", tags=["actions"], responses={404: _ERR})
     async def get_action(action_id: str) -> dict[str, Any]:

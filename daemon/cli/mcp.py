@@ -34,7 +34,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 from pydantic import Field
 
@@ -42,6 +44,7 @@ from daemon.adapters import ask_tool
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
 from daemon.auth import default_data_dir, read_token
+from daemon.cli.mcp_stdio import pipes
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
 from daemon.errors import ActionError, AuthError, DaemonError
 
@@ -259,10 +262,26 @@ def _ask_tool(server: MCPServer, proxy: _Proxy) -> None:
                               is_error=reply.status != "answered")  # fmt: skip
 
 
+async def _serve_stdio(server: MCPServer) -> None:
+    """The SDK's stdio server, on asyncio pipes where it can (daemon.cli.mcp_stdio)."""
+    low = getattr(server, "_lowlevel_server", None)
+    async with pipes() as streams:
+        if streams is None or low is None:
+            await server.run_stdio_async()
+            return
+        async with stdio_server(*streams) as (read, write):  # type: ignore[arg-type]
+            await low.run(read, write, low.create_initialization_options())
+
+
 def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
     """Serve MCP on stdin/stdout until the client closes it; returns the exit code."""
+    server = build_server(url, data_dir)
+    # the SDK logs INFO through rich to stderr, and httpx logs every request at INFO: a
+    # table rendered for each tool call was half of the proxy's time (and noise in the
+    # MCP client's log); requests that fail still say so in their result
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        build_server(url, data_dir).run("stdio")
+        anyio.run(_serve_stdio, server)
     except KeyboardInterrupt:
         return 130
     return 0

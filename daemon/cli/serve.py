@@ -224,11 +224,13 @@ def serve(args: argparse.Namespace, data_dir: Path) -> int:
     from daemon.api.app import VERSION, create_app, make_server
     from daemon.api.dialect_shapes import DialectOptions
     from daemon.cli import notifications
+    from daemon.cli.memory import tune_malloc
     from daemon.control.runtime import Runtime
     from daemon.control.screenshots import ScreenGrabber
     from daemon.service import Daemon
     from daemon.store import Store
 
+    tune_malloc()  # frames' buffers go back to the system once freed (daemon/cli/memory.py)
     policy = _policy(args.policy)
     secret = notifications.webhook_secret(args)  # a missing secret fails before anything opens
     with ExitStack() as stack:

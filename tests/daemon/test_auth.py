@@ -62,3 +62,19 @@ def test_compare_and_parse_header() -> None:
     assert bearer("Basic xyz") is None
     assert bearer("Bearer ") is None
     assert bearer(None) is None
+
+
+def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``==`` on strings stops at the first differing character: how long a refusal takes
+    would tell a local attacker how much of a guess was right."""
+    import daemon.auth
+
+    calls: list[tuple[bytes, bytes]] = []
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return a == b
+
+    monkeypatch.setattr(daemon.auth.hmac, "compare_digest", spy)
+    assert token_matches("abc", "abc") and not token_matches("abd", "abc")
+    assert calls == [(b"abc", b"abc"), (b"abd", b"abc")]

@@ -153,7 +153,7 @@ def test_a_websocket_from_a_foreign_origin_is_refused(live: Live) -> None:
     assert _events(live.url)["type"] == "state"  # no Origin: not a browser
     port = live.url.rsplit(":", 1)[1]
     assert _events(live.url, Origin=f"http://127.0.0.1:{port}")["type"] == "state"
-    with pytest.raises(Exception) as info:  # noqa: PT011 - the library's close error type varies
+    with pytest.raises(Exception) as info:
         _events(live.url, Origin="https://evil.example")
     assert "4403" in str(info.value) or "403" in str(info.value)
 
@@ -170,3 +170,21 @@ def test_a_binary_frame_does_not_drop_the_stream(live: Live) -> None:
 def test_nothing_above_left_the_daemon_unwell(live: Live, tmp_path: Path) -> None:
     r = live.http.post("/v1/actions", json={"action": "key", "keys": "a"})
     assert r.status_code == 200 and r.json()["status"] == "executed" and live.fake.sent
+
+
+def test_a_body_that_is_not_utf8_is_named_as_such(live: Live) -> None:
+    before = len(live.fake.sent)
+    r = live.http.post("/v1/actions", content=b'{"action": "type", "text": "\xff\xfe"}')
+    assert r.status_code == 422 and "not UTF-8" in r.json()["error"] and "0xff" in r.json()["error"]
+    assert len(live.fake.sent) == before
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[r[1] for r in ROUTES])
+def test_nesting_just_under_the_guards_count_is_still_a_4xx(live: Live, method: str, path: str) -> None:
+    """The guard parses a body for its depth only past 500 brackets: one with 499 levels
+    goes on to FastAPI and pydantic, and must come back a 4xx too."""
+    before = len(live.fake.sent)
+    deep = b'{"action": "drag", "path": ' + b"[" * 498 + b"]" * 498 + b"}"
+    r = live.http.request(method, path, content=deep)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+    assert len(live.fake.sent) == before
