@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from capture.xvfb import VirtualDisplay  # noqa: E402
-from tests.e2e.test_review_loop_x11 import POLICY, Daemon, poll, window_named  # noqa: E402
+from capture.xvfb import VirtualDisplay
+from tests.e2e.test_review_loop_x11 import POLICY, Daemon, poll, window_named
 
 OPTIONS = [{"text": "economy, $500", "point": [200, 200]},
            {"text": "business, $1,500", "box": [100, 400, 400, 500]}, {"text": "neither"}]  # fmt: skip
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = Path(tmp) / "policy.toml"
         policy.write_text(POLICY)
         d = Daemon(vd.name, Path(tmp), policy)
-        shown = lambda: window_named(vd.name, "driverseat question")  # noqa: E731
+        shown = lambda: window_named(vd.name, "driverseat question")
         try:
             poll(lambda: d.http.get("/v1/state").status_code == 200)
             for i in range(args.trials + 2):
