@@ -92,6 +92,7 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
 def run_record(args: argparse.Namespace, data_dir: Path) -> int:
     from capture.recorder import Settings
     from capture.recorder.xsettings import desktop_settings
+    from daemon.cli.memory import tune_malloc
     from daemon.shadow.privacy import DEFAULT_PRIVATE_TITLES, PrivateTitles
     from daemon.shadow.session import Recording
     from daemon.store import Store
@@ -100,6 +101,7 @@ def run_record(args: argparse.Namespace, data_dir: Path) -> int:
     if not display:
         raise ServeExit("no X display: DISPLAY is not set; use --display :N")
     name = args.session or time.strftime("record-%Y%m%d-%H%M%S")
+    tune_malloc()  # a recording frees a frame's buffers all day: give them back (daemon/cli/memory.py)
     stop = threading.Event()
     handlers: dict[signal.Signals, Any] = {}
 
