@@ -7,11 +7,23 @@ gives the same ``__enter__`` but leaves ``__exit__`` to write again in every cla
 
 from __future__ import annotations
 
+import subprocess
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-__all__ = ["Closing"]
+__all__ = ["Closing", "end_process"]
+
+
+def end_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
+    """Ask a child process to end (SIGTERM), and kill it if it has not after ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Closing(ABC):

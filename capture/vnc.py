@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import IO, Self
 
-from capture.closing import Closing
+from capture.closing import Closing, end_process
 from capture.errors import CaptureError
 
 __all__ = ["VncServer", "x11vnc_args"]
@@ -153,12 +153,7 @@ class VncServer(Closing):
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end_process(proc)
         if self._log is not None:
             self._log.close()
             self._log = None

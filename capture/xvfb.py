@@ -14,7 +14,7 @@ import subprocess
 import time
 from typing import Self
 
-from capture.closing import Closing
+from capture.closing import Closing, end_process
 from capture.errors import CaptureError
 
 
@@ -99,12 +99,7 @@ class VirtualDisplay(Closing):
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        end_process(proc)
         if proc.stderr:
             proc.stderr.close()
 

@@ -18,7 +18,7 @@ import time
 from Xlib import display as xdisplay
 
 from capture.a11y._atspi import _x_root_property
-from capture.closing import Closing
+from capture.closing import Closing, end_process
 
 __all__ = ["LAUNCHER", "SessionBuses"]
 
@@ -64,13 +64,7 @@ class SessionBuses(Closing):
 
     def close(self) -> None:
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            end_process(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
         self._procs.clear()

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from capture.closing import end_process
+
 
 def start_overlay(url: str, data_dir: Path, display: str | None) -> subprocess.Popen[bytes] | str:
     """The overlay process, or a sentence saying why it could not start."""
@@ -30,10 +32,4 @@ def start_overlay(url: str, data_dir: Path, display: str | None) -> subprocess.P
 
 
 def stop_overlay(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    end_process(proc)

@@ -19,6 +19,7 @@ from Xlib import display as xdisplay
 
 from capture.a11y import A11y, Element
 from capture.a11y._atspi import Atspi, AtspiError
+from capture.closing import end_process
 from tests.daemon.live import poll
 
 LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
@@ -84,13 +85,7 @@ class AccessibilityBus:
 
     def close(self) -> None:
         for proc in (self._launcher, self._session):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            end_process(proc)
         if self._session.stdout is not None:
             self._session.stdout.close()
         d = xdisplay.Display(self.display)  # a stale AT_SPI_BUS would send others to a dead bus
