@@ -20,7 +20,7 @@ def add_parser(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]
         help="the agent's agreement with the person during shadowing, per session",
         description="Per recorded session: the person's actions, how many the agent commented "
         "on, how many of its predictions were scored, and the share that agreed with what the "
-        "person did (clicks inside the element clicked or within 14 %% of the screen, typed text "
+        "person did (clicks inside the element clicked or within 14 % of the screen, typed text "
         "at 0.8 similarity, the same keys, the same scroll direction).",
     )
     a.add_argument("--session", metavar="NAME", help="one session (default: every session)")
