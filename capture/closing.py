@@ -7,12 +7,22 @@ gives the same ``__enter__`` but leaves ``__exit__`` to write again in every cla
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Any, Self
 
-__all__ = ["Closing", "end_process"]
+__all__ = ["Closing", "die_with_parent", "end_process"]
+
+def die_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` run so that it gets SIGTERM when the process that started it dies, by any
+    signal (kill -9 too): a virtual display or a bus never outlives its daemon. util-linux's
+    ``setpriv --pdeathsig`` sets the signal and execs the command (same process, no
+    ``preexec_fn`` in a threaded parent); without setpriv (not Linux) ``argv`` as it is."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return [setpriv, "--pdeathsig", "TERM", *argv] if setpriv else argv
 
 
 def end_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:

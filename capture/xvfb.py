@@ -14,7 +14,7 @@ import subprocess
 import time
 from typing import Self
 
-from capture.closing import Closing, end_process
+from capture.closing import Closing, die_with_parent, end_process
 from capture.errors import CaptureError
 
 
@@ -60,7 +60,7 @@ class VirtualDisplay(Closing):
             "-nolisten", "tcp", "-noreset", *self.extra_args,
         ]  # fmt: skip
         self._proc = subprocess.Popen(
-            cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            die_with_parent(cmd), pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=self.own_session,
         )  # fmt: skip
         os.close(write_fd)

@@ -18,7 +18,7 @@ import time
 from Xlib import display as xdisplay
 
 from capture.a11y._atspi import _x_root_property
-from capture.closing import Closing, end_process
+from capture.closing import Closing, die_with_parent, end_process
 
 __all__ = ["LAUNCHER", "SessionBuses"]
 
@@ -38,7 +38,7 @@ class SessionBuses(Closing):
             self.why = "no dbus-daemon or at-spi-bus-launcher (Debian dbus, at-spi2-core)"
             return
         session = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            die_with_parent(["dbus-daemon", "--session", "--nofork", "--print-address=1"]),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
         )  # fmt: skip
         self._procs.append(session)
@@ -50,7 +50,7 @@ class SessionBuses(Closing):
             return
         env = dict(os.environ, DISPLAY=display, DBUS_SESSION_BUS_ADDRESS=address)
         self._procs.append(subprocess.Popen(
-            [LAUNCHER, "--launch-immediately"], env=env, stdout=subprocess.DEVNULL,
+            die_with_parent([LAUNCHER, "--launch-immediately"]), env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, text=True, start_new_session=True,
         ))  # fmt: skip
         deadline = time.monotonic() + timeout

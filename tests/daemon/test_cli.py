@@ -414,3 +414,40 @@ def test_a_virtual_display_gets_the_buses_a_desktop_session_starts(serving: tupl
     finally:
         app.terminate()
         app.wait(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.x11
+def test_a_killed_daemon_leaves_no_virtual_display_or_bus_behind(serving: tuple[_Serving, str, Path]) -> None:
+    """kill -9 of `serve --virtual-display`: its Xvfb and the buses it started end with it."""
+    from tests.daemon.live import poll
+
+    s, _url, _data = serving
+    s.wait_line(r"started a session bus and the accessibility bus")
+    kids = [k for k in _children(s.proc.pid) if Path(f"/proc/{k}/cmdline").read_bytes().split(b"\0")[0].endswith(
+        (b"Xvfb", b"dbus-daemon", b"at-spi-bus-launcher"))]  # fmt: skip
+    assert len(kids) == 3, kids
+    s.proc.kill()
+    s.proc.wait(timeout=10)
+    assert poll(lambda: not any(_alive(k) for k in kids), timeout=10), [k for k in kids if _alive(k)]
