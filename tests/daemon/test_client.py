@@ -18,16 +18,9 @@ import pytest
 from fastapi import FastAPI, Request
 
 from daemon.actions import Click
-from daemon.client import (
-    ACTION_TIMEOUT,
-    MAX_WAIT,
-    AsyncClient,
-    Client,
-    ClientError,
-    NotRunning,
-    _review,
-)
+from daemon.client import AsyncClient, Client, ClientError, NotRunning
 from daemon.errors import ActionError, AuthError
+from daemon.exchanges import ACTION_TIMEOUT, MAX_WAIT, _review
 from daemon.outcomes import DecisionRequest
 from tests.daemon.live import serving
 
