@@ -27,8 +27,9 @@ from capture.coords import Point
 from daemon.question import AnswerRequest, Question
 from overlay.questions import OptionMark, QuestionPresenter
 from overlay.widgets.canvas import HALO, ScreenshotCanvas
+from overlay.widgets.holding import HoldingWindow
 from overlay.widgets.why import plain_label
-from overlay.widgets.window import HOLD_MAX_MS, SIDE_WIDTH, STYLE
+from overlay.widgets.window import SIDE_WIDTH, STYLE
 
 __all__ = ["TITLE", "QuestionCanvas", "QuestionWindow"]
 
@@ -79,7 +80,7 @@ class QuestionCanvas(ScreenshotCanvas):
         painter.end()
 
 
-class QuestionWindow(QWidget):
+class QuestionWindow(HoldingWindow):
     """Shows the presenter's current question; hides itself when there is none."""
 
     answered = Signal(str, object)  # question id, AnswerRequest
@@ -93,11 +94,7 @@ class QuestionWindow(QWidget):
         self.presenter = presenter
         self._images: dict[str, QImage] = {}
         self._shown: Question | None = None
-        self._held_key: int | None = None  # as the review window: its release must come here
-        self._hold_timer = QTimer(self)
-        self._hold_timer.setSingleShot(True)
-        self._hold_timer.setInterval(HOLD_MAX_MS)
-        self._hold_timer.timeout.connect(self._let_go)
+        self._start_holding()
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._show_expiry)
@@ -252,21 +249,6 @@ class QuestionWindow(QWidget):
     def _clicked(self, point: Point) -> None:
         qid = self._current_id()
         self._emit(self.presenter.on_click((point.x, point.y)), qid)
-
-    def _hold(self, event: QKeyEvent) -> None:
-        self._held_key = event.key()
-        self._hold_timer.start()
-
-    def _let_go(self) -> None:
-        self._held_key = None
-        self._hold_timer.stop()
-        self.refresh()
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == self._held_key and not event.isAutoRepeat():
-            self._let_go()
-        else:
-            super().keyReleaseEvent(event)
 
     def _takeover_key(self, event: QKeyEvent) -> bool:
         return event.key() == Qt.Key.Key_T and bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)

@@ -29,6 +29,7 @@ from capture.coords import Point
 from daemon.outcomes import DecisionRequest, Review
 from overlay.presenter import ReviewPresenter
 from overlay.widgets.canvas import ScreenshotCanvas
+from overlay.widgets.holding import HoldingWindow
 from overlay.widgets.why import WARNING, WhyPanel, plain_label
 
 __all__ = ["ReviewWindow"]
@@ -37,7 +38,6 @@ SIDE_WIDTH = 440
 DECIDING_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
 # A person lets go of Enter within a few hundred ms; past this the window goes anyway
 # (the release then reaches the application below, as it would without us).
-HOLD_MAX_MS = 1000
 HOVER_REST_MS = 40  # the pointer rests this long before the element under it is asked
 _REASON_HINT = "reject reason (optional): R, then Enter or Esc"
 STYLE = f"""
@@ -52,7 +52,7 @@ STYLE = f"""
 """
 
 
-class ReviewWindow(QWidget):
+class ReviewWindow(HoldingWindow):
     """Shows the presenter's current review; hides itself when there is none."""
 
     decided = Signal(object)  # DecisionRequest
@@ -79,11 +79,7 @@ class ReviewWindow(QWidget):
         self._shown: Review | None = None
         # The key that decided: the window stays mapped until it is let go, so that its
         # release comes here and not to the application below (which never saw the press).
-        self._held_key: int | None = None
-        self._hold_timer = QTimer(self)
-        self._hold_timer.setSingleShot(True)
-        self._hold_timer.setInterval(HOLD_MAX_MS)
-        self._hold_timer.timeout.connect(self._let_go)
+        self._start_holding()
         # the expiry countdown ticks on its own; refresh() happens only on events and keys
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
@@ -348,21 +344,6 @@ class ReviewWindow(QWidget):
     def _rationale(self, index: int) -> None:
         self.presenter.set_rationale(index - 1 if index > 0 else None)
         self.refresh()
-
-    def _hold(self, event: QKeyEvent) -> None:
-        self._held_key = event.key()
-        self._hold_timer.start()
-
-    def _let_go(self) -> None:
-        self._held_key = None
-        self._hold_timer.stop()
-        self.refresh()
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if event.key() == self._held_key and not event.isAutoRepeat():
-            self._let_go()
-        else:
-            super().keyReleaseEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, k = event.key(), Qt.Key
