@@ -16,24 +16,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from capture.errors import CaptureError
 from capture.input import InputBackend, InputEvent
 from capture.recorder.live import RecordedEvent, Translator
-from capture.screen import Frame
-from daemon.shadow.session import A11Y_TIMEOUT, element_json
-
-if TYPE_CHECKING:
-    from capture.a11y import A11y
+from daemon.shadow.session import ScreenDesktop
 
 __all__ = ["DaemonDesktop"]
 
 Tap = Callable[[InputEvent, bool], None]
 
 
-class DaemonDesktop:
+class DaemonDesktop(ScreenDesktop):
     """The daemon's display as a recording's desktop: events from its observer's taps."""
+
+    ignore_children = True  # never the overlay (our child), drawn over the screen during a review
 
     def __init__(
         self,
@@ -44,22 +41,13 @@ class DaemonDesktop:
         *,
         keep: Callable[[], bool] = lambda: True,
     ) -> None:
-        from capture.screen import Screen
-        from capture.windows import WindowTitles
-
         self.backend = backend
         self.display_name = display or ""
         self._taps = taps
         self._on_event = on_event
         self._keep = keep
         self._translate = Translator(backend)
-        self._screen = Screen(display).open()
-        try:
-            self._titles = WindowTitles(display)
-        except Exception:
-            self._screen.close()
-            raise
-        self._a11y: A11y | None = None
+        self._open_screen(display)
 
     def _tap(self, ev: InputEvent, person: bool) -> None:
         # translated even when not kept: an injector's position comes from its motion
@@ -78,34 +66,8 @@ class DaemonDesktop:
         if self._tap in self._taps:
             self._taps.remove(self._tap)
 
-    def close(self) -> None:
-        if self._a11y is not None:
-            self._a11y.close()
-        self._titles.close()
-        self._screen.close()
-
     def screen_size(self) -> tuple[int, int]:
         return self.backend.screen_size()
-
-    def grab(self) -> Frame:
-        return self._screen.grab(0)
-
-    def title(self) -> str | None:
-        return self._titles.active()
-
-    def element_at(self, x: int, y: int) -> dict[str, Any] | None:
-        return element_json(self._lookup().element_at(x, y))
-
-    def password_focused(self) -> bool:
-        return self._lookup().password_focused()
-
-    def _lookup(self) -> A11y:
-        if self._a11y is None:
-            from capture.a11y import A11y
-
-            # never the overlay (our child), drawn over the screen during a review
-            self._a11y = A11y(ignore_children=True, display=self.display_name or None, timeout=A11Y_TIMEOUT)
-        return self._a11y
 
     @property
     def failure(self) -> BaseException | None:

@@ -54,8 +54,10 @@ from daemon.store import Store
 
 if TYPE_CHECKING:
     from capture.a11y import A11y, Element
+    from capture.screen import Screen
+    from capture.windows import WindowTitles
 
-__all__ = ["A11Y_TIMEOUT", "BURST_GAP_S", "Desktop", "Recording", "Summary", "XDesktop"]
+__all__ = ["A11Y_TIMEOUT", "BURST_GAP_S", "Desktop", "Recording", "ScreenDesktop", "Summary", "XDesktop"]
 
 log = logging.getLogger(__name__)
 
@@ -103,29 +105,27 @@ class Desktop(Protocol):
     def failure(self) -> BaseException | None: ...
 
 
-class XDesktop:
-    """An X display: the person's input (LiveInput), screenshots, the active window title."""
+class ScreenDesktop:
+    """What every recording desktop shares: screenshots, the active window's title, and
+    the accessibility lookups of one display (opened by the subclass)."""
 
-    def __init__(self, display: str | None, on_event: Callable[[RecordedEvent], None]) -> None:
+    display_name: str
+    _screen: Screen
+    _titles: WindowTitles
+    # never our own child processes (the overlay, drawn over the screen during a review)?
+    ignore_children = False
+
+    def _open_screen(self, display: str | None) -> None:
         from capture.screen import Screen
         from capture.windows import WindowTitles
 
-        self.input = LiveInput(display, on_event)
-        self.display_name = self.input.backend.display_name
+        self._screen = Screen(display).open()
         try:
-            self._screen = Screen(self.display_name).open()
-            self._titles = WindowTitles(self.display_name)
+            self._titles = WindowTitles(display)
         except Exception:
-            self.input.close()
+            self._screen.close()
             raise
         self._a11y: A11y | None = None
-
-    def start(self) -> None:
-        self._lookup().focused()  # connects to the bus now: the first key's check is answered
-        self.input.start()
-
-    def stop_input(self) -> None:
-        self.input.close()
 
     def close(self) -> None:
         if self._a11y is not None:
@@ -133,18 +133,17 @@ class XDesktop:
         self._titles.close()
         self._screen.close()
 
-    def screen_size(self) -> tuple[int, int]:
-        return self.input.screen_size()
-
     def grab(self) -> Frame:
-        return self._screen.grab(0)
+        frame: Frame = self._screen.grab(0)
+        return frame
 
     def title(self) -> str | None:
-        return self._titles.active()
+        title: str | None = self._titles.active()
+        return title
 
     def element_at(self, x: int, y: int) -> dict[str, Any] | None:
         """The accessible element at (x, y), as stored; None where the tree does not reach
-        (no accessibility bus, an application that exposes nothing, no answer in 80 ms)."""
+        (no accessibility bus, an application that exposes nothing, no answer in time)."""
         return element_json(self._lookup().element_at(x, y))
 
     def password_focused(self) -> bool:
@@ -154,8 +153,32 @@ class XDesktop:
         if self._a11y is None:
             from capture.a11y import A11y
 
-            self._a11y = A11y(display=self.display_name, timeout=A11Y_TIMEOUT)
+            self._a11y = A11y(ignore_children=self.ignore_children, display=self.display_name or None,
+                              timeout=A11Y_TIMEOUT)  # fmt: skip
         return self._a11y
+
+
+class XDesktop(ScreenDesktop):
+    """An X display: the person's input (LiveInput), screenshots, the active window title."""
+
+    def __init__(self, display: str | None, on_event: Callable[[RecordedEvent], None]) -> None:
+        self.input = LiveInput(display, on_event)
+        self.display_name = self.input.backend.display_name
+        try:
+            self._open_screen(self.display_name)
+        except Exception:
+            self.input.close()
+            raise
+
+    def start(self) -> None:
+        self._lookup().focused()  # connects to the bus now: the first key's check is answered
+        self.input.start()
+
+    def stop_input(self) -> None:
+        self.input.close()
+
+    def screen_size(self) -> tuple[int, int]:
+        return self.input.screen_size()
 
     @property
     def failure(self) -> BaseException | None:
