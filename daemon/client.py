@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import BaseModel
@@ -110,15 +111,16 @@ class _BaseClient(Generic[H, Transport]):
         return _Steps(exchange, self.url, self._build)
 
     def _build(self, call: _Call) -> httpx.Request:
-        if self._direct is None or call.params:
+        if self._direct is None:
             return self._http.build_request(
                 call.method, call.path, json=call.json, params=call.params, timeout=call.timeout
             )
-        url = self._urls.get(call.path)
+        target = call.path + ("?" + urlencode(call.params) if call.params else "")
+        url = self._urls.get(target)
         if url is None:
-            url = httpx.URL(self.url + call.path)
+            url = httpx.URL(self.url + target)
             if len(self._urls) < _KEPT_URLS:  # the fixed routes; ids in paths vary
-                self._urls[call.path] = url
+                self._urls[target] = url
         headers: list[tuple[bytes, bytes]] = self._raw_headers
         content = b""
         if call.json is not None:  # as httpx encodes json=

@@ -9,8 +9,9 @@ and the bearer check, the same body validation, then the route's own endpoint fu
 and exception handlers, called directly.
 
 Anything the lane does not take as it is goes to the full app, unchanged (the body the
-lane read is replayed): another token (a reviewer's), a query string or an envelope
-header, a body too large, not ASCII, deeply bracketed, not JSON or not valid. So every
+lane read is replayed): another token (a reviewer's), a query string other than a
+dialect's ``?envelope=``, a body too large, not ASCII, deeply bracketed, not JSON or not
+valid. So every
 refusal and every error body is the framework's, written once, and the lane can only
 ever answer what the app would have answered: tests/daemon/test_fast_lane.py sends the
 same requests both ways and compares.
@@ -31,7 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from daemon.actions import ACTION_ADAPTER
 from daemon.api.bodies import AnthropicBody, ComputerCall
-from daemon.api.dialect_shapes import ENVELOPE_HEADER
+from daemon.api.dialect_shapes import ENVELOPE_HEADER, ENVELOPE_QUERY
 from daemon.api.http import MAX_BODY, could_be_too_deep, is_address
 from daemon.api.routes_dialects import ANTHROPIC, OPENAI
 from daemon.auth import bearer, token_matches
@@ -40,15 +41,18 @@ __all__ = ["HOT", "FastLane"]
 
 Endpoint = Callable[..., Awaitable[Any]]
 
-HOT: dict[tuple[str, str], TypeAdapter[Any] | None] = {
-    ("GET", "/v1/state"): None,
-    ("POST", "/v1/actions"): ACTION_ADAPTER,
-    ("POST", ANTHROPIC): TypeAdapter(AnthropicBody),
-    ("POST", OPENAI): TypeAdapter(ComputerCall),
+HOT: dict[tuple[str, str], tuple[TypeAdapter[Any] | None, bool]] = {
+    ("GET", "/v1/state"): (None, False),
+    ("POST", "/v1/actions"): (ACTION_ADAPTER, False),
+    ("POST", ANTHROPIC): (TypeAdapter(AnthropicBody), True),
+    ("POST", OPENAI): (TypeAdapter(ComputerCall), True),
 }
-"""(method, path) -> the body's type, as the route declares it (None: no body)."""
+"""(method, path) -> the body's type as the route declares it (None: no body), and whether
+the route takes the envelope's query parameter and header (the dialects')."""
 
 _ENVELOPE = ENVELOPE_HEADER.lower().encode("latin-1")
+_ENVELOPE_QUERY = ENVELOPE_QUERY.encode("ascii")
+_FLAG: TypeAdapter[bool] = TypeAdapter(bool)  # as FastAPI reads a bool parameter
 
 
 class FastLane:
@@ -65,33 +69,35 @@ class FastLane:
         self.token = token
         self.max_body = max_body
         self.taken = 0  # requests answered here (for tests and curiosity)
-        self.endpoints: dict[tuple[str, str], tuple[Endpoint, TypeAdapter[Any] | None]] = {}
+        self.endpoints: dict[tuple[str, str], tuple[Endpoint, TypeAdapter[Any] | None, bool]] = {}
         for route in (r for router in routers for r in router.routes):
             if isinstance(route, APIRoute):
                 for method in route.methods or ():
                     if (method, route.path) in HOT:
-                        self.endpoints[method, route.path] = (route.endpoint, HOT[method, route.path])
+                        self.endpoints[method, route.path] = (route.endpoint, *HOT[method, route.path])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        if scope["type"] != "http" or scope["query_string"]:
+        if scope["type"] != "http":
             return receive
         found = self.endpoints.get((scope["method"], scope["path"]))
         if found is None:
             return receive
+        endpoint, body_type, enveloped = found
         headers = dict(scope["headers"])
         host = headers.get(b"host")
         auth = headers.get(b"authorization")
         if (
             host is None
             or auth is None
-            or _ENVELOPE in headers
             or not is_address(host.decode("latin-1"))
             or not token_matches(bearer(auth.decode("latin-1")), self.token)
         ):
             return receive
-        endpoint, body_type = found
+        flags = _envelope(scope["query_string"], headers.get(_ENVELOPE)) if enveloped else ()
+        if flags is None or (scope["query_string"] and not enveloped):
+            return receive  # a parameter the framework must read (or refuse)
         if body_type is None:
-            await self._answer(scope, receive, send, endpoint, ())
+            await self._answer(scope, receive, send, endpoint, None, ())
             return None
         declared = headers.get(b"content-length")
         if declared is None or not declared.isdigit() or int(declared) > self.max_body:
@@ -103,17 +109,17 @@ class FastLane:
             value = body_type.validate_python(json.loads(body))
         except (ValueError, ValidationError):  # ValidationError is a ValueError; both said
             return receive  # the framework says what is wrong, in the route's own form
-        await self._answer(scope, receive, send, endpoint, (value,))
+        await self._answer(scope, receive, send, endpoint, value, flags)
         return None
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, args: tuple[Any, ...]
+        self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, body: Any, flags: tuple[bool, ...]
     ) -> None:
         scope["app"] = self.app  # what the framework would have set for the endpoint
         request = Request(scope, receive)
         self.taken += 1
         try:
-            response = await endpoint(*args, request) if args else await endpoint()
+            response = await (endpoint() if body is None else endpoint(body, request, *flags))
         except Exception as exc:  # answered by the app's own handler, or raised as it would be
             handler = self._handler_for(exc)
             if handler is None:
@@ -130,6 +136,23 @@ class FastLane:
             if handler is not None:
                 return handler  # type: ignore[return-value]
         return None
+
+
+def _envelope(query: bytes, header: bytes | None) -> tuple[bool, bool] | None:
+    """A dialect route's ``?envelope=`` and envelope header as FastAPI reads them; None for
+    anything else in the query, or a value that is not a bool (the framework's 422)."""
+    envelope = asked = False
+    try:
+        if query:
+            name, eq, value = query.partition(b"=")
+            if name != _ENVELOPE_QUERY or not eq or b"&" in value or b"%" in value or b"+" in value:
+                return None
+            envelope = _FLAG.validate_python(value.decode("ascii"))
+        if header is not None:
+            asked = _FLAG.validate_python(header.decode("latin-1"))
+    except (ValidationError, UnicodeDecodeError):
+        return None
+    return envelope, asked
 
 
 async def _read(receive: Receive) -> tuple[bytes | None, Receive]:

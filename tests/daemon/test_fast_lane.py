@@ -163,14 +163,43 @@ def _unusual(side: Side) -> list[tuple[str, str, str, bytes | None, dict[str, st
         ("reviewer token", "POST", "/v1/actions", move, {"Authorization": f"Bearer {side.reviewer_token}"}),
         ("reviewer state", "GET", "/v1/state", None, {"Authorization": f"Bearer {side.reviewer_token}"}),
         ("foreign host", "POST", "/v1/actions", move, {**HEADERS, "Host": "evil.example"}),
-        ("query", "POST", ANTHROPIC + "?envelope=1", _json({"action": "mouse_move", "coordinate": [3, 4]}), HEADERS),
-        ("envelope header", "POST", ANTHROPIC, _json({"action": "mouse_move", "coordinate": [3, 4]}),
-         {**HEADERS, "Driverseat-Envelope": "1"}),
+        ("bad envelope", "POST", ANTHROPIC + "?envelope=banana", _json({"action": "mouse_move", "coordinate": [3, 4]}),
+         HEADERS),
+        ("bad envelope header", "POST", OPENAI, _json({"call_id": "c", "action": {"type": "move", "x": 1, "y": 1}}),
+         {**HEADERS, "Driverseat-Envelope": "perhaps"}),
+        ("other query", "POST", ANTHROPIC + "?envelope=1&x=2", _json({"action": "mouse_move", "coordinate": [3, 4]}),
+         HEADERS),
+        ("query on actions", "POST", "/v1/actions?envelope=1", move, HEADERS),
         ("form encoded", "POST", "/v1/actions", move,
          {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-www-form-urlencoded"}),
         ("wrong method", "PUT", "/v1/actions", move, HEADERS),
         ("not ascii", "POST", "/v1/actions", _json({"action": "type", "text": "héllo wörld"}), HEADERS),
     ]  # fmt: skip
+
+
+ENVELOPED = [
+    (ANTHROPIC + "?envelope=1", {}),
+    (ANTHROPIC + "?envelope=false", {}),
+    (ANTHROPIC, {"Driverseat-Envelope": "yes"}),
+    (OPENAI + "?envelope=true", {}),
+    (OPENAI, {"Driverseat-Envelope": "1"}),
+]
+
+
+@pytest.mark.parametrize(("path", "extra"), ENVELOPED, ids=[f"{p} {e}" for p, e in ENVELOPED])
+def test_a_dialect_call_with_the_envelope_takes_the_lane_too(
+    sides: tuple[Side, Side], path: str, extra: dict[str, str]
+) -> None:
+    # the MCP proxy and daemon.client ask for the envelope on every call
+    fast, _ = sides
+    before = fast.app.lane.taken
+    body = (_json({"action": "mouse_move", "coordinate": [3, 4]}) if path.startswith(ANTHROPIC)
+            else _json({"call_id": "c", "action": {"type": "move", "x": 1, "y": 1}}))  # fmt: skip
+    a, b = _both(sides, "POST", path, body, {**HEADERS, **extra})
+    assert a == b
+    if path.startswith(ANTHROPIC):  # (the fake desktop has no screenshot for OpenAI's answer: 503)
+        assert a[0] == 200 and ("driverseat" in a[1]) == ("false" not in path)
+    assert fast.app.lane.taken == before + 1
 
 
 def test_what_the_lane_does_not_take_is_answered_by_the_full_app(sides: tuple[Side, Side]) -> None:
