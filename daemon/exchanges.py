@@ -8,13 +8,14 @@ yields. :class:`Steps` drives one exchange for them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Generator
 from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from daemon.actions import MAX_LONG_POLL
 from daemon.errors import ActionError, AuthError, DaemonError
@@ -119,8 +120,11 @@ def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:
 
 
 def _act(action: BaseModel | dict[str, Any]) -> _Exchange[Outcome]:
-    data = yield from _json_of(_Call("POST", "/v1/actions", _body(action), ACTION_TIMEOUT))
-    return Outcome.model_validate(data)
+    resp = yield _Call("POST", "/v1/actions", _body(action), ACTION_TIMEOUT)
+    if resp.status_code == 200:  # parsed and validated in one step (a screenshot is 30 KB+)
+        with contextlib.suppress(ValidationError):
+            return Outcome.model_validate_json(resp.content)
+    return Outcome.model_validate(_check(resp))
 
 
 def _reviews() -> _Exchange[list[Review]]:
