@@ -45,6 +45,10 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 }
 
 
+# what --clients names (httpx always runs); "in_process" is the Runtime without HTTP
+CLIENTS = ("httpx", "daemon.client", "curl", "mcp", "mcp-sdk", "in_process")
+
+
 def stats(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
@@ -220,16 +224,29 @@ def in_process(trials: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument(
+        "--clients", default=",".join(CLIENTS),
+        help=f"comma-separated clients to measure (default: all of {', '.join(CLIENTS)}; httpx "
+        "always runs: its work figures are every other client's)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    wanted = set(args.clients.split(","))
+    unknown = wanted - set(CLIENTS)
+    if unknown:
+        ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080", NO_SETTLE) as url:
         token = read_token(Path(tmp) / "data")
         clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
         work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}
-        clients["daemon.client"] = through_client(url, token, args.trials)
-        clients["curl"] = through_curl(url, token, args.trials, work)
-        clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
-        clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
-    local = in_process(args.trials)
+        if "daemon.client" in wanted:
+            clients["daemon.client"] = through_client(url, token, args.trials)
+        if "curl" in wanted:
+            clients["curl"] = through_curl(url, token, args.trials, work)
+        if "mcp" in wanted:
+            clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
+        if "mcp-sdk" in wanted:
+            clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
+    local = in_process(args.trials) if "in_process" in wanted else {}
     worst = max(
         v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()
     )
