@@ -45,8 +45,9 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 }
 
 
-# what --clients names (httpx always runs); "in_process" is the Runtime without HTTP
-CLIENTS = ("httpx", "daemon.client", "curl", "mcp", "mcp-sdk", "in_process")
+# what --clients names (httpx always runs); "mcp-requests" is the MCP proxy's HTTP requests
+# alone, "in_process" the Runtime without HTTP
+CLIENTS = ("httpx", "daemon.client", "curl", "mcp-requests", "mcp", "mcp-sdk", "in_process")
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -114,6 +115,34 @@ def through_curl(url: str, token: str, trials: int, work: dict[str, float]) -> d
         times = [float(t) * 1000 for t in subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()]
         out[name] = with_work([(t, work[name]) for t in times[1:]])  # the first pays the connect
     return out
+
+
+def through_mcp_requests(url: str, token: str, trials: int, work: dict[str, float]) -> dict[str, Any]:
+    """The HTTP requests the MCP proxy makes for each tool call, through the proxy's own
+    ``AsyncClient`` and nothing else: the MCP figures minus these are the proxy's cost."""
+    from daemon.client import AsyncClient
+
+    calls: dict[str, Callable[[AsyncClient], Any]] = {
+        "state": lambda c: c.state(),
+        "move": lambda c: c.anthropic({"action": "mouse_move", "coordinate": [600, 400]}),
+        "screenshot": lambda c: c.anthropic({"action": "screenshot"}),
+    }
+
+    async def run() -> dict[str, Any]:
+        out = {}
+        async with AsyncClient(url, token) as c:
+            await c.state()
+            for name, call in calls.items():
+                times = []
+                for _ in range(trials):
+                    t0 = time.perf_counter()
+                    await call(c)
+                    times.append((time.perf_counter() - t0) * 1000)
+                out[name] = with_work([(t, work[name]) for t in times])
+        return out
+
+    result: dict[str, Any] = asyncio.run(run())
+    return result
 
 
 def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> dict[str, Any]:
@@ -242,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             clients["daemon.client"] = through_client(url, token, args.trials)
         if "curl" in wanted:
             clients["curl"] = through_curl(url, token, args.trials, work)
+        if "mcp-requests" in wanted:
+            clients["mcp's requests (AsyncClient)"] = through_mcp_requests(url, token, args.trials, work)
         if "mcp" in wanted:
             clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
         if "mcp-sdk" in wanted:

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -42,7 +43,7 @@ from typing import Any
 from daemon.adapters import ask_tool
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
-from daemon.auth import default_data_dir, read_token
+from daemon.auth import default_data_dir, read_token, token_path
 from daemon.cli.mcp_server import Result, Server, Tool, ToolError
 from daemon.cli.mcp_stdio import stdio
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
@@ -156,7 +157,9 @@ class _Proxy:
 
     The client is kept from one call to the next, so calls after the first skip making an
     httpx client (~50 ms: it loads a TLS context) and the TCP connect; :meth:`session`
-    closes it when the MCP session ends.
+    closes it when the MCP session ends. The token file is read again only when its
+    ``stat`` changed (a stat is a tenth of the open, read and close, on every call) or the
+    daemon refused the token.
     """
 
     def __init__(self, url: str, data_dir: Path) -> None:
@@ -164,6 +167,22 @@ class _Proxy:
         self.data_dir = data_dir
         self._client: AsyncClient | None = None
         self._token = ""
+        self._token_file = str(token_path(data_dir))
+        self._token_seen: tuple[int, int, int, int] | None = None
+        self._token_read = ""
+
+    def _read_token(self) -> str:
+        """The token in the data dir (AuthError if none), from the file when it changed."""
+        try:
+            st = os.stat(self._token_file)
+            seen = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen is None or seen != self._token_seen:
+            self._token_seen = None
+            self._token_read = read_token(self.data_dir)
+            self._token_seen = seen
+        return self._token_read
 
     async def _client_for(self, token: str) -> AsyncClient:
         """The kept client, or a new one if the token changed (the daemon made a new one)."""
@@ -188,7 +207,7 @@ class _Proxy:
     async def call(self, request: Callable[[AsyncClient], Awaitable[Any]]) -> Any:
         """Run ``request`` on the kept client; returns its result, raises :class:`_Failed`."""
         try:
-            token = read_token(self.data_dir)
+            token = self._read_token()
         except AuthError as exc:
             # no token usually means no daemon: say that, which is what the person must fix
             async with AsyncClient(self.url) as probe:
@@ -200,6 +219,7 @@ class _Proxy:
         except NotRunning as exc:
             raise _Failed(_error(_not_running(self.url))) from exc
         except AuthError as exc:
+            self._token_seen = None  # read it again next time, whatever its stat says
             raise _Failed(_error(f"{exc}; is the daemon using another data dir than {self.data_dir}?")) from exc
         except ActionError as exc:  # a 422: the action was refused, nothing ran
             raise _Failed(_error(f"Error: {exc}")) from exc
