@@ -13,6 +13,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,36 @@ def test_stdin_and_stdout_that_are_not_pipes(tmp_path: Path, stdout: str) -> Non
     assert replies[1]["result"]["protocolVersion"] == "2025-06-18"
     assert replies[2]["result"] == json.loads(REFERENCE.read_text())
     assert "is not running" in replies[3]["result"]["content"][0]["text"]
+
+
+def test_the_sdk_client_gets_its_newest_version(tmp_path: Path) -> None:
+    """The MCP SDK's own client asks for its newest handshake version, and gets it; the
+    versions served are the SDK's handshake versions (a new one there fails this test)."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.shared.exceptions import MCPError
+    from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
+    assert PROTOCOL_VERSIONS == HANDSHAKE_PROTOCOL_VERSIONS
+    cmd = command(_closed_url(), tmp_path / "data")
+    params = StdioServerParameters(command=cmd[0], args=cmd[1:], cwd=str(ROOT))
+
+    async def run() -> tuple[Any, Any, str]:
+        with (tmp_path / "err").open("w") as err:
+            async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as s:
+                init = await asyncio.wait_for(s.initialize(), 30)
+                state = await asyncio.wait_for(s.call_tool("state", {}), 30)
+                try:
+                    await asyncio.wait_for(s.call_tool("fly", {}), 30)
+                except MCPError as exc:
+                    return init, state, str(exc)
+                raise AssertionError("an unknown tool was not an error")
+
+    init, state, unknown = asyncio.run(run())
+    assert init.protocol_version == LATEST_HANDSHAKE_VERSION
+    assert init.server_info.name == "driverseat"
+    assert init.capabilities.tools is not None and init.capabilities.tools.list_changed is False
+    assert state.is_error and "is not running" in state.content[0].text
+    assert unknown == "Unknown tool: fly"
