@@ -200,29 +200,31 @@ class Server:
     def _notified(self, method: str, params: dict[str, Any]) -> None:
         if method == "notifications/cancelled":
             request_id = params.get("requestId")
-            task = None
-            if isinstance(request_id, (str, int)):  # anything else names no call of ours
-                task = self._calls.pop(request_id, None)
+            # the task forgets itself as it ends: a call cancelled here is never answered
+            task = self._calls.get(request_id) if isinstance(request_id, (str, int)) else None
             if task is not None:
                 task.cancel()
         # notifications/initialized and any other notification: nothing to do
 
     async def _call(self, request_id: str | int, params: dict[str, Any]) -> None:
-        """One tools/call, in its own task; replies unless cancelled."""
+        """One tools/call, in its own task; replies unless cancelled (the spec: no reply)."""
         try:
-            try:
-                reply: Result = {"jsonrpc": "2.0", "id": request_id, "result": await self._run(params)}
-            except _RpcError as exc:
-                reply = {"jsonrpc": "2.0", "id": request_id, "error": exc.body()}
-            except Exception as exc:  # a bug in a tool: the client gets told, the server goes on
-                log.exception("tool call failed")
-                reply = {"jsonrpc": "2.0", "id": request_id,
-                         "error": _RpcError(INTERNAL_ERROR, "Internal error", str(exc)).body()}  # fmt: skip
-            if self._calls.pop(request_id, None) is not None:  # not cancelled meanwhile
-                await self._send(_encode(reply))
-        except asyncio.CancelledError:
-            self._calls.pop(request_id, None)  # cancelled: no reply, as the spec says
-            raise
+            reply = await self._reply(request_id, params)
+        finally:
+            self._calls.pop(request_id, None)
+        task = asyncio.current_task()
+        if task is None or not task.cancelling():  # a cancel the tool swallowed still counts
+            await self._send(_encode(reply))
+
+    async def _reply(self, request_id: str | int, params: dict[str, Any]) -> Result:
+        try:
+            return {"jsonrpc": "2.0", "id": request_id, "result": await self._run(params)}
+        except _RpcError as exc:
+            return {"jsonrpc": "2.0", "id": request_id, "error": exc.body()}
+        except Exception as exc:  # a bug in a tool: the client gets told, the server goes on
+            log.exception("tool call failed")
+            return {"jsonrpc": "2.0", "id": request_id,
+                    "error": _RpcError(INTERNAL_ERROR, "Internal error", str(exc)).body()}  # fmt: skip
 
     async def _run(self, params: dict[str, Any]) -> Result:
         name, arguments = params.get("name"), params.get("arguments")

@@ -45,10 +45,23 @@ class _Pipes:
 
     async def readline(self) -> bytes:
         try:
-            return await self._reader.readline()
-        except asyncio.LimitOverrunError as exc:  # only when no newline came at all
-            await self._reader.readexactly(exc.consumed)
-            raise ValueError("line too long") from exc
+            return await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial  # the end: a last line without its newline, or b""
+        except asyncio.LimitOverrunError as exc:
+            consumed = exc.consumed
+        # too long: dropped up to its newline, however far that is (StreamReader.readline
+        # would drop only what it has, and the rest would come as a line of its own)
+        while True:
+            await self._reader.readexactly(consumed)
+            try:
+                await self._reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError as exc:
+                consumed = exc.consumed
+                continue
+            except asyncio.IncompleteReadError:
+                pass  # the end came first: the next call says so
+            raise ValueError("line too long")
 
     async def send(self, data: bytes) -> None:
         self._writer.write(data)

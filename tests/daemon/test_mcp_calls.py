@@ -129,3 +129,12 @@ def test_a_call_that_ends_within_the_grace_is_answered(daemon: tuple[str, Path])
     assert sorted(m["id"] for m in rest) == [1, 2]
     shot = next(m for m in rest if m["id"] == 1)["result"]
     assert shot["isError"] is False and shot["content"][-1]["mimeType"] == "image/png"
+
+
+def test_unknown_arguments_never_reach_the_daemon(client: RawClient) -> None:
+    """As the SDK's server did: the daemon, which refuses what it does not know, gets only
+    the arguments the tool takes (nulls are as absent)."""
+    reply = client.call(1, "tools/call", {"name": "computer", "arguments": {
+        "action": "cursor_position", "bogus": 1, "text": None, "coordinate": None}})  # fmt: skip
+    assert reply["result"]["isError"] is False, reply
+    assert reply["result"]["content"][0]["type"] == "text"

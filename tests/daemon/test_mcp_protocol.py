@@ -87,7 +87,9 @@ def test_malformed_lines_get_errors_and_the_server_reads_on(client: RawClient) -
     assert client.recv()["error"]["code"] == -32602
     client.send(b"\n  \n")  # blank lines: nothing to answer
     client.send({"jsonrpc": "2.0", "id": 9, "result": {}})  # a response: this server asked nothing
-    client.send(b"x" * (LINE_LIMIT + 10) + b"\n")  # over the line limit: dropped whole
+    # over the line limit, and longer than what the server buffers before it looks for the
+    # newline: dropped whole, however much of it came in one read
+    client.send(b"x" * (2 * LINE_LIMIT + 10) + b"\n")
     assert client.recv()["error"] == {"code": -32700, "message": "Parse error", "data": "line too long"}
     assert client.call(10, "ping")["result"] == {}
     _not_running(client, 11)
@@ -151,14 +153,17 @@ def test_replies_to_concurrent_calls_are_whole_lines(client: RawClient) -> None:
 @pytest.mark.parametrize("stdout", ["file", "stderr"])
 def test_stdin_and_stdout_that_are_not_pipes(tmp_path: Path, stdout: str) -> None:
     """A file for stdin, and a file or stderr itself (``2>&1``) for stdout: the server
-    reads every request, answers each on its line, and exits 0 at the end of the file."""
+    reads every request (and drops a line too long), answers each on its line, and exits 0
+    at the end of the file."""
     lines = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                          "clientInfo": {"name": "t", "version": "0"}}},
              {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
              {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "state"}}]  # fmt: skip
     requests = tmp_path / "in.jsonl"
-    requests.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    encoded = [json.dumps(m).encode() + b"\n" for m in lines]
+    too_long = b"x" * (2 * LINE_LIMIT + 10) + b"\n"
+    requests.write_bytes(encoded[0] + too_long + b"".join(encoded[1:]))
     out = tmp_path / "out.jsonl"
     with requests.open("rb") as stdin, out.open("wb") as sink:
         proc = subprocess.run(
@@ -167,7 +172,8 @@ def test_stdin_and_stdout_that_are_not_pipes(tmp_path: Path, stdout: str) -> Non
         )  # fmt: skip
     assert proc.returncode == 0
     replies = {m["id"]: m for m in map(json.loads, out.read_text().splitlines())}
-    assert set(replies) == {1, 2, 3}
+    assert set(replies) == {1, None, 2, 3}
+    assert replies[None]["error"] == {"code": -32700, "message": "Parse error", "data": "line too long"}
     assert replies[1]["result"]["protocolVersion"] == "2025-06-18"
     assert replies[2]["result"] == json.loads(REFERENCE.read_text())
     assert "is not running" in replies[3]["result"]["content"][0]["text"]
