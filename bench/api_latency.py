@@ -2,11 +2,13 @@
 
 For ``GET /v1/state``, a ``move`` and a ``screenshot`` (1920x1080 seen at 1366x768):
 the time of a call through curl (one process, one kept connection), httpx,
-``daemon.client.Client`` and the MCP proxy (``driverseat mcp`` through the MCP SDK's
-stdio client), each keeping its connection; and the work inside it (the outcome's
+``daemon.client.Client`` and the MCP proxy (``driverseat mcp``, spoken to in raw JSON-RPC
+lines and through the MCP SDK's stdio client, beside the proxy's own HTTP requests made
+alone), each keeping its connection; and the work inside it (the outcome's
 ``elapsed_ms``: executor time, the in-process figure). ``overhead_ms`` is the call minus
 the work; goal: median <= 1 ms for every client. Starts its own ``driverseat serve
---virtual-display 1920x1080``. Prints one JSON line. Not a test.
+--virtual-display 1920x1080``. ``--clients`` picks the clients to run. Prints one JSON
+line. Not a test.
 """
 
 from __future__ import annotations

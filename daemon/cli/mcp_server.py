@@ -32,7 +32,9 @@ from typing import Any
 
 from daemon.cli.mcp_stdio import Wire
 
-__all__ = ["GRACE_S", "LATEST_PROTOCOL_VERSION", "PROTOCOL_VERSIONS", "Server", "Tool", "ToolError"]
+__all__ = [
+    "GRACE_S", "LATEST_PROTOCOL_VERSION", "PROTOCOL_VERSIONS", "Server", "Tool", "ToolError", "encode_result",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,37 @@ def _encode(message: Result) -> bytes:
     # compact, and ASCII-only output needs no UTF-8 pass: a screenshot's base64 is most
     # of what is written, and it is ASCII anyway
     return json.dumps(message, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+
+def _block(block: Any) -> bytes:
+    """One content block; an image's base64 is written as it is, not through the JSON
+    encoder (which looks at each character: 80 us for a screenshot, where checking the
+    alphabet is 15), when it is base64 indeed."""
+    data = block.get("data") if isinstance(block, dict) and block.keys() == {"type", "data", "mimeType"} else None
+    if isinstance(data, str):
+        try:
+            raw = data.encode("ascii")
+        except UnicodeEncodeError:
+            raw = b"-"
+        if not raw.translate(None, _BASE64):
+            head = json.dumps({"type": block["type"], "mimeType": block["mimeType"]}, separators=(",", ":"))
+            return head[:-1].encode("ascii") + b',"data":"' + raw + b'"}'
+    return json.dumps(block, separators=(",", ":")).encode("ascii")
+
+
+def encode_result(request_id: str | int, result: Result) -> bytes:
+    """``{"jsonrpc": "2.0", "id": ..., "result": result}`` as a line, the same JSON as
+    :func:`_encode` would write (``content`` first)."""
+    content = result.get("content")
+    if not isinstance(content, list):
+        return _encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+    rest = {k: v for k, v in result.items() if k != "content"}
+    tail = b"," + json.dumps(rest, separators=(",", ":")).encode("ascii")[1:-1] if rest else b""
+    return (b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode("ascii") + b',"result":{"content":['
+            + b",".join(_block(b) for b in content) + b"]" + tail + b"}}\n")  # fmt: skip
 
 
 def _error(request_id: Any, exc: _RpcError) -> bytes:
@@ -214,17 +247,16 @@ class Server:
             self._calls.pop(request_id, None)
         task = asyncio.current_task()
         if task is None or not task.cancelling():  # a cancel the tool swallowed still counts
-            await self._send(_encode(reply))
+            await self._send(reply)
 
-    async def _reply(self, request_id: str | int, params: dict[str, Any]) -> Result:
+    async def _reply(self, request_id: str | int, params: dict[str, Any]) -> bytes:
         try:
-            return {"jsonrpc": "2.0", "id": request_id, "result": await self._run(params)}
+            return encode_result(request_id, await self._run(params))
         except _RpcError as exc:
-            return {"jsonrpc": "2.0", "id": request_id, "error": exc.body()}
+            return _error(request_id, exc)
         except Exception as exc:  # a bug in a tool: the client gets told, the server goes on
             log.exception("tool call failed")
-            return {"jsonrpc": "2.0", "id": request_id,
-                    "error": _RpcError(INTERNAL_ERROR, "Internal error", str(exc)).body()}  # fmt: skip
+            return _error(request_id, _RpcError(INTERNAL_ERROR, "Internal error", str(exc)))
 
     async def _run(self, params: dict[str, Any]) -> Result:
         name, arguments = params.get("name"), params.get("arguments")

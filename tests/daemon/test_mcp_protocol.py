@@ -210,3 +210,13 @@ def test_the_sdk_client_gets_its_newest_version(tmp_path: Path) -> None:
     assert init.capabilities.tools is not None and init.capabilities.tools.list_changed is False
     assert state.is_error and "is not running" in state.content[0].text
     assert unknown == "Unknown tool: fly"
+
+
+def test_no_mcp_sdk_at_run_time() -> None:
+    """The proxy imports neither the MCP SDK nor what its server ran on (the SDK is a test
+    dependency only)."""
+    code = ("import sys, daemon.cli.mcp; print(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'mcp', 'mcp_types', 'anyio', 'pydantic_settings', 'starlette', 'sse_starlette'}))")  # fmt: skip
+    out = subprocess.run([command("", Path())[0], "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True, timeout=60)  # fmt: skip
+    assert out.stdout.strip() == "[]", out.stdout
