@@ -301,6 +301,17 @@ async def _serve_stdio(server: Server, proxy: _Proxy) -> None:
         await server.serve(wire)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (as uvicorn picks it for the daemon): each tool
+    call is a few turns of the loop, each cheaper on libuv; else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
     """Serve MCP on stdin/stdout until the client closes it; returns the exit code."""
     server, proxy = build_server(url, data_dir)
@@ -309,7 +320,8 @@ def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        asyncio.run(_serve_stdio(server, proxy))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve_stdio(server, proxy))
     except KeyboardInterrupt:
         return 130
     return 0

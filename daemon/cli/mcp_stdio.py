@@ -1,7 +1,7 @@
 """stdin and stdout for ``driverseat mcp``, read and written on the event loop.
 
 Where they are pipes or sockets (as every MCP client starts a server) they become asyncio
-pipes: a line is read when the loop sees it and a reply leaves in one write, with no thread
+pipes (on uvloop too, whose libuv aborts the process on a regular file: hence the check): a line is read when the loop sees it and a reply leaves in one write, with no thread
 hop either way (the SDK's ``anyio.wrap_file`` streams cost two a call, about a millisecond).
 Where either is not (a file, a terminal, or stdout shared with stderr by ``2>&1``, whose
 open file a non-blocking stdout would make non-blocking too), a reader thread hands the
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Protocol
@@ -106,6 +107,8 @@ class _Blocking:
 async def _as_pipes(fd_in: int, fd_out: int) -> tuple[_Pipes, list[asyncio.BaseTransport]] | None:
     """``fd_in`` and ``fd_out`` as asyncio pipes (taking ownership), or None if either is
     not a pipe or a socket (both are then left open)."""
+    if not (_is_pipe(fd_in) and _is_pipe(fd_out)):  # asked of libuv, a file aborts the process
+        return None
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     try:
@@ -126,6 +129,14 @@ async def _as_pipes(fd_in: int, fd_out: int) -> tuple[_Pipes, list[asyncio.BaseT
     write_transport.set_write_buffer_limits(high=0)
     writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
     return _Pipes(reader, writer), [read_transport, write_transport]
+
+
+def _is_pipe(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _same_file(a: int, b: int) -> bool:
