@@ -35,7 +35,7 @@ from daemon.events import EventHub
 from daemon.orphans import settle_orphans
 from daemon.outcomes import Outcome, Review
 from daemon.question import Question, QuestionRequest
-from daemon.recording import recorded
+from daemon.recording import Decoration, recorded
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
 from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.store import Store, outcome_for_storage
@@ -79,8 +79,9 @@ class Daemon:
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
         self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
-        # serve --shadow: adds a takeover's demonstration to the outcome after it (worker thread)
-        self.decorate: Callable[[str, Outcome], Outcome] | None = None
+        # serve (unless --no-demonstrations): adds a takeover's demonstration to the outcome
+        # after it, on the executor's thread, or a worker's when it may wait (daemon.recording)
+        self.decorate: Decoration | None = None
         self.companions: list[Companion] = []
         runtime.executor.on_start = self._starting
         if isinstance(self.gate, Gate):
@@ -230,7 +231,7 @@ class Daemon:
             # the application below: a click lost, or worse, an agent's Enter approving a
             # review. The overlay leaves within milliseconds of a decision; one that stays
             # up (hung, or another review shown meanwhile) makes the action not run.
-            ran, outcome = p.action, not_clear(p.id, p.action, state.state)
+            ran, outcome = p.action, _annotated(not_clear(p.id, p.action, state.state), annotations)
         elif isinstance(answer, Cleared):
             ran = answer.action
             if answer.review is not None:
@@ -239,27 +240,29 @@ class Daemon:
                 await self.arrivals.turn(p.id)
                 # a person's approval outlives the agent's connection; nothing else does
                 cancel = abandoned if answer.review is None else None
-                future = self.runtime.submit(answer.screen, p.id, cancel)
-                if self.decorate is None:  # a decoration (serve --shadow) waits on a worker
-                    future = recorded(self.store, future, p.id, dialect, ran, annotations)
+                running = self.runtime.submit(answer.screen, p.id, cancel)
+                future = recorded(self.store, running, p.id, dialect, ran, annotations, self.decorate)
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
-                outcome = await asyncio.wrap_future(future)
-                written = self.decorate is None
+                done = await asyncio.wrap_future(future)
+                outcome, written = done.outcome, done.written
             finally:
                 self._run_once.discard(p.id)
         else:
             ran = p.action
-            outcome = Outcome(
+            outcome = _annotated(Outcome(
                 id=p.id, action=p.action.action, status=answer.status, detail=answer.detail,
                 control=self.runtime.intervention.state, space="agent",
-            )  # fmt: skip
-        if not written:
-            if annotations:
-                outcome = outcome.model_copy(update=annotations)
-            if self.decorate is not None:
-                outcome = await asyncio.to_thread(self.decorate, p.id, outcome)
-            await asyncio.to_thread(self.store.record_action, p.id, dialect, ran, outcome)
+            ), annotations)  # fmt: skip
+        if not written:  # refused, or a takeover's outcome waiting for its demonstration
+            outcome = await asyncio.to_thread(self._record, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
+        return outcome
+
+    def _record(self, action_id: str, dialect: str, ran: Action, outcome: Outcome) -> Outcome:
+        """Worker thread: decorate (this may wait for a takeover's demonstration) and record."""
+        if self.decorate is not None:
+            outcome = self.decorate(action_id, outcome)
+        self.store.record_action(action_id, dialect, ran, outcome)
         return outcome
 
     def _starting(self, action_id: str) -> str | None:
@@ -334,3 +337,7 @@ class Daemon:
             self.arrivals.leave_soon(review.action_id)
         if kind == "decided":
             self.hub.publish({"type": "review_decided", "review": review.model_dump(mode="json")})
+
+
+def _annotated(outcome: Outcome, annotations: dict[str, Any]) -> Outcome:
+    return outcome.model_copy(update=annotations) if annotations else outcome

@@ -176,12 +176,38 @@ class Store(Closing):
         and keeps its ``created`` time; ``action`` is then the action that ran (a person
         may have edited it: the proposal as sent stays in its review).
         """
-        data = _as_dict(action)
-        kind = str(data.get("action", "?"))
-        status = outcome.status if outcome is not None else "pending"
-        outcome_json = json.dumps(outcome_for_storage(outcome)) if outcome is not None else None
-        elapsed = outcome.elapsed_ms if outcome is not None else None
+        if isinstance(action, BaseModel):  # pydantic's JSON in one step (as _as_dict + dumps)
+            action_json = action.model_dump_json(exclude_none=True)
+            kind = str(getattr(action, "action", "?"))
+        else:
+            action_json = json.dumps(action)
+            kind = str(action.get("action", "?"))
+        row: tuple[Any, ...]
+        if outcome is None:
+            row = (action_id, time.time(), kind, dialect, action_json, "pending", None, None)
+        else:
+            outcome_json = json.dumps(outcome_for_storage(outcome))
+            row = (action_id, time.time(), kind, dialect, action_json, outcome.status, outcome_json,
+                   outcome.elapsed_ms)  # fmt: skip
         with self._lock:
+            # the usual two writes of an action as the plain statements they are (a fresh id's
+            # pending row, then its outcome), cheaper than the upsert that covers the rest
+            if outcome is None:
+                with contextlib.suppress(sqlite3.IntegrityError):
+                    self._db.execute(
+                        "INSERT INTO actions (id, created, kind, dialect, action_json, status, outcome_json, "
+                        "elapsed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+                    return
+            else:
+                done = self._db.execute(
+                    "UPDATE actions SET action_json = ?, status = ?, outcome_json = ?, elapsed_ms = ? "
+                    "WHERE id = ?",
+                    (action_json, row[5], row[6], row[7], action_id),
+                )
+                if done.rowcount:
+                    return
             self._db.execute(
                 """
                 INSERT INTO actions (id, created, kind, dialect, action_json, status,
@@ -193,16 +219,7 @@ class Store(Closing):
                     outcome_json = excluded.outcome_json,
                     elapsed_ms = excluded.elapsed_ms
                 """,
-                (
-                    action_id,
-                    time.time(),
-                    kind,
-                    dialect,
-                    json.dumps(data),
-                    status,
-                    outcome_json,
-                    elapsed,
-                ),
+                row,
             )
 
     def start_action(self, action_id: str) -> bool:

@@ -36,6 +36,7 @@ from daemon.api import (
 )
 from daemon.api.dialect_shapes import DialectOptions
 from daemon.api.docs import DOCS_PATH
+from daemon.api.fast_lane import FastLane
 from daemon.api.http import error_response, install_http
 from daemon.api.one_write import OneWriteHttpToolsProtocol
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
@@ -101,16 +102,37 @@ _NO_TELEMETRY: dict[str, Any] = (
 )
 
 
+class _App(FastAPI):
+    """FastAPI, with the agent's hot calls answered first by the fast lane (when on)."""
+
+    lane: FastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.lane is not None:
+            rest = await self.lane(scope, receive, send)
+            if rest is None:
+                return
+            receive = rest
+        await super().__call__(scope, receive, send)
+
+
 def _is_review_path(path: str) -> bool:
     return path in (REVIEW_PREFIX, routes_attention.ATTENTION_PATH) or path.startswith(REVIEW_PREFIX + "/")
 
 
 def create_app(
-    daemon: Daemon, token: str, dialects: DialectOptions | None = None, view: LiveView | None = None
+    daemon: Daemon,
+    token: str,
+    dialects: DialectOptions | None = None,
+    view: LiveView | None = None,
+    *,
+    fast_lane: bool = True,
 ) -> FastAPI:
     """The daemon's API; the review routes are served when reviews are on, and the live
     view (``/view``) when ``view`` says where its VNC server listens. ``dialects``: how
-    the vendor dialects follow the reference tools (screenshot after, settle)."""
+    the vendor dialects follow the reference tools (screenshot after, settle).
+    ``fast_lane``: the agent's plain calls skip the framework's stack
+    (:mod:`daemon.api.fast_lane`; off only to compare the two)."""
     if not token:
         raise ValueError("refusing to serve without a token")
 
@@ -122,7 +144,7 @@ def create_app(
         finally:
             await daemon.close()
 
-    app = FastAPI(
+    app = _App(
         title="driverseat",
         version=VERSION,
         summary="Executes a computer-use agent's actions; yields at once to the person.",
@@ -135,8 +157,9 @@ def create_app(
     reviewers = Reviewers(daemon.store) if daemon.reviews is not None else None
     app.add_middleware(_BearerAuth, token=token, reviewers=reviewers, view=view is not None)
     install_http(app, {**routes_dialects.SHAPES, **routes_questions.SHAPES})
-    app.include_router(routes_actions.router(daemon, token))
-    app.include_router(routes_dialects.router(daemon, dialects))
+    hot = [routes_actions.router(daemon, token), routes_dialects.router(daemon, dialects)]
+    for r in hot:
+        app.include_router(r)
     if daemon.reviews is not None:
         app.include_router(routes_reviews.router(daemon.reviews, daemon.element_under))
         app.include_router(routes_attention.router(daemon.reviews))
@@ -146,6 +169,8 @@ def create_app(
     if view is not None:
         app.include_router(routes_view.router(view, token, VERSION))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if fast_lane:
+        app.lane = FastLane(app, token, hot)
     return app
 
 

@@ -30,7 +30,9 @@ from daemon.errors import ActionError, AuthError, DaemonError, Unavailable
 from daemon.review.queue import ReviewError
 from daemon.validation import describe_errors
 
-__all__ = ["DialectShape", "RequestGuard", "error_response", "install_http", "jsonable"]
+__all__ = [
+    "DialectShape", "RequestGuard", "could_be_too_deep", "error_response", "install_http", "is_address", "jsonable",
+]  # fmt: skip
 
 DialectShape = Callable[[Request, int, str, Any, Any], dict[str, Any]]
 """(request, status, message, details or None, raw body or None) -> that dialect's error body."""
@@ -59,7 +61,7 @@ _LOCAL_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 
 @functools.lru_cache(maxsize=64)  # a few names, asked on every request; bounded for junk
-def _is_address(host: str) -> bool:
+def is_address(host: str) -> bool:
     """An IP literal or localhost: a name a DNS-rebinding page cannot make its own."""
     name = host.strip()
     if name.startswith("["):  # [::1]:8765
@@ -80,7 +82,7 @@ _DEEP = 500
 limit is about 1,000 levels, and a body with fewer brackets than that cannot be deeper."""
 
 
-def _could_be_too_deep(body: bytes | bytearray) -> bool:
+def could_be_too_deep(body: bytes | bytearray) -> bool:
     # two C-speed counts instead of a second parse of every body (FastAPI parses it again)
     return body.count(b"[") + body.count(b"{") > _DEEP
 
@@ -113,8 +115,8 @@ class RequestGuard:
         headers = dict(scope.get("headers") or ())
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin", b"").decode("latin-1")
-        foreign = (host and not _is_address(host)) or (
-            scope["type"] == "websocket" and origin and not _is_address(_origin_host(origin))
+        foreign = (host and not is_address(host)) or (
+            scope["type"] == "websocket" and origin and not is_address(_origin_host(origin))
         )
         if foreign:
             if scope["type"] == "websocket":
@@ -156,7 +158,7 @@ class RequestGuard:
                     f"{exc.start}); send JSON encoded as UTF-8",
                 )(scope, receive, send)
                 return
-        if _could_be_too_deep(body):
+        if could_be_too_deep(body):
             try:
                 json.loads(body)
             except RecursionError:

@@ -52,9 +52,10 @@ def router(daemon: Daemon, token: str) -> APIRouter:
         return found
 
     @api.get("/v1/state", tags=["control"], response_model=State)
-    async def get_state() -> dict[str, Any]:
+    async def get_state() -> Response:
         """Who drives now (``agent``, ``human``, ``stopped``), since when, and the screen size."""
-        return daemon.state()
+        # the model's own JSON, as FastAPI would make it of the dict, in one step
+        return Response(State.model_validate(daemon.state()).model_dump_json(), media_type="application/json")
 
     @api.post("/v1/control/stop", tags=["control"], response_model=State)
     async def post_stop() -> dict[str, Any]:

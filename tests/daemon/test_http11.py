@@ -165,3 +165,41 @@ def test_the_async_transport_does_the_same() -> None:
                 server.close()
 
     asyncio.run(run())
+
+
+def test_plain_http_requests_skip_httpxs_client_and_say_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clients hand their requests to the transport themselves (httpx's build and send
+    cost more than the daemon's answer); what they write is a whole, correct request."""
+    import httpx
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("went through httpx's client")
+
+    for name in ("send", "build_request"):
+        monkeypatch.setattr(httpx.Client, name, refused)
+        monkeypatch.setattr(httpx.AsyncClient, name, refused)
+    outcome = b'{"id": "a1", "action": "move", "status": "executed"}'
+    server = Canned(plain(outcome))
+    try:
+        with Client(server.url, "tok") as c:
+            assert c.act({"action": "move", "x": 1, "y": 2, "reason": "caf\u00e9"}).status == "executed"
+
+        async def run() -> str:
+            async with AsyncClient(server.url, "tok") as c:
+                return (await c.act({"action": "move", "x": 3, "y": 4})).status
+
+        assert asyncio.run(run()) == "executed"
+    finally:
+        server.close()
+    port = server.url.rsplit(":", 1)[1]
+    for request, body in zip(server.requests, (
+        '{"action":"move","x":1,"y":2,"reason":"caf\u00e9"}'.encode(), b'{"action":"move","x":3,"y":4}',
+    ), strict=True):  # fmt: skip
+        head, _, sent = request.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        assert lines[0] == b"POST /v1/actions HTTP/1.1"
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
+        assert fields[b"host"] == f"127.0.0.1:{port}".encode()
+        assert fields[b"authorization"] == b"Bearer tok"
+        assert fields[b"content-type"] == b"application/json"
+        assert fields[b"content-length"] == str(len(body)).encode() and sent == body
