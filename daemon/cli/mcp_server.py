@@ -146,7 +146,7 @@ class Server:
             try:
                 line = await wire.readline()
             except ValueError:  # over the line limit: dropped, and said so, as a parse error
-                await wire.send(_error(None, _RpcError(PARSE_ERROR, "Parse error", "line too long")))
+                await self._send(_error(None, _RpcError(PARSE_ERROR, "Parse error", "line too long")))
                 continue
             if not line:
                 break
