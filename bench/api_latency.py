@@ -2,11 +2,13 @@
 
 For ``GET /v1/state``, a ``move`` and a ``screenshot`` (1920x1080 seen at 1366x768):
 the time of a call through curl (one process, one kept connection), httpx,
-``daemon.client.Client`` and the MCP proxy (``driverseat mcp`` through the MCP SDK's
-stdio client), each keeping its connection; and the work inside it (the outcome's
+``daemon.client.Client`` and the MCP proxy (``driverseat mcp``, spoken to in raw JSON-RPC
+lines and through the MCP SDK's stdio client, beside the proxy's own HTTP requests made
+alone), each keeping its connection; and the work inside it (the outcome's
 ``elapsed_ms``: executor time, the in-process figure). ``overhead_ms`` is the call minus
 the work; goal: median <= 1 ms for every client. Starts its own ``driverseat serve
---virtual-display 1920x1080``. Prints one JSON line. Not a test.
+--virtual-display 1920x1080``. ``--clients`` picks the clients to run. Prints one JSON
+line. Not a test.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "move": ("POST", "/v1/actions", {"action": "move", "x": 600, "y": 400}),
     "screenshot": ("POST", "/v1/actions", {"action": "screenshot"}),
 }
+
+
+# what --clients names (httpx always runs); "mcp-requests" is the MCP proxy's HTTP requests
+# alone, "mcp-paired" those and the MCP calls in turn (not a client: its own key),
+# "in_process" the Runtime without HTTP
+CLIENTS = ("httpx", "daemon.client", "curl", "mcp-requests", "mcp", "mcp-sdk", "mcp-paired", "in_process")
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -112,6 +120,34 @@ def through_curl(url: str, token: str, trials: int, work: dict[str, float]) -> d
     return out
 
 
+def through_mcp_requests(url: str, token: str, trials: int, work: dict[str, float]) -> dict[str, Any]:
+    """The HTTP requests the MCP proxy makes for each tool call, through the proxy's own
+    ``AsyncClient`` and nothing else: the MCP figures minus these are the proxy's cost."""
+    from daemon.client import AsyncClient
+
+    calls: dict[str, Callable[[AsyncClient], Any]] = {
+        "state": lambda c: c.state(),
+        "move": lambda c: c.anthropic({"action": "mouse_move", "coordinate": [600, 400]}),
+        "screenshot": lambda c: c.anthropic({"action": "screenshot"}),
+    }
+
+    async def run() -> dict[str, Any]:
+        out = {}
+        async with AsyncClient(url, token) as c:
+            await c.state()
+            for name, call in calls.items():
+                times = []
+                for _ in range(trials):
+                    t0 = time.perf_counter()
+                    await call(c)
+                    times.append((time.perf_counter() - t0) * 1000)
+                out[name] = with_work([(t, work[name]) for t in times])
+        return out
+
+    result: dict[str, Any] = asyncio.run(run())
+    return result
+
+
 def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> dict[str, Any]:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
@@ -144,50 +180,100 @@ def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> di
     return result
 
 
-def through_mcp_pipes(url: str, data: Path, trials: int, work: dict[str, float]) -> dict[str, Any]:
-    """The proxy as any MCP client meets it (Claude Desktop is not Python): JSON-RPC lines
-    written to its stdin and read from its stdout, no SDK on this side."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daemon.cli.mcp", "--url", url, "--data-dir", str(data)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT),
-    )  # fmt: skip
-    assert proc.stdin is not None and proc.stdout is not None
-    ids = iter(range(1, 1 << 30))
+MCP_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "state": ("state", {}),
+    "move": ("computer", {"action": "mouse_move", "coordinate": [600, 400]}),
+    "screenshot": ("computer", {"action": "screenshot"}),
+}
 
-    def rpc(method: str, params: dict[str, Any] | None = None, *, notify: bool = False) -> Any:
+
+class _Pipes:
+    """``driverseat mcp`` as any MCP client meets it (Claude Desktop is not Python): JSON-RPC
+    lines written to its stdin and read from its stdout, no SDK on this side."""
+
+    def __init__(self, url: str, data: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon.cli.mcp", "--url", url, "--data-dir", str(data)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT),
+        )  # fmt: skip
+        self.ids = iter(range(1, 1 << 30))
+        self.rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                "clientInfo": {"name": "bench", "version": "0"}})  # fmt: skip
+        self.rpc("notifications/initialized", notify=True)
+
+    def rpc(self, method: str, params: dict[str, Any] | None = None, *, notify: bool = False) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params or {}}
         if not notify:
-            msg["id"] = next(ids)
-        proc.stdin.write(json.dumps(msg).encode() + b"\n")  # type: ignore[union-attr]
-        proc.stdin.flush()  # type: ignore[union-attr]
+            msg["id"] = next(self.ids)
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
         if notify:
             return None
-        reply = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+        reply = json.loads(self.proc.stdout.readline())
         if "error" in reply or reply["result"].get("isError"):
             raise SystemExit(f"MCP call failed: {reply}")
         return reply["result"]
 
-    calls: dict[str, tuple[str, dict[str, Any]]] = {
-        "state": ("state", {}),
-        "move": ("computer", {"action": "mouse_move", "coordinate": [600, 400]}),
-        "screenshot": ("computer", {"action": "screenshot"}),
-    }
+    def call(self, name: str) -> None:
+        tool, args = MCP_CALLS[name]
+        self.rpc("tools/call", {"name": tool, "arguments": args})
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=20)
+
+
+def through_mcp_pipes(url: str, data: Path, trials: int, work: dict[str, float]) -> dict[str, Any]:
+    """The proxy on its pipes (:class:`_Pipes`), ``trials`` calls of each kind in a row."""
+    mcp = _Pipes(url, data)
     out = {}
     try:
-        rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                           "clientInfo": {"name": "bench", "version": "0"}})  # fmt: skip
-        rpc("notifications/initialized", notify=True)
-        rpc("tools/call", {"name": "state", "arguments": {}})
-        for name, (tool, args) in calls.items():
+        mcp.call("state")
+        for name in MCP_CALLS:
             times = []
             for _ in range(trials):
                 t0 = time.perf_counter()
-                rpc("tools/call", {"name": tool, "arguments": args})
+                mcp.call(name)
                 times.append((time.perf_counter() - t0) * 1000)
             out[name] = with_work([(t, work[name]) for t in times])
     finally:
-        proc.stdin.close()
-        proc.wait(timeout=20)
+        mcp.close()
+    return out
+
+
+def mcp_paired(url: str, token: str, data: Path, trials: int) -> dict[str, Any]:
+    """What the proxy adds to its HTTP request, paired: each trial makes the request the
+    proxy would make (``daemon.client.Client``, the same route and body) and the MCP call
+    on its pipes, in turn (the order alternating), so a loaded machine's drift falls on
+    both; ``added_ms`` is the per-trial difference."""
+    mcp = _Pipes(url, data)
+    requests: dict[str, Callable[[Client], Any]] = {
+        "state": lambda c: c.state(),
+        "move": lambda c: c.anthropic(MCP_CALLS["move"][1]),
+        "screenshot": lambda c: c.anthropic(MCP_CALLS["screenshot"][1]),
+    }
+    out: dict[str, Any] = {}
+    try:
+        with Client(url, token) as c:
+            c.state()
+            mcp.call("state")
+            for name, request in requests.items():
+                direct: list[float] = []
+                proxied: list[float] = []
+                for i in range(trials):
+                    for is_mcp in (i % 2 == 0, i % 2 == 1):
+                        t0 = time.perf_counter()
+                        if is_mcp:
+                            mcp.call(name)
+                        else:
+                            request(c)
+                        (proxied if is_mcp else direct).append((time.perf_counter() - t0) * 1000)
+                out[name] = {"request_ms": stats(direct), "mcp_ms": stats(proxied),
+                             "added_ms": stats([p - d for p, d in zip(proxied, direct, strict=True)])}  # fmt: skip
+    finally:
+        mcp.close()
     return out
 
 
@@ -220,22 +306,39 @@ def in_process(trials: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument(
+        "--clients", default=",".join(CLIENTS),
+        help=f"comma-separated clients to measure (default: all of {', '.join(CLIENTS)}; httpx "
+        "always runs: its work figures are every other client's)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    wanted = set(args.clients.split(","))
+    unknown = wanted - set(CLIENTS)
+    if unknown:
+        ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080", NO_SETTLE) as url:
         token = read_token(Path(tmp) / "data")
         clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
         work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}
-        clients["daemon.client"] = through_client(url, token, args.trials)
-        clients["curl"] = through_curl(url, token, args.trials, work)
-        clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
-        clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
-    local = in_process(args.trials)
+        if "daemon.client" in wanted:
+            clients["daemon.client"] = through_client(url, token, args.trials)
+        if "curl" in wanted:
+            clients["curl"] = through_curl(url, token, args.trials, work)
+        if "mcp-requests" in wanted:
+            clients["mcp's requests (AsyncClient)"] = through_mcp_requests(url, token, args.trials, work)
+        if "mcp" in wanted:
+            clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
+        if "mcp-sdk" in wanted:
+            clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
+        paired = mcp_paired(url, token, Path(tmp) / "data", args.trials) if "mcp-paired" in wanted else None
+    local = in_process(args.trials) if "in_process" in wanted else {}
     worst = max(
         v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()
     )
     print(json.dumps({
         "bench": "api_latency", "trials": args.trials, "screen": "1920x1080", "agent": "1366x768",
         "clients": clients, "in_process_ms": local,
+        **({"mcp_added_to_its_request": paired} if paired is not None else {}),
         "worst_median_overhead_ms": round(worst, 3), "goal": {"median_overhead_ms": 1.0},
     }))  # fmt: skip
     return 0

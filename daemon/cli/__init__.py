@@ -362,10 +362,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    try:
-        from daemon.cli.mcp import run_mcp  # imported here: only this command needs the MCP SDK
-    except ImportError as exc:
-        raise _Exit(f"the MCP SDK is not installed ({exc}); pip install 'mcp>=2.3,<3'") from None
+    from daemon.cli.mcp import run_mcp  # imported here: only this command needs it
+
     return run_mcp(_url(args), _data_dir(args))
 
 

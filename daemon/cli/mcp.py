@@ -20,35 +20,36 @@ A daemon that is not running, refuses the token or refuses the action gives an e
 result with one sentence; the MCP server itself keeps running. Nothing but the protocol
 may be written to stdout.
 
-Needs the official MCP Python SDK, version 2 (``mcp.server.mcpserver.MCPServer``).
+Served by :mod:`daemon.cli.mcp_server` (the protocol) on :mod:`daemon.cli.mcp_stdio`
+(stdin and stdout); no MCP SDK at run time. Arguments are taken as the SDK's server took
+them: unknown ones are dropped, ``null`` is as good as absent, a missing required one is an
+error result, and types are the daemon's to check (its sentences beat a schema validator's).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any
-
-import anyio
-from mcp.server.mcpserver import MCPServer
-from mcp.server.stdio import stdio_server
-from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
-from pydantic import Field
+from typing import Any
 
 from daemon.adapters import ask_tool
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
-from daemon.auth import default_data_dir, read_token
-from daemon.cli.mcp_stdio import pipes
+from daemon.auth import default_data_dir, read_token, token_path
+from daemon.cli.mcp_server import Result, Server, Tool, ToolError
+from daemon.cli.mcp_stdio import stdio
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
 from daemon.errors import ActionError, AuthError, DaemonError
 
-__all__ = ["build_server", "main", "run_mcp"]
+__all__ = ["build_server", "main", "run_mcp", "tools"]
 
 INSTRUCTIONS = (
     "driverseat executes mouse and keyboard actions on a real desktop while a person can "
@@ -56,11 +57,6 @@ INSTRUCTIONS = (
     "tool returned: take a screenshot first. An 'Interrupted' result means the person took "
     "control: take a new screenshot before going on."
 )
-
-
-def _arg(description: str, **schema: Any) -> Any:
-    """A parameter the daemon validates (its sentences beat pydantic's), with its JSON schema."""
-    return Field(description=description, json_schema_extra=schema)
 
 
 def _pixels(n: int) -> dict[str, Any]:
@@ -72,29 +68,88 @@ def _pixels(n: int) -> dict[str, Any]:
 _POINT, _REGION = _pixels(2), _pixels(4)
 _WHERE = "[x, y] in pixels of the latest screenshot"
 
+# computer's parameters, in the order tools/list shows them; the first is required
+_COMPUTER: dict[str, dict[str, Any]] = {
+    "action": {"description": "what to do", "type": "string", "enum": list(ACTIONS)},
+    "coordinate": {"description": _WHERE, **_POINT},
+    "text": {"description": "text to type, keys to press, or modifiers to hold", "type": "string"},
+    "scroll_direction": {"description": "scroll direction", "type": "string",
+                         "enum": ["up", "down", "left", "right"]},
+    "scroll_amount": {"description": "wheel clicks", "type": "integer", "minimum": 1},
+    "duration": {"description": "seconds", "type": "number", "minimum": 0},
+    "start_coordinate": {"description": f"drag start, {_WHERE}", **_POINT},
+    "region": {"description": "for zoom: [x0, y0, x1, y1] of the latest screenshot, x1 and y1 "
+                              "exclusive", **_REGION},
+    "repeat": {"description": "for key: how many times to press it", "type": "integer",
+               "minimum": 1, "maximum": 100},
+}  # fmt: skip
 
-def _error(text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+COMPUTER_DESCRIPTION = (
+    f"Use the mouse and keyboard of the desktop and take screenshots "
+    f"(the input of Anthropic's computer tool, {TOOL_VERSIONS[0]}, with "
+    f"{TOOL_VERSIONS[1]}'s zoom). A person may take over at any time; the result then "
+    "says 'Interrupted'. Actions: key and hold_key (text: "
+    "xdotool keys like 'ctrl+s'), type (text), mouse_move, left_click, right_click, "
+    "middle_click, double_click, triple_click (coordinate; text names modifiers held), "
+    "left_click_drag (start_coordinate to coordinate), left_mouse_down, left_mouse_up, "
+    "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), key's repeat, wait "
+    "(duration in seconds), screenshot, cursor_position, zoom (region: a closer look "
+    "at [x0, y0, x1, y1] of the screenshot, at full resolution)."
+)
+STATE_DESCRIPTION = (
+    "Who drives the desktop now: control is 'agent', 'human' (a person took "
+    "over; wait until it is 'agent' again) or 'stopped' (until the person resumes); "
+    "also the screen size."
+)
 
 
-def _content(blocks: Any) -> list[ContentBlock]:
+def _schema(tool: str, params: dict[str, dict[str, Any]], required: Sequence[str]) -> dict[str, Any]:
+    """An input schema as the SDK's server derived it from a function's parameters (kept
+    key for key, titles and ``"default": null`` included, so clients see no change)."""
+    properties = {}
+    for name, spec in params.items():
+        prop = {**spec, "title": name.replace("_", " ").title()}
+        if name not in required:
+            prop["default"] = None
+        properties[name] = prop
+    return {"properties": properties, "required": list(required), "type": "object",
+            "title": f"{tool}Arguments"} if required else {
+            "properties": properties, "type": "object", "title": f"{tool}Arguments"}  # fmt: skip
+
+
+def _given(tool: str, arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The arguments the tool takes, without nulls; a missing required one is a ToolError."""
+    missing = [name for name in schema.get("required", ()) if name not in arguments]
+    if missing:
+        raise ToolError(f"missing required argument {missing[0]!r}")
+    return {k: v for k, v in arguments.items() if k in schema["properties"] and v is not None}
+
+
+def _error(text: str) -> Result:
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+def _content(blocks: Any) -> list[dict[str, Any]]:
     """The daemon's Anthropic-style blocks as MCP content (text and base64 images)."""
-    out: list[ContentBlock] = []
+    out: list[dict[str, Any]] = []
     for block in blocks if isinstance(blocks, list) else []:
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text":
-            out.append(TextContent(type="text", text=str(block.get("text", ""))))
+            out.append({"type": "text", "text": str(block.get("text", ""))})
         elif block.get("type") == "image" and isinstance(block.get("source"), dict):
             src = block["source"]
-            out.append(
-                ImageContent(
-                    type="image",
-                    data=str(src.get("data", "")),
-                    mime_type=str(src.get("media_type", "image/png")),
-                )
-            )
+            out.append({"type": "image", "data": str(src.get("data", "")),
+                        "mimeType": str(src.get("media_type", "image/png"))})  # fmt: skip
     return out
+
+
+class _Failed(Exception):
+    """A call the daemon did not answer: the error result to give instead."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result["content"][0]["text"])
+        self.result = result
 
 
 class _Proxy:
@@ -102,7 +157,9 @@ class _Proxy:
 
     The client is kept from one call to the next, so calls after the first skip making an
     httpx client (~50 ms: it loads a TLS context) and the TCP connect; :meth:`session`
-    closes it when the MCP session ends.
+    closes it when the MCP session ends. The token file is read again only when its
+    ``stat`` changed (a stat is a tenth of the open, read and close, on every call) or the
+    daemon refused the token.
     """
 
     def __init__(self, url: str, data_dir: Path) -> None:
@@ -110,6 +167,22 @@ class _Proxy:
         self.data_dir = data_dir
         self._client: AsyncClient | None = None
         self._token = ""
+        self._token_file = str(token_path(data_dir))
+        self._token_seen: tuple[int, int, int, int] | None = None
+        self._token_read = ""
+
+    def _read_token(self) -> str:
+        """The token in the data dir (AuthError if none), from the file when it changed."""
+        try:
+            st = os.stat(self._token_file)
+            seen = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen is None or seen != self._token_seen:
+            self._token_seen = None
+            self._token_read = read_token(self.data_dir)
+            self._token_seen = seen
+        return self._token_read
 
     async def _client_for(self, token: str) -> AsyncClient:
         """The kept client, or a new one if the token changed (the daemon made a new one)."""
@@ -123,7 +196,7 @@ class _Proxy:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
-        """The MCP server's lifespan: closes the kept client at the end."""
+        """The MCP session: closes the kept client at the end."""
         try:
             yield
         finally:
@@ -132,25 +205,26 @@ class _Proxy:
                 self._client = None
 
     async def call(self, request: Callable[[AsyncClient], Awaitable[Any]]) -> Any:
-        """Run ``request`` on the kept client; returns its result or a CallToolResult error."""
+        """Run ``request`` on the kept client; returns its result, raises :class:`_Failed`."""
         try:
-            token = read_token(self.data_dir)
+            token = self._read_token()
         except AuthError as exc:
             # no token usually means no daemon: say that, which is what the person must fix
             async with AsyncClient(self.url) as probe:
                 if not await probe.healthy():
-                    return _error(_not_running(self.url))
-            return _error(f"{exc}; is the daemon using another data dir?")
+                    raise _Failed(_error(_not_running(self.url))) from exc
+            raise _Failed(_error(f"{exc}; is the daemon using another data dir?")) from exc
         try:
             return await request(await self._client_for(token))
-        except NotRunning:
-            return _error(_not_running(self.url))
+        except NotRunning as exc:
+            raise _Failed(_error(_not_running(self.url))) from exc
         except AuthError as exc:
-            return _error(f"{exc}; is the daemon using another data dir than {self.data_dir}?")
+            self._token_seen = None  # read it again next time, whatever its stat says
+            raise _Failed(_error(f"{exc}; is the daemon using another data dir than {self.data_dir}?")) from exc
         except ActionError as exc:  # a 422: the action was refused, nothing ran
-            return _error(f"Error: {exc}")
+            raise _Failed(_error(f"Error: {exc}")) from exc
         except DaemonError as exc:
-            return _error(f"The driverseat daemon failed: {exc}")
+            raise _Failed(_error(f"The driverseat daemon failed: {exc}")) from exc
 
 
 def _not_running(url: str) -> str:
@@ -160,128 +234,94 @@ def _not_running(url: str) -> str:
     )
 
 
-def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> MCPServer:
-    """The MCP server with the ``computer`` and ``state`` tools, proxying to ``url``."""
-    proxy = _Proxy(url, Path(data_dir).expanduser() if data_dir else default_data_dir())
-    # stderr is the MCP client's log: warnings only, not a line per request (the SDK's
-    # default INFO level makes httpx log every call to the daemon, and the SDK each request)
-    server = MCPServer(
-        "driverseat", instructions=INSTRUCTIONS, lifespan=lambda _server: proxy.session(),
-        log_level="WARNING",
-    )
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _ask_params() -> dict[str, dict[str, Any]]:
+    """``ask_human``'s parameters: :data:`ask_tool.INPUT_SCHEMA`'s, description first."""
+    out = {}
+    for name, spec in ask_tool.INPUT_SCHEMA["properties"].items():
+        rest = dict(spec)
+        out[name] = {"description": rest.pop("description", name), **rest}
+    return out
 
-    @server.tool(
-        description=f"Use the mouse and keyboard of the desktop and take screenshots "
-        f"(the input of Anthropic's computer tool, {TOOL_VERSIONS[0]}, with "
-        f"{TOOL_VERSIONS[1]}'s zoom). A person may take over at any time; the result then "
-        "says 'Interrupted'. Actions: key and hold_key (text: "
-        "xdotool keys like 'ctrl+s'), type (text), mouse_move, left_click, right_click, "
-        "middle_click, double_click, triple_click (coordinate; text names modifiers held), "
-        "left_click_drag (start_coordinate to coordinate), left_mouse_down, left_mouse_up, "
-        "scroll (coordinate, scroll_direction, scroll_amount in wheel clicks), key's repeat, wait "
-        "(duration in seconds), screenshot, cursor_position, zoom (region: a closer look "
-        "at [x0, y0, x1, y1] of the screenshot, at full resolution)."
-    )
-    async def computer(
-        action: Annotated[Any, _arg("what to do", type="string", enum=list(ACTIONS))],
-        coordinate: Annotated[Any, _arg(_WHERE, **_POINT)] = None,
-        text: Annotated[
-            Any, _arg("text to type, keys to press, or modifiers to hold", type="string")
-        ] = None,
-        scroll_direction: Annotated[
-            Any, _arg("scroll direction", type="string", enum=["up", "down", "left", "right"])
-        ] = None,
-        scroll_amount: Annotated[Any, _arg("wheel clicks", type="integer", minimum=1)] = None,
-        duration: Annotated[Any, _arg("seconds", type="number", minimum=0)] = None,
-        start_coordinate: Annotated[Any, _arg(f"drag start, {_WHERE}", **_POINT)] = None,
-        region: Annotated[
-            Any, _arg("for zoom: [x0, y0, x1, y1] of the latest screenshot, x1 and y1 "
-                      "exclusive", **_REGION)
-        ] = None,
-        repeat: Annotated[Any, _arg("for key: how many times to press it", type="integer",
-                                    minimum=1, maximum=100)] = None,
-    ) -> CallToolResult:
-        given = {
-            "action": action, "coordinate": coordinate, "text": text,
-            "scroll_direction": scroll_direction, "scroll_amount": scroll_amount,
-            "duration": duration, "start_coordinate": start_coordinate, "region": region,
-            "repeat": repeat,
-        }  # fmt: skip
-        tool_input = {k: v for k, v in given.items() if v is not None}
-        reply = await proxy.call(lambda c: c.anthropic(tool_input))
-        if isinstance(reply, CallToolResult):
-            return reply
+
+def tools(proxy: _Proxy) -> list[Tool]:
+    """``computer``, ``state`` and ``ask_human``, each one request to the daemon."""
+    computer_schema = _schema("computer", _COMPUTER, ["action"])
+    state_schema = _schema("state", {}, [])
+    ask_schema = _schema(ask_tool.TOOL_NAME, _ask_params(), ask_tool.INPUT_SCHEMA["required"])
+
+    async def computer(arguments: dict[str, Any]) -> Result:
+        tool_input = _given("computer", arguments, computer_schema)
+        try:
+            reply = await proxy.call(lambda c: c.anthropic(tool_input))
+        except _Failed as failed:
+            return failed.result
         content = _content(reply.get("content"))
         if not content:
             return _error("The driverseat daemon sent a reply without content.")
-        return CallToolResult(content=content, is_error=bool(reply.get("is_error")))
+        return {"content": content, "isError": bool(reply.get("is_error"))}
 
-    @server.tool(
-        description="Who drives the desktop now: control is 'agent', 'human' (a person took "
-        "over; wait until it is 'agent' again) or 'stopped' (until the person resumes); "
-        "also the screen size."
-    )
-    async def state() -> CallToolResult:
-        reply = await proxy.call(lambda c: c.state())
-        if isinstance(reply, CallToolResult):
-            return reply
-        return CallToolResult(content=[TextContent(type="text", text=json.dumps(reply))])
+    async def state(arguments: dict[str, Any]) -> Result:
+        try:
+            reply = await proxy.call(lambda c: c.state())
+        except _Failed as failed:
+            return failed.result
+        return {"content": [{"type": "text", "text": json.dumps(reply)}], "isError": False}
 
-    _ask_tool(server, proxy)
-    return server
+    async def ask_human(arguments: dict[str, Any]) -> Result:
+        question = _given(ask_tool.TOOL_NAME, arguments, ask_schema)
+        try:
+            reply = await proxy.call(lambda c: c.ask(question))
+        except _Failed as failed:
+            return failed.result
+        return {"content": _content(ask_tool.result_blocks(reply)), "isError": reply.status != "answered"}
 
-
-def _ask_arg(name: str) -> Any:
-    """A parameter of ``ask_human`` with its schema from :data:`ask_tool.INPUT_SCHEMA`
-    (module level: the SDK evaluates the annotations in this module's namespace)."""
-    schema = dict(ask_tool.INPUT_SCHEMA["properties"][name])
-    return _arg(schema.pop("description", name), **schema)
-
-
-def _ask_tool(server: MCPServer, proxy: _Proxy) -> None:
-    """``ask_human``: the same tool, schema and answer as every other dialect's."""
-
-    @server.tool(name=ask_tool.TOOL_NAME, description=ask_tool.DESCRIPTION)
-    async def ask_human(
-        question: Annotated[Any, _ask_arg("question")],
-        goal: Annotated[Any, _ask_arg("goal")] = None,
-        steps: Annotated[Any, _ask_arg("steps")] = None,
-        stuck: Annotated[Any, _ask_arg("stuck")] = None,
-        options: Annotated[Any, _ask_arg("options")] = None,
-        secret: Annotated[Any, _ask_arg("secret")] = None,
-        timeout: Annotated[Any, _ask_arg("timeout")] = None,
-    ) -> CallToolResult:
-        given = {"question": question, "goal": goal, "steps": steps, "stuck": stuck,
-                 "options": options, "secret": secret, "timeout": timeout}  # fmt: skip
-        reply = await proxy.call(lambda c: c.ask({k: v for k, v in given.items() if v is not None}))
-        if isinstance(reply, CallToolResult):
-            return reply
-        return CallToolResult(content=_content(ask_tool.result_blocks(reply)),
-                              is_error=reply.status != "answered")  # fmt: skip
+    return [
+        Tool("computer", COMPUTER_DESCRIPTION, computer_schema, computer),
+        Tool("state", STATE_DESCRIPTION, state_schema, state),
+        Tool(ask_tool.TOOL_NAME, ask_tool.DESCRIPTION, ask_schema, ask_human),
+    ]
 
 
-async def _serve_stdio(server: MCPServer) -> None:
-    """The SDK's stdio server, on asyncio pipes where it can (daemon.cli.mcp_stdio)."""
-    low = getattr(server, "_lowlevel_server", None)
-    async with pipes() as streams:
-        if streams is None or low is None:
-            await server.run_stdio_async()
-            return
-        async with stdio_server(*streams) as (read, write):  # type: ignore[arg-type]
-            await low.run(read, write, low.create_initialization_options())
+def _version() -> str:
+    try:
+        return version("driverseat")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0"
+
+
+def build_server(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> tuple[Server, _Proxy]:
+    """The MCP server with the three tools, proxying to ``url``, and its proxy (whose
+    :meth:`_Proxy.session` closes the kept HTTP client)."""
+    proxy = _Proxy(url, Path(data_dir).expanduser() if data_dir else default_data_dir())
+    return Server("driverseat", _version(), INSTRUCTIONS, tools(proxy)), proxy
+
+
+async def _serve_stdio(server: Server, proxy: _Proxy) -> None:
+    async with proxy.session(), stdio() as wire:
+        await server.serve(wire)
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (as uvicorn picks it for the daemon): each tool
+    call is a few turns of the loop, each cheaper on libuv; else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def run_mcp(url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> int:
     """Serve MCP on stdin/stdout until the client closes it; returns the exit code."""
-    server = build_server(url, data_dir)
-    # the SDK logs INFO through rich to stderr, and httpx logs every request at INFO: a
-    # table rendered for each tool call was half of the proxy's time (and noise in the
-    # MCP client's log); requests that fail still say so in their result
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    server, proxy = build_server(url, data_dir)
+    # stderr is the MCP client's log: warnings only, and httpx logs every request at INFO
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        anyio.run(_serve_stdio, server)
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve_stdio(server, proxy))
     except KeyboardInterrupt:
         return 130
     return 0
