@@ -34,6 +34,7 @@ from daemon.actions import ACTION_ADAPTER
 from daemon.api.bodies import AnthropicBody, ComputerCall
 from daemon.api.dialect_shapes import ENVELOPE_HEADER, ENVELOPE_QUERY
 from daemon.api.http import MAX_BODY, could_be_too_deep, is_address
+from daemon.api.one_write import FLUSH
 from daemon.api.routes_dialects import ANTHROPIC, OPENAI
 from daemon.auth import bearer, token_matches
 
@@ -128,6 +129,9 @@ class FastLane:
         if not isinstance(response, Response):
             raise TypeError(f"a fast-lane endpoint must answer a Response, not {type(response).__name__}")
         await response(scope, receive, send)
+        flush = scope.get(FLUSH)
+        if flush is not None:  # the answer is whole: out now, not at the end of the loop's turn
+            flush()
 
     def _handler_for(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
         # as Starlette looks one up: the nearest class in the exception's MRO
