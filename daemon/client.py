@@ -20,6 +20,8 @@ between calls.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,7 @@ from pydantic import BaseModel
 
 from capture.closing import Closing
 from daemon.auth import default_data_dir, read_token
+from daemon.errors import DaemonError
 from daemon.exchanges import (
     DEFAULT_URL,
     ClientError,
@@ -51,6 +54,7 @@ from daemon.exchanges import (
     _Exchange,
     _frame,
     _healthy,
+    _left,
     _question,
     _question_screenshot,
     _question_seen,
@@ -60,6 +64,7 @@ from daemon.exchanges import (
     _reviews,
     _seen,
     _Steps,
+    _withdraw,
 )
 from daemon.http11 import AsyncHTTP11Transport, HTTP11Transport
 from daemon.outcomes import DecisionRequest, Outcome, Review
@@ -200,8 +205,21 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
     def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
         """Ask the person (``{"question": ..., "options": [{"text": ...}, ...], ...}``) and
         wait for the answer, at most ``wait`` s (default: the question's own timeout).
-        The answer is ``.answer`` (None if it expired: ``.status`` says so)."""
-        return self._run(_ask(question, wait))
+        The answer is ``.answer`` (None if it expired: ``.status`` says so). Interrupted
+        while waiting (Ctrl-C), it withdraws the question from the person's screen."""
+        q = self._run(_ask(question))
+        if q.status != "pending":
+            return q
+        try:
+            return self._run(_question(q.id, _left(q, wait)))
+        except KeyboardInterrupt:
+            with contextlib.suppress(DaemonError):
+                self.withdraw_question(q.id)
+            raise
+
+    def withdraw_question(self, question_id: str) -> Question:
+        """Take a pending question off the person's screen, unanswered (``withdrawn``)."""
+        return self._run(_withdraw(question_id))
 
     def question(self, question_id: str, wait: float = 0) -> Question:
         """One question; with ``wait`` it returns as soon as it is answered or expires."""
@@ -337,7 +355,20 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         return await self._run(_seen(review_id, moment))
 
     async def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
-        return await self._run(_ask(question, wait))
+        """As :meth:`Client.ask`; cancelled while waiting (an MCP client's
+        ``notifications/cancelled``), it withdraws the question before the cancel goes on."""
+        q = await self._run(_ask(question))
+        if q.status != "pending":
+            return q
+        try:
+            return await self._run(_question(q.id, _left(q, wait)))
+        except asyncio.CancelledError:
+            with contextlib.suppress(DaemonError):
+                await asyncio.shield(self.withdraw_question(q.id))
+            raise
+
+    async def withdraw_question(self, question_id: str) -> Question:
+        return await self._run(_withdraw(question_id))
 
     async def question(self, question_id: str, wait: float = 0) -> Question:
         return await self._run(_question(question_id, wait))

@@ -198,18 +198,21 @@ def _question(question_id: str, wait: float, clock: Callable[[], float] = time.m
     return (yield from _until_decided(_question_path(question_id), wait, Question, clock))
 
 
-def _ask(
-    req: QuestionRequest | dict[str, Any], wait: float | None, clock: Callable[[], float] = time.monotonic
-) -> _Exchange[Question]:
-    """Ask, then long-poll until the person answers or the question expires (``wait``
-    None: as long as the question may wait)."""
-    body = _body(req)
-    data = yield from _json_of(_Call("POST", "/v1/questions", body))
-    q = Question.model_validate(data)
-    if q.status != "pending":
-        return q
-    left = q.expires - q.created + 1.0 if wait is None else wait
-    return (yield from _question(q.id, left, clock))
+def _ask(req: QuestionRequest | dict[str, Any]) -> _Exchange[Question]:
+    """Ask; the question comes back pending (the clients then wait with :func:`_question`,
+    and withdraw it if their caller gives up)."""
+    data = yield from _json_of(_Call("POST", "/v1/questions", _body(req)))
+    return Question.model_validate(data)
+
+
+def _left(q: Question, wait: float | None) -> float:
+    """How long to wait for ``q``'s answer (``wait`` None: as long as the question may wait)."""
+    return q.expires - q.created + 1.0 if wait is None else wait
+
+
+def _withdraw(question_id: str) -> _Exchange[Question]:
+    data = yield from _json_of(_Call("POST", _question_path(question_id, "/withdraw")))
+    return Question.model_validate(data)
 
 
 def _questions() -> _Exchange[list[Question]]:

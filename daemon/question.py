@@ -38,8 +38,10 @@ DEFAULT_TIMEOUT = 300.0
 MAX_TIMEOUT = 86_400.0
 MAX_ANSWER = 10_000
 Box = tuple[Int, Int, Int, Int]  # x0, y0, x1, y1 (x1, y1 exclusive)
-QuestionStatus = Literal["pending", "answered", "expired"]
-"""``expired``: nobody answered within the question's timeout."""
+QuestionStatus = Literal["pending", "answered", "expired", "withdrawn"]
+"""``expired``: nobody answered within the question's timeout; ``withdrawn``: the agent
+that asked gave up waiting (``POST /v1/questions/{id}/withdraw``; a client's cancelled
+``ask``), and the question left the person's screen."""
 AnswerKind = Literal["option", "text", "secret", "point", "takeover"]
 """``option``: one of the options (a digit key or a click on it); ``text``: typed;
 ``secret``: typed into a masked field; ``point``: a spot on the screen no option named;

@@ -143,6 +143,12 @@ def router(daemon: Daemon) -> APIRouter:
         q = await asyncio.to_thread(daemon.desk().answer, question_id, req)
         return _json(q)
 
+    @api.post(QUESTION_PREFIX + "/{question_id}/withdraw", response_model=Question, responses=_ERRORS)
+    async def post_withdraw(question_id: str) -> JSONResponse:
+        """The asker gives up waiting: the question leaves the person's screen unanswered
+        (status ``withdrawn``). 409 if it was answered or expired first."""
+        return _json(await asyncio.to_thread(daemon.desk().withdraw, question_id))
+
     @api.post(QUESTION_PREFIX + "/{question_id}/seen", response_model=Question, responses=_ERRORS)
     async def post_seen(question_id: str, report: SeenReport) -> JSONResponse:
         """The overlay showed the question (``shown``), or the person first turned to it

@@ -303,6 +303,17 @@ class QuestionDesk:
         with self._lock:
             return self._resolve(self._live(question_id), "answered", ans, secret)
 
+    def withdraw(self, question_id: str) -> Question:
+        """The agent gave up waiting: the question leaves the person's screen, unanswered.
+        A takeover that was showing it ends with it. Raises :class:`UnknownQuestion` (404)
+        or :class:`QuestionConflict` (409: answered or expired first)."""
+        with self._lock:
+            entry = self._pending.get(question_id)
+            if entry is None or self._overdue(entry):
+                self._live(question_id)  # raises the 404 or the 409 (expiring it first) that says why
+            assert entry is not None
+            return self._resolve(entry, "withdrawn", None, None)
+
     def _live(self, question_id: str) -> _Entry:
         """Lock held: the pending entry, or the error saying why there is none."""
         entry = self._pending.get(question_id)
@@ -340,6 +351,8 @@ class QuestionDesk:
                 if entry.recording is not None
                 else f"nobody answered within {q.expires - q.created:g} s"
             )
+        elif status == "withdrawn":
+            detail = "the agent withdrew it before the person answered"
         else:
             detail = ans.summary if ans is not None else ""
         q = q.model_copy(update={"status": status, "answer": ans, "answered": self.clock(), "detail": detail})

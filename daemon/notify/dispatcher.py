@@ -125,7 +125,7 @@ class Dispatcher:
         elif kind == "honeypot_missed" and isinstance(msg.get("review_id"), str):
             self.missed(msg)
         elif kind in ("review_resolved", "question_resolved") and isinstance(msg.get("id"), str):
-            if kind == "question_resolved" and msg.get("status") not in ("expired", "cancelled"):
+            if kind == "question_resolved" and msg.get("status") not in ("expired", "cancelled", "withdrawn"):
                 self._stamp_answered(msg["id"])
             self.resolved(msg["id"])
 

@@ -95,13 +95,16 @@ def test_a_state_call_answers_while_ask_human_waits(client: RawClient, person: _
     assert [c["type"] for c in asked["result"]["content"]] == ["text", "image"]
 
 
-def test_a_cancelled_call_gets_no_reply(client: RawClient, person: _Person) -> None:
+def test_a_cancelled_call_gets_no_reply_and_its_question_leaves_the_screen(
+    client: RawClient, person: _Person
+) -> None:
     _ask(client, 1)
     question = person.wait_for_question()
     client.notify("notifications/cancelled", {"requestId": 1, "reason": "the user changed their mind"})
     client.notify("notifications/cancelled", {"requestId": 99})  # no such call: nothing happens
-    # answered now, the call would finish (and reply) if it were still running
-    person.answer(question)
+    # nobody waits for the answer any more: the person is not left with the question
+    assert poll(lambda: person.http.get(f"/v1/questions/{question}").json()["status"] == "withdrawn", timeout=10)
+    assert person.pending() == []
     assert client.call(2, "tools/call", {"name": "state", "arguments": {}})["result"]["isError"] is False
     code, rest = client.close()
     assert code == 0

@@ -193,3 +193,30 @@ def test_without_a_desk_asking_is_refused_with_a_sentence(tmp_path: Path) -> Non
         finally:
             runtime.close()
     assert r.status_code == 403 and "--policy off" in r.json()["error"]
+
+
+def test_a_withdrawn_question_leaves_the_screen_unanswered_and_stays_withdrawn(s: Setup) -> None:
+    qid = s.ask(options=[{"text": "a"}, {"text": "b"}])
+    q = s.desk.withdraw(qid)
+    assert q.status == "withdrawn" and q.answer is None and "withdrew" in q.detail
+    assert s.published[-1] == {"type": "question_resolved", "id": qid, "status": "withdrawn"}  # the overlay's cue
+    assert s.attention.open == 0 and s.desk.pending() == []
+    with pytest.raises(QuestionConflict, match="already withdrawn"):  # the person's late answer
+        s.desk.answer(qid, answer(kind="option", option=1))
+    assert s.make().get(qid).status == "withdrawn"  # on disk: a restart does not show it again
+    assert s.make().pending() == []
+
+
+def test_only_a_pending_question_can_be_withdrawn(s: Setup) -> None:
+    from daemon.ask.errors import UnknownQuestion
+
+    answered, late = s.ask(options=[{"text": "a"}]), s.ask(timeout=5)
+    s.desk.answer(answered, answer(kind="option", option=1))
+    with pytest.raises(QuestionConflict, match="already answered"):
+        s.desk.withdraw(answered)
+    s.clock.now += 6
+    with pytest.raises(QuestionConflict, match="expired"):
+        s.desk.withdraw(late)
+    assert s.desk.get(late).status == "expired"
+    with pytest.raises(UnknownQuestion):
+        s.desk.withdraw("no-such-question")

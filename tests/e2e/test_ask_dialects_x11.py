@@ -169,3 +169,28 @@ def test_events_announce_questions_and_never_carry_a_secret(served: Daemon) -> N
     kinds = [m["type"] for m in seen if m["type"].startswith("question")]
     assert kinds == ["question", "question_resolved"]
     assert seen[0]["question"]["id"] == got["id"] == seen[-1]["id"]
+
+
+def test_an_interrupted_ask_withdraws_its_question(served: Daemon) -> None:
+    """Ctrl-C on `driverseat ask` (the sync client's ask()): the question leaves the
+    person's screen, ``withdrawn``; a late answer is refused, and withdrawing twice too."""
+    import signal
+
+    cli = [sys.executable, "-m", "daemon.cli", "ask", "--url", served.url, "--data-dir", str(served.data)]
+    asking = subprocess.Popen([*cli, "Which one, please?"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        q = settled(lambda: [x for x in served.http.get("/v1/questions").json()
+                             if x["question"] == "Which one, please?"], 30, "the question")[0]  # fmt: skip
+        asking.send_signal(signal.SIGINT)
+        assert asking.wait(timeout=30) == 130
+    finally:
+        if asking.poll() is None:
+            asking.kill()
+    gone = served.http.get(f"/v1/questions/{q['id']}").json()
+    assert gone["status"] == "withdrawn" and gone.get("answer") is None, gone
+    assert all(x["id"] != q["id"] for x in served.http.get("/v1/questions").json())
+    late = served.http.post(f"/v1/questions/{q['id']}/answer", json={"reviewer": "tester", "kind": "option", "option": 1})
+    assert late.status_code == 409 and "already withdrawn" in late.json()["error"]
+    again = served.http.post(f"/v1/questions/{q['id']}/withdraw")
+    assert again.status_code == 409 and "already withdrawn" in again.json()["error"]
+    assert served.http.post("/v1/questions/nope/withdraw").status_code == 404
