@@ -43,6 +43,7 @@ bench: deps
 	$(PY) bench/fuzz_api.py --examples 300
 	$(PY) bench/record.py
 	$(PY) bench/dialect_answer.py
+	$(PY) bench/api_latency.py
 	$(PY) bench/liveview.py
 
 lint: deps
