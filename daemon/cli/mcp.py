@@ -40,6 +40,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from daemon.actions import MAX_ALTERNATIVES
 from daemon.adapters import ask_tool
 from daemon.adapters.anthropic import ACTIONS, TOOL_VERSIONS
 from daemon.address import ENV_URL, resolve_url
@@ -82,6 +83,10 @@ _COMPUTER: dict[str, dict[str, Any]] = {
                               "exclusive", **_REGION},
     "repeat": {"description": "for key: how many times to press it", "type": "integer",
                "minimum": 1, "maximum": 100},
+    "alternatives": {"description": "other candidate actions you weighed, each with this tool's "
+                                    "fields plus its confidence (0-1) and reason: a person who "
+                                    "reviews this action may approve one of them instead",
+                     "type": "array", "maxItems": MAX_ALTERNATIVES, "items": {"type": "object"}},
 }  # fmt: skip
 
 COMPUTER_DESCRIPTION = (
@@ -251,6 +256,9 @@ def tools(proxy: _Proxy) -> list[Tool]:
 
     async def computer(arguments: dict[str, Any]) -> Result:
         tool_input = _given("computer", arguments, computer_schema)
+        alternatives = tool_input.pop("alternatives", None)
+        if alternatives:  # the route's own field for candidates (docs/candidates.md)
+            tool_input["driverseat"] = {"alternatives": alternatives}
         try:
             reply = await proxy.call(lambda c: c.anthropic(tool_input))
         except _Failed as failed:

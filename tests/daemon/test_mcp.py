@@ -332,3 +332,30 @@ def test_the_proxy_keeps_one_connection_until_the_token_changes(tmp_path: Path) 
     assert {r["token"] for r in before} == {"Bearer first"}
     assert {r["peer"] for r in after} == {after[0]["peer"]} != {before[0]["peer"]}
     assert {r["token"] for r in after} == {"Bearer second"}
+
+
+def test_alternatives_go_with_the_action(daemon: tuple[str, Path], tmp_path: Path) -> None:
+    """The computer tool's ``alternatives`` reach the daemon as the action's candidates (a
+    person reviewing it may pick one): recorded with the action, in screen space; a bad one
+    is an error result naming it, and nothing runs."""
+    import sqlite3
+
+    url, data = daemon
+    alternatives = [{"action": "mouse_move", "coordinate": [20, 10], "confidence": 0.3, "reason": "the other tab"}]
+
+    async def use(session: ClientSession) -> list[Any]:
+        return [
+            await session.call_tool("computer", {"action": "mouse_move", "coordinate": [40, 30],
+                                                 "alternatives": alternatives}),
+            await session.call_tool("computer", {"action": "mouse_move", "coordinate": [40, 30],
+                                                 "alternatives": [{"action": "fly"}]}),
+        ]
+
+    moved, bad = _with_session(url, data, tmp_path / "err", use)
+    assert not moved.is_error, _text(moved)
+    assert bad.is_error and "driverseat.alternatives[0]" in _text(bad) and "fly" in _text(bad)
+    with sqlite3.connect(f"file:{data / 'driverseat.db'}?mode=ro", uri=True) as db:
+        (outcome,) = [json.loads(r[0]) for r in db.execute(
+            "SELECT outcome_json FROM actions WHERE kind = 'move' ORDER BY created DESC LIMIT 1")]  # fmt: skip
+    # the gate weighed them: nobody reviews a plain move, so its first candidate (the action) ran
+    assert outcome["status"] == "executed" and outcome["candidate"] == 1, outcome
