@@ -223,3 +223,37 @@ def test_the_lane_takes_only_the_plain_calls(sides: tuple[Side, Side]) -> None:
         before = fast.app.lane.taken
         fast.send(method, path, body, headers)
         assert fast.app.lane.taken == before, name
+
+
+# -- generated bodies: whatever a model may send, both ways -------------------------------
+
+_KINDS = ["click", "move", "drag", "mouse_down", "mouse_up", "scroll", "type", "key", "screenshot",
+          "cursor_position", "zoom", "fly", ""]  # fmt: skip  (no wait or hold_key: they take time)
+_FIELDS = ["x", "y", "button", "count", "modifiers", "path", "dx", "dy", "text", "keys", "region",
+           "space", "confidence", "reason", "steps", "alternatives", "action"]  # fmt: skip
+
+
+def _bodies() -> Any:
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(
+        st.none(), st.booleans(), st.integers(-5, 2000), st.integers(), st.floats(allow_nan=False),
+        st.text(max_size=12), st.sampled_from(["left", "screen", "agent", "ctrl+s", "a"]),
+    )  # fmt: skip
+    value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(_FIELDS), inner, max_size=3), max_leaves=8)  # fmt: skip
+    fields = st.dictionaries(st.sampled_from(_FIELDS), value, max_size=5)
+    return st.builds(lambda kind, rest: {**rest, "action": kind}, st.sampled_from(_KINDS), fields)
+
+
+def test_generated_bodies_get_the_same_answer_both_ways(sides: tuple[Side, Side]) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_bodies())
+    def check(body: dict[str, Any]) -> None:
+        a, b = _both(sides, "POST", "/v1/actions", _json(body), HEADERS)
+        assert a == b, body
+        assert a[0] < 500, (body, a)
+
+    check()
