@@ -104,19 +104,22 @@ def through_client(url: str, token: str, trials: int) -> dict[str, Any]:
 
 
 def through_curl(url: str, token: str, trials: int, work: dict[str, float]) -> dict[str, Any]:
-    """One curl process per call kind, ``trials`` URLs on one kept connection; the work
-    inside is httpx's median for the same call (curl's output is not parsed)."""
+    """One curl process per call kind, ``trials`` URLs on one kept connection; the answers
+    and their times interleaved on curl's stdout, so each call's work is its own outcome's
+    ``elapsed_ms`` (``work``: the figures for ``GET /v1/state``, which has none)."""
     if shutil.which("curl") is None:
         return {"skipped": "curl is not installed"}
     out = {}
     for name, (method, path, body) in CALLS.items():
-        cmd = ["curl", "-s", "-w", "%{time_total}\\n", "-H", f"Authorization: Bearer {token}"]
+        # each answer is one line of JSON; the line after it is its time
+        cmd = ["curl", "-s", "-w", "\\n%{time_total}\\n", "-H", f"Authorization: Bearer {token}"]
         if body is not None:
             cmd += ["-H", "Content-Type: application/json", "--data", json.dumps(body)]
-        for _ in range(trials + 1):
-            cmd += ["-o", "/dev/null", url + path]  # curl pairs each -o with a URL
-        times = [float(t) * 1000 for t in subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()]
-        out[name] = with_work([(t, work[name]) for t in times[1:]])  # the first pays the connect
+        cmd += [url + path] * (trials + 1)
+        lines = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()
+        answers, times = lines[0::2], [float(t) * 1000 for t in lines[1::2]]
+        spent = [work[name] if body is None else float(json.loads(a).get("elapsed_ms", 0.0)) for a in answers]
+        out[name] = with_work(list(zip(times, spent, strict=True))[1:])  # the first pays the connect
     return out
 
 
