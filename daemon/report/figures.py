@@ -51,6 +51,7 @@ class Bucket:
     actions: int = 0
     interventions: int = 0
     corrections: int = 0
+    questions: int = 0  # the agent asked the person (daemon/ask)
 
     def per_1000(self, n: int) -> float | None:
         return None if not self.actions else round(1000 * n / self.actions, 1)
@@ -81,6 +82,9 @@ class Figures:
     shadow_actions: int
     agreement: list[Agreement] = field(default_factory=list)  # per session, commented ones
     attention: list[dict[str, Any]] = field(default_factory=list)  # per reviewer (attention_table)
+    questions: Counter[str] = field(default_factory=Counter)  # status -> count, pending included
+    answers: Counter[str] = field(default_factory=Counter)  # answer kind -> count
+    answer_waits: list[float] = field(default_factory=list)  # seconds, asked -> answered
 
     @property
     def reviews(self) -> int:
@@ -129,6 +133,7 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
                                  (SELECT id FROM reviews WHERE created >= ?)""", (t0,))
         }  # fmt: skip  (the moment the person turned to it: looked at, else shown)
         shadow = _one(db, "SELECT (SELECT COUNT(*) FROM shadow_sessions), (SELECT COUNT(*) FROM shadow_actions)", ())
+        asked = _one(db, "SELECT created, status, answered, question_json FROM questions WHERE created >= ?", (t0,))
     fixes_at: list[tuple[float, str]] = []
     interventions: Counter[str] = Counter()
     for at, payload in controls:
@@ -165,7 +170,17 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
                 latency.waiting.append(total - deciding)
         if status == "corrected" and decision is not None:
             corrected.append({"review": review, "frame": r["frame"], "points": decision.get("points", [])})
-    times = sorted(actions) + [t for t, _ in fixes_at]
+    questions: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
+    waits: list[float] = []
+    for created, q_status, answered, data in asked:
+        questions[str(q_status)] += 1
+        answer_kind = (json.loads(data).get("answer") or {}).get("kind")
+        if q_status == "answered" and answer_kind is not None:
+            answers[str(answer_kind)] += 1
+            if answered is not None:
+                waits.append(max(0.0, float(answered) - float(created)))
+    times = sorted(actions) + [t for t, _ in fixes_at] + [float(r[0]) for r in asked]
     first, last = (min(times), max(times)) if times else (None, None)
     size = bucket_seconds((last or 0) - (first or 0))
     buckets: dict[int, Bucket] = {}
@@ -182,6 +197,8 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
             b.interventions += 1
         else:
             b.corrections += 1
+    for r in asked:
+        bucket(float(r[0])).questions += 1
     return Figures(
         since=since, first=first, last=last, bucket_s=size, actions=len(actions),
         interventions=interventions, statuses=statuses, by_tier=dict(by_tier), by_rule=dict(by_rule),
@@ -189,6 +206,7 @@ def gather(store: Store, since: float | None = None, frames_shown: int = 6) -> F
         corrected_frames=corrected[-frames_shown:], shadow_sessions=int(shadow[0][0]),
         shadow_actions=int(shadow[0][1]), attention=gather_attention(store),
         agreement=[a for a in CommentaryStore(store).agreement(since=since) if a.commented],
+        questions=questions, answers=answers, answer_waits=waits,
     )  # fmt: skip
 
 

@@ -98,6 +98,7 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
     curve = line_chart(labels, {
         "interventions": [b.per_1000(b.interventions) for b in f.buckets],
         "corrections": [b.per_1000(b.corrections) for b in f.buckets],
+        "questions": [b.per_1000(b.questions) for b in f.buckets],
     }) if f.buckets else '<p class="muted">No agent actions in this period.</p>'  # fmt: skip
     lat = f.latency
     lat_rows = "".join(
@@ -133,10 +134,12 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
         f"<tr><td>corrections (corrected + edited)</td><td>{f.corrections}</td></tr>",
         f"<tr><td>fixes per 1,000 agent actions</td><td id='fix-rate'>{f.per_1000(f.fixes) or 0:g}</td></tr>",
         "</table>",
-        f"<h2>Interventions and corrections per 1,000 agent actions</h2>"
+        f"<h2>Interventions, corrections and questions per 1,000 agent actions</h2>"
         f'<p class="muted">Per {"hour" if f.bucket_s < 86400 else "day" if f.bucket_s == 86400 else "week"}'
         " (UTC), the periods with any activity; the learning curve should fall. A gap is a period "
         "with interventions or corrections but no agent action.</p>" + curve,
+        "<h2>Questions the agent asked</h2>",
+        _questions(f),
         "<h2>Review latency</h2><table><tr><th>span</th><th>reviews</th><th>median</th><th>90th pct</th></tr>"
         + lat_rows + "</table>" + split,
         "<h2>Outcomes of reviews</h2>",
@@ -154,6 +157,26 @@ def render(f: Figures, t: Thresholds, data_dir: Path, hourly_cost: float | None 
                      + thumbs)  # fmt: skip
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _questions(f: Figures) -> str:
+    """What the agent asked the person (ask_human, POST /v1/questions) and how it ended:
+    supervision the agent asked for, apart from the fixes it was given."""
+    asked = sum(f.questions.values())
+    if not asked:
+        return '<p class="muted">The agent asked no questions in this period.</p>'
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(f.answers.items())) or "none"
+    rate = f.per_1000(asked)
+    rows = [
+        ("asked", f"<span id='questions'>{asked}</span>"
+                  + (f" ({rate:g} per 1,000 agent actions)" if rate is not None else "")),
+        ("answered (by: option, text, secret, point, takeover)", f"{f.questions['answered']} ({kinds})"),
+        ("expired (nobody answered in time)", str(f.questions["expired"])),
+        ("withdrawn (the agent gave up waiting)", str(f.questions["withdrawn"])),
+        ("pending", str(f.questions["pending"])),
+        ("asked -> answered: median / 90th pct", f"{_secs(median(f.answer_waits))} / {_secs(p90(f.answer_waits))}"),
+    ]  # fmt: skip
+    return "<table>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
 def _agreement(f: Figures) -> str:

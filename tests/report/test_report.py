@@ -2,7 +2,8 @@
 through the real review queue), the page written by the CLI, rendered in headless Chromium.
 
 The data: day 1 has 100 agent actions, 2 takeovers and a stop, 2 corrections, an
-approval and a rejection; day 6 has 400 actions, 1 takeover, an edit and 3 approvals.
+approval and a rejection; day 6 has 400 actions, 1 takeover, an edit and 3 approvals; the
+agent asked 2 questions each day.
 So: 30 and 2.5 interventions per 1,000, 20 and 2.5 corrections per 1,000, 8 fixes in 500
 actions = 16 per 1,000 (a supervisor's agent by the default thresholds), 120 s of reviewer
 time (60 s of the 180 s of latency was waiting), at 60 an hour 2.00, 0.67 per correction.
@@ -22,6 +23,8 @@ import pytest
 
 from daemon.cli import main
 from daemon.outcomes import DecisionRequest, Tier, Verdict
+from daemon.question import Question, QuestionAnswer
+from daemon.question_store import QuestionStore
 from daemon.report.figures import Thresholds, gather, stage
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
@@ -69,6 +72,14 @@ def populate(data: Path) -> None:
                edited={"text": "hello"})  # fmt: skip
         for k in range(3):
             review(D6 + 200 + k, "approve", "careful", _click(9, 9), "approve", D6 + 205 + k)
+        # the agent asked 4 times: day 1 an option answered after 30 s and one nobody
+        # answered; day 6 a point answered after 90 s and one it withdrew
+        rows = QuestionStore(store)
+        for at, status, kind, wait in ((T0 + 500, "answered", "option", 30.0), (T0 + 600, "expired", None, None),
+                                       (D6 + 500, "answered", "point", 90.0), (D6 + 600, "withdrawn", None, None)):
+            answer = None if kind is None else QuestionAnswer(kind=kind, summary="-", by="ann", at=at + wait)
+            rows.save(Question(id=f"q{at}", created=at, expires=at + 300, question="Which?", status=status,
+                               answer=answer, answered=None if wait is None else at + wait), "f.png")  # fmt: skip
 
 
 def test_figures_count_what_was_put_in(tmp_path: Path) -> None:
@@ -88,6 +99,11 @@ def test_figures_count_what_was_put_in(tmp_path: Path) -> None:
         assert stage(f, Thresholds(min_actions=501))[0] == "learner"
         later = gather(store, since=D6)  # --since drops day 1
         assert later.actions == 400 and later.fixes == 2 and later.per_1000(later.fixes) == 5.0
+        # questions are supervision the agent asked for, not fixes: apart from the stage
+        assert f.questions == {"answered": 2, "expired": 1, "withdrawn": 1}
+        assert f.answers == {"option": 1, "point": 1} and sorted(f.answer_waits) == [30.0, 90.0]
+        assert [b.per_1000(b.questions) for b in f.buckets] == [20.0, 5.0]
+        assert later.questions == {"answered": 1, "withdrawn": 1}
 
 
 def _report(tmp_path: Path, *extra: str) -> str:
@@ -107,6 +123,8 @@ def test_the_page_is_self_contained_and_states_the_figures(tmp_path: Path, capsy
     assert "supervisor at or below 50, auditor at or below 5, at least 500" in page
     assert "2026-11-01" in page and "2026-11-06" in page
     assert "No agreement data" in page
+    assert "id='questions'>4<" in page and "(8 per 1,000 agent actions)" in page
+    assert "2 (1 option, 1 point)" in page and "withdrawn (the agent gave up waiting)</td><td>1<" in page
     strict = _report(tmp_path, "--supervisor-at", "10", "--since", "2026-11-01")
     assert 'id="stage">learner<' in strict and "above 10" in strict
     later = _report(tmp_path, "--since", "2026-11-06", "--auditor-at", "5")
@@ -118,6 +136,7 @@ def test_an_empty_database_gives_a_learner_page(tmp_path: Path) -> None:
     page = _report(tmp_path, "--hourly-cost", "60", "--since", "2026-11-02T10:00")
     assert "Nothing recorded since 2026-11-02 10:00" in page and 'id="stage">learner<' in page
     assert "No agent actions in this period" in page and "No reviews in this period" in page
+    assert "The agent asked no questions in this period" in page
 
 
 def test_the_report_needs_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
