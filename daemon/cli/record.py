@@ -85,6 +85,10 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
     e.add_argument("--approvals", action="store_true",
                    help="sft: also one row per approved review (the agent's action a person "
                    "confirmed); then --session/--all are optional")  # fmt: skip
+    e.add_argument("--questions", action="store_true",
+                   help="sft: also one row per question of the agent's whose answer was an action "
+                   "(an option's, a point clicked, a takeover's first); then --session/--all are "
+                   "optional")  # fmt: skip
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="the dataset folder to write")
     data_dir_arg(e)
 
@@ -153,7 +157,10 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
     if args.format == "preference" and (args.session or args.all):
         raise ServeExit("--format preference exports every corrected or edited review; it takes no --session/--all")
     approvals = args.format == "sft" and args.approvals
-    if args.format != "preference" and not (args.session or args.all or approvals):
+    questions = args.format == "sft" and args.questions
+    if args.questions and args.format != "sft":
+        raise ServeExit("--questions goes with --format sft")
+    if args.format != "preference" and not (args.session or args.all or approvals or questions):
         raise ServeExit(f"--format {args.format} needs --session NAME or --all")
     bar = sys.stderr.isatty()
     sessions = None if args.all else (args.session or [])
@@ -164,7 +171,7 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
                 return 0
             if args.format == "sft":
                 done = export_sft(store, data_dir, sessions, args.out, goal=args.goal,
-                                  approvals=approvals, progress=bar)  # fmt: skip
+                                  approvals=approvals, questions=questions, progress=bar)  # fmt: skip
                 what = "instruction example(s)"
             else:
                 done = export_preference(store, data_dir, args.out, progress=bar)

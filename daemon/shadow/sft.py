@@ -15,7 +15,9 @@ action in screen pixels, the frame's own. ``pyautogui`` carries the same action 
 With ``approvals``, every approved review is a row too (``source: "approval"``): the
 agent's own action, which a person confirmed, after the prompt a preference row has
 (goal, steps, the agent's reasoning), in the agent's space with its frame at the agent's
-size. Recorded rows have ``source: "recording"``.
+size. Recorded rows have ``source: "recording"``. With ``questions``, every answered
+question whose answer is an action is a row too (``source: "question"``,
+:mod:`daemon.shadow.asked`); ``question_id`` names it (empty on the other rows).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.honeypot_store import honeypot_ids
+from daemon.shadow.asked import add_questions
 from daemon.shadow.convert import pyautogui_code
 from daemon.shadow.export import ExportError
 from daemon.shadow.folder import Folder, action_text, progress_bar
@@ -77,6 +80,7 @@ def _row(image: str, text: str, action: dict[str, Any], **meta: Any) -> dict[str
         ],
         "action": json.dumps(action, ensure_ascii=False),
         "pyautogui": code,
+        "question_id": "",  # every row has every column (a dataset's schema is its first row's)
         **meta,
     }
 
@@ -111,14 +115,16 @@ def export_sft(
     *,
     goal: str | None = None,
     approvals: bool = False,
+    questions: bool = False,
     progress: bool = False,
 ) -> Folder:
     """Write the person's actions of the sessions named (all if None; none if empty) to
-    ``out``, and with ``approvals`` every approved review."""
+    ``out``, with ``approvals`` every approved review, with ``questions`` every answer
+    to a question that is an action."""
     shadow = ShadowStore(store)
     todo = [(info, shadow.actions(info.id)) for info in _chosen(shadow, sessions)] if sessions != [] else []
     total = sum(len(acts) for _, acts in todo)
-    if not total and not approvals:
+    if not total and not approvals and not questions:
         raise ExportError("the sessions chosen hold no actions")
     folder = Folder(out)
     done = 0
@@ -145,10 +151,13 @@ def export_sft(
                 history.append(a["action"])
         if approvals:
             _approvals(store, data_dir, folder)
+        if questions:
+            add_questions(store, data_dir, folder, _row)
         if not folder.rows:
             raise ExportError(
                 "nothing to export: no action of the person's with a frame"
                 + (" and no approved review" if approvals else "")
+                + (" and no question answered with an action" if questions else "")
             )
     except BaseException:
         folder.abort()

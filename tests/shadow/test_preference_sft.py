@@ -262,3 +262,62 @@ def test_a_rejection_then_a_demonstration_is_a_pair(tmp_path: Path) -> None:
 
     ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
     assert ds.num_rows == 4 and ds[3]["images"][0].size == AGENT
+
+
+def _questions(data: Path) -> dict[str, str]:
+    """Questions asked through the real desk and answered as the overlay would: an option
+    with a candidate, a point, a text, a secret, and one nobody answered; their ids."""
+    from capture.coords import Rect, Scaling
+    from daemon.ask.desk import QuestionDesk
+    from daemon.control.view import AgentView
+    from daemon.question import AnswerRequest, QuestionRequest
+
+    scaling = Scaling(Rect(*SCREEN), *AGENT)
+    png = _png()
+    with Store(data / "driverseat.db") as store:
+        desk = QuestionDesk(store, data / "frames", scaling, grab_frame=lambda: png)
+
+        def ask(**body: Any) -> str:
+            req = QuestionRequest.model_validate({"question": "Which Save?", "goal": "save it", **body})
+            return desk.ask(req, AgentView(scaling).to_screen).id
+
+        def answer(qid: str, **body: Any) -> None:
+            desk.answer(qid, AnswerRequest.model_validate({"reviewer": "ann", **body}))
+
+        ids = {
+            "option": ask(stuck="two Save buttons", options=[
+                {"text": "the toolbar one", "action": {"action": "click", "x": 40, "y": 30}},
+                {"text": "the dialog's"}]),
+            "point": ask(),
+            "text": ask(),
+            "secret": ask(secret=True),
+            "open": ask(),
+        }
+        answer(ids["option"], kind="option", option=1)
+        answer(ids["point"], kind="point", point=[960, 540])
+        answer(ids["text"], kind="text", text="the one on the right")
+        answer(ids["secret"], kind="secret", text="hunter2")
+        return ids
+
+
+def test_answers_to_questions_are_sft_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _questions(tmp_path)
+    out = tmp_path / "sft"
+    assert main(["export", "--format", "sft", "--questions", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("exported 2 instruction example(s) and 2 frame(s)")
+    import datasets
+
+    ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
+    rows = {r["question_id"]: r for r in ds}
+    assert set(rows) == {ids["option"], ids["point"]}  # no text, no secret, nothing unanswered
+    option, point = rows[ids["option"]], rows[ids["point"]]
+    assert option["source"] == "question" and option["images"][0].size == AGENT
+    text = option["messages"][0]["content"][1]["text"]
+    assert "Goal: save it" in text and "Stuck on: two Save buttons" in text
+    assert "You asked the person: Which Save?" in text and "Option 1: the toolbar one" in text
+    assert _answer([option["messages"][1]])["x"] == 40  # the candidate, in the agent's pixels
+    assert (_answer([point["messages"][1]])["x"], _answer([point["messages"][1]])["y"]) == (683, 384)
+    assert b"hunter2" not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert main(["export", "--format", "trajectory", "--questions", "--all", "--out", str(tmp_path / "t"),
+                 "--data-dir", str(tmp_path)]) == 1  # fmt: skip
+    assert "--questions goes with --format sft" in capsys.readouterr().err
