@@ -150,7 +150,7 @@ def test_tools_are_listed(daemon: tuple[str, Path], tmp_path: Path) -> None:
     assert "screenshot" in schema["properties"]["action"]["enum"]
     assert set(schema["properties"]) == {
         "action", "coordinate", "text", "scroll_direction", "scroll_amount", "duration",
-        "start_coordinate", "region", "repeat",
+        "start_coordinate", "region", "repeat", "alternatives",
     }  # fmt: skip
     assert "zoom" in schema["properties"]["action"]["enum"]
     region = schema["properties"]["region"]
