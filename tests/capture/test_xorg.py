@@ -78,7 +78,7 @@ def test_second_master_is_not_ours(
 
 @pytest.mark.x11
 def test_xdotool_is_a_foreign_injector(backend: tuple[XorgBackend, queue.Queue[InputEvent]], xserver: str) -> None:
-    b, q = backend
+    _, q = backend
     subprocess.run(["xdotool", "click", "3"], check=True, env={"DISPLAY": xserver, "PATH": "/usr/bin:/bin"})
     events = drain(q)
     assert [(e.kind, e.code, e.origin) for e in events if e.kind is not Kind.MOTION] == [

@@ -33,9 +33,11 @@ def api(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     runtime = Runtime(display=xserver, view=view, screenshot=grabber, resume_after=0.3)
     store = Store(tmp_path_factory.mktemp("oa") / "d.db")
     try:
-        with serving(create_app(Daemon(runtime, store), TOKEN)) as url:
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
-                yield http, runtime
+        with (
+            serving(create_app(Daemon(runtime, store), TOKEN)) as url,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
+        ):
+            yield http, runtime
     finally:
         runtime.close()
         grabber.close()
@@ -59,7 +61,7 @@ def call(action: dict[str, Any] | None = None, actions: list[dict[str, Any]] | N
 
 
 def test_click_lands_in_agent_space_and_returns_a_screenshot(api: tuple[httpx.Client, Runtime], target: TargetWindow) -> None:
-    http, runtime = api
+    http, _ = api
     r = http.post("/v1/openai/computer", json=call({"type": "click", "button": "left", "x": 683, "y": 384}))
     assert r.status_code == 200, r.text
     out = r.json()

@@ -156,7 +156,7 @@ def test_foreign_injector_is_treated_as_human(rt: Runtime, target: TargetWindow,
     def xdotool_key() -> None:
         subprocess.run(["xdotool", "key", "F13"], check=True, env={"DISPLAY": xserver, "PATH": "/usr/bin:/bin"})
 
-    out, text, src = _interrupt_typing(rt, target, xdotool_key)
+    out, _, _ = _interrupt_typing(rt, target, xdotool_key)
     assert out.status == "interrupted"
     events = target.snapshot()
     # xdotool types through the same core XTEST device: the first key that is not in

@@ -108,7 +108,7 @@ def window_named(name: str, title: str) -> tuple[int, int, int, int] | None:
                     g = w.get_geometry()
                     pos = w.translate_coords(root, 0, 0)
                     return (-pos.x, -pos.y, g.width, g.height)
-            except Exception:  # noqa: BLE001 - windows come and go while we look
+            except Exception:  # noqa: BLE001, S112 - windows come and go while we look
                 continue
         return None
     finally:
@@ -245,7 +245,7 @@ def test_grace_window_cancel(daemon: Daemon, human: SimulatedHuman, xserver: str
     x, y, w, h = poll(lambda: window_named(xserver, "driverseat undo window"))
     if os.environ.get("E2E_SHOTS"):
         subprocess.run(["import", "-window", "root", "-crop", f"{w}x{h}+{x}+{y}", os.environ["E2E_SHOTS"] + "/toast.png"],
-                       env={**os.environ, "DISPLAY": xserver})
+                       check=False, env={**os.environ, "DISPLAY": xserver})
         print("toast geometry", x, y, w, h)
     before = daemon.http.get("/v1/state").json()
     human.click(x + w - 52, y + h - 25)  # the Cancel button, right of the countdown
