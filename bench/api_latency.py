@@ -174,13 +174,21 @@ def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> di
                     times = []
                     for _ in range(trials):
                         t0 = time.perf_counter()
-                        await s.call_tool(tool, args)
-                        times.append((time.perf_counter() - t0) * 1000)
-                    out[name] = with_work([(t, work[name]) for t in times])
+                        result = await s.call_tool(tool, args)
+                        ms = (time.perf_counter() - t0) * 1000
+                        spent = _work_of(result.meta)
+                        times.append((ms, work[name] if spent is None else spent))
+                    out[name] = with_work(times)
         return out
 
     result: dict[str, Any] = asyncio.run(run())
     return result
+
+
+def _work_of(meta: dict[str, Any] | None) -> float | None:
+    """The ``elapsed_ms`` of driverseat's record in an MCP result's ``_meta`` (actions only)."""
+    record = (meta or {}).get("driverseat")
+    return float(record["elapsed_ms"]) if isinstance(record, dict) and "elapsed_ms" in record else None
 
 
 MCP_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -218,9 +226,10 @@ class _Pipes:
             raise SystemExit(f"MCP call failed: {reply}")
         return reply["result"]
 
-    def call(self, name: str) -> None:
+    def call(self, name: str) -> float | None:
+        """One call; the work inside it (driverseat's record in the result's ``_meta``)."""
         tool, args = MCP_CALLS[name]
-        self.rpc("tools/call", {"name": tool, "arguments": args})
+        return _work_of(self.rpc("tools/call", {"name": tool, "arguments": args}).get("_meta"))
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -235,12 +244,12 @@ def through_mcp_pipes(url: str, data: Path, trials: int, work: dict[str, float])
     try:
         mcp.call("state")
         for name in MCP_CALLS:
-            times = []
+            calls = []
             for _ in range(trials):
                 t0 = time.perf_counter()
-                mcp.call(name)
-                times.append((time.perf_counter() - t0) * 1000)
-            out[name] = with_work([(t, work[name]) for t in times])
+                spent = mcp.call(name)
+                calls.append(((time.perf_counter() - t0) * 1000, work[name] if spent is None else spent))
+            out[name] = with_work(calls)
     finally:
         mcp.close()
     return out

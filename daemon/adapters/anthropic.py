@@ -381,6 +381,7 @@ def envelope(outcome: Outcome) -> dict[str, Any]:
         "status": outcome.status,
         "action": outcome.action,
         "control": outcome.control,
+        "elapsed_ms": outcome.elapsed_ms,  # the work inside the call (the executor's time)
         **({"review_id": outcome.review_id} if outcome.review_id else {}),
         **({"candidate": outcome.candidate} if outcome.candidate is not None else {}),
     }

@@ -266,7 +266,10 @@ def tools(proxy: _Proxy) -> list[Tool]:
         content = _content(reply.get("content"))
         if not content:
             return _error("The driverseat daemon sent a reply without content.")
-        return {"content": content, "isError": bool(reply.get("is_error"))}
+        result: Result = {"content": content, "isError": bool(reply.get("is_error"))}
+        if isinstance(reply.get("driverseat"), dict):  # the action's id, status, candidate, time
+            result["_meta"] = {"driverseat": reply["driverseat"]}
+        return result
 
     async def state(arguments: dict[str, Any]) -> Result:
         try:

@@ -207,6 +207,7 @@ def test_executed_with_screenshot() -> None:
         "status": "executed",
         "action": "screenshot",
         "control": "agent",
+        "elapsed_ms": 0.0,
     }
 
 

@@ -353,6 +353,9 @@ def test_alternatives_go_with_the_action(daemon: tuple[str, Path], tmp_path: Pat
 
     moved, bad = _with_session(url, data, tmp_path / "err", use)
     assert not moved.is_error, _text(moved)
+    record = (moved.meta or {})["driverseat"]  # driverseat's record of the action, in _meta
+    assert record["status"] == "executed" and record["candidate"] == 1 and record["elapsed_ms"] > 0
+    assert len(record["id"]) == 32
     assert bad.is_error and "driverseat.alternatives[0]" in _text(bad) and "fly" in _text(bad)
     with sqlite3.connect(f"file:{data / 'driverseat.db'}?mode=ro", uri=True) as db:
         (outcome,) = [json.loads(r[0]) for r in db.execute(
