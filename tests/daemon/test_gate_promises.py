@@ -359,3 +359,18 @@ def test_the_open_gate_clears_as_proposed_and_its_refusal_names_the_rule() -> No
         run(gate.ask(p, "safety", "the model flagged it"))
     assert str(info.value).startswith("the model flagged it; only a person may acknowledge that")
     assert info.value.details == {"rule": "safety"}
+
+
+def test_a_review_opened_on_a_frame_of_its_own_shows_that_frame(s: Setup) -> None:
+    """A replayed test review is shown on the frame of the review it replays, not the screen now."""
+    import cv2
+    import numpy as np
+
+    ok, old = cv2.imencode(".png", np.full((1080, 1920, 3), 40, np.uint8))
+    assert ok and old.tobytes() != PNG
+    p = proposal({"action": "click", "x": 5, "y": 5, "confidence": 0.1})
+    review = s.gate._open(p, Ruling("approve", "careful", "rule 'careful'"), frame=old.tobytes())
+    assert s.queue.screenshot(review.id) == old.tobytes()
+    now = s.gate._open(proposal({"action": "click", "x": 6, "y": 6, "confidence": 0.1}, "a2"),
+                       Ruling("approve", "careful", "rule 'careful'"))  # fmt: skip
+    assert s.queue.screenshot(now.id) == PNG
