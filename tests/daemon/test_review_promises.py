@@ -168,3 +168,20 @@ def test_seen_of_a_review_with_no_moment_reported_before_a_restart(store: Store,
     again = ReviewQueue(store, tmp_path / "frames")
     assert again.seen(r.id, "shown", now=T0 + 2).timing.shown == T0 + 2
     assert again.get(r.id).timing.shown == T0 + 2  # type: ignore[union-attr]
+
+
+def test_the_moments_are_kept_as_a_reviews_for_the_readiness_report(queue: ReviewQueue, store: Store) -> None:
+    """The report (daemon/report/figures.py) reads the timings rows of kind 'review'."""
+    import time
+
+    shown_first = _create(queue)
+    before = time.time()
+    queue.seen(shown_first.id, "shown")  # no ``now``: the moment is the clock's
+    after = time.time()
+    answered_first = _create(queue)
+    queue.decide(answered_first.id, _req())
+    with store.locked() as db:
+        rows = dict(db.execute("SELECT id, kind FROM timings").fetchall())
+        shown = db.execute("SELECT shown FROM timings WHERE id = ?", (shown_first.id,)).fetchone()[0]
+    assert rows == {shown_first.id: "review", answered_first.id: "review"}
+    assert before <= shown <= after
