@@ -374,3 +374,18 @@ def test_a_review_opened_on_a_frame_of_its_own_shows_that_frame(s: Setup) -> Non
     now = s.gate._open(proposal({"action": "click", "x": 6, "y": 6, "confidence": 0.1}, "a2"),
                        Ruling("approve", "careful", "rule 'careful'"))  # fmt: skip
     assert s.queue.screenshot(now.id) == PNG
+
+
+def test_an_edited_proposal_with_alternatives_is_what_runs_and_says_so(s: Setup) -> None:
+    """The edit applies to the proposal (docs/candidates.md): candidate 1 runs, as edited,
+    without its alternatives, and the outcome says which candidate ran."""
+    body = {"action": "type", "text": "helo", "confidence": 0.2, "alternatives": [{"action": "type", "text": "hi"}]}
+    req = DecisionRequest(verdict="edit", reviewer="ann", edited={"text": "hello"})
+    answer = run(decided_by(s, s.gate.admit(proposal(body)), deciding(s, req)))
+    assert isinstance(answer, Cleared) and answer.candidate == 1
+    assert answer.action == parse_action({"action": "type", "text": "hello", "confidence": 0.2})
+    assert answer.screen == parse_action({"action": "type", "text": "hello", "confidence": 0.2, "space": "screen"})
+    notes = answer.annotations()
+    assert notes["candidate"] == 1 and notes["candidate_action"]["text"] == "hello"
+    plain = run(decided_by(s, s.gate.admit(proposal({**body, "alternatives": []}, "a2")), deciding(s, req)))
+    assert isinstance(plain, Cleared) and plain.candidate is None and "candidate" not in plain.annotations()
