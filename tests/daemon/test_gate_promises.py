@@ -157,17 +157,26 @@ def test_an_armed_test_is_placed_before_the_next_proposal_and_never_runs(tmp_pat
         first = run(decided_by(s, s.gate.admit(proposal(careful, "a1")), deciding(s, reject)))
         assert isinstance(first, Held) and s.gate.honeypots.armed
 
-        def answer_the_test_then_the_real_one(rid: str) -> None:
-            assert is_honeypot(s.store, rid) and s.queue.get(rid).action_id != "a2"  # type: ignore[union-attr]
-            s.queue.decide(rid, approve())  # approved: a miss, and still nothing runs
-            # the agent's own proposal waited behind the test; now its review opens
-            assert poll(lambda: any(r.action_id == "a2" for r in s.queue.pending()), timeout=10)
-            (real,) = s.queue.pending()
-            s.queue.decide(real.id, approve())
+        def answer_the_test_then_the_real_one(pid: str) -> Callable[[str], None]:
+            def answer(rid: str) -> None:
+                assert is_honeypot(s.store, rid) and s.queue.get(rid).action_id != pid  # type: ignore[union-attr]
+                s.queue.decide(rid, approve())  # approved: a miss, and still nothing runs
+                # the agent's own proposal waited behind the test; now its review opens
+                assert poll(lambda: any(r.action_id == pid for r in s.queue.pending()), timeout=10)
+                (real,) = s.queue.pending()
+                s.queue.decide(real.id, approve())
 
-        second = run(decided_by(s, s.gate.admit(proposal(careful, "a2")), answer_the_test_then_the_real_one))
+            return answer
+
+        second = run(decided_by(s, s.gate.admit(proposal(careful, "a2")), answer_the_test_then_the_real_one("a2")))
         assert isinstance(second, Cleared) and second.review is not None and second.review.action_id == "a2"
         assert [m["type"] for m in s.published].count("honeypot_missed") == 1
+        # that real review armed another: a review asked for by the agent waits behind it too
+        assert s.gate.honeypots.armed
+        third = run(decided_by(s, s.gate.ask(proposal(careful, "a3"), "safety", "flagged"),
+                               answer_the_test_then_the_real_one("a3")))  # fmt: skip
+        assert isinstance(third, Cleared) and third.review is not None and third.review.action_id == "a3"
+        assert [m["type"] for m in s.published].count("honeypot_missed") == 2
     finally:
         s.store.close()
 
@@ -315,7 +324,8 @@ def test_hovering_off_the_review_or_over_no_review_is_refused(s: Setup) -> None:
     for x, y in ((1920, 5), (-1, 5), (5, 1080), (5, -1)):
         with pytest.raises(BadDecision, match="is off the reviewed screen area"):
             s.gate.element_under(review.id, x, y)
-    assert s.gate.element_under(review.id, 1919, 1079)["source"] == "vision"  # the last pixel is on it
+    for x, y in ((0, 0), (1919, 1079)):  # the first and the last pixel are on it
+        assert s.gate.element_under(review.id, x, y)["source"] == "vision"
     with pytest.raises(UnknownReview, match="no review with id 'nope'"):
         s.gate.element_under("nope", 5, 5)
     other = opened(s, {"action": "click", "x": 200, "y": 100, "confidence": 0.1})
