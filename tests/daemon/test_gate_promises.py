@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,20 @@ def deciding(s: Setup, req: DecisionRequest) -> Callable[[str], None]:
         s.queue.decide(review_id, req)
 
     return decide
+
+
+async def answered_without_a_review(s: Setup, answer: Awaitable[Any]) -> Any:
+    """The gate's answer, which must come without a review being opened (a denial):
+    a review that opens fails the test at once instead of waiting for a person forever."""
+    task = asyncio.ensure_future(answer)
+    for _ in range(2000):
+        if task.done():
+            return task.result()
+        if s.queue.pending():
+            task.cancel()
+            raise AssertionError(f"a review was opened: {s.queue.pending()[0].action}")
+        await asyncio.sleep(0.005)  # a poll: the gate's task runs meanwhile
+    raise AssertionError("no answer")
 
 
 def opened(s: Setup, body: dict[str, Any], *, ask: bool = False) -> Any:
@@ -113,7 +127,8 @@ def test_ask_puts_the_models_checks_and_words_before_the_person(s: Setup) -> Non
     assert isinstance(answer, Cleared) and answer.review is not None
     assert answer.review.safety_checks == checks
     assert answer.ruling == Ruling("approve", "safety", "the model flagged it")
-    denied = run(s.gate.ask(proposal({"action": "type", "text": ":(){ :|:& };:"}), "safety", "flagged", checks))
+    denied = run(answered_without_a_review(s, s.gate.ask(proposal({"action": "type", "text": ":(){ :|:& };:"}),
+                                                         "safety", "flagged", checks)))  # fmt: skip
     assert isinstance(denied, Held) and denied.ruling.rule == "no-fork-bombs"
     assert denied.detail.startswith("denied by policy: rule 'no-fork-bombs'")
 
