@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,17 @@ from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Re
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import BadDecision, UnknownReview
 from tests.daemon.live import poll
-from tests.daemon.test_gate import PNG, POLICY, SCREEN, Setup, decided_by, proposal, run, s
+from tests.daemon.test_gate import (
+    PNG,
+    POLICY,
+    SCREEN,
+    Setup,
+    answered_without_a_review,
+    decided_by,
+    proposal,
+    run,
+    s,
+)
 
 __all__ = ["s"]  # the fixture of tests/daemon/test_gate.py, used here too
 
@@ -53,20 +63,6 @@ def deciding(s: Setup, req: DecisionRequest) -> Callable[[str], None]:
         s.queue.decide(review_id, req)
 
     return decide
-
-
-async def answered_without_a_review(s: Setup, answer: Awaitable[Any]) -> Any:
-    """The gate's answer, which must come without a review being opened (a denial):
-    a review that opens fails the test at once instead of waiting for a person forever."""
-    task = asyncio.ensure_future(answer)
-    for _ in range(2000):
-        if task.done():
-            return task.result()
-        if s.queue.pending():
-            task.cancel()
-            raise AssertionError(f"a review was opened: {s.queue.pending()[0].action}")
-        await asyncio.sleep(0.005)  # a poll: the gate's task runs meanwhile
-    raise AssertionError("no answer")
 
 
 def opened(s: Setup, body: dict[str, Any], *, ask: bool = False) -> Any:
