@@ -517,6 +517,8 @@ def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> Non
     try:
         adopted = again.gate.adopt()
         assert [getattr(p.action, "text") for p, _ in adopted] == ["GRACE", "careful"]
+        # the cut-short grace window is answered at once, not waited for: one review open
+        assert again.opened == 1 and [r.action_id for r in again.queue.pending()] == ["a1"]
 
         async def answers() -> list[Any]:
             grace = await adopted[0][1]
