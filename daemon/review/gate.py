@@ -279,7 +279,10 @@ class Gate:
             assert last is not None and last.edited, "an edited review carries its edit"
             action = parse_action({**p.action.model_dump(mode="json"), **last.edited})
             screen = parse_action({**p.screen.model_dump(mode="json"), **last.edited})
-            return Cleared(ruling, review, fb.edit_feedback(review, last.edited), action=action, screen=screen)
+            # an edit applies to the proposal: candidate 1 runs, as edited, like an approval
+            number = 1 if p.action.alternatives else None
+            return Cleared(ruling, review, fb.edit_feedback(review, last.edited), candidate=number,
+                           action=run_as(action, number), screen=run_as(screen, number))  # fmt: skip
         if status == "corrected":
             assert last is not None, "a corrected review carries its correction"
             png = np.frombuffer(self.queue.screenshot(review.id), np.uint8)

@@ -131,6 +131,32 @@ async def decided_by(s: Setup, answer: Awaitable[T], decide: Callable[[str], Non
     return await asyncio.wait_for(task, 10)
 
 
+async def until_pending(s: Setup, count: int, task: asyncio.Future[Any]) -> None:
+    """Poll until ``count`` reviews are pending; fail (not hang) if the gate's task ended
+    first, or after 10 s: a broken gate must fail the test, not wait forever."""
+    for _ in range(2000):
+        if len(s.queue.pending()) >= count:
+            return
+        if task.done():
+            raise AssertionError(f"the gate answered before opening a review: {task.result()!r}")
+        await asyncio.sleep(0.005)  # a poll: the gate's task runs meanwhile
+    raise AssertionError("no review was opened")
+
+
+async def answered_without_a_review(s: Setup, answer: Awaitable[Any]) -> Any:
+    """The gate's answer, which must come without a review being opened (a denial):
+    a review that opens fails the test at once instead of waiting for a person forever."""
+    task = asyncio.ensure_future(answer)
+    for _ in range(2000):
+        if task.done():
+            return task.result()
+        if s.queue.pending():
+            task.cancel()
+            raise AssertionError(f"a review was opened: {s.queue.pending()[0].action}")
+        await asyncio.sleep(0.005)  # a poll: the gate's task runs meanwhile
+    raise AssertionError("no answer")
+
+
 def test_auto_is_cleared_as_proposed(s: Setup) -> None:
     p = proposal({"action": "click", "x": 5, "y": 6, "confidence": 0.99})
     answer = run(s.gate.admit(p))
@@ -236,8 +262,7 @@ def test_adoption_after_a_restart(s: Setup) -> None:
             task = asyncio.ensure_future(
                 s.gate.admit(proposal({"action": "type", "text": text, "confidence": 0.1}, pid=f"a{i}"))
             )
-            while len(s.queue.pending()) <= i:
-                await asyncio.sleep(0.01)
+            await until_pending(s, i + 1, task)
             task.cancel()  # the daemon died while both waited
 
     s.gate.policy = parse_policy(POLICY.replace("grace_seconds = 0.4", "grace_seconds = 30"))
@@ -270,15 +295,15 @@ def test_ask_reviews_what_the_policy_lets_through_but_not_what_it_denies(s: Setu
     answer = run(decided_by(s, s.gate.ask(fine, "safety", "the model flagged it"),
                             lambda rid: s.queue.decide(rid, approve) and None))  # fmt: skip
     assert isinstance(answer, Cleared) and answer.ruling.tier == "approve" and answer.ruling.rule == "safety"
-    denied = run(s.gate.ask(proposal({"action": "type", "text": ":(){ :|:& };:"}), "safety", "flagged"))
+    denied = run(answered_without_a_review(s, s.gate.ask(proposal({"action": "type", "text": ":(){ :|:& };:"}),
+                                                         "safety", "flagged")))  # fmt: skip
     assert isinstance(denied, Held) and denied.status == "denied"
 
 
 def test_ask_keeps_two_reviewers_when_the_policy_wants_two(s: Setup) -> None:
     async def scenario() -> str:
         task = asyncio.ensure_future(s.gate.ask(proposal({"action": "type", "text": "TWO"}), "safety", "f"))
-        while not s.queue.pending():
-            await asyncio.sleep(0.01)
+        await until_pending(s, 1, task)
         tier = s.queue.pending()[0].tier
         task.cancel()
         return tier
@@ -483,8 +508,7 @@ def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> Non
             task = asyncio.ensure_future(
                 s.gate.admit(proposal({"action": "type", "text": text, "confidence": 0.1}, pid=f"a{i}"))
             )
-            while len(s.queue.pending()) <= i:
-                await asyncio.sleep(0.01)
+            await until_pending(s, i + 1, task)
             task.cancel()
 
     s.gate.policy = parse_policy(POLICY.replace("grace_seconds = 0.4", "grace_seconds = 30"))
@@ -493,6 +517,8 @@ def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> Non
     try:
         adopted = again.gate.adopt()
         assert [getattr(p.action, "text") for p, _ in adopted] == ["GRACE", "careful"]
+        # the cut-short grace window is answered at once, not waited for: one review open
+        assert again.opened == 1 and [r.action_id for r in again.queue.pending()] == ["a1"]
 
         async def answers() -> list[Any]:
             grace = await adopted[0][1]

@@ -607,3 +607,65 @@ def test_what_is_typed_into_a_review_stays_out_of_the_takeover_summary(iv: Inter
     assert wait_until(lambda: iv.state == "agent")
     summary = [p["human_activity"] for k, p in events if p.get("to") == "agent"][0]
     assert summary["text"] == "a"
+
+
+# -- the taps: what the recorder and a takeover's answer are handed ------------------------------
+
+
+def tapped(iv: Intervention) -> list[tuple[InputEvent, bool]]:
+    seen: list[tuple[InputEvent, bool]] = []
+    iv.taps.append(lambda e, person: seen.append((e, person)))
+    return seen
+
+
+def test_the_persons_input_is_tapped_as_theirs_and_ours_never(iv: Intervention) -> None:
+    seen = tapped(iv)
+    ours = ev(Kind.MOTION, origin=Origin.OURS)
+    iv.on_input(ours)
+    down, up = ev(Kind.BUTTON_DOWN, 1), ev(Kind.BUTTON_UP, 1)
+    iv.on_input(down)  # the takeover's first event is the person's demonstration too
+    iv.on_input(up)
+    assert seen == [(down, True), (up, True)]
+
+
+def test_review_input_is_tapped_but_never_as_the_persons(iv: Intervention) -> None:
+    seen = tapped(iv)
+    iv.review_opened()
+    enter = ev(Kind.KEY_DOWN, keysym_for_name("Return"))
+    iv.on_input(enter)
+    iv.review_closed()
+    settle = ev(Kind.MOTION)
+    iv.on_input(settle)
+    assert seen == [(enter, False), (settle, False)] and iv.state == "agent"
+
+
+def test_the_toast_asked_about_is_the_event_the_pointer_made(iv: Intervention) -> None:
+    toast_click = ev(Kind.BUTTON_DOWN, 1)
+
+    class ToastUnder(FakeOverlay):
+        def under(self, e: InputEvent) -> bool:  # only that one click is on the toast
+            return e is toast_click
+
+    iv.overlay = ToastUnder()
+    seen = tapped(iv)
+    iv.on_input(toast_click)
+    assert iv.state == "agent" and seen == [(toast_click, False)]
+    elsewhere = ev(Kind.BUTTON_DOWN, 3)
+    iv.on_input(elsewhere)
+    assert iv.state == "human" and seen[-1] == (elsewhere, True)
+
+
+def test_the_kill_switchs_key_is_no_demonstration_but_its_release_lets_go(iv: Intervention) -> None:
+    """The chord's modifiers went to the recorder as the person's before the chord was
+    complete: their releases must follow, or a recording would hold ctrl+alt forever."""
+    seen = tapped(iv)
+    ctrl, alt, end = (keysym_for_name(n) for n in ("ctrl", "alt", "End"))
+    presses = [ev(Kind.KEY_DOWN, k) for k in (ctrl, alt, end)]
+    for e in presses:
+        iv.on_input(e)
+    assert iv.state == "stopped"
+    assert seen == [(presses[0], True), (presses[1], True), (presses[2], False)]
+    releases = [ev(Kind.KEY_UP, k) for k in (end, alt, ctrl)]
+    for e in releases:
+        iv.on_input(e)
+    assert seen[3:] == [(e, True) for e in releases] and iv.state == "stopped"

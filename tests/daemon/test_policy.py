@@ -409,3 +409,25 @@ def test_all_conditions_must_hold_and_each_is_said() -> None:
     assert tier(p, click(500, 5, 0.5), "My Bank") == "auto"
     assert tier(p, click(5, 5, 0.5), "Mail") == "auto"
     assert tier(p, Move(x=5, y=5, confidence=0.5, space="screen"), "My Bank") == "auto"
+
+
+# --- what a rule's name finds: its demands and its urgency ------------------------------------
+
+
+def test_a_rule_is_found_by_its_own_name_only() -> None:
+    p = policy(rule(name="a") + rule(name="b", kinds='["key"]'))
+    found = p.rule_named("b")
+    assert found is not None and found.name == "b" and found.kinds == frozenset({"key"})
+    assert p.rule_named("nope") is None and p.rule_named(None) is None
+
+
+def test_a_rules_rationale_list_is_asked_for_that_rule_only() -> None:
+    p = policy(rule(name="listed", rationale='"list"') + rule(name="plain"), 'rationales = ["checked"]')
+    assert p.needs_rationale("approve", "listed") is True
+    assert p.needs_rationale("approve", "plain") is False
+    assert p.needs_rationale("approve") is False  # the default tier, or ask()
+
+
+def test_tiers_no_review_is_opened_for_are_only_logged() -> None:
+    p = default_policy()
+    assert [p.urgency(t) for t in ("auto", "notify", "deny")] == ["log", "log", "log"]

@@ -68,8 +68,11 @@ def act(s: Setup, body: dict[str, Any], decide: DecisionRequest | None = None) -
             if decide is not None:
                 queue = s.daemon.reviews
                 assert queue is not None
-                while not queue.pending():
-                    await asyncio.sleep(0.005)  # a poll: the gate's task runs meanwhile
+                for _ in range(2000):  # a bounded poll: the gate's task runs meanwhile
+                    if queue.pending() or task.done():
+                        break
+                    await asyncio.sleep(0.005)
+                assert queue.pending(), f"no review was opened: {task.result() if task.done() else 'timed out'}"
                 await asyncio.to_thread(queue.decide, queue.pending()[0].id, decide)
             outcome = await asyncio.wait_for(task, 10)
             seen = []

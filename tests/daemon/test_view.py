@@ -296,3 +296,24 @@ def test_human_activity_without_a_cursor(right: AgentView) -> None:
     assert out.human_activity is not None and out.human_activity.clicks[0].space == "agent"
     assert (out.human_activity.clicks[0].x, out.human_activity.clicks[0].y) == (0, 0)
     assert (out.cursor, out.detail) == (None, "done")
+
+
+# -- candidates: every alternative crosses the one boundary too ------------------------------------
+
+
+def test_alternatives_cross_into_screen_space_on_every_view(right: AgentView) -> None:
+    action = Click(x=683, y=384, alternatives=(Click(x=0, y=0), Drag(path=((0, 0), (1365, 767)))))
+    for view in (right, AgentView.native(1366, 768)):
+        screen = view.to_screen(action)
+        first, drag = screen.alternatives
+        assert first.space == drag.space == "screen"
+        assert first == view.to_screen(Click(x=0, y=0))
+        assert drag == view.to_screen(Drag(path=((0, 0), (1365, 767))))
+    assert right.to_screen(action).alternatives[0].x == 1920  # type: ignore[attr-defined]
+
+
+def test_an_alternative_off_the_screen_is_refused_by_its_number_with_the_details(right: AgentView) -> None:
+    action = Click(x=1, y=1, alternatives=(Click(x=5, y=5), Click(x=1366, y=5)))
+    with pytest.raises(ActionError, match=r"^alternative 2: point \(1366, 5\) is off the screen") as info:
+        right.to_screen(action)
+    assert info.value.details == {"point": [1366, 5], "screen": [1366, 768]}
