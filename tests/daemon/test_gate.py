@@ -211,7 +211,7 @@ def test_edit_clears_the_edited_action_in_both_spaces(s: Setup) -> None:
     req = DecisionRequest(verdict="edit", reviewer="ann", edited={"text": "hello"})
     answer = run(decided_by(s, s.gate.admit(p), lambda rid: s.queue.decide(rid, req) and None))
     assert isinstance(answer, Cleared)
-    assert getattr(answer.action, "text") == "hello" and getattr(answer.screen, "text") == "hello"
+    assert answer.action.text == "hello" and answer.screen.text == "hello"
     assert answer.screen.space == "screen" and answer.action.space == "agent"
     assert answer.feedback is not None and answer.feedback.edited == {"text": "hello"}
 
@@ -283,7 +283,7 @@ def test_adoption_after_a_restart(s: Setup) -> None:
         # the undo window was cut short: not run, and nobody is said to have rejected it
         assert isinstance(grace, Held) and grace.status == "expired"
         assert "restart" in grace.detail and "rejected" not in grace.detail
-        assert isinstance(approved, Cleared) and getattr(approved.screen, "text") == "careful"
+        assert isinstance(approved, Cleared) and approved.screen.text == "careful"
         assert again.queue.pending() == [] and again.closed == 1
     finally:
         again.store.close()
@@ -516,7 +516,7 @@ def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> Non
     again = s.restart()
     try:
         adopted = again.gate.adopt()
-        assert [getattr(p.action, "text") for p, _ in adopted] == ["GRACE", "careful"]
+        assert [p.action.text for p, _ in adopted] == ["GRACE", "careful"]
         # the cut-short grace window is answered at once, not waited for: one review open
         assert again.opened == 1 and [r.action_id for r in again.queue.pending()] == ["a1"]
 

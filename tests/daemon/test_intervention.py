@@ -605,7 +605,7 @@ def test_what_is_typed_into_a_review_stays_out_of_the_takeover_summary(iv: Inter
         iv.on_input(ev(Kind.KEY_UP, ord(ch)))
     iv.review_closed()
     assert wait_until(lambda: iv.state == "agent")
-    summary = [p["human_activity"] for k, p in events if p.get("to") == "agent"][0]
+    summary = next(p["human_activity"] for k, p in events if p.get("to") == "agent")
     assert summary["text"] == "a"
 
 
