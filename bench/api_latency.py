@@ -139,12 +139,14 @@ def through_mcp_requests(url: str, token: str, trials: int, work: dict[str, floa
         async with AsyncClient(url, token) as c:
             await c.state()
             for name, call in calls.items():
-                times = []
+                calls_made = []
                 for _ in range(trials):
                     t0 = time.perf_counter()
-                    await call(c)
-                    times.append((time.perf_counter() - t0) * 1000)
-                out[name] = with_work([(t, work[name]) for t in times])
+                    reply = await call(c)
+                    ms = (time.perf_counter() - t0) * 1000
+                    spent = _work_of(reply) if name != "state" else None  # the envelope's record
+                    calls_made.append((ms, work[name] if spent is None else spent))
+                out[name] = with_work(calls_made)
         return out
 
     result: dict[str, Any] = asyncio.run(run())
