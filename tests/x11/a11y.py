@@ -19,10 +19,9 @@ from Xlib import display as xdisplay
 
 from capture.a11y import A11y, Element
 from capture.a11y._atspi import Atspi, AtspiError
-from capture.closing import end_process
+from capture.a11y.bus import LAUNCHER, SessionBuses
 from tests.daemon.live import poll
 
-LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
 DEBIAN_PACKAGES = "dbus, at-spi2-core, zenity (run `make deps`, which installs them)"
 
 
@@ -33,28 +32,22 @@ def missing_tools() -> list[str]:
 
 
 class AccessibilityBus:
-    """A session bus and an accessibility bus for display ``display``; ``address`` is the
-    accessibility bus, ``env`` what a GTK application needs to find it."""
+    """The product's own session buses (:class:`capture.a11y.bus.SessionBuses`, what `serve`
+    starts on its virtual display) for display ``display``, once the registry answers on
+    the accessibility bus; ``address`` is that bus, ``env`` what a GTK application needs."""
 
     def __init__(self, display: str) -> None:
         self.display = display
-        # --nofork: the daemon stays our child, so close() can end exactly it
-        self._session = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self._session.stdout is not None
-        self.session_address = self._session.stdout.readline().strip()
+        self._buses = SessionBuses(display, timeout=15)
+        if self._buses.address is None:
+            raise RuntimeError(f"the session buses did not start: {self._buses.why}")
+        self.session_address = self._buses.address
         self.env = dict(os.environ, DISPLAY=display, DBUS_SESSION_BUS_ADDRESS=self.session_address,
                         NO_AT_BRIDGE="0")  # fmt: skip
-        self._launcher = subprocess.Popen(
-            [LAUNCHER, "--launch-immediately"], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
         self.address = ""
         if not poll(self._up, timeout=15):
             self.close()
-            raise RuntimeError("the accessibility bus did not come up")
+            raise RuntimeError("the accessibility bus's registry did not answer")
         self.env["AT_SPI_BUS_ADDRESS"] = self.address
 
     def _up(self) -> bool:
@@ -84,18 +77,7 @@ class AccessibilityBus:
         return A11y(timeout=timeout, connect=self.connect)
 
     def close(self) -> None:
-        for proc in (self._launcher, self._session):
-            end_process(proc)
-        if self._session.stdout is not None:
-            self._session.stdout.close()
-        d = xdisplay.Display(self.display)  # a stale AT_SPI_BUS would send others to a dead bus
-        try:
-            atom = d.intern_atom("AT_SPI_BUS", only_if_exists=True)
-            if atom:
-                d.screen().root.delete_property(atom)
-                d.sync()
-        finally:
-            d.close()
+        self._buses.close()  # and the display's stale AT_SPI_BUS property with them
 
 
 class App:
