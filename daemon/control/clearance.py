@@ -94,7 +94,9 @@ class OverlayClearance:
 
     ``window_of`` is the input backend's "top-level window under this event's
     pointer" (one XIQueryPointer round trip on the observer's own connection); the
-    intervention asks only while no action runs, so no agent primitive waits on it.
+    intervention asks only while a toast is up (or due) or an overlay window is mapped,
+    and no action runs: an idle desktop's motion costs nothing, and no agent primitive
+    waits on it.
     """
 
     def __init__(

@@ -89,6 +89,7 @@ class Intervention:
         self._held_buttons: set[int] = set()
         self._hotkey_release: set[int] = set()
         self._reviews_open = 0
+        self._toasts = 0  # undo windows (grace toasts) the gate has put up
         self.executing = False  # set by the executor while it runs an action
         self._review_held: set[tuple[bool, int]] = set()  # (is a key, code) pressed for a review
         self._settle_until = 0.0
@@ -157,13 +158,15 @@ class Intervention:
             self._tap(ev, True)
             return
         # Reaching for the overlay's own window (the grace toast's Cancel) is review input.
-        # Asked before the yield flag is set, which costs one round trip, and only while no
-        # action runs: no agent primitive can go out meanwhile, because send_guarded waits
-        # for the observer to finish this event.
+        # Asked before the yield flag is set, which costs one round trip, and only while a
+        # toast is up (or due: its window may not be seen mapped yet) or an overlay window
+        # is mapped, and no action runs: no agent primitive can go out meanwhile, because
+        # send_guarded waits for the observer to finish this event.
         on_overlay = (
             not self._reviews_open
             and ev.kind in (Kind.BUTTON_DOWN, Kind.MOTION)
             and not self.executing
+            and (self._toasts > 0 or not self.overlay.clear())
             and self.overlay.under(ev)
         )
         reviewing = (
@@ -204,6 +207,15 @@ class Intervention:
         self.overlay.remember_focus()  # before the overlay hears of it and takes the focus
         with self._cond:
             self._reviews_open += 1
+
+    def toast_opened(self) -> None:
+        """An undo window is up: a hand reaching it is review input (the pointer is asked)."""
+        with self._cond:
+            self._toasts += 1
+
+    def toast_closed(self) -> None:
+        with self._cond:
+            self._toasts = max(0, self._toasts - 1)
 
     def review_closed(self) -> None:
         with self._cond:

@@ -60,11 +60,17 @@ GRACE_MARGIN_S = 0.05
 
 
 class Attention(Protocol):
-    """Told when a review is on the person's screen (their input then answers it)."""
+    """Told when a review is on the person's screen (their input then answers it), and when
+    an undo window (the grace toast) is: it holds no input, but a hand reaching it is not
+    a takeover."""
 
     def review_opened(self) -> None: ...
 
     def review_closed(self) -> None: ...
+
+    def toast_opened(self) -> None: ...
+
+    def toast_closed(self) -> None: ...
 
 
 class _Nobody:
@@ -72,6 +78,12 @@ class _Nobody:
         pass
 
     def review_closed(self) -> None:
+        pass
+
+    def toast_opened(self) -> None:
+        pass
+
+    def toast_closed(self) -> None:
         pass
 
 
@@ -218,7 +230,9 @@ class Gate:
             rationale_min_length=rule.rationale_min_length if rule is not None else None,
             safety_checks=safety_checks, urgency=self.policy.urgency(ruling.tier, ruling.rule),
         )  # fmt: skip
-        if not grace:
+        if grace:
+            self.attention.toast_opened()
+        else:
             self.attention.review_opened()
         self.publish({"type": "review", "review": review.model_dump(mode="json")})
         return review
@@ -233,7 +247,9 @@ class Gate:
         finally:
             if me is not None:
                 self.waiting.discard(me)
-            if not grace:
+            if grace:
+                self.attention.toast_closed()
+            else:
                 self.attention.review_closed()
                 self.honeypots.after_review(review, ruling)
             self.publish({"type": "review_resolved", "id": review.id})

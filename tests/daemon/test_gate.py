@@ -80,6 +80,7 @@ class Setup:
         self.published: list[dict[str, Any]] = []
         self.opened = 0
         self.closed = 0
+        self.toasts = 0
         self.gate = Gate(
             parse_policy(policy), self.queue, SCREEN, grab_frame=lambda: PNG,
             publish=self.published.append, attention=self,
@@ -90,6 +91,12 @@ class Setup:
 
     def review_closed(self) -> None:
         self.closed += 1
+
+    def toast_opened(self) -> None:
+        self.toasts += 1
+
+    def toast_closed(self) -> None:
+        self.toasts -= 1
 
     def restart(self) -> Setup:
         """A new daemon on the same database (the old one died with its reviews pending)."""
@@ -250,10 +257,16 @@ def test_grace_passes_and_the_record_says_the_window_let_it_run(s: Setup) -> Non
 
 def test_grace_cancelled_is_rejected(s: Setup) -> None:
     cancel = DecisionRequest(verdict="cancel", reviewer="ann")
-    answer = run(decided_by(s, s.gate.admit(proposal({"action": "type", "text": "GRACE"})),
-                            lambda rid: s.queue.decide(rid, cancel) and None))  # fmt: skip
+    up: list[int] = []
+
+    def cancelled(rid: str) -> None:
+        up.append(s.toasts)  # the toast is up while the person may reach it
+        s.queue.decide(rid, cancel)
+
+    answer = run(decided_by(s, s.gate.admit(proposal({"action": "type", "text": "GRACE"})), cancelled))
     assert isinstance(answer, Held) and answer.status == "rejected"
     assert "cancelled" in answer.detail
+    assert up == [1] and s.toasts == 0 and s.opened == 0  # and down once it is over
 
 
 def test_adoption_after_a_restart(s: Setup) -> None:

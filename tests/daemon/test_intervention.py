@@ -669,3 +669,24 @@ def test_the_kill_switchs_key_is_no_demonstration_but_its_release_lets_go(iv: In
     for e in releases:
         iv.on_input(e)
     assert seen[3:] == [(e, True) for e in releases] and iv.state == "stopped"
+
+
+class UnmappedToast(FakeOverlay):
+    """A toast whose window the watch has not seen mapped yet: nothing is mapped (clear),
+    but the window under the pointer is ours."""
+
+    def clear(self) -> bool:
+        return True
+
+
+def test_the_pointer_is_asked_only_while_a_toast_is_up_or_an_overlay_window_mapped(iv: Intervention) -> None:
+    # the person's motion on an idle desktop costs the observer no round trip to the server
+    overlay = UnmappedToast()
+    iv.overlay = overlay
+    iv.toast_opened()  # the gate put up an undo window; its MapNotify may come later
+    iv.on_input(ev(Kind.MOTION))
+    assert overlay.asked == 1 and iv.state == "agent"  # reaching the toast: review input
+    iv.toast_closed()
+    iv.on_input(ev(Kind.MOTION))
+    assert overlay.asked == 1  # nothing up, nothing mapped: not asked
+    assert iv.state == "human"  # and the motion is a takeover
