@@ -690,3 +690,16 @@ def test_the_pointer_is_asked_only_while_a_toast_is_up_or_an_overlay_window_mapp
     iv.on_input(ev(Kind.MOTION))
     assert overlay.asked == 1  # nothing up, nothing mapped: not asked
     assert iv.state == "human"  # and the motion is a takeover
+
+
+def test_two_toasts_up_keep_the_pointer_asked_until_both_are_gone(iv: Intervention) -> None:
+    overlay = UnmappedToast()
+    iv.overlay = overlay
+    iv.toast_opened()
+    iv.toast_opened()  # two undo windows at once (two agents' actions)
+    iv.toast_closed()
+    iv.on_input(ev(Kind.MOTION))
+    assert overlay.asked == 1 and iv.state == "agent"  # one is still up
+    iv.toast_closed()
+    iv.on_input(ev(Kind.MOTION))
+    assert overlay.asked == 1 and iv.state == "human"
