@@ -134,10 +134,36 @@ def shot(page: Any, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-def give_back(d: Daemon) -> None:
-    """Control back to the agent, for good: resume, then an agent move that must execute.
-    The executor drains the observer before each primitive, so a late event of the person's
-    (the release of the click that took over) interrupts the move and we resume again."""
+MARKS = ((16, 1064), (6, 1074))  # screen pixels no test's own input goes near
+
+
+def page_input_arrived(page: Any, xserver: str) -> None:
+    """Wait until everything the page has sent has reached the X server: the page's mouse
+    goes to one mark, then the other, and the real pointer must get to the second. noVNC
+    sends, and x11vnc injects, in order, so the release of a click made before has arrived
+    by then (a late release after the agent was given control back took it again at the
+    start of the next test). Two marks, as x11vnc drops a move to where it last put the
+    pointer, even when the agent has moved it since."""
+    for mark in MARKS:
+        page.mouse.move(*canvas_point(page, *mark))
+    dpy = display.Display(xserver)
+    try:
+
+        def there() -> bool:
+            p = dpy.screen().root.query_pointer()
+            return abs(p.root_x - MARKS[-1][0]) <= 2 and abs(p.root_y - MARKS[-1][1]) <= 2
+
+        settled(there, 15, "the page's input at the X server")
+    finally:
+        dpy.close()
+
+
+def give_back(d: Daemon, page: Any, xserver: str) -> None:
+    """Control back to the agent, for good: once the page's input has all arrived, resume,
+    then an agent move that must execute. The executor drains the observer before each
+    primitive, so an event of the person's still queued interrupts the move and we resume
+    again. The move takes the pointer away from the marks."""
+    page_input_arrived(page, xserver)
     for _ in range(20):
         d.http.post("/v1/control/resume")
         r = d.http.post("/v1/actions", json={"action": "move", "x": 1300, "y": 20})
@@ -183,7 +209,7 @@ def test_a_click_on_the_canvas_is_a_takeover(page: Any, daemon: Daemon, xserver:
         shot(page, "takeover")
     finally:
         dpy.close()
-        give_back(daemon)
+        give_back(daemon, page, xserver)
 
 
 def overlay_mapped(xserver: str) -> bool:
@@ -247,7 +273,7 @@ def test_without_the_token_the_page_and_its_websocket_are_refused(browser: Any, 
         pg.close()
 
 
-def test_watch_only_sends_nothing(page: Any, daemon: Daemon, target: Any) -> None:
+def test_watch_only_sends_nothing(page: Any, daemon: Daemon, target: Any, xserver: str) -> None:
     """With *watch only* ticked a click on the canvas reaches nothing; unticked, the next one
     does. X delivers one device's events in order, so once the second click has arrived the
     first would have too."""
@@ -263,7 +289,7 @@ def test_watch_only_sends_nothing(page: Any, daemon: Daemon, target: Any) -> Non
         assert target.wait_for(lambda: bool(presses()), 15), "the second click never arrived"
         assert [(abs(e["x"] - 900) <= 2, abs(e["y"] - 600) <= 2) for e in presses()] == [(True, True)]
     finally:
-        give_back(daemon)
+        give_back(daemon, page, xserver)
 
 
 def test_serve_view_without_x11vnc_is_one_sentence(tmp_path: Path) -> None:
@@ -282,7 +308,7 @@ def test_serve_view_without_x11vnc_is_one_sentence(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_moving_the_mouse_over_the_page_takes_control(page: Any, daemon: Daemon) -> None:
+def test_moving_the_mouse_over_the_page_takes_control(page: Any, daemon: Daemon, xserver: str) -> None:
     """As moving the real mouse does: hovering over the desktop is using it."""
     try:
         assert daemon.http.get("/v1/state").json()["control"] == "agent"
@@ -290,10 +316,10 @@ def test_moving_the_mouse_over_the_page_takes_control(page: Any, daemon: Daemon)
         page.mouse.move(*canvas_point(page, 720, 420))
         assert poll(lambda: daemon.http.get("/v1/state").json()["control"] == "human", timeout=15)
     finally:
-        give_back(daemon)
+        give_back(daemon, page, xserver)
 
 
-def test_the_pages_stop_and_resume_buttons(page: Any, daemon: Daemon) -> None:
+def test_the_pages_stop_and_resume_buttons(page: Any, daemon: Daemon, xserver: str) -> None:
     try:
         page.click("#stop")
         assert poll(lambda: daemon.http.get("/v1/state").json()["control"] == "stopped", timeout=15)
@@ -301,7 +327,7 @@ def test_the_pages_stop_and_resume_buttons(page: Any, daemon: Daemon) -> None:
         page.click("#resume")
         assert poll(lambda: daemon.http.get("/v1/state").json()["control"] == "agent", timeout=15)
     finally:
-        give_back(daemon)
+        give_back(daemon, page, xserver)
 
 
 def test_make_run_without_a_display_turns_the_view_on() -> None:
