@@ -4,6 +4,7 @@ narrow rules of the tests' own (each keyed on a region or a marker text)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,26 @@ def served(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
         yield d
     finally:
         d.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" and report.failed:
+        for name in ("daemon", "served"):
+            d = getattr(item, "funcargs", {}).get(name)
+            if d is not None:
+                report.sections.append((f"what the {name} daemon said", _said(d)))
+    return report
+
+
+def _said(d: Any) -> str:
+    """The daemon's last lines, its state and its pending reviews: a flake in CI explains
+    itself in the report (a run cannot be repeated there)."""
+    parts = ["\n".join(getattr(getattr(d, "out", None), "lines", [])[-60:])]
+    for path in ("/v1/state", "/v1/reviews"):
+        try:
+            parts.append(f"GET {path}: {d.http.get(path, timeout=5).text[:4000]}")
+        except Exception as exc:  # noqa: BLE001 - a dead daemon is what the report should say
+            parts.append(f"GET {path}: {exc!r}")
+    return "\n".join(parts)

@@ -18,6 +18,7 @@ import pytest
 from Xlib import X, display
 
 from tests.daemon.live import StderrLines
+from tests.e2e.live_daemon import barrier
 from tests.x11.human import SimulatedHuman
 
 pytestmark = pytest.mark.x11
@@ -201,8 +202,9 @@ def test_reject_runs_nothing(daemon: Daemon, human: SimulatedHuman, xserver: str
     out = fut.result(timeout=30).json()
     assert out["status"] == "rejected", out
     assert out["feedback"]["text"]
-    time.sleep(0.2)  # nothing should arrive; give a late click the chance to show up
-    assert agent_presses(target) == []
+    # nothing arrived before the barrier click, which an action sent afterwards: a late
+    # click of the rejected one would have come first
+    assert barrier(daemon, target) == []
 
 
 def test_edit_then_approve_types_the_edited_text(daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any) -> None:
@@ -334,5 +336,4 @@ def test_openai_safety_checks_rejected_run_nothing(
     out = r.json()
     assert out["acknowledged_safety_checks"] == []
     assert r.headers["Driverseat-Status"] == "rejected"
-    time.sleep(0.2)
-    assert agent_presses(target) == []
+    assert barrier(daemon, target) == []
