@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -36,6 +38,7 @@ from capture.closing import Closing
 from daemon.auth import default_data_dir, read_token
 from daemon.errors import DaemonError
 from daemon.exchanges import (
+    CONTROL_TIMEOUT,
     DEFAULT_URL,
     ClientError,
     NotRunning,
@@ -206,8 +209,9 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         """Ask the person (``{"question": ..., "options": [{"text": ...}, ...], ...}``) and
         wait for the answer, at most ``wait`` s (default: the question's own timeout).
         The answer is ``.answer`` (None if it expired: ``.status`` says so). Interrupted
-        while waiting (Ctrl-C), it withdraws the question from the person's screen."""
-        q = self._run(_ask(question))
+        (Ctrl-C), it withdraws the question from the person's screen, even when the
+        interrupt came while the question was on its way."""
+        q = self._asked(question)
         if q.status != "pending":
             return q
         try:
@@ -215,6 +219,30 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         except KeyboardInterrupt:
             with contextlib.suppress(DaemonError):
                 self.withdraw_question(q.id)
+            raise
+
+    def _asked(self, question: QuestionRequest | dict[str, Any]) -> Question:
+        """POST the question on a worker thread and wait for it here. A Ctrl-C (raised on
+        this thread only) that comes while the request is on its way cannot lose the
+        answer, which carries the id: the request finishes (a few ms), the question is
+        withdrawn, and the interrupt goes on. Raised there, it would leave the question on
+        the person's screen with nobody waiting for it."""
+        sent: Future[Question] = Future()
+
+        def post() -> None:
+            try:
+                sent.set_result(self._run(_ask(question)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                sent.set_exception(exc)
+
+        threading.Thread(target=post, name="driverseat-ask", daemon=True).start()
+        try:
+            return sent.result()
+        except KeyboardInterrupt:
+            with contextlib.suppress(Exception):  # its own failure is nothing to add now
+                q = sent.result(timeout=CONTROL_TIMEOUT.read)  # a second Ctrl-C ends this wait
+                if q.status == "pending":
+                    self.withdraw_question(q.id)
             raise
 
     def withdraw_question(self, question_id: str) -> Question:
@@ -355,9 +383,18 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         return await self._run(_seen(review_id, moment))
 
     async def ask(self, question: QuestionRequest | dict[str, Any], wait: float | None = None) -> Question:
-        """As :meth:`Client.ask`; cancelled while waiting (an MCP client's
-        ``notifications/cancelled``), it withdraws the question before the cancel goes on."""
-        q = await self._run(_ask(question))
+        """As :meth:`Client.ask`; cancelled (an MCP client's ``notifications/cancelled``),
+        it withdraws the question before the cancel goes on, even when the cancel came
+        while the question was on its way (the request is shielded and finished first)."""
+        sent = asyncio.ensure_future(self._run(_ask(question)))
+        try:
+            q = await asyncio.shield(sent)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):  # its own failure is nothing to add now
+                asked = await asyncio.shield(sent)  # a few ms; a second cancel ends this wait
+                if asked.status == "pending":
+                    await asyncio.shield(self.withdraw_question(asked.id))
+            raise
         if q.status != "pending":
             return q
         try:
