@@ -57,10 +57,10 @@ def served(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.when == "call" and report.failed:
-        for name in ("daemon", "served"):
-            d = getattr(item, "funcargs", {}).get(name)
-            if d is not None:
-                report.sections.append((f"what the {name} daemon said", _said(d)))
+        for name, value in getattr(item, "funcargs", {}).items():
+            d = getattr(value, "d", value)  # a rig holds its daemon as .d
+            if hasattr(d, "http") and hasattr(d, "out"):
+                report.sections.append((f"what the daemon of {name!r} said", _said(d)))
     return report
 
 

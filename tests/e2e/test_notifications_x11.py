@@ -39,6 +39,7 @@ ESCALATE_S = 3
 class Rig:
     def __init__(self, d: Daemon, server: NotificationServer, hook: Receiver) -> None:
         self.d, self.server, self.hook = d, server, hook
+        self.opened: list[str] = []  # the reviews opened so far, by id
 
     def open_review(self, text: str) -> tuple[dict[str, Any], Any]:
         """Propose typing ``text`` (held by a rule); the review and the agent's pending call."""
@@ -46,7 +47,17 @@ class Rig:
         call = self.d.post_later("/v1/actions", {"action": "type", "text": text, "reason": "fill <the> form"})
         review = settled(lambda: next((r for r in self.d.pending() if r["id"] not in before), None),
                          what="the review")  # fmt: skip
+        self.opened.append(review["id"])
         return review, call
+
+    def deliveries_done(self) -> None:
+        """Wait until every review decided so far has had its ``resolved`` delivery: the
+        webhook delivers one at a time, in order, so none of theirs is still to come (a
+        late one would meet the receiver's next planned failure instead)."""
+        pending = {r["id"] for r in self.d.pending()}
+        decided = [rid for rid in self.opened if rid not in pending]
+        settled(lambda: all(self.delivered(rid, "resolved") for rid in decided),
+                what="the earlier reviews' resolved deliveries")  # fmt: skip
 
     def notified(self, rule: str, *, escalated: bool = False) -> list[Call]:
         return [c for c in self.server.of("Notify")
@@ -140,6 +151,7 @@ def test_the_persons_pointer_on_the_overlay_is_looking(rig: Rig, human: Simulate
 
 
 def test_the_webhook_is_retried_when_the_receiver_fails_first(rig: Rig) -> None:
+    rig.deliveries_done()  # the failure planned next must meet this review's delivery
     with rig.hook.lock:
         rig.hook.answers = [500]
     review, call = rig.open_review("NORMAL-retry")
