@@ -1,0 +1,82 @@
+"""Answers with the screenshot's base64 spliced in are the bytes the encoders would make."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.responses import JSONResponse
+
+from daemon.api import spliced
+from daemon.api.spliced import SPLICE_MIN, outcome_json, render
+from daemon.outcomes import Image, Outcome
+
+
+def _b64(n: int) -> str:
+    return base64.b64encode(os.urandom(n)).decode("ascii")
+
+
+# long strings of any characters: a short piece repeated past SPLICE_MIN (or not)
+_long = st.builds(lambda piece, n: piece * n, st.text(min_size=1, max_size=8), st.integers(0, 1200))
+_text = st.one_of(st.text(max_size=30), _long, st.builds(_b64, st.integers(0, 9000)))
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), _text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_render_is_what_jsonresponse_renders(content: Any) -> None:
+    assert render(content) == JSONResponse(content).body
+
+
+def test_a_dialects_screenshot_is_spliced_and_the_same() -> None:
+    """An Anthropic tool result and an OpenAI computer_call_output, as the routes answer."""
+    data = _b64(750_000)
+    anthropic = {"content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                         "data": data}}], "is_error": False}  # fmt: skip
+    openai = {"type": "computer_call_output", "call_id": "c1",
+              "output": {"type": "computer_screenshot", "image_url": "data:image/png;base64," + data}}  # fmt: skip
+    for content in (anthropic, openai):
+        assert render(content) == JSONResponse(content).body
+        assert json.loads(render(content)) == content
+
+
+def _outcome(data: str) -> Outcome:
+    shot = Image(media_type="image/png", data=data, width=1366, height=768, space="agent")
+    return Outcome(id="a1", action="screenshot", status="executed", control="agent", screenshot=shot,
+                   elapsed_ms=5.25)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_text)
+def test_outcome_json_is_pydantics_json(data: str) -> None:
+    o = _outcome(data)
+    assert outcome_json(o) == o.model_dump_json().encode("utf-8")
+
+
+def test_outcome_json_splices_a_screenshot_and_leaves_the_rest_to_pydantic(monkeypatch: Any) -> None:
+    """The splice is taken for base64 (so the test above compares it), and not for what
+    JSON would escape: quotes, backslashes, control characters, non-ASCII."""
+    joins: list[int] = []
+    real = spliced._joined
+    monkeypatch.setattr(spliced, "_joined", lambda text, strings: joins.append(len(strings)) or real(text, strings))
+    big = _b64(SPLICE_MIN)
+    for data in (big, big + '"', big + "\\", big + "\x1f", big + "é", big[: SPLICE_MIN - 1]):
+        o = _outcome(data)
+        assert outcome_json(o) == o.model_dump_json().encode("utf-8")
+    assert joins == [1]
+    o = Outcome(id="m1", action="move", status="executed", control="agent")
+    assert outcome_json(o) == o.model_dump_json().encode("utf-8")
+
+
+def test_a_string_holding_the_marker_is_rendered_the_slow_way() -> None:
+    """The marker is random per process; an answer that holds it anyway is still right."""
+    content = {"a": _b64(SPLICE_MIN), "b": spliced._MARK}
+    assert render(content) == JSONResponse(content).body
