@@ -7,8 +7,10 @@ lines and through the MCP SDK's stdio client, beside the proxy's own HTTP reques
 alone), each keeping its connection; and the work inside it (the outcome's
 ``elapsed_ms``: executor time, the in-process figure). ``overhead_ms`` is the call minus
 the work; goal: median <= 1 ms for every client. Starts its own ``driverseat serve
---virtual-display 1920x1080``. ``--clients`` picks the clients to run. Prints one JSON
-line. Not a test.
+--virtual-display 1920x1080`` and shows a real desktop on it (``--screen``: a screenshot
+of GTK's widget factory from ``bench/data/desktop``, scaled to the screen, so a screenshot's
+answer is as large as a real one's; ``--screen blank`` for the empty Xvfb). ``--clients``
+picks the clients to run. Prints one JSON line. Not a test.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import httpx
 
 from bench._serve import served
+from bench.screenshot import show_on_root
 from daemon.auth import read_token
 from daemon.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
+DESKTOP = ROOT / "bench" / "data" / "desktop" / "widget-factory-light" / "input.png"
 # the Anthropic route (and so the MCP proxy) answers an action with a screenshot taken after
 # a settle wait by default, as the reference tool does: that is work, not overhead, and the
 # MCP figures subtract a /v1/actions move's work, so it is off here
@@ -291,8 +295,24 @@ def mcp_paired(url: str, token: str, data: Path, trials: int) -> dict[str, Any]:
     return out
 
 
-def in_process(trials: int) -> dict[str, Any]:
-    """The same work without HTTP: a Runtime on its own Xvfb, called directly."""
+def desktop(path: Path | None, width: int = 1920, height: int = 1080) -> Any:
+    """The screen's picture (BGRX): ``path`` scaled to the screen; None: leave it blank."""
+    if path is None:
+        return None
+    import cv2
+    import numpy as np
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"cannot read the image {path}")
+    canvas = np.zeros((height, width, 4), np.uint8)
+    canvas[:, :, :3] = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    return canvas
+
+
+def in_process(trials: int, picture: Any) -> dict[str, Any]:
+    """The same work without HTTP: a Runtime on its own Xvfb (showing the same picture),
+    called directly."""
     from capture.screen import Screen
     from capture.xvfb import VirtualDisplay
     from daemon.actions import Move, Screenshot
@@ -302,6 +322,8 @@ def in_process(trials: int) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     with VirtualDisplay(1920, 1080) as vd:
+        if picture is not None:
+            show_on_root(vd.name, picture)
         with Screen(vd.name) as scr:
             view = AgentView.for_monitor(scr.monitors()[1], 1)
         grabber = ScreenGrabber(vd.name, 1, view.agent_size, "agent")
@@ -325,13 +347,19 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated clients to measure (default: all of {', '.join(CLIENTS)}; httpx "
         "always runs: its work figures are every other client's)",
     )  # fmt: skip
+    ap.add_argument("--screen", default=str(DESKTOP),
+                    help="a picture to show on the screen, scaled to it, or 'blank' (default: %(default)s)")  # fmt: skip
     args = ap.parse_args(argv)
+    picture = desktop(None if args.screen == "blank" else Path(args.screen))
     wanted = set(args.clients.split(","))
     unknown = wanted - set(CLIENTS)
     if unknown:
         ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
-    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080", NO_SETTLE) as url:
+    show = None if picture is None else lambda name: show_on_root(name, picture)
+    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080", NO_SETTLE, show) as url:
         token = read_token(Path(tmp) / "data")
+        answer_bytes = len(httpx.post(url + "/v1/actions", json=CALLS["screenshot"][2],
+                                      headers={"Authorization": f"Bearer {token}"}, timeout=30).content)  # fmt: skip
         clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
         work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}
         if "daemon.client" in wanted:
@@ -345,12 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         if "mcp-sdk" in wanted:
             clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
         paired = mcp_paired(url, token, Path(tmp) / "data", args.trials) if "mcp-paired" in wanted else None
-    local = in_process(args.trials) if "in_process" in wanted else {}
+    local = in_process(args.trials, picture) if "in_process" in wanted else {}
     worst = max(
         v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()
     )
     print(json.dumps({
         "bench": "api_latency", "trials": args.trials, "screen": "1920x1080", "agent": "1366x768",
+        "picture": "blank" if picture is None else Path(args.screen).name if args.screen != str(DESKTOP)
+        else "widget-factory-light", "screenshot_answer_bytes": answer_bytes,
         "clients": clients, "in_process_ms": local,
         **({"mcp_added_to_its_request": paired} if paired is not None else {}),
         "worst_median_overhead_ms": round(worst, 3), "goal": {"median_overhead_ms": 1.0},

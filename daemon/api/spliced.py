@@ -24,7 +24,7 @@ import numpy as np
 
 from daemon.outcomes import Outcome
 
-__all__ = ["SPLICE_MIN", "outcome_json", "render"]
+__all__ = ["SPLICE_MIN", "json_verbatim", "outcome_json", "render"]
 
 SPLICE_MIN = 4096  # shorter strings cost the encoders less than the splice's own work
 
@@ -33,12 +33,18 @@ _MARK = f"driverseat-splice-{secrets.token_hex(16)}"
 _MARKED = json.dumps(_MARK)  # the marker as it is written in the JSON, quotes included
 
 
-def _spliceable(s: str) -> bytes | None:
-    """``s`` as the bytes JSON writes between its quotes, if that is ``s`` itself."""
-    if len(s) < SPLICE_MIN or not s.isascii() or '"' in s or "\\" in s:
+def json_verbatim(s: str) -> bytes | None:
+    """``s`` as bytes, if JSON writes it unchanged between its quotes (ASCII, no ``"``, no
+    ``\\``, no control character: what every encoder escapes), else None."""
+    if not s.isascii() or '"' in s or "\\" in s:
         return None
     raw = s.encode("ascii")
-    return raw if int(np.frombuffer(raw, np.uint8).min()) >= 0x20 else None
+    return raw if not raw or int(np.frombuffer(raw, np.uint8).min()) >= 0x20 else None
+
+
+def _spliceable(s: str) -> bytes | None:
+    """``s`` as the bytes JSON writes between its quotes, if it is long and that is ``s``."""
+    return json_verbatim(s) if len(s) >= SPLICE_MIN else None
 
 
 def _json(content: Any) -> str:
