@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from daemon.actions import MAX_LONG_POLL
 from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.jsonsplice import loads
 from daemon.outcomes import DecisionRequest, Outcome, Review
 from daemon.question import AnswerRequest, Question, QuestionRequest
 
@@ -83,7 +84,7 @@ def _poll(left: float) -> tuple[dict[str, Any] | None, httpx.Timeout]:
 def _check(resp: httpx.Response) -> Any:
     """The JSON of a successful answer; an error answer raised as the error it stands for."""
     try:
-        data = resp.json()
+        data = loads(resp.content)  # a screenshot's base64 cut out first (daemon/jsonsplice.py)
     except ValueError:
         data = None
     message = data.get("error") if isinstance(data, dict) else None

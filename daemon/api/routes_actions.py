@@ -13,10 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from daemon.actions import Action
 from daemon.api.bodies import ErrorBody, State
 from daemon.api.gone import abandonment
-from daemon.api.spliced import outcome_json
 from daemon.api.websocket import abort_of
 from daemon.auth import bearer, token_matches
 from daemon.events import Subscription
+from daemon.jsonsplice import outcome_json
 from daemon.outcomes import Outcome
 from daemon.service import Daemon
 
@@ -41,7 +41,7 @@ def router(daemon: Daemon, token: str) -> APIRouter:
         """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
         async with abandonment(request) as gone:
             outcome = await daemon.act(action, "canonical", gone)
-        # pydantic's own JSON, in one step, a screenshot's base64 spliced in (daemon/api/spliced.py)
+        # pydantic's own JSON, in one step, a screenshot's base64 spliced in (daemon/jsonsplice.py)
         return Response(outcome_json(outcome), media_type="application/json")
 
     @api.get("/v1/actions/{action_id}", tags=["actions"], responses={404: _ERR})

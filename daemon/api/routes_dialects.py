@@ -37,8 +37,8 @@ from daemon.api.dialect_shapes import (
 )
 from daemon.api.gone import abandonment
 from daemon.api.http import DialectShape
-from daemon.api.spliced import render
 from daemon.errors import ActionError, Unavailable
+from daemon.jsonsplice import render
 from daemon.outcomes import Outcome
 from daemon.service import Daemon
 
@@ -208,6 +208,6 @@ def router(daemon: Daemon, options: DialectOptions | None = None) -> APIRouter:
 
 def _json(content: Any, headers: dict[str, str]) -> Response:
     """A dialect's answer as ``JSONResponse`` renders it, its images' base64 spliced in
-    (a real screen's ~1 MB took json.dumps 4 ms: daemon/api/spliced.py)."""
+    (a real screen's ~1 MB took json.dumps 4 ms: daemon/jsonsplice.py)."""
     return Response(render(content), media_type="application/json", headers=headers)
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
-from daemon.api import spliced
-from daemon.api.spliced import SPLICE_MIN, outcome_json, render
+from daemon import jsonsplice as spliced
+from daemon.jsonsplice import SPLICE_MIN, loads, outcome_json, render
 from daemon.outcomes import Image, Outcome
 
 
@@ -80,3 +80,37 @@ def test_a_string_holding_the_marker_is_rendered_the_slow_way() -> None:
     """The marker is random per process; an answer that holds it anyway is still right."""
     content = {"a": _b64(SPLICE_MIN), "b": spliced._MARK}
     assert render(content) == JSONResponse(content).body
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, st.sampled_from([(",", ":"), (", ", ": ")]))
+def test_loads_reads_what_json_loads_reads(content: Any, separators: tuple[str, str]) -> None:
+    """Long strings of any characters (quotes, backslashes, control characters, non-ASCII)
+    in any JSON, compact or not, and with ``ensure_ascii`` either way."""
+    for ascii_only in (True, False):
+        raw = json.dumps({"pad": _b64(3 * SPLICE_MIN), "v": content}, separators=separators,
+                         ensure_ascii=ascii_only).encode("utf-8")  # fmt: skip
+        assert loads(raw) == json.loads(raw)
+
+
+def test_loads_cuts_a_screenshot_out_and_puts_it_back(monkeypatch: Any) -> None:
+    data = _b64(300_000)
+    answer = {"content": [{"type": "text", "text": 'a "quoted" :"b'}, {"type": "image", "source": {
+        "type": "base64", "media_type": "image/png", "data": data}}], "is_error": False}  # fmt: skip
+    raw = JSONResponse(answer).body
+    decoded: list[int] = []
+    real = json.loads
+    monkeypatch.setattr(spliced.json, "loads", lambda b, **kw: decoded.append(len(b)) or real(b, **kw))
+    assert loads(raw) == answer
+    assert decoded and decoded[0] < 1000  # the decoder saw the rest, not the base64
+
+
+def test_loads_refuses_what_json_loads_refuses() -> None:
+    import pytest
+
+    big = _b64(3 * SPLICE_MIN)
+    for raw in ('{"a":"' + big + '"', '{"a":"' + big + '",}', '{"a":"' + big + '"}x', '["' + big + '"'):
+        with pytest.raises(ValueError):
+            json.loads(raw.encode())
+        with pytest.raises(ValueError):
+            loads(raw.encode())
