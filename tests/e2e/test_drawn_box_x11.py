@@ -9,7 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_review_loop_x11 import POLICY, Daemon, overlay_window, pending, poll
+from tests.e2e.test_review_loop_x11 import (
+    POLICY,
+    Daemon,
+    overlay_ready,
+    overlay_window,
+    pending,
+    poll,
+)
 from tests.x11.human import SimulatedHuman
 
 pytestmark = pytest.mark.x11
@@ -30,7 +37,7 @@ def daemon(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
 def test_a_box_drawn_on_the_overlay_comes_back_as_the_element(daemon: Daemon, human: SimulatedHuman, xserver: str) -> None:
     fut = daemon.act({"action": "click", "x": 100, "y": 100, "confidence": 0.4})
     review = poll(lambda: pending(daemon))[0]
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     # the hover route answers for the review on screen (pixels only: no accessibility bus here)
     seen = daemon.http.get(f"/v1/reviews/{review['id']}/element", params={"x": 1200, "y": 700}).json()
     assert seen["source"] == "vision" and len(seen["box"]) == 4 and seen["label"]
@@ -78,7 +85,7 @@ def test_a_correction_on_the_overlay_onto_a_real_button_names_it(
         cx, cy = ok.box.left + ok.box.width // 2, ok.box.top + ok.box.height // 2
         fut = daemon.act({"action": "click", "x": 5, "y": 5, "confidence": 0.3})
         review = poll(lambda: pending(daemon))[0]
-        poll(lambda: overlay_window(xserver))
+        poll(lambda: overlay_ready(xserver))
         def hovered() -> dict[str, object] | None:
             e: dict[str, object] = daemon.http.get(f"/v1/reviews/{review['id']}/element", params={"x": cx, "y": cy}).json()
             return e if e.get("name") == "Escalate" else None

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from Xlib import XK, display
 
-from tests.e2e.test_review_loop_x11 import POLICY, Daemon, overlay_window, pending, poll
+from tests.e2e.test_review_loop_x11 import (
+    POLICY,
+    Daemon,
+    overlay_ready,
+    overlay_window,
+    pending,
+    poll,
+)
 from tests.x11.human import SimulatedHuman, device_ids
 
 pytestmark = pytest.mark.x11
@@ -147,7 +154,7 @@ def test_enter_approval_leaks_no_enter_release(
         target.clear()
         fut = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
         review = poll(lambda: pending(daemon))[0]
-        poll(lambda: overlay_window(xserver))
+        poll(lambda: overlay_ready(xserver))
         # a person's Enter lasts a while: let go only once the approval is in
         human.key_down("Return")
         url = f"/v1/reviews/{review['id']}"
@@ -180,7 +187,7 @@ def test_http_approval_with_another_review_waiting(
         poll(lambda: len(pending(daemon)) == 1)
         click = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
         reviews = poll(lambda: p if len(p := pending(daemon)) == 2 else None)
-        poll(lambda: overlay_window(xserver))
+        poll(lambda: overlay_ready(xserver))
         # the key first, the click behind it
         for review in sorted(reviews, key=lambda r: r["created"]):
             r = daemon.http.post(
@@ -205,7 +212,7 @@ def test_an_agent_key_never_lands_on_an_open_review(
     target.clear()
     held = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
     review = poll(lambda: pending(daemon))[0]
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     enter = daemon.act({"action": "key", "keys": "Return", "confidence": 0.99}).result(timeout=30).json()
     assert enter["status"] == "error" and "overlay still covered the screen" in enter["detail"], enter
     assert daemon.http.get(f"/v1/reviews/{review['id']}").json()["status"] == "pending"

@@ -120,6 +120,27 @@ def overlay_window(name: str) -> tuple[int, int, int, int] | None:
     return window_named(name, "driverseat review")
 
 
+def overlay_ready(name: str) -> bool:
+    """The review window is mapped and has the keyboard focus: what a person sees before
+    pressing a key. Qt sets the focus once it has seen the window mapped; a key pressed
+    in between goes to the window that had it (the target window, which takes it when it
+    comes up), and was lost under load."""
+    d = display.Display(name)
+    try:
+        focus = d.get_input_focus().focus
+        fid = focus if isinstance(focus, int) else focus.id
+        for w in d.screen().root.query_tree().children:
+            try:
+                if (w.id == fid and w.get_wm_name() == "driverseat review"
+                        and w.get_attributes().map_state == X.IsViewable):  # fmt: skip
+                    return True
+            except Exception:  # noqa: BLE001, S112 - windows come and go while we look
+                continue
+        return False
+    finally:
+        d.close()
+
+
 @pytest.fixture(scope="module")
 def daemon(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     data = tmp_path_factory.mktemp("e2e")
@@ -141,7 +162,7 @@ def test_low_confidence_click_corrected_on_the_overlay(daemon: Daemon, human: Si
     fut = daemon.act({"action": "click", "x": 100, "y": 100, "confidence": 0.4, "reason": "open <b>menu</b>"})
     review = poll(lambda: pending(daemon))[0]
     assert review["tier"] == "approve" and review["rule"] == "careful-clicks"
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     # the person clicks the right spot on the overlay (screen pixels), then Enter
     human.click(1200, 700)
     human.tap("Return")
@@ -184,7 +205,7 @@ def typed(target: Any) -> str:
 def test_approve_runs_the_action_as_proposed(daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any) -> None:
     t0 = time.monotonic()
     fut = daemon.act({"action": "click", "x": 683, "y": 384, "confidence": 0.5})
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     shown_ms = (time.monotonic() - t0) * 1000
     human.tap("Return")
     out = fut.result(timeout=30).json()
@@ -197,7 +218,7 @@ def test_approve_runs_the_action_as_proposed(daemon: Daemon, human: SimulatedHum
 
 def test_reject_runs_nothing(daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any) -> None:
     fut = daemon.act({"action": "click", "x": 10, "y": 10, "confidence": 0.2})
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     human.tap("Escape")
     out = fut.result(timeout=30).json()
     assert out["status"] == "rejected", out
@@ -209,7 +230,7 @@ def test_reject_runs_nothing(daemon: Daemon, human: SimulatedHuman, xserver: str
 
 def test_edit_then_approve_types_the_edited_text(daemon: Daemon, human: SimulatedHuman, xserver: str, target: Any) -> None:
     fut = daemon.act({"action": "type", "text": "hello", "confidence": 0.3})
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     human.tap("e")  # edit mode: the editor starts with "hello"
     human.combo("Control_L", "a")
     for ch in "bye":
@@ -226,7 +247,7 @@ def test_two_reviewers_are_needed_for_approve2(daemon: Daemon, human: SimulatedH
     fut = daemon.act({"action": "type", "text": "TWO-PEOPLE"})
     review = poll(lambda: pending(daemon))[0]
     assert review["tier"] == "approve2" and review["needed"] == 2
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     human.tap("1")  # the first rationale
     human.tap("Return")
     first = poll(lambda: daemon.http.get(f"/v1/reviews/{review['id']}").json()["decisions"])
@@ -314,7 +335,7 @@ def test_openai_safety_checks_are_acknowledged_only_by_a_person(
     review = poll(lambda: pending(daemon))[0]
     # shown apart, in a box of their own: not as text the agent read
     assert any("malicious_instructions" in c for c in review["safety_checks"]) and not review["screen_text"]
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     human.tap("Return")
     r = fut.result(timeout=30)
     out = r.json()
@@ -330,7 +351,7 @@ def test_openai_safety_checks_rejected_run_nothing(
     threading.Thread(
         target=lambda: fut.set_result(daemon.http.post("/v1/openai/computer", json=openai_call(CHECKS))), daemon=True
     ).start()
-    poll(lambda: overlay_window(xserver))
+    poll(lambda: overlay_ready(xserver))
     human.tap("Escape")
     r = fut.result(timeout=30)
     out = r.json()
