@@ -36,7 +36,6 @@ from pydantic import BaseModel
 
 from capture.closing import Closing
 from daemon.auth import default_data_dir, read_token
-from daemon.errors import DaemonError
 from daemon.exchanges import (
     CONTROL_TIMEOUT,
     DEFAULT_URL,
@@ -211,22 +210,10 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
         The answer is ``.answer`` (None if it expired: ``.status`` says so). Interrupted
         (Ctrl-C), it withdraws the question from the person's screen, even when the
         interrupt came while the question was on its way."""
-        q = self._asked(question)
-        if q.status != "pending":
-            return q
-        try:
-            return self._run(_question(q.id, _left(q, wait)))
-        except KeyboardInterrupt:
-            with contextlib.suppress(DaemonError):
-                self.withdraw_question(q.id)
-            raise
-
-    def _asked(self, question: QuestionRequest | dict[str, Any]) -> Question:
-        """POST the question on a worker thread and wait for it here. A Ctrl-C (raised on
-        this thread only) that comes while the request is on its way cannot lose the
-        answer, which carries the id: the request finishes (a few ms), the question is
-        withdrawn, and the interrupt goes on. Raised there, it would leave the question on
-        the person's screen with nobody waiting for it."""
+        # Posted from a worker thread, waited for here: a Ctrl-C (raised on this thread
+        # only) that comes while the question is on its way cannot lose the answer, which
+        # carries the id; raised in the request, it left the question on the person's
+        # screen with nobody waiting for it. One withdrawal covers both waits.
         sent: Future[Question] = Future()
 
         def post() -> None:
@@ -237,12 +224,15 @@ class Client(_BaseClient[httpx.Client, httpx.BaseTransport], Closing):
 
         threading.Thread(target=post, name="driverseat-ask", daemon=True).start()
         try:
-            return sent.result()
+            q = sent.result()
+            if q.status != "pending":
+                return q
+            return self._run(_question(q.id, _left(q, wait)))
         except KeyboardInterrupt:
             with contextlib.suppress(Exception):  # its own failure is nothing to add now
-                q = sent.result(timeout=CONTROL_TIMEOUT.read)  # a second Ctrl-C ends this wait
-                if q.status == "pending":
-                    self.withdraw_question(q.id)
+                asked = sent.result(timeout=CONTROL_TIMEOUT.read)  # a few ms; a second Ctrl-C ends this
+                if asked.status == "pending":
+                    self.withdraw_question(asked.id)
             raise
 
     def withdraw_question(self, question_id: str) -> Question:
@@ -389,19 +379,14 @@ class AsyncClient(_BaseClient[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         sent = asyncio.ensure_future(self._run(_ask(question)))
         try:
             q = await asyncio.shield(sent)
-        except asyncio.CancelledError:
+            if q.status != "pending":
+                return q
+            return await self._run(_question(q.id, _left(q, wait)))
+        except asyncio.CancelledError:  # one withdrawal covers both waits
             with contextlib.suppress(Exception):  # its own failure is nothing to add now
                 asked = await asyncio.shield(sent)  # a few ms; a second cancel ends this wait
                 if asked.status == "pending":
                     await asyncio.shield(self.withdraw_question(asked.id))
-            raise
-        if q.status != "pending":
-            return q
-        try:
-            return await self._run(_question(q.id, _left(q, wait)))
-        except asyncio.CancelledError:
-            with contextlib.suppress(DaemonError):
-                await asyncio.shield(self.withdraw_question(q.id))
             raise
 
     async def withdraw_question(self, question_id: str) -> Question:

@@ -32,14 +32,22 @@ _MARKED = json.dumps(_MARK)  # the marker as it is written in the JSON, quotes i
 
 
 def json_verbatim(s: str) -> bytes | None:
-    """``s`` as bytes, if JSON writes it unchanged between its quotes (ASCII, no ``"``, no
-    ``\\``, no control character: what every encoder escapes), else None."""
-    if not s.isascii() or '"' in s or "\\" in s:
+    """``s`` as bytes, if JSON writes it unchanged between its quotes, else None."""
+    if not s.isascii():
         return None
+    raw = s.encode("ascii")
+    return raw if _plain(raw) else None
+
+
+def _plain(raw: bytes) -> bool:
+    """``raw`` is what a JSON string holds unescaped and decodes as itself: ASCII, no
+    ``"``, no ``\\``, no control character (what every encoder escapes)."""
+    if b'"' in raw or b"\\" in raw:
+        return False
     import numpy as np  # here: the clients import this module, and few answers need it
 
-    raw = s.encode("ascii")
-    return raw if not raw or int(np.frombuffer(raw, np.uint8).min()) >= 0x20 else None
+    codes = np.frombuffer(raw, np.uint8)
+    return not len(codes) or bool(codes.min() >= 0x20 and codes.max() < 0x80)
 
 
 def _spliceable(s: str) -> bytes | None:
@@ -109,7 +117,7 @@ def loads(raw: bytes) -> Any:
     367 kB answer, most of what the MCP proxy spent on a screenshot. A string value starts
     right after ``:"`` (that pair never occurs inside a string, where a quote is escaped);
     if the next ``"`` comes after :data:`SPLICE_MIN` bytes with no ``\\`` before it, that
-    quote ends the string, and its bytes are the string itself when they are printable
+    quote ends the string, and its bytes are the string itself when they are plain
     ASCII. Those are replaced by markers for the decoder and put back in its result.
     Anything else (and any body below a few kB) is decoded as it is, so a body the decoder
     would refuse is refused the same."""
@@ -125,7 +133,7 @@ def loads(raw: bytes) -> Any:
         if end == -1:
             break
         segment = raw[start:end]
-        if end - start >= SPLICE_MIN and b"\\" not in segment and _printable_ascii(segment):
+        if end - start >= SPLICE_MIN and _plain(segment):
             parts += (raw[at:start], f"{_MARK}-{len(cut)}".encode("ascii"))
             cut.append(segment.decode("ascii"))
             at = end
@@ -146,11 +154,4 @@ def loads(raw: bytes) -> Any:
         return v
 
     return restored(value)
-
-
-def _printable_ascii(b: bytes) -> bool:
-    import numpy as np
-
-    codes = np.frombuffer(b, np.uint8)
-    return bool(codes.min() >= 0x20 and codes.max() < 0x7F) if len(codes) else True
 

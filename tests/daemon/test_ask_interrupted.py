@@ -60,7 +60,7 @@ def desk() -> Iterator[tuple[str, _Desk]]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.path == "/v1/questions":
                 d.created.set()  # on the person's screen from now on
@@ -72,7 +72,7 @@ def desk() -> Iterator[tuple[str, _Desk]]:
             else:
                 self.send_error(404)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_error(404)  # waiting for the answer is not reached: the ask was given up
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
