@@ -138,8 +138,7 @@ class Daemon:
     def abort_waiting(self) -> None:
         """At shutdown: answer the requests waiting for a person now (their reviews stay
         pending, and are adopted by the next start)."""
-        for task in list(self.gate.waiting):
-            task.cancel()
+        self.gate.abort_waiting()
         if self.questions is not None:
             self.questions.abort_waiting()
 

@@ -207,6 +207,14 @@ def make_server(app: FastAPI, *, before_shutdown: Callable[[], None]) -> uvicorn
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             daemon = getattr(app.state, "daemon", None)
             if isinstance(daemon, Daemon):
+                # first no new connection, and each HTTP connection's answer in flight its
+                # last: a client re-polling a wait answered now would be answered at once,
+                # again and again, until uvicorn did this below
+                for server in self.servers:
+                    server.close()
+                for connection in list(self.server_state.connections):
+                    if isinstance(connection, OneWriteHttpToolsProtocol):
+                        connection.shutdown()
                 daemon.abort_waiting()
             await asyncio.to_thread(before_shutdown)
             await super().shutdown(sockets)

@@ -97,7 +97,7 @@ def router(daemon: Daemon) -> APIRouter:
     async def until_answered(req: QuestionRequest) -> Question:
         """Ask and wait as long as the question may wait (a dialect call needs the answer)."""
         q = await daemon.ask_person(req)
-        while q.status == "pending":
+        while q.status == "pending" and not daemon.desk().closing:
             q = await daemon.desk().wait(q.id, MAX_LONG_POLL)
         return await settled(q, 0)
 

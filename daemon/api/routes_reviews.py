@@ -65,7 +65,7 @@ def router(queue: ReviewQueue, element_under: ElementUnder | None = None) -> API
         """One review by id. ``?wait=S`` holds the request until it is decided (or
         expires), at most S seconds (at most 60): an agent re-attaches with this."""
         if wait > 0:
-            return _review(await queue.wait(review_id, min(wait, MAX_LONG_POLL)))
+            return _review(await queue.wait(review_id, min(wait, MAX_LONG_POLL), long_poll=True))
         found = await asyncio.to_thread(queue.get, review_id)
         if found is None:
             raise UnknownReview(f"no review with id {review_id!r}")

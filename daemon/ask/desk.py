@@ -65,6 +65,11 @@ __all__ = [
 ]  # fmt: skip
 
 log = logging.getLogger("driverseat.questions")
+
+SHUTDOWN_DETAIL = (
+    "driverseat shut down before the person answered; the question stays pending and is on "
+    "the screen again after the restart (GET /v1/questions/{id})"
+)
 ToScreen = Callable[[Action], Action]
 Publish = Callable[[dict[str, Any]], None]
 
@@ -119,6 +124,7 @@ class QuestionDesk:
         self._pending: dict[str, _Entry] = {}
         self._secrets: dict[str, str] = {}  # answered secrets not yet read by the agent
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._closing = False  # a shutdown began (abort_waiting)
         self._opened = 0  # review_opened() calls not yet matched by review_closed()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -138,9 +144,11 @@ class QuestionDesk:
             self._sync_attention()
 
     def abort_waiting(self) -> None:
-        """At shutdown: answer the requests waiting for an answer now (their questions stay
-        pending, and are back on the overlay after the restart)."""
+        """At shutdown: answer the requests waiting for an answer now, and any that begins
+        later at once (their questions stay pending, and are back on the overlay after the
+        restart)."""
         with self._lock:
+            self._closing = True  # a wait that begins from now on ends as it begins
             for waiters in self._waiters.values():
                 for loop, event in waiters:
                     with contextlib.suppress(RuntimeError):
@@ -429,9 +437,10 @@ class QuestionDesk:
             if entry is not None:
                 self._waiters.setdefault(question_id, set()).add(waiter)
                 expires = entry.question.expires
+            closing = self._closing
         if entry is None:
             return self.get(question_id)
-        limit = max(0.0, min(timeout, expires - self.clock() + 0.01))
+        limit = 0.0 if closing else max(0.0, min(timeout, expires - self.clock() + 0.01))
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), limit)
@@ -441,4 +450,12 @@ class QuestionDesk:
                 waiting.discard(waiter)
                 if not waiting:
                     self._waiters.pop(question_id, None)
-        return self.get(question_id)
+        q = self.get(question_id)
+        if self._closing and q.status == "pending":
+            return q.model_copy(update={"detail": SHUTDOWN_DETAIL.format(id=q.id)})
+        return q
+
+    @property
+    def closing(self) -> bool:
+        """A shutdown began: waits end at once (:meth:`abort_waiting`)."""
+        return self._closing

@@ -27,8 +27,9 @@ ever held for a person, and :meth:`OpenGate.ask` refuses (403).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -168,6 +169,7 @@ class Gate:
         self.element_at = element_at  # names the elements of a correction (capture.a11y)
         self._frame_cache: tuple[str, np.ndarray] | None = None  # the frame hovered over
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
+        self.closing = False  # set by abort_waiting: no wait for a person begins from then on
         # reading the active window's title costs a round trip: only when a rule needs it
         self._needs_title = any(rule.window for rule in policy.rules)
         self.honeypots = Honeypots(self)  # test reviews (daemon/review/honeypot.py)
@@ -237,16 +239,36 @@ class Gate:
         self.publish({"type": "review", "review": review.model_dump(mode="json")})
         return review
 
-    async def _await_person(self, p: Proposal, review: Review, ruling: Ruling) -> Answer:
-        grace = ruling.tier == "grace"
+    def abort_waiting(self) -> None:
+        """At shutdown: every wait for a person ends now, and any that would begin later
+        (its review committed on a worker thread a moment before) ends as it begins. The
+        reviews stay pending; the next start adopts them."""
+        self.closing = True
+        for task in list(self.waiting):
+            task.cancel()
+        self.queue.abort_waiting()  # the long polls of GET /v1/reviews/{id}?wait=S
+
+    @contextlib.contextmanager
+    def waiting_for_person(self) -> Iterator[None]:
+        """Count the current task among :attr:`waiting` while the block runs; under a
+        shutdown already begun, the block does not run (the task is cancelled)."""
         me = asyncio.current_task()
         if me is not None:
             self.waiting.add(me)
         try:
-            done = await (self._grace(review) if grace else self._until_decided(review))
+            if self.closing:
+                raise asyncio.CancelledError  # the task ends cancelled, as abort_waiting's do
+            yield
         finally:
             if me is not None:
                 self.waiting.discard(me)
+
+    async def _await_person(self, p: Proposal, review: Review, ruling: Ruling) -> Answer:
+        grace = ruling.tier == "grace"
+        try:
+            with self.waiting_for_person():
+                done = await (self._grace(review) if grace else self._until_decided(review))
+        finally:
             if grace:
                 self.attention.toast_closed()
             else:
@@ -416,6 +438,9 @@ class OpenGate:
 
     def __init__(self) -> None:
         self.waiting: set[asyncio.Task[Any]] = set()
+
+    def abort_waiting(self) -> None:
+        """Nobody is ever waited for."""
 
     async def admit(self, p: Proposal) -> Answer:
         return Cleared(_AUTO, action=p.action, screen=p.screen)

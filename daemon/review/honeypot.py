@@ -29,6 +29,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from daemon.actions import Action, parse_action
@@ -107,9 +108,8 @@ class Honeypots:
 
     async def interpose(self, p: Proposal) -> None:
         """Before ``p`` is judged: wait while a test is on the screen; place an armed one."""
-        me = asyncio.current_task()
         while (gone := self._on_screen) is not None:
-            await self._wait_as_behind_a_review(gone.wait(), me)
+            await self._wait_as_behind_a_review(gone.wait())
         if not self.armed or self.gate.waiting or self.gate.queue.pending():
             return
         self.armed = False
@@ -121,20 +121,18 @@ class Honeypots:
                 log.exception("could not place a test review")
                 review = None
             if review is not None:
-                await self._wait_as_behind_a_review(self._watch(review), me)
+                await self._wait_as_behind_a_review(self._watch(review))
         finally:
             self._on_screen = None
             gone.set()
 
-    async def _wait_as_behind_a_review(self, wait: Any, me: asyncio.Task[Any] | None) -> None:
+    async def _wait_as_behind_a_review(self, wait: Coroutine[Any, Any, Any]) -> None:
         # counted among the gate's waiting tasks: a shutdown answers it at once
-        if me is not None:
-            self.gate.waiting.add(me)
         try:
-            await wait
+            with self.gate.waiting_for_person():
+                await wait
         finally:
-            if me is not None:
-                self.gate.waiting.discard(me)
+            wait.close()  # never awaited when the shutdown came first
 
     # -- placing -------------------------------------------------------------------------------
     def _place(self, p: Proposal) -> Review | None:

@@ -104,6 +104,7 @@ class ReviewQueue:
         self._lock = threading.RLock()
         self._pending: dict[str, _Entry] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._closing = False  # a shutdown began (abort_waiting)
         for row in store.reviews_with_status("pending"):
             review = Review.model_validate(row["review"])
             self._pending[review.id] = _Entry(
@@ -359,11 +360,24 @@ class ReviewQueue:
                 loop.call_soon_threadsafe(event.set)
 
     # -- waiting ---------------------------------------------------------------------------
-    async def wait(self, review_id: str, timeout: float) -> Review:
+    def abort_waiting(self) -> None:
+        """At shutdown: every long poll (:meth:`wait` with ``long_poll``) returns now, with the
+        review as it stands, and any that begins later returns at once: a long poll must
+        not hold uvicorn's graceful shutdown until it gives up and answers 500."""
+        with self._lock:
+            self._closing = True
+            for waiters in self._waiters.values():
+                for loop, event in waiters:
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, review_id: str, timeout: float, *, long_poll: bool = False) -> Review:
         """The review once it is no longer pending, or as it stands after ``timeout`` s.
 
         Returns at once for a resolved review, raises :class:`UnknownReview` for an
         unknown id; a review that expires meanwhile comes back ``expired`` at its expiry.
+        ``long_poll`` (an API request's wait) also returns at :meth:`abort_waiting`, and at
+        once after it; the gate's own waits end by being cancelled (Gate.abort_waiting).
         """
         event = asyncio.Event()
         waiter = (asyncio.get_running_loop(), event)
@@ -373,11 +387,12 @@ class ReviewQueue:
             if entry is not None:
                 self._waiters.setdefault(review_id, set()).add(waiter)
                 expires = entry.review.expires
+            closing = self._closing and long_poll
         if entry is None:
             if (done := self._stored(review_id)) is None:
                 raise UnknownReview(f"no review with id {review_id!r}")
             return done
-        limit = max(0.0, timeout)
+        limit = 0.0 if closing else max(0.0, timeout)
         if expires is not None:
             limit = min(limit, max(0.0, expires - time.time()))
         try:

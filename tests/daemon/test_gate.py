@@ -18,7 +18,7 @@ import pytest
 
 from capture.coords import Rect, Scaling
 from daemon.actions import Action, parse_action
-from daemon.outcomes import DecisionRequest, Outcome
+from daemon.outcomes import DecisionRequest, Outcome, Review
 from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Proposal, ReviewsOff
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
@@ -513,6 +513,49 @@ def test_a_waiting_review_is_known_to_the_gate_until_it_is_answered(s: Setup) ->
         assert s.gate.waiting == set()
 
     run(scenario())
+
+
+@pytest.mark.parametrize("body", [{"action": "click", "x": 1, "y": 1, "confidence": 0.1},
+                                  {"action": "type", "text": "GRACE", "confidence": 0.1}], ids=["approve", "grace"])
+def test_a_shutdown_just_after_a_review_is_stored_still_ends_its_wait_at_once(s: Setup, body: dict[str, Any]) -> None:
+    """The review is committed on a worker thread: a shutdown may come before the task is
+    back on the loop and counted among the waiting. It must not wait for a person then."""
+    opened = s.gate._open
+
+    async def scenario() -> bool:
+        loop = asyncio.get_running_loop()
+
+        def open_then_shut_down(*args: Any, **kw: Any) -> Review:
+            review = opened(*args, **kw)
+            loop.call_soon_threadsafe(s.gate.abort_waiting)  # runs before the task resumes
+            return review
+
+        s.gate._open = open_then_shut_down  # type: ignore[method-assign]
+        task = asyncio.ensure_future(s.gate.admit(proposal(body)))
+        await asyncio.wait([task], timeout=5)
+        return task.cancelled()  # (asyncio.run would cancel it on the way out)
+
+    assert run(scenario())  # as abort_waiting's cancels: the Daemon answers "shut down"
+    assert s.gate.waiting == set()
+    # adopted by the next start (a grace window never let it through meanwhile)
+    assert [(r.status, r.decisions) for r in s.queue.pending()] == [("pending", ())]
+
+
+def test_a_shutdown_ends_the_long_polls_of_reviews_now_and_later_ones_at_once(s: Setup) -> None:
+    async def scenario() -> list[str]:
+        task = asyncio.ensure_future(s.gate.admit(proposal({"action": "click", "x": 1, "y": 1, "confidence": 0.1})))
+        await until_pending(s, 1, task)
+        rid = s.queue.pending()[0].id
+        poll = asyncio.ensure_future(s.queue.wait(rid, 60, long_poll=True))
+        await asyncio.sleep(0)  # (it registered as a waiter)
+        s.gate.abort_waiting()
+        early = await asyncio.wait_for(poll, 5)
+        late = await asyncio.wait_for(s.queue.wait(rid, 60, long_poll=True), 5)
+        await asyncio.wait([task], timeout=5)
+        assert task.cancelled()  # the gate's own wait ended by being cancelled
+        return [early.status, late.status]
+
+    assert run(scenario()) == ["pending", "pending"]
 
 
 def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> None:

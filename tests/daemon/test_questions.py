@@ -176,6 +176,25 @@ def test_a_wait_returns_at_the_answer(s: Setup) -> None:
     assert asyncio.run(main()) == "answered"
 
 
+def test_a_shutdown_ends_every_wait_now_and_later_ones_at_once(s: Setup) -> None:
+    qid = s.ask()
+
+    async def main() -> tuple[list[str], list[str]]:
+        s.desk.start(asyncio.get_running_loop())
+        before = asyncio.ensure_future(s.desk.wait(qid, 30))
+        await asyncio.sleep(0)  # (it registered as a waiter)
+        s.desk.abort_waiting()
+        early = await asyncio.wait_for(before, 5)
+        late = await asyncio.wait_for(s.desk.wait(qid, 30), 5)  # one that began afterwards
+        s.desk.close()
+        return [early.status, late.status], [early.detail, late.detail]
+
+    statuses, details = asyncio.run(main())
+    assert statuses == ["pending", "pending"]  # the question stays for the restart
+    assert all("shut down before the person answered" in d for d in details)
+    assert s.desk.get(qid).detail == "waiting for the person"  # said to the waiters only
+
+
 def test_without_a_desk_asking_is_refused_with_a_sentence(tmp_path: Path) -> None:
     import httpx
 

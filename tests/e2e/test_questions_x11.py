@@ -224,8 +224,18 @@ def test_a_restart_keeps_a_pending_question(xserver: str, tmp_path: Path) -> Non
     try:
         waiting: Future[httpx.Response] = first.post_later("/v1/questions?wait=30", {"question": "Which one?", "options": THREE})
         q = settled(lambda: first.http.get("/v1/questions").json(), 10, "the question")[0]
+        # a dialect's ask waits for the answer however long: a shutdown answers it too
+        tool = first.post_later("/v1/anthropic/ask", {"type": "tool_use", "id": "toolu_9", "name": "ask_human",
+                                                      "input": {"question": "And this?"}})  # fmt: skip
+        settled(lambda: len(first.http.get("/v1/questions").json()) == 2, 10, "the second question")
         first.kill(signal.SIGTERM)
-        waiting.exception(timeout=30)  # the agent's request ends with the daemon
+        # answered at once (not after uvicorn's 10 s of grace, with a 500): still pending
+        said = waiting.result(timeout=8)
+        assert said.status_code == 200 and said.json()["status"] == "pending", said.text
+        assert "shut down before the person answered" in said.json()["detail"]
+        block = tool.result(timeout=8)
+        assert block.status_code == 200, block.text
+        assert block.json()["is_error"] and "shut down" in block.json()["content"][0]["text"]
     finally:
         first.close()
     second = Daemon(xserver, tmp_path, DEFAULT_POLICY)
