@@ -3,9 +3,9 @@ a real X server, an agent over HTTP, a simulated person clicking on the overlay.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -297,22 +297,27 @@ def test_a_restart_loses_no_pending_review(xserver: str, tmp_path: Path, target:
     try:
         fut = first.act({"action": "click", "x": 683, "y": 384, "confidence": 0.3})
         review = poll(lambda: pending(first))[0]
-        # a reviewer's long poll, its bytes sent before the signal (the daemon reads them
-        # before it begins to shut down, which it does at its next tick)
+        # a reviewer's long poll on a connection the daemon has proven it reads (its first
+        # request answered), sent before the signal: the daemon reads it before it begins
+        # to shut down, which it does at its next tick
         url = httpx.URL(first.url)
-        watch = socket.create_connection((url.host, url.port), timeout=8)
-        watch.sendall(f"GET /v1/reviews/{review['id']}?wait=60 HTTP/1.1\r\nHost: {url.netloc.decode()}\r\n"
-                      f"Authorization: {first.http.headers['Authorization']}\r\nConnection: close\r\n\r\n".encode())
-        first.proc.terminate()  # SIGTERM while the agent waits for a person
-        # both answered at once, not after uvicorn's 10 s of grace with a 500
-        answer = fut.result(timeout=8).json()
-        watched = b"".join(iter(lambda: watch.recv(65536), b""))
-        watch.close()
+        watch = http.client.HTTPConnection(url.host, url.port, timeout=8)
+        try:
+            auth = {"Authorization": first.http.headers["Authorization"]}
+            watch.request("GET", "/v1/state", headers=auth)
+            watch.getresponse().read()
+            watch.request("GET", f"/v1/reviews/{review['id']}?wait=60", headers=auth)
+            first.proc.terminate()  # SIGTERM while the agent waits for a person
+            # both answered at once, not after uvicorn's 10 s of grace with a 500
+            answer = fut.result(timeout=8).json()
+            got = watch.getresponse()
+            watched = (got.status, got.read())
+        finally:
+            watch.close()
     finally:
         first.close()
     assert answer["status"] == "error" and "shut down" in answer["detail"]
-    head, _, body = watched.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["status"] == "pending", watched
+    assert watched[0] == 200 and json.loads(watched[1])["status"] == "pending", watched
     second = Daemon(xserver, tmp_path, policy, overlay=False)
     try:
         again = second.http.get(f"/v1/reviews/{review['id']}").json()
