@@ -11,7 +11,7 @@ from Xlib import display
 from Xlib.ext import xinput
 from Xlib.ext.ge import GenericEventCode
 
-from capture.input._xorg import RAW_KINDS, RAW_MASK, RawEventData
+from capture.input._xi2 import RAW_KINDS, RAW_MASK, RawEventData
 
 
 @dataclass(frozen=True, slots=True)

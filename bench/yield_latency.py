@@ -30,7 +30,7 @@ from Xlib import X
 from Xlib.ext import xtest
 
 from bench._x11 import Witness
-from capture.input._xorg import RAW_BUTTON_RELEASE, RAW_KEY_RELEASE
+from capture.input._xi2 import RAW_BUTTON_RELEASE, RAW_KEY_RELEASE
 from capture.xvfb import VirtualDisplay
 from daemon.actions import parse_action
 from daemon.control.runtime import Runtime

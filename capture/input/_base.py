@@ -177,6 +177,21 @@ class InputBackend(abc.ABC):
         Backends whose observer cannot lag may leave it empty.
         """
 
+    def after_observed(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` once the observer has handled every input event that reached this
+        process so far (on the observer's thread; here and now for a backend whose
+        observer cannot lag). For news whose cause is such an event: the review a
+        person just decided with Enter closes only after their Enter was seen."""
+        fn()
+
+    def catch_up(self, timeout: float = 1.0) -> None:
+        """Return once the observer handled every input event that reached this process
+        so far (at most ``timeout`` s). No round trip: for events that already caused
+        something here, such as the Enter that decided the review whose action starts."""
+        done = threading.Event()
+        self.after_observed(done.set)
+        done.wait(timeout)
+
     def send_guarded(self, p: Primitive, halted: Callable[[], bool]) -> bool:
         """Send ``p`` unless ``halted()`` is true once every earlier input event is observed.
 

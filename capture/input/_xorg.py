@@ -18,10 +18,9 @@ and none shared between threads (python-xlib connections are not thread-safe).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
-import struct
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -31,61 +30,20 @@ from typing import Any
 from Xlib import XK, X, display, error
 from Xlib.ext import xinput, xtest
 from Xlib.ext.ge import GenericEventCode
-from Xlib.protocol import rq
 
 from capture.errors import CaptureError, UnsupportedPlatform
 from capture.input._base import InputBackend, InputEvent, Kind, Observer, Origin, Primitive
+from capture.input._xi2 import (
+    HIERARCHY_MASK,
+    RAW_KINDS,
+    RAW_MASK,
+    RawEventData,
+    _XIQueryPointer,
+    _XIQueryVersion,
+    raw_axes,
+)
 from capture.input.announce import InjectionAnnouncer, announcements_enabled
 from capture.input.keys import keysym_for_char
-
-# XI 2.2 raw events (XI2proto.h); python-xlib 0.33 has no parser for them.
-RAW_KEY_PRESS, RAW_KEY_RELEASE, RAW_BUTTON_PRESS, RAW_BUTTON_RELEASE, RAW_MOTION = 13, 14, 15, 16, 17
-RAW_KINDS = {
-    RAW_KEY_PRESS: Kind.KEY_DOWN,
-    RAW_KEY_RELEASE: Kind.KEY_UP,
-    RAW_BUTTON_PRESS: Kind.BUTTON_DOWN,
-    RAW_BUTTON_RELEASE: Kind.BUTTON_UP,
-    RAW_MOTION: Kind.MOTION,
-}
-RAW_MASK = sum(1 << t for t in RAW_KINDS)
-HIERARCHY_MASK = 1 << xinput.HierarchyChanged
-
-class _Rest(rq.ValueField):  # type: ignore[misc]
-    """The bytes after the fixed part: a raw event's valuator mask and values."""
-
-    structcode = None
-
-    def parse_binary_value(self, data: Any, display: Any, length: Any, format: Any) -> tuple[bytes, bytes]:
-        return bytes(data), b""
-
-
-RawEventData = rq.Struct(
-    rq.Card16("deviceid"),
-    rq.Card32("time"),
-    rq.Card32("detail"),
-    rq.Card16("sourceid"),
-    rq.Card16("valuators_len"),
-    rq.Card32("flags"),
-    rq.Pad(4),
-    _Rest("rest"),
-)
-_FP3232 = struct.Struct("=iI")
-
-
-def raw_axes(rest: bytes, mask_len: int) -> tuple[float, float] | None:
-    """Axes 0 and 1 of a raw event's *raw* values (what the device, or the XTest request,
-    gave: screen pixels for an absolute XTest motion), or None if either is absent."""
-    mask = int.from_bytes(rest[: 4 * mask_len], sys.byteorder)
-    if mask & 0b11 != 0b11:
-        return None
-    n = mask.bit_count()
-    raw = 4 * mask_len + 8 * n  # the transformed values come first, then the raw ones
-    try:
-        x = _FP3232.unpack_from(rest, raw)
-        y = _FP3232.unpack_from(rest, raw + 8)
-    except struct.error:
-        return None
-    return x[0] + x[1] / 2**32, y[0] + y[1] / 2**32
 
 _X_KIND = {
     Kind.KEY_DOWN: X.KeyPress,
@@ -93,33 +51,6 @@ _X_KIND = {
     Kind.BUTTON_DOWN: X.ButtonPress,
     Kind.BUTTON_UP: X.ButtonRelease,
 }
-
-
-class _XIQueryVersion(rq.ReplyRequest):  # type: ignore[misc]
-    _request = rq.Struct(
-        rq.Card8("opcode"), rq.Opcode(47), rq.RequestLength(),
-        rq.Card16("major_version"), rq.Card16("minor_version"),
-    )  # fmt: skip
-    _reply = rq.Struct(
-        rq.ReplyCode(), rq.Pad(1), rq.Card16("sequence_number"), rq.ReplyLength(),
-        rq.Card16("major_version"), rq.Card16("minor_version"), rq.Pad(20),
-    )  # fmt: skip
-
-
-class _XIQueryPointer(rq.ReplyRequest):  # type: ignore[misc]
-    _request = rq.Struct(
-        rq.Card8("opcode"), rq.Opcode(40), rq.RequestLength(),
-        rq.Window("window"), rq.Card16("deviceid"), rq.Pad(2),
-    )  # fmt: skip
-    _reply = rq.Struct(
-        rq.ReplyCode(), rq.Pad(1), rq.Card16("sequence_number"), rq.ReplyLength(),
-        rq.Window("root"), rq.Window("child"),
-        xinput.FP1616("root_x"), xinput.FP1616("root_y"),
-        xinput.FP1616("win_x"), xinput.FP1616("win_y"),
-        rq.Bool("same_screen"), rq.Pad(1), rq.LengthOf("buttons", 2),
-        rq.Object("mods", xinput.ModifierInfo), rq.Object("groups", xinput.GroupInfo),
-        rq.List("buttons", rq.Card32),
-    )  # fmt: skip
 
 
 # A remapped spare key is reused only this long after its last use: a client that
@@ -176,6 +107,13 @@ class XorgBackend(InputBackend):
         self._busy = False
         self._drained = threading.Condition()
         self._stop_r, self._stop_w = os.pipe()
+        # after_observed: callbacks, and a pipe that wakes the observer for them
+        self._after: list[Callable[[], None]] = []
+        self._after_lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._observer_done = False
         self._thread: threading.Thread | None = None
         self._observer: Observer | None = None
         self.failure: BaseException | None = None
@@ -366,17 +304,60 @@ class XorgBackend(InputBackend):
         self._thread = threading.Thread(target=self._run, name="driverseat-x11-observer", daemon=True)
         self._thread.start()
 
+    def after_observed(self, fn: Callable[[], None]) -> None:
+        # An event that caused our caller's news (a person's Enter that decided a review,
+        # seen by the overlay) is on the observer's socket by now: the server flushes it
+        # with the overlay's copy. The observer runs ``fn`` once it has drained the socket.
+        thread = self._thread
+        if thread is None or threading.current_thread() is thread or not self._pending_observation():
+            fn()  # nothing waits to be observed (the usual case: no hand-off)
+            return
+        with self._after_lock:
+            stopped = self._observer_done
+            if not stopped:
+                self._after.append(fn)
+        if stopped:  # nobody observes any more: nothing can come before it
+            fn()
+            return
+        with contextlib.suppress(OSError):  # a full pipe wakes it as well; closed: it ran
+            os.write(self._wake_w, b"a")
+
+    def catch_up(self, timeout: float = 1.0) -> None:
+        if self._pending_observation():
+            done = threading.Event()
+            self.after_observed(done.set)
+            done.wait(timeout)
+
+    def _take_after(self, *, last: bool = False) -> list[Callable[[], None]]:
+        with self._after_lock:
+            taken, self._after = self._after, []
+            self._observer_done = self._observer_done or last
+        return taken
+
+    @staticmethod
+    def _run_after(callbacks: list[Callable[[], None]]) -> None:
+        for fn in callbacks:
+            fn()
+
     def _run(self) -> None:
         fd = self._obs.fileno()
         try:
             while True:
-                ready, _, _ = select.select([fd, self._stop_r], [], [])
+                ready, _, _ = select.select([fd, self._stop_r, self._wake_r], [], [])
                 if self._stop_r in ready:
                     return
                 self._busy = True
                 try:
-                    while self._obs.pending_events():
-                        self._handle(self._obs.next_event())
+                    # the callbacks asked for before this drain run after it: every event
+                    # on the socket when one was asked for is handled first
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wake_r, 4096)
+                    after = self._take_after()
+                    try:
+                        while self._obs.pending_events():
+                            self._handle(self._obs.next_event())
+                    finally:
+                        self._run_after(after)
                 finally:
                     self._busy = False
                     with self._drained:
@@ -385,6 +366,8 @@ class XorgBackend(InputBackend):
             self.failure = exc
             if self.on_failure is not None:
                 self.on_failure(exc)
+        finally:
+            self._run_after(self._take_after(last=True))  # late, but never lost
 
     def _handle(self, ev: Any) -> None:
         if ev.type == GenericEventCode and ev.extension == self._xi_opcode:
@@ -469,7 +452,8 @@ class XorgBackend(InputBackend):
             os.write(self._stop_w, b"x")
             self._thread.join(timeout=5)
             self._thread = None
-        for fd in (self._stop_r, self._stop_w):
+            self._run_after(self._take_after(last=True))  # if it did not stop in time
+        for fd in (self._stop_r, self._stop_w, self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:

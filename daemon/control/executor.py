@@ -169,6 +169,10 @@ class Executor:
 
     def _execute_safely(self, job: _Job) -> Outcome:
         """Run one job; every failure becomes an ``error`` outcome and nothing stays held."""
+        # Input that came before the job is judged as of then: the Enter that approved it,
+        # still unread by the observer on a busy machine, is review input, not a takeover
+        # (a press while an action runs always is one). Costs a select() when none waits.
+        self.backend.catch_up()
         self.intervention.executing = True
         try:
             return self._execute(job)

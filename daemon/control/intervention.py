@@ -72,6 +72,7 @@ class Intervention:
         kill_switch: str = DEFAULT_KILL_SWITCH,
         keysym_of: Callable[[int, bool], int] = lambda code, shifted: 0,
         pointer_of: Callable[[InputEvent], tuple[int, int] | None] = lambda ev: None,
+        after_observed: Callable[[Callable[[], None]], None] = lambda fn: fn(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.resume_after = resume_after
@@ -79,6 +80,9 @@ class Intervention:
         self._hotkey = frozenset(_SAME.get(k, k) for k in parse_combo(kill_switch).keysyms)
         self._keysym_of = keysym_of
         self._pointer_of = pointer_of
+        # the input backend's: runs a callback once the observer caught up with the input
+        # that reached us so far (capture.input.InputBackend.after_observed)
+        self._after_observed = after_observed
         self._clock = clock
         self.yield_event = threading.Event()
         self._state: Control = "agent"
@@ -213,11 +217,20 @@ class Intervention:
         with self._cond:
             self._toasts += 1
 
+    # A review or a toast closes because of a person's input (the Enter, the click on Cancel)
+    # that the overlay saw: the observer, which may lag behind it on a busy machine, sees it
+    # too, and must see it as review input. So the close counts once the observer caught up.
     def toast_closed(self) -> None:
+        self._after_observed(self._toast_closed)
+
+    def review_closed(self) -> None:
+        self._after_observed(self._review_closed)
+
+    def _toast_closed(self) -> None:
         with self._cond:
             self._toasts = max(0, self._toasts - 1)
 
-    def review_closed(self) -> None:
+    def _review_closed(self) -> None:
         with self._cond:
             self._reviews_open = max(0, self._reviews_open - 1)
             if not self._reviews_open:

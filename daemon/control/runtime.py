@@ -38,6 +38,7 @@ class Runtime(Closing):
             kill_switch=kill_switch,
             keysym_of=self.backend.keysym_of,
             pointer_of=self.backend.pointer_of,
+            after_observed=self.backend.after_observed,
         )
         if hasattr(self.backend, "on_failure"):
             self.backend.on_failure = lambda exc: self.intervention.stop(by="observer-failure")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import queue
+import select
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
@@ -56,6 +58,50 @@ def test_our_input_is_recognised_and_never_reported(backend: tuple[XorgBackend, 
     assert b.ours_seen - before == 105
     assert q.empty()
     assert len(b.ledger) == 0
+
+
+@pytest.mark.x11
+def test_what_follows_input_already_here_waits_for_the_observer_to_read_it(
+    xserver: str, human: SimulatedHuman
+) -> None:
+    """after_observed and catch_up: the observer lags (stuck on a first key), a second key
+    waits unread on its socket; what is asked for now comes after both are handled."""
+    b = open_backend(xserver)
+    assert isinstance(b, XorgBackend)
+    seen: list[Kind] = []
+    stuck, go = threading.Event(), threading.Event()
+
+    def lagging(e: InputEvent) -> None:
+        if not stuck.is_set():
+            stuck.set()
+            go.wait(10)
+        seen.append(e.kind)
+
+    b.start(lagging)
+    try:
+        human.key_down("a")
+        assert stuck.wait(5)
+        human.key_up("a")
+        fd = b._obs.fileno()
+        deadline = time.monotonic() + 5
+        while not select.select([fd], [], [], 0.01)[0] and time.monotonic() < deadline:
+            pass  # until the release is on the observer's socket, unread
+        marks: list[list[Kind]] = []
+        b.after_observed(lambda: marks.append(list(seen)))
+        assert marks == []  # not now: the observer has not caught up
+        threading.Timer(0.2, go.set).start()  # whether or not catch_up waits by then
+        b.catch_up(5)
+        assert seen == [Kind.KEY_DOWN, Kind.KEY_UP]
+        deadline = time.monotonic() + 5
+        while not marks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert marks == [[Kind.KEY_DOWN, Kind.KEY_UP]]
+        # with nothing left to read, at once and here
+        b.after_observed(lambda: marks.append([]))
+        assert marks[-1] == []
+    finally:
+        go.set()
+        b.close()
 
 
 @pytest.mark.x11

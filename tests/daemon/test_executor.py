@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -206,6 +206,29 @@ def test_an_open_review_never_hides_a_takeover_from_a_running_action(rt: Runtime
     out = rt.run(parse_action({"action": "type", "text": "x" * 50}))
     assert out.status == "interrupted" and out.progress is not None and out.progress.done == 5
     rt.intervention.review_closed()
+
+
+def test_input_from_before_an_action_is_judged_before_it_starts(rt: Runtime, fake: FakeBackend) -> None:
+    """The Enter that approved a review, not yet read by a lagging observer when the
+    approved action starts, is review input: the action runs."""
+    enter = keysym_for_name("Return")
+    unread = [(Kind.KEY_DOWN, enter), (Kind.KEY_UP, enter)]  # on the observer's socket
+    later: list[Callable[[], None]] = []
+
+    def caught_up(timeout: float = 1.0) -> None:  # as the X observer: the events, then the news
+        while unread:
+            fake.human(*unread.pop(0))
+        while later:
+            later.pop(0)()
+
+    rt.intervention._after_observed = later.append  # what Runtime wired to the backend's
+    fake.catch_up = caught_up  # type: ignore[method-assign]
+    fake.barrier = caught_up  # type: ignore[method-assign]  # read by the first primitive at the latest
+    rt.intervention.review_opened()
+    rt.intervention.review_closed()  # decided by that Enter
+    out = rt.run(parse_action({"action": "type", "text": "ok"}))
+    assert unread == [] and out.status == "executed", out
+    assert fake.typed() == "ok" and rt.intervention.takeovers == 0
 
 
 def test_the_start_hook_runs_first_and_may_keep_an_action_from_running(rt: Runtime, fake: FakeBackend) -> None:

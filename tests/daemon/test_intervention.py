@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -144,6 +144,39 @@ def test_input_to_an_open_review_is_not_a_takeover(iv: Intervention) -> None:
     # a new press is a takeover again
     iv.on_input(ev(Kind.BUTTON_DOWN, 3))
     assert iv.state == "human"
+
+
+def test_a_review_closes_only_once_the_observer_has_seen_what_decided_it() -> None:
+    """On a busy machine the observer lags behind the overlay: the Enter that approved a
+    review may be read after the review was decided. It is still review input."""
+    later: list[Callable[[], None]] = []  # what the lagging observer will run once caught up
+    i = Intervention(keysym_of=lambda code, shifted: code, after_observed=later.append)
+    try:
+        enter = keysym_for_name("Return")
+        i.review_opened()
+        i.review_closed()  # the overlay saw the Enter; the observer has not read it yet
+        assert len(later) == 1
+        i.on_input(ev(Kind.KEY_DOWN, enter))  # read now
+        later.pop()()  # caught up: now the review counts as closed
+        i.on_input(ev(Kind.KEY_UP, enter))
+        assert i.state == "agent" and i.takeovers == 0
+        i.on_input(ev(Kind.KEY_DOWN, keysym_for_name("a")))  # a new key is a takeover
+        assert i.state == "human"
+    finally:
+        i.close()
+
+
+def test_an_undo_window_closes_only_once_the_observer_has_seen_what_closed_it() -> None:
+    later: list[Callable[[], None]] = []
+    i = Intervention(after_observed=later.append)
+    try:
+        i.toast_opened()
+        i.toast_closed()
+        assert len(later) == 1 and i._toasts == 1  # still up for the input the observer has not read
+        later.pop()()
+        assert i._toasts == 0
+    finally:
+        i.close()
 
 
 def test_kill_switch_works_during_a_review(iv: Intervention) -> None:
