@@ -105,6 +105,7 @@ class ReviewQueue:
         self._pending: dict[str, _Entry] = {}
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._closing = False  # a shutdown began (abort_waiting)
+        self._long_polls: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()  # of _waiters
         for row in store.reviews_with_status("pending"):
             review = Review.model_validate(row["review"])
             self._pending[review.id] = _Entry(
@@ -366,10 +367,9 @@ class ReviewQueue:
         not hold uvicorn's graceful shutdown until it gives up and answers 500."""
         with self._lock:
             self._closing = True
-            for waiters in self._waiters.values():
-                for loop, event in waiters:
-                    with contextlib.suppress(RuntimeError):
-                        loop.call_soon_threadsafe(event.set)
+            for loop, event in self._long_polls:
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
+                    loop.call_soon_threadsafe(event.set)
 
     async def wait(self, review_id: str, timeout: float, *, long_poll: bool = False) -> Review:
         """The review once it is no longer pending, or as it stands after ``timeout`` s.
@@ -386,6 +386,8 @@ class ReviewQueue:
             entry = self._pending.get(review_id)
             if entry is not None:
                 self._waiters.setdefault(review_id, set()).add(waiter)
+                if long_poll:
+                    self._long_polls.add(waiter)
                 expires = entry.review.expires
             closing = self._closing and long_poll
         if entry is None:
@@ -400,6 +402,7 @@ class ReviewQueue:
                 await asyncio.wait_for(event.wait(), limit)
         finally:
             with self._lock:
+                self._long_polls.discard(waiter)
                 waiting = self._waiters.get(review_id, set())
                 waiting.discard(waiter)
                 if not waiting:

@@ -550,12 +550,52 @@ def test_a_shutdown_ends_the_long_polls_of_reviews_now_and_later_ones_at_once(s:
         await asyncio.sleep(0)  # (it registered as a waiter)
         s.gate.abort_waiting()
         early = await asyncio.wait_for(poll, 5)
-        late = await asyncio.wait_for(s.queue.wait(rid, 60, long_poll=True), 5)
+        late = await asyncio.wait_for(s.queue.wait(rid, 60, long_poll=True), 0.5)  # at once
         await asyncio.wait([task], timeout=5)
         assert task.cancelled()  # the gate's own wait ended by being cancelled
         return [early.status, late.status]
 
     assert run(scenario()) == ["pending", "pending"]
+
+
+def test_a_long_poll_waits_for_the_decision_and_a_shutdown_leaves_the_gates_own_waits_to_cancellation(
+    s: Setup,
+) -> None:
+    async def scenario() -> list[str]:
+        task = asyncio.ensure_future(s.gate.admit(proposal({"action": "click", "x": 1, "y": 1, "confidence": 0.1})))
+        await until_pending(s, 1, task)
+        rid = s.queue.pending()[0].id
+        poll = asyncio.ensure_future(s.queue.wait(rid, 60, long_poll=True))
+        own = asyncio.ensure_future(s.queue.wait(rid, 60))  # as the gate waits: not a long poll
+        await asyncio.sleep(0)
+        assert not poll.done() and not own.done()
+        s.queue.abort_waiting()  # the queue's part of a shutdown only: the gate's task goes on
+        early = await asyncio.wait_for(poll, 5)
+        await asyncio.sleep(0)
+        assert not own.done()  # ended only by the decision (or by Gate.abort_waiting's cancel)
+        await asyncio.to_thread(s.queue.decide, rid, DecisionRequest(verdict="reject", reviewer="a"))
+        late = await asyncio.wait_for(own, 5)
+        task.cancel()
+        return [early.status, late.status]
+
+    assert run(scenario()) == ["pending", "rejected"]
+
+
+def test_a_long_poll_without_a_shutdown_waits_for_the_decision(s: Setup) -> None:
+    async def scenario() -> str:
+        task = asyncio.ensure_future(s.gate.admit(proposal({"action": "click", "x": 1, "y": 1, "confidence": 0.1})))
+        await until_pending(s, 1, task)
+        rid = s.queue.pending()[0].id
+        poll = asyncio.ensure_future(s.queue.wait(rid, 60, long_poll=True))
+        await asyncio.sleep(0.05)
+        assert not poll.done()
+        await asyncio.to_thread(s.queue.decide, rid, DecisionRequest(verdict="reject", reviewer="a"))
+        done = await asyncio.wait_for(poll, 5)
+        assert not s.queue._long_polls  # a long poll that ended is forgotten (no leak)
+        await asyncio.wait([task], timeout=5)
+        return done.status
+
+    assert run(scenario()) == "rejected"
 
 
 def test_adopted_reviews_keep_their_rule_and_announce_their_end(s: Setup) -> None:
