@@ -322,12 +322,6 @@ class XorgBackend(InputBackend):
         with contextlib.suppress(OSError):  # a full pipe wakes it as well; closed: it ran
             os.write(self._wake_w, b"a")
 
-    def catch_up(self, timeout: float = 1.0) -> None:
-        if self._pending_observation():
-            done = threading.Event()
-            self.after_observed(done.set)
-            done.wait(timeout)
-
     def _take_after(self, *, last: bool = False) -> list[Callable[[], None]]:
         with self._after_lock:
             taken, self._after = self._after, []
@@ -349,10 +343,13 @@ class XorgBackend(InputBackend):
                 self._busy = True
                 try:
                     # the callbacks asked for before this drain run after it: every event
-                    # on the socket when one was asked for is handled first
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self._wake_r, 4096)
-                    after = self._take_after()
+                    # on the socket when one was asked for is handled first (one asked for
+                    # later wakes the next select; no syscall here for plain input)
+                    after: list[Callable[[], None]] = []
+                    if self._wake_r in ready:
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(self._wake_r, 4096)
+                        after = self._take_after()
                     try:
                         while self._obs.pending_events():
                             self._handle(self._obs.next_event())
