@@ -12,6 +12,12 @@ No polling: one thread sleeps in ``select`` on the watch connection and wakes
 :meth:`WindowWatch.wait_none` through a condition. Queries from other threads (the
 input focus) go through a second connection under a lock, because python-xlib
 connections are not thread-safe.
+
+A window another client mapped a moment ago is known to the server at once, but to the
+watch only once its thread has read the MapNotify. :meth:`WindowWatch.settle` closes
+that gap: the thread makes a round trip on the watch connection (the server sends a
+connection's events and replies in order, so every event of what it did before is read
+by then) and handles what came, before the caller goes on.
 """
 
 from __future__ import annotations
@@ -29,6 +35,14 @@ from capture.errors import CaptureError
 __all__ = ["WindowWatch"]
 
 _GONE = (error.XError, error.ConnectionClosedError, OSError)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 class WindowWatch:
@@ -50,6 +64,11 @@ class WindowWatch:
         self._mapped: set[int] = set()  # top-levels of ours that are mapped now
         self.maps = 0  # how many times one of ours was mapped (each may have taken the focus)
         self._stop_r, self._stop_w = os.pipe()
+        self._settle_r, self._settle_w = os.pipe()
+        for fd in (self._settle_r, self._settle_w):
+            os.set_blocking(fd, False)
+        self._asked = 0  # settle tickets handed out, and the last one the thread has served
+        self._served = 0
         root = self._watch.screen().root
         # select first, then list: a window mapped in between shows up in both, never in neither
         root.change_attributes(event_mask=X.SubstructureNotifyMask)
@@ -75,6 +94,23 @@ class WindowWatch:
         """Wait until none is mapped; False if one still is after ``timeout`` seconds."""
         with self._cond:
             return self._cond.wait_for(lambda: not self._mapped or self._closed, timeout)
+
+    def settle(self, timeout: float = 1.0) -> bool:
+        """Block until the watch has handled every event of what the server did before
+        this call (one round trip through the watch thread): a window mapped by then is
+        in :meth:`mapped`. False on timeout or once the watch has stopped."""
+        with self._cond:  # close() closes the pipe under it too: never a write to a reused fd
+            if self._closed:
+                return False
+            self._asked += 1
+            ticket = self._asked
+            try:
+                os.write(self._settle_w, b"s")
+            except BlockingIOError:
+                pass  # the pipe is full of earlier asks: the thread is woken already
+            return self._cond.wait_for(lambda: self._served >= ticket or self._closed, timeout) and (
+                self._served >= ticket
+            )
 
     def focus(self) -> int:
         """The window that has the keyboard focus: an id, or X.NONE (0) / PointerRoot (1)."""
@@ -133,11 +169,21 @@ class WindowWatch:
         fd = self._watch.fileno()
         try:
             while True:
-                ready, _, _ = select.select([fd, self._stop_r], [], [])
+                ready, _, _ = select.select([fd, self._stop_r, self._settle_r], [], [])
                 if self._stop_r in ready:
                     return
+                ticket = None
+                if self._settle_r in ready:
+                    _drain(self._settle_r)
+                    with self._cond:
+                        ticket = self._asked  # every ticket asked for by now is served below
+                    self._watch.sync()  # the reply comes after every event sent before it
                 while self._watch.pending_events():
                     self._handle(self._watch.next_event())
+                if ticket is not None:
+                    with self._cond:
+                        self._served = ticket
+                        self._cond.notify_all()
         except _GONE:
             pass  # the server went away: nothing of ours can be on it any more
         finally:
@@ -195,8 +241,10 @@ class WindowWatch:
         os.write(self._stop_w, b"x")
         self._thread.join(timeout=5)
         self._thread = None  # type: ignore[assignment]
-        for fd in (self._stop_r, self._stop_w):
-            os.close(fd)
+        with self._cond:
+            self._closed = True  # (the thread says so too; not if it did not stop in time)
+            for fd in (self._stop_r, self._stop_w, self._settle_r, self._settle_w):
+                os.close(fd)
         for d in (self._watch, self._query):
             try:
                 d.close()

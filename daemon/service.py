@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from daemon.actions import LOOK_KINDS, Action
 from daemon.arrivals import Arrivals
 from daemon.ask.desk import QuestionDesk, QuestionsOff
-from daemon.control.clearance import not_clear
+from daemon.control.clearance import NoOverlay, not_clear
 from daemon.control.runtime import Runtime
 from daemon.events import EventHub
 from daemon.orphans import settle_orphans
@@ -43,6 +43,15 @@ from daemon.store import Store, outcome_for_storage
 __all__ = ["VERSION", "Daemon"]
 
 log = logging.getLogger("driverseat.daemon")
+# How long after news for the overlay (a review, a question, a notice, an overlay that
+# connected) an action asks the X server whether an overlay window is up, instead of
+# taking the window watch's word: the overlay maps a window within milliseconds of such
+# news, and the watch hears of it within milliseconds more, seconds on a machine that
+# is badly overloaded. Later, and when nothing happened, the cheap check costs nothing.
+OVERLAY_SETTLE_S = 10.0
+# How long an approved action waits for every overlay to acknowledge the decision (it
+# takes milliseconds); one that hangs costs this much, then the clearance alone decides.
+OVERLAY_ACK_S = 2.0
 try:
     VERSION = metadata.version("driverseat")
 except metadata.PackageNotFoundError:  # running from a source tree that was never installed
@@ -223,13 +232,7 @@ class Daemon:
         annotations = answer.annotations()
         written = False  # the outcome recorded on the executor's thread (daemon.recording)
         state = self.runtime.intervention
-        if isinstance(answer, Cleared) and answer.screen.action not in LOOK_KINDS and not (
-            state.overlay.clear() or await asyncio.to_thread(state.overlay.wait_clear)
-        ):
-            # Input sent while a review window covers the screen would land on it, not on
-            # the application below: a click lost, or worse, an agent's Enter approving a
-            # review. The overlay leaves within milliseconds of a decision; one that stays
-            # up (hung, or another review shown meanwhile) makes the action not run.
+        if isinstance(answer, Cleared) and not await self._screen_clear(answer):
             ran, outcome = p.action, _annotated(not_clear(p.id, p.action, state.state), annotations)
         elif isinstance(answer, Cleared):
             ran = answer.action
@@ -256,6 +259,37 @@ class Daemon:
             outcome = await asyncio.to_thread(self._record, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome
+
+    async def _screen_clear(self, answer: Cleared) -> bool:
+        """Whether no review window covers the screen, so the action's input lands on the
+        application below (a look needs no clear screen).
+
+        Input sent while a review window covers the screen would land on it: a click lost,
+        or worse, an agent's Enter approving a review. The overlay leaves within
+        milliseconds of a decision; one that stays up (hung, or another review shown
+        meanwhile) makes the action not run. The cheap check is what the window watch has
+        heard so far: an approved action, or any action soon after news the overlay may
+        show a window for, asks the X server itself (``wait_clear``), because a window
+        mapped a moment ago may not have reached the watch yet. And an approved action
+        first waits until every overlay has handled its decision: from then on none shows
+        a window until the outcome comes, so what the server says stays true while it runs.
+        """
+        if answer.screen.action in LOOK_KINDS:
+            return True
+        overlay = self.runtime.intervention.overlay
+        if answer.review is None:
+            if self._overlay_settled() and overlay.clear():
+                return True
+        elif not await self.hub.overlays_caught_up(OVERLAY_ACK_S):
+            log.warning("an overlay had not handled the decision of review %s after %.0f s",
+                        answer.review.id, OVERLAY_ACK_S)  # fmt: skip
+        return await asyncio.to_thread(overlay.wait_clear)
+
+    def _overlay_settled(self) -> bool:
+        """No news for the overlay lately: what the window watch has heard is current."""
+        return isinstance(self.runtime.intervention.overlay, NoOverlay) or (
+            time.monotonic() - self.hub.news_at > OVERLAY_SETTLE_S
+        )
 
     def _record(self, action_id: str, dialect: str, ran: Action, outcome: Outcome) -> Outcome:
         """Worker thread: decorate (this may wait for a takeover's demonstration) and record."""

@@ -16,7 +16,11 @@ Stepping aside: once a review is decided (here or anywhere else) the overlay sho
 window until that review's outcome arrives (at most :data:`STEP_ASIDE_S`), because the
 daemon runs an approved action only when no overlay window is mapped on its display
 (daemon/control/clearance.py), and the next review popping up at once would hold it.
-The windows' WM_CLASS class, :data:`WM_CLASS`, is how the daemon knows them.
+The windows' WM_CLASS class, :data:`WM_CLASS`, is how the daemon knows them. The
+overlay subscribes as ``role=overlay`` and acknowledges each event's ``seq`` once the Qt
+thread has handled it (``{"type": "ack", "seq": n}``): an approved action waits for that
+(daemon/events.py), so a review window the overlay was about to show when the decision
+came never appears under the action's input.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ __all__ = ["Bridge", "EventListener", "OverlayApp", "main", "parse_event", "toke
 
 log = logging.getLogger("driverseat.overlay")
 # ("review" | "decided", Review) | ("resolved" | "outcome" | "raise", review id) | ("snapshot", [Review])
+# | ("ack", seq): the daemon is told once the events before it are handled
 Event = tuple[str, Any]
 WM_CLASS = "driverseat-overlay"  # = daemon.control.clearance.OVERLAY_WM_CLASS (the wire contract)
 # Long enough for an approved action to start (it starts within milliseconds of our
@@ -68,7 +73,7 @@ def ws_url(url: str, token: str) -> str:
     """The event stream's URL for a daemon at ``url`` (http -> ws, https -> wss)."""
     base = url.rstrip("/")
     scheme, rest = base.split("://", 1) if "://" in base else ("http", base)
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/v1/events?token={quote(token)}"
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/v1/events?token={quote(token)}&role=overlay"
 
 
 def token_of(client: Client) -> str:
@@ -159,19 +164,33 @@ class EventListener(threading.Thread):
         self.bridge.event.emit(("question_snapshot", fetch_questions(self.client)))
 
     def _handle(self, raw: str | bytes) -> None:
+        seq = None
         try:
-            event = parse_event(json.loads(raw))
+            data = json.loads(raw)
+            seq = data.get("seq") if isinstance(data, dict) else None
+            event = parse_event(data)
         except ValueError as exc:  # bad JSON or a Review that does not validate
             log.warning("ignored an event the overlay cannot read: %s", exc)
-            return
-        if event is None:
-            return
-        if event[0] == "review":
+            event = None
+        if event is not None and event[0] == "review":
             self._fetch(event[1])
-        if event[0] == "question" and event[1].status == "pending":
+        if event is not None and event[0] == "question" and event[1].status == "pending":
             self.bridge.event.emit(("question_snapshot_one", (event[1], fetch_frame(self.client, event[1]))))
+        elif event is not None:
+            self.bridge.event.emit(event)
+        if type(seq) is int:  # through the Qt thread: acknowledged once what came before is handled
+            self.bridge.event.emit(("ack", seq))
+
+    def ack(self, seq: int) -> None:
+        """Tell the daemon every message up to ``seq`` is handled (any thread: websockets'
+        sync ``send`` takes the connection's lock); nothing if the stream is down."""
+        ws = self._ws
+        if ws is None:
             return
-        self.bridge.event.emit(event)
+        try:
+            ws.send(json.dumps({"type": "ack", "seq": seq}))
+        except (OSError, WebSocketException):
+            pass  # the stream is going: the reconnect's subscription starts acknowledged
 
     def _fetch(self, review: Review) -> None:
         if review.tier == "grace" or review.status != "pending" or review.id in self._fetched:
@@ -233,6 +252,10 @@ class OverlayApp(QObject):
 
     def on_event(self, event: Event) -> None:
         kind, payload = event
+        if kind == "ack":  # every event before it is handled: the windows are as they will stay
+            if self.listener is not None:
+                self.listener.ack(payload)
+            return
         if kind == "question_snapshot_one":
             question, png = payload
             self.asking.on_event("question", question)

@@ -15,7 +15,7 @@ from daemon.api.bodies import ErrorBody, State
 from daemon.api.gone import abandonment
 from daemon.api.websocket import abort_of
 from daemon.auth import bearer, token_matches
-from daemon.events import Subscription
+from daemon.events import EventHub, Subscription
 from daemon.jsonsplice import outcome_json
 from daemon.outcomes import Outcome
 from daemon.service import Daemon
@@ -77,30 +77,33 @@ def router(daemon: Daemon, token: str) -> APIRouter:
             # close after accept: a refused handshake could not carry a reason code
             await ws.close(code=WS_CLOSE_UNAUTHORIZED, reason="missing or wrong token")
             return
-        q = daemon.hub.subscribe()
+        q = daemon.hub.subscribe(overlay=ws.query_params.get("role") == "overlay")
         try:
             await ws.send_json({"type": "state", **daemon.state()})
-            await _pump(ws, q)
+            await _pump(ws, q, daemon.hub)
         finally:
             daemon.hub.unsubscribe(q)
 
     return api
 
 
-async def _pump(ws: WebSocket, q: Subscription) -> None:
-    """Send queued messages until the client leaves or falls too far behind."""
+async def _pump(ws: WebSocket, q: Subscription, hub: EventHub) -> None:
+    """Send queued messages until the client leaves or falls too far behind; take an
+    overlay's acknowledgements (``{"type": "ack", "seq": n}``), ignore anything else."""
 
     async def sender() -> None:
         while (msg := await q.get()) is not None:
             await ws.send_text(json.dumps(msg, default=str))
 
     async def receiver() -> None:
-        # clients have nothing to say; reading is how a disconnect is noticed
+        # reading is how a disconnect is noticed; an overlay says what it has handled
         try:
             while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                if q.overlay and (text := message.get("text")):
+                    hub.ack(q, _ack_of(text))
         except WebSocketDisconnect:
             return
 
@@ -114,6 +117,17 @@ async def _pump(ws: WebSocket, q: Subscription) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     if q.cut.is_set():
         await _hang_up(ws, reset=q.overflowed)
+
+
+def _ack_of(text: str) -> object:
+    """The ``seq`` of an overlay's ack; None for anything else (ignored, never an error)."""
+    if len(text) > 100:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data.get("seq") if isinstance(data, dict) and data.get("type") == "ack" else None
 
 
 async def _hang_up(ws: WebSocket, *, reset: bool) -> None:

@@ -64,7 +64,9 @@ class OverlayWatch(Protocol):
         ...
 
     def wait_clear(self, timeout: float = CLEAR_TIMEOUT_S) -> bool:
-        """Block until no overlay window is mapped (focus given back); False on timeout."""
+        """Block until no overlay window is mapped (focus given back); False on timeout.
+        It asks the X server itself (one round trip), so a window mapped just before the
+        call counts, even one the watch had not heard of yet."""
         ...
 
     def close(self) -> None: ...
@@ -135,6 +137,12 @@ class OverlayClearance:
         return not self._watch.mapped() and self._watch.maps == self._maps_seen
 
     def wait_clear(self, timeout: float = CLEAR_TIMEOUT_S) -> bool:
+        # An overlay window mapped a moment ago (the next review, shown as the last one's
+        # action ended) is on the server before its MapNotify reaches the watch thread:
+        # catch up with the server first, or the action's input lands on that window.
+        if not self._watch.settle(timeout):
+            log.warning("the overlay's window watch did not catch up with the X server")
+            return False
         maps = self._watch.maps
         if not self._watch.wait_none(timeout):
             log.warning("the overlay still covers the screen after %.1f s", timeout)

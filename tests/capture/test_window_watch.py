@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -144,5 +145,74 @@ def test_the_clearance_counts_a_toast_the_watch_has_not_handled_yet(xserver: str
         ev = InputEvent(kind=Kind.MOTION, code=0, origin=Origin.FOREIGN, time=0, received=0.0)
         assert clearance._watch.mapped() == frozenset()  # not mapped at all: the watch knows nothing
         assert clearance.under(ev) is True  # yet the window under the pointer is ours
+    finally:
+        clearance.close()
+
+
+def slowed(watch: WindowWatch, seconds: float) -> None:
+    """Make the watch thread take ``seconds`` over each event (a loaded machine's thread)."""
+    handle = watch._handle
+
+    def slow(ev: Any) -> None:
+        time.sleep(seconds)  # the lag under test, not a synchronisation
+        handle(ev)
+
+    watch._handle = slow  # type: ignore[method-assign]
+
+
+def test_settle_catches_up_with_a_map_the_thread_has_not_handled(watch: WindowWatch, client: Client) -> None:
+    """A window mapped just before (the server has done it) is in ``mapped`` once
+    ``settle`` returns, however far behind the watch thread was."""
+    slowed(watch, 0.3)
+    ours = client.window(CLASS)
+    ours.map()
+    client.d.sync()  # the server has mapped it
+    assert watch.settle(timeout=5) is True
+    assert watch.mapped() == {ours.id}
+    ours.unmap()
+    client.d.sync()
+    assert watch.settle(timeout=5) is True and watch.mapped() == frozenset()
+
+
+def test_settle_returns_only_after_what_came_before_its_round_trip(watch: WindowWatch, client: Client) -> None:
+    """A map the server does while the settle is under way, before the watch's round trip
+    is answered, is handled before ``settle`` returns (its event precedes the reply)."""
+    slowed(watch, 0.2)
+    ours = client.window(CLASS)
+    sync = watch._watch.sync
+
+    def map_first() -> None:  # on the watch thread, as its round trip begins
+        ours.map()
+        client.d.sync()
+        sync()
+
+    watch._watch.sync = map_first  # type: ignore[method-assign]
+    assert watch.settle(timeout=5) is True
+    assert watch.mapped() == {ours.id}
+
+
+def test_settle_answers_false_once_the_watch_is_closed(xserver: str) -> None:
+    w = WindowWatch(xserver, CLASS)
+    assert w.settle(timeout=5) is True
+    w.close()
+    assert w.settle(timeout=5) is False  # nothing written to a closed pipe, no wait
+
+
+def test_the_clearance_waits_for_a_review_window_mapped_just_before(xserver: str, client: Client) -> None:
+    """The next review's window, mapped a moment before an approved action would run, holds
+    it, even while the watch thread has not heard of that window yet."""
+    from daemon.control.clearance import OverlayClearance
+
+    clearance = OverlayClearance(xserver, lambda ev: None, wm_class=CLASS)
+    try:
+        slowed(clearance._watch, 0.1)
+        ours = client.window(CLASS)
+        ours.map()
+        client.d.sync()
+        assert clearance.wait_clear(timeout=0.6) is False  # still up: the action would not run
+        assert clearance._watch.mapped() == {ours.id}  # (caught up: not a settle timing out)
+        ours.unmap()
+        client.d.sync()
+        assert clearance.wait_clear(timeout=5) is True
     finally:
         clearance.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
 from daemon.store import Store
-from tests.daemon.live import serving
+from tests.daemon.live import poll, serving
 from tests.daemon.test_gate import PNG, POLICY, SCREEN
 
 TOKEN = "hostile-token-0123456789"
@@ -67,8 +68,8 @@ BODIES: list[tuple[str, bytes]] = [
 
 
 class Live:
-    def __init__(self, url: str, fake: FakeBackend) -> None:
-        self.url, self.fake = url, fake
+    def __init__(self, url: str, fake: FakeBackend, daemon: Daemon | None = None) -> None:
+        self.url, self.fake, self.daemon = url, fake, daemon
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
 
 
@@ -80,8 +81,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     store = Store(tmp / "d.db")
     gate = Gate(parse_policy(POLICY), ReviewQueue(store, tmp / "frames"), SCREEN, grab_frame=lambda: PNG)
     try:
-        with serving(create_app(Daemon(runtime, store, gate), TOKEN)) as url:
-            lv = Live(url, fake)
+        daemon = Daemon(runtime, store, gate)
+        with serving(create_app(daemon, TOKEN)) as url:
+            lv = Live(url, fake, daemon)
             yield lv
             lv.http.close()
     finally:
@@ -165,6 +167,42 @@ def test_a_binary_frame_does_not_drop_the_stream(live: Live) -> None:
         ws.send(b"\x00\x01binary")
         live.http.post("/v1/actions", json={"action": "cursor_position"})
         assert json.loads(ws.recv(timeout=10))["type"] == "outcome"
+
+
+def test_an_approved_action_waits_for_the_overlays_ack_over_the_stream(live: Live) -> None:
+    """Real HTTP and a real WebSocket: an approved click runs once the overlay (``role=overlay``)
+    has acknowledged what the stream sent; junk, binary frames and a plain subscriber's
+    acks change nothing."""
+    assert live.daemon is not None
+    hub = live.daemon.hub
+    base = live.url.replace("http://", "ws://") + f"/v1/events?token={TOKEN}"
+    with connect(base + "&role=overlay", open_timeout=10) as overlay, connect(base, open_timeout=10) as plain:
+        assert json.loads(overlay.recv(timeout=10))["type"] == "state"
+        assert json.loads(plain.recv(timeout=10))["type"] == "state"
+        before = len(live.fake.sent)
+        pool = ThreadPoolExecutor(1)
+        held = pool.submit(live.http.post, "/v1/actions", json={"action": "click", "x": 5, "y": 5, "confidence": 0.1})
+        assert poll(lambda: live.http.get("/v1/reviews").json())
+        review_id = live.http.get("/v1/reviews").json()[0]["id"]
+        r = live.http.post(f"/v1/reviews/{review_id}/decision", json={"verdict": "approve", "reviewer": "ann"})
+        assert r.status_code == 200, r.text
+        assert poll(lambda: hub.waiting_for_overlays == 1)
+        last = 0
+        while True:  # the overlay reads what came, the decision included
+            msg = json.loads(overlay.recv(timeout=10))
+            last = msg["seq"]
+            if msg["type"] == "review_decided":
+                break
+        overlay.send("not json")
+        overlay.send(b"\x00binary")
+        overlay.send(json.dumps({"type": "ack", "seq": "7"}))
+        plain.send(json.dumps({"type": "ack", "seq": hub.seq}))  # not an overlay: ignored
+        assert hub.waiting_for_overlays == 1 and len(live.fake.sent) == before
+        overlay.send(json.dumps({"type": "ack", "seq": hub.seq}))
+        assert poll(lambda: hub.waiting_for_overlays == 0)
+        assert held.result(timeout=10).json()["status"] == "executed"
+        assert len(live.fake.sent) > before and last > 0
+        pool.shutdown()
 
 
 def test_nothing_above_left_the_daemon_unwell(live: Live, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ tests/e2e/; these run in milliseconds and so guard the logic under mutation test
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from capture.coords import Monitor
 from capture.input import Kind
 from capture.input._fake import FakeBackend
+from daemon import service
 from daemon.actions import parse_action
 from daemon.control.runtime import Runtime
 from daemon.control.view import AgentView
@@ -155,3 +157,94 @@ def test_ask_under_policy_off_refuses_and_stores_nothing(tmp_path: Path) -> None
         assert s.store.recent_actions() == [] and s.fake.sent == [] and s.daemon.reviews is None
     finally:
         s.close()
+
+
+class JustShownOverlay:
+    """An overlay that showed the next review a moment ago: the cheap check (what the
+    watch has heard) says clear; asking the X server (``wait_clear``) finds the window."""
+
+    def __init__(self) -> None:
+        self.asked_server = 0
+
+    def under(self, ev: Any) -> bool:
+        return False
+
+    def remember_focus(self) -> None:
+        return None
+
+    def clear(self) -> bool:
+        return True
+
+    def wait_clear(self, timeout: float = 5.0) -> bool:
+        self.asked_server += 1
+        return False
+
+    def close(self) -> None:
+        return None
+
+
+def test_an_approved_action_asks_the_x_server_not_the_cheap_check(
+    s: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overlay may have mapped the next review just before the approval: an approved
+    action runs only once the server itself says no overlay window is up; so does any
+    action soon after news the overlay shows a window for."""
+    overlay = JustShownOverlay()
+    s.runtime.intervention.overlay = overlay
+    body = {"action": "click", "x": 683, "y": 384, "confidence": 0.1}
+    out, _ = act(s, body, DecisionRequest(verdict="approve", reviewer="ann"))
+    assert out.status == "error" and "still covered the screen" in out.detail, out
+    assert s.fake.sent == [] and overlay.asked_server == 1
+    # a plain action right after a review (news for the overlay) asks the server too
+    out, _ = act(s, {"action": "move", "x": 10, "y": 10})
+    assert out.status == "error" and s.fake.sent == [] and overlay.asked_server == 2
+    # long after any news, a plain action takes the cheap check's word (no round trip)
+    monkeypatch.setattr(service, "OVERLAY_SETTLE_S", 0.0)
+    out, _ = act(s, {"action": "move", "x": 10, "y": 10})
+    assert out.status == "executed" and overlay.asked_server == 2
+
+
+def test_news_for_the_overlay_is_any_message_but_a_plain_outcome() -> None:
+    hub = EventHub()
+    assert hub.news_at == -math.inf
+    hub.publish({"type": "outcome", "status": "executed"})
+    assert hub.news_at == -math.inf  # the agent's own steady stream is no news
+    for message in ({"type": "outcome", "review_id": "r1"}, {"type": "review"}, {"type": "question"}):
+        hub.news_at = -math.inf
+        hub.publish(message)
+        assert hub.news_at > -math.inf, message
+    hub.news_at = -math.inf
+    hub.subscribe()  # an overlay (re)connects: it shows what is pending
+    assert hub.news_at > -math.inf
+
+
+def test_an_approved_action_runs_only_once_every_overlay_has_handled_the_decision(s: Setup) -> None:
+    """An overlay about to show the next review when the decision came could map it under
+    the action's input after the clearance looked: the action waits for its ack."""
+
+    async def main() -> None:
+        await s.daemon.start()
+        overlay = s.hub.subscribe(overlay=True)
+        try:
+            task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "click", "x": 683, "y": 384, "confidence": 0.1})))
+            queue = s.daemon.reviews
+            assert queue is not None
+            for _ in range(2000):
+                if queue.pending():
+                    break
+                await asyncio.sleep(0.005)
+            await asyncio.to_thread(queue.decide, queue.pending()[0].id, DecisionRequest(verdict="approve", reviewer="ann"))
+            for _ in range(2000):  # the action is waiting for the overlay
+                if s.hub.waiting_for_overlays:
+                    break
+                await asyncio.sleep(0.005)
+            assert s.hub.waiting_for_overlays == 1 and s.fake.sent == [] and not task.done()
+            while not overlay.empty():  # the overlay reads and handles what came
+                last = await overlay.get()
+            s.hub.ack(overlay, last["seq"])  # type: ignore[index]
+            out = await asyncio.wait_for(task, 10)
+            assert out.status == "executed" and len(s.fake.sent) == 3
+        finally:
+            await s.daemon.close()
+
+    asyncio.run(main())

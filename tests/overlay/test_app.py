@@ -70,6 +70,7 @@ class FakeDaemon:
         self.connections: list[ServerConnection] = []
         self.paths: list[str] = []
         self.connected = threading.Event()
+        self.received: list[Any] = []  # what the overlay said (its acks)
         self.server = serve(self._handler, "127.0.0.1", 0)
         self.port = self.server.socket.getsockname()[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -81,8 +82,8 @@ class FakeDaemon:
         self.connections.append(ws)
         ws.send(json.dumps({"type": "state", "control": "agent"}))  # ignored by the overlay
         self.connected.set()
-        for _ in ws:  # keep it open until the client goes
-            pass
+        for raw in ws:  # keep it open until the client goes
+            self.received.append(json.loads(raw))
 
     def push(self, message: dict[str, Any]) -> None:
         self.connections[-1].send(json.dumps(message))
@@ -100,7 +101,7 @@ def daemon() -> Iterator[FakeDaemon]:
 
 
 def test_ws_url_and_event_parsing() -> None:
-    assert ws_url("http://127.0.0.1:8765/", "a b") == "ws://127.0.0.1:8765/v1/events?token=a%20b"
+    assert ws_url("http://127.0.0.1:8765/", "a b") == "ws://127.0.0.1:8765/v1/events?token=a%20b&role=overlay"
     assert ws_url("https://h", "t").startswith("wss://h/v1/events")
     r = review(CLICK)
     assert parse_event({"type": "review", "review": r.model_dump(mode="json")}) == ("review", r)
@@ -116,7 +117,7 @@ def test_reviews_arrive_and_decisions_are_posted(qtbot, daemon: FakeDaemon) -> N
     try:
         # pending from before the overlay started: listed once at (re)connect
         qtbot.waitUntil(lambda: app.presenter.current == before)
-        assert daemon.paths == ["/v1/events?token=s3cret"]
+        assert daemon.paths == ["/v1/events?token=s3cret&role=overlay"]
         daemon.push({"type": "review", "review": live.model_dump(mode="json")})
         qtbot.waitUntil(lambda: before.id in app.window._images)  # the screenshot came too
         assert app.presenter.count == 2 and app.window.isVisible()
@@ -168,5 +169,37 @@ def test_the_overlay_steps_aside_until_the_approved_action_ran(qtbot, daemon: Fa
         daemon.push({"type": "review_decided", "review": approved.model_dump(mode="json")})
         qtbot.waitUntil(lambda: not app.window.isVisible())
         assert app._aside.keys() == {second.id}
+    finally:
+        app.close()
+
+
+def test_the_overlay_acknowledges_an_event_once_it_has_handled_it(qtbot, daemon: FakeDaemon) -> None:  # type: ignore[no-untyped-def]
+    """The daemon runs an approved action only after this ack: by then the review's window
+    is hidden and the next one held back (daemon/events.py)."""
+    first, second = review(CLICK), review(TYPE)
+    client = FakeClient(f"http://127.0.0.1:{daemon.port}", [first, second])
+    app = OverlayApp(lambda: client, "t", ReviewPresenter("ann@desk"))  # type: ignore[arg-type, return-value]
+    qtbot.addWidget(app.window)
+    seen_at_ack: list[bool] = []
+    ack = app.listener.ack  # type: ignore[union-attr]
+
+    def noting(seq: int) -> None:  # what the windows look like when the ack leaves
+        seen_at_ack.append(app.window.isVisible())
+        ack(seq)
+
+    app.listener.ack = noting  # type: ignore[union-attr, method-assign]
+    try:
+        qtbot.waitUntil(lambda: app.presenter.current == first and app.window.isVisible())
+        approved = first.model_copy(update={"status": "approved"})
+        daemon.push({"type": "review_decided", "review": approved.model_dump(mode="json"), "seq": 7})
+        qtbot.waitUntil(lambda: {"type": "ack", "seq": 7} in daemon.received)
+        assert seen_at_ack == [False]  # the window was down when the ack left
+        assert app.presenter.current == second and not app.window.isVisible()  # held back
+        daemon.push({"type": "outcome", "status": "executed", "seq": 8})  # no review of ours: acked too
+        qtbot.waitUntil(lambda: {"type": "ack", "seq": 8} in daemon.received)
+        daemon.push({"type": "state"})  # no seq (the stream's first message): nothing to ack
+        daemon.push({"type": "outcome", "seq": 9})
+        qtbot.waitUntil(lambda: {"type": "ack", "seq": 9} in daemon.received)
+        assert [m["seq"] for m in daemon.received] == [7, 8, 9]
     finally:
         app.close()
