@@ -386,7 +386,7 @@ def test_a_slow_event_client_is_dropped_not_buffered() -> None:
         hub.publish({"n": "overflow"})
         assert slow not in hub._clients and fast in hub._clients
         assert slow.qsize() == 1 and slow.get_nowait() is None  # its sender closes the socket
-        assert fast.get_nowait() == {"n": "overflow"}
+        assert fast.get_nowait() == {"n": "overflow", "seq": QUEUE_SIZE + 1}
 
     asyncio.run(scenario())
 
