@@ -11,12 +11,27 @@ the work; goal: median <= 1 ms for every client. Starts its own ``driverseat ser
 of GTK's widget factory from ``bench/data/desktop``, scaled to the screen, so a screenshot's
 answer is as large as a real one's; ``--screen blank`` for the empty Xvfb). ``--clients``
 picks the clients to run. Prints one JSON line. Not a test.
+
+The floor (``--no-floor`` skips it): how much of a client's overhead is its own (and the
+kernel's loopback) and how much the daemon's. The daemon's answer to each kind of call is
+captured once over a raw socket, its bytes as they came (status line, headers, body), and
+served by a canned server (``bench/_canned.py``: another process, a thread per kept
+connection that answers each whole request with those bytes in one write, no work at
+all). Right after its run against the daemon, each client (httpx, daemon.client, curl,
+the MCP proxy's ``AsyncClient`` alone, and the MCP proxy itself on its pipes and through
+the SDK, pointed at the canned server) makes the same calls against it: ``floor``, keyed
+like ``clients``, has each call's time there (median, p99; the floor's work is nil), and
+``server_overhead_ms`` each call's median overhead less its median floor: the daemon's
+share (its HTTP stack, routing, auth, the action's bookkeeping around the executor's
+work), the rest of the overhead being the client's. ``mcp_added_to_its_request`` and
+``in_process_ms`` have no floor.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import httpx
 
+from bench._canned import canned, capture
 from bench._serve import served
 from bench.screenshot import show_on_root
 from daemon.auth import read_token
@@ -339,6 +355,14 @@ def in_process(trials: int, picture: Any) -> dict[str, Any]:
     return out
 
 
+def captured(url: str, token: str) -> dict[str, bytes]:
+    """The daemon's answer to each kind of call the clients make (:mod:`bench._canned`):
+    the calls of :data:`CALLS` and the Anthropic route's the MCP proxy makes."""
+    route = "/v1/anthropic/computer?envelope=1"  # as daemon.client asks it
+    wanted = [*CALLS.values(), *(("POST", route, MCP_CALLS[n][1]) for n in ("move", "screenshot"))]
+    return dict(capture(url, token, method, path, body) for method, path, body in wanted)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=100)
@@ -349,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--screen", default=str(DESKTOP),
                     help="a picture to show on the screen, scaled to it, or 'blank' (default: %(default)s)")  # fmt: skip
+    ap.add_argument(
+        "--no-floor", action="store_true", help="skip the floor (the clients against canned answers)"
+    )
     args = ap.parse_args(argv)
     picture = desktop(None if args.screen == "blank" else Path(args.screen))
     wanted = set(args.clients.split(","))
@@ -356,33 +383,52 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
     show = None if picture is None else lambda name: show_on_root(name, picture)
-    with tempfile.TemporaryDirectory() as tmp, served(Path(tmp) / "data", "1920x1080", NO_SETTLE, show) as url:
-        token = read_token(Path(tmp) / "data")
+    clients: dict[str, Any] = {}
+    floor: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "data"
+        url = stack.enter_context(served(data, "1920x1080", NO_SETTLE, show))
+        token = read_token(data)
         answer_bytes = len(httpx.post(url + "/v1/actions", json=CALLS["screenshot"][2],
                                       headers={"Authorization": f"Bearer {token}"}, timeout=30).content)  # fmt: skip
-        clients: dict[str, Any] = {"httpx": through_httpx(url, token, args.trials)}
+        floor_url = None if args.no_floor else stack.enter_context(canned(captured(url, token)))
+
+        def measure(name: str, run: Callable[[str], dict[str, Any]]) -> None:
+            """``run`` against the daemon, then (its floor) against the canned answers."""
+            clients[name] = run(url)
+            if floor_url is not None and "skipped" not in clients[name]:
+                floor[name] = {call: figures["call_ms"] for call, figures in run(floor_url).items()}
+
+        measure("httpx", lambda u: through_httpx(u, token, args.trials))
         work = {name: clients["httpx"][name]["work_ms"]["median"] for name in CALLS}
         if "daemon.client" in wanted:
-            clients["daemon.client"] = through_client(url, token, args.trials)
+            measure("daemon.client", lambda u: through_client(u, token, args.trials))
         if "curl" in wanted:
-            clients["curl"] = through_curl(url, token, args.trials, work)
+            measure("curl", lambda u: through_curl(u, token, args.trials, work))
         if "mcp-requests" in wanted:
-            clients["mcp's requests (AsyncClient)"] = through_mcp_requests(url, token, args.trials, work)
+            mcp_requests = "mcp's requests (AsyncClient)"
+            measure(mcp_requests, lambda u: through_mcp_requests(u, token, args.trials, work))
         if "mcp" in wanted:
-            clients["mcp"] = through_mcp_pipes(url, Path(tmp) / "data", args.trials, work)
+            measure("mcp", lambda u: through_mcp_pipes(u, data, args.trials, work))
         if "mcp-sdk" in wanted:
-            clients["mcp (Python SDK client)"] = through_mcp(url, Path(tmp) / "data", args.trials, work)
-        paired = mcp_paired(url, token, Path(tmp) / "data", args.trials) if "mcp-paired" in wanted else None
+            measure("mcp (Python SDK client)", lambda u: through_mcp(u, data, args.trials, work))
+        paired = mcp_paired(url, token, data, args.trials) if "mcp-paired" in wanted else None
     local = in_process(args.trials, picture) if "in_process" in wanted else {}
     worst = max(
         v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()
     )
+    server = {  # each call's median overhead less its median floor
+        name: {call: round(clients[name][call]["overhead_ms"]["median"] - f["median"], 3)
+               for call, f in calls.items()}
+        for name, calls in floor.items()
+    }  # fmt: skip
     print(json.dumps({
         "bench": "api_latency", "trials": args.trials, "screen": "1920x1080", "agent": "1366x768",
         "picture": "blank" if picture is None else Path(args.screen).name if args.screen != str(DESKTOP)
         else "widget-factory-light", "screenshot_answer_bytes": answer_bytes,
         "clients": clients, "in_process_ms": local,
         **({"mcp_added_to_its_request": paired} if paired is not None else {}),
+        **({"floor": floor, "server_overhead_ms": server} if floor_url is not None else {}),
         "worst_median_overhead_ms": round(worst, 3), "goal": {"median_overhead_ms": 1.0},
     }))  # fmt: skip
     return 0
