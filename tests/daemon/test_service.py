@@ -248,3 +248,38 @@ def test_an_approved_action_runs_only_once_every_overlay_has_handled_the_decisio
             await s.daemon.close()
 
     asyncio.run(main())
+
+
+def test_a_look_runs_while_a_review_covers_the_screen(s: Setup) -> None:
+    """A look sends no input: the overlay over the screen is no reason to refuse it."""
+    s.runtime.intervention.overlay = JustShownOverlay()
+    out, _ = act(s, {"action": "cursor_position"})
+    assert out.status == "executed", out
+
+
+def test_an_overlay_that_never_acks_delays_an_approved_action_by_the_bound_only(
+    s: Setup, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(service, "OVERLAY_ACK_S", 0.05)
+
+    async def main() -> Outcome:
+        await s.daemon.start()
+        s.hub.subscribe(overlay=True)  # hung: reads nothing, acks nothing
+        try:
+            task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "click", "x": 683, "y": 384, "confidence": 0.1})))
+            queue = s.daemon.reviews
+            assert queue is not None
+            for _ in range(2000):
+                if queue.pending():
+                    break
+                await asyncio.sleep(0.005)
+            await asyncio.to_thread(queue.decide, queue.pending()[0].id, DecisionRequest(verdict="approve", reviewer="ann"))
+            return await asyncio.wait_for(task, 10)
+        finally:
+            await s.daemon.close()
+
+    with caplog.at_level("WARNING", logger="driverseat.daemon"):
+        out = asyncio.run(main())
+    assert out.status == "executed" and len(s.fake.sent) == 3
+    [warning] = [r for r in caplog.records if "had not handled the decision" in r.getMessage()]
+    assert out.review_id in warning.getMessage() and "after 0 s" in warning.getMessage()
