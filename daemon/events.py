@@ -87,6 +87,10 @@ class EventHub:
         """Wait until every overlay subscribed now has handled every message delivered so
         far (or has left); False after ``timeout`` seconds with one still behind."""
         loop = asyncio.get_running_loop()
+        # An approval's own review_decided is delivered by now: the deciding thread
+        # schedules the gate's wake-up and then this delivery on the loop, and the woken
+        # task runs only after both (on the loop, a decision is delivered at once).
+        # tests/daemon/test_service.py holds an ack one short of it to be not enough.
         target, deadline = self.seq, loop.time() + timeout
         self.waiting_for_overlays += 1
         try:

@@ -239,9 +239,15 @@ def test_an_approved_action_runs_only_once_every_overlay_has_handled_the_decisio
                     break
                 await asyncio.sleep(0.005)
             assert s.hub.waiting_for_overlays == 1 and s.fake.sent == [] and not task.done()
+            seen = []
             while not overlay.empty():  # the overlay reads and handles what came
-                last = await overlay.get()
-            s.hub.ack(overlay, last["seq"])  # type: ignore[index]
+                seen.append(await overlay.get())
+            [decided] = [m["seq"] for m in seen if m and m["type"] == "review_decided"]  # type: ignore[index]
+            s.hub.ack(overlay, decided - 1)  # everything but the decision: not enough
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert s.hub.waiting_for_overlays == 1 and s.fake.sent == [] and not task.done()
+            s.hub.ack(overlay, decided)
             out = await asyncio.wait_for(task, 10)
             assert out.status == "executed" and len(s.fake.sent) == 3
         finally:
