@@ -70,7 +70,10 @@ def router(daemon: Daemon, token: str) -> APIRouter:
 
     @api.websocket("/v1/events")
     async def events(ws: WebSocket) -> None:
-        """``{"type": "state"}`` first, then ``control``, ``outcome`` and review messages."""
+        """``{"type": "state"}`` first, then ``control``, ``outcome`` and review messages,
+        each with ``seq`` (its place in the stream). An overlay connects with
+        ``&role=overlay`` and sends ``{"type": "ack", "seq": n}`` once it has handled every
+        message up to ``n``: an approved action waits for that (at most 2 s)."""
         given = bearer(ws.headers.get("authorization")) or ws.query_params.get("token")
         await ws.accept()
         if not token_matches(given, token):
