@@ -47,6 +47,7 @@ class Subscription(asyncio.Queue[Message | None]):
         self.overflowed = False  # cut for falling behind (not for a shutdown)
         self.overlay = False  # an overlay: acknowledges what it has handled
         self.acked = 0  # the last seq it has handled (or the stream's seq when it came)
+        self.late = False  # an overlay that missed a deadline: not waited for until it acks
 
 
 class EventHub:
@@ -80,12 +81,14 @@ class EventHub:
     def ack(self, q: Subscription, seq: object) -> None:
         """Loop thread: overlay ``q`` has handled every message up to ``seq``."""
         if type(seq) is int and q.acked < seq <= self.seq:
-            q.acked = seq
+            q.acked, q.late = seq, False
             self._changed()
 
     async def overlays_caught_up(self, timeout: float) -> bool:
         """Wait until every overlay subscribed now has handled every message delivered so
-        far (or has left); False after ``timeout`` seconds with one still behind."""
+        far (or has left); False after ``timeout`` seconds with one still behind. One that
+        missed the deadline is marked late and not waited for again until it acks: a hung
+        overlay costs one action ``timeout``, not every action after it."""
         loop = asyncio.get_running_loop()
         # An approval's own review_decided is delivered by now: the deciding thread
         # schedules the gate's wake-up and then this delivery on the loop, and the woken
@@ -94,16 +97,20 @@ class EventHub:
         target, deadline = self.seq, loop.time() + timeout
         self.waiting_for_overlays += 1
         try:
-            while any(q.overlay and q.acked < target for q in self._clients):
+            while behind := [q for q in self._clients if q.overlay and not q.late and q.acked < target]:
                 if (left := deadline - loop.time()) <= 0:
-                    return False
+                    break
                 if self._acked is None:
                     self._acked = asyncio.Event()
                 try:
                     await asyncio.wait_for(self._acked.wait(), left)
                 except TimeoutError:
-                    return False
-            return True
+                    break
+            else:
+                return True
+            for q in behind:
+                q.late = True
+            return False
         finally:
             self.waiting_for_overlays -= 1
 

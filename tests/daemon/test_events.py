@@ -61,12 +61,14 @@ def test_an_approved_action_waits_for_every_overlay_and_only_overlays() -> None:
 def test_an_overlay_that_never_answers_costs_the_timeout_and_one_that_leaves_nothing() -> None:
     async def main() -> None:
         hub = await _bound()
-        mute = hub.subscribe(overlay=True)
+        hub.subscribe(overlay=True)  # hung: never answers
         hub.publish({"type": "review_decided"})
         assert await hub.overlays_caught_up(0.05) is False
+        gone = hub.subscribe(overlay=True)
+        hub.publish({"type": "review_decided"})
         waiting = asyncio.ensure_future(hub.overlays_caught_up(5))
         await _until(lambda: hub.waiting_for_overlays == 1)
-        hub.unsubscribe(mute)  # it went away (crashed, closed): nobody to wait for
+        hub.unsubscribe(gone)  # it went away (crashed, closed): nobody to wait for
         assert await asyncio.wait_for(waiting, 5) is True
         assert hub.waiting_for_overlays == 0
 
@@ -128,5 +130,29 @@ def test_a_message_from_another_thread_arrives_in_order_and_none_after_close() -
         hub.publish({"type": "review"})  # nobody can be listening: dropped, no error
         await asyncio.to_thread(hub.publish, {"type": "review"})
         assert hub.seq == 1
+
+    asyncio.run(main())
+
+
+def test_an_overlay_that_missed_a_deadline_is_not_waited_for_until_it_acks() -> None:
+    """A hung overlay costs one approved action the bound, not every one after it."""
+
+    async def main() -> None:
+        hub = await _bound()
+        mute, live = hub.subscribe(overlay=True), hub.subscribe(overlay=True)
+        hub.publish({"type": "review_decided"})
+        hub.ack(live, hub.seq)
+        assert await hub.overlays_caught_up(0.05) is False
+        assert mute.late and not live.late
+        hub.publish({"type": "review_decided"})
+        waiting = asyncio.ensure_future(hub.overlays_caught_up(5))
+        await _until(lambda: hub.waiting_for_overlays == 1)
+        hub.ack(live, hub.seq)  # only the one that answers is waited for
+        assert await asyncio.wait_for(waiting, 5) is True
+        hub.ack(mute, hub.seq)  # it came back: waited for again
+        assert not mute.late
+        hub.publish({"type": "review_decided"})
+        hub.ack(live, hub.seq)
+        assert await hub.overlays_caught_up(0.05) is False and mute.late
 
     asyncio.run(main())
