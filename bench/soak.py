@@ -13,7 +13,9 @@ person. Then, for ``--seconds`` (default 600):
   every few seconds; the daemon yields, and control comes back by ``--resume-after``;
 - subscribers read ``/v1/events``, reconnecting every 30 s, and a subscriber that never
   reads (a raw socket with a small receive buffer) stays until the daemon resets it, then
-  another one joins.
+  another one joins;
+- an overlay's stream (``role=overlay``) acknowledges every message as it reads it, so
+  each approval waits for its ack, as with a real overlay.
 
 Prints one JSON line: requests served, errors by status, p50/p99 latency per endpoint (ms),
 the daemon's resident memory, open file descriptors and threads at start (after a
@@ -200,6 +202,24 @@ def subscriber(url: str, token: str, tally: Tally, stop: threading.Event) -> Non
             tally.note(f"subscriber {type(exc).__name__}")
 
 
+def acking_overlay(url: str, token: str, tally: Tally, stop: threading.Event) -> None:
+    """What the overlay says on its stream: an ack of each message's seq once it is read."""
+    ws_url = url.replace("http://", "ws://") + f"/v1/events?token={token}&role=overlay"
+    while not stop.is_set():
+        try:
+            with connect(ws_url, open_timeout=10) as ws:
+                while not stop.is_set():
+                    try:
+                        seq = json.loads(ws.recv(timeout=1)).get("seq")
+                    except TimeoutError:
+                        continue
+                    if isinstance(seq, int):
+                        ws.send(json.dumps({"type": "ack", "seq": seq}))
+                        tally.note("overlay acks")
+        except Exception as exc:  # noqa: BLE001 - counted, and the overlay reconnects
+            tally.note(f"overlay {type(exc).__name__}")
+
+
 def stalled(url: str, token: str, tally: Tally, stop: threading.Event) -> None:
     host, port = url.removeprefix("http://").split(":")
     while not stop.is_set():
@@ -252,6 +272,7 @@ def main() -> None:
                 threading.Thread(target=subscriber, args=(url, token, tally, stop)),
                 threading.Thread(target=subscriber, args=(url, token, tally, stop)),
                 threading.Thread(target=stalled, args=(url, token, tally, stop)),
+                threading.Thread(target=acking_overlay, args=(url, token, tally, stop)),
             ]
             t0 = time.monotonic()
             for w in workers:
