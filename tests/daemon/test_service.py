@@ -218,6 +218,19 @@ def test_news_for_the_overlay_is_any_message_but_a_plain_outcome() -> None:
     assert hub.news_at > -math.inf
 
 
+async def _held_click_approved(s: Setup) -> asyncio.Future[Outcome]:
+    """A click the gate holds, approved once it is pending: the action's task."""
+    task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "click", "x": 683, "y": 384, "confidence": 0.1})))
+    queue = s.daemon.reviews
+    assert queue is not None
+    for _ in range(2000):  # a bounded poll: the gate's task runs meanwhile
+        if queue.pending():
+            break
+        await asyncio.sleep(0.005)
+    await asyncio.to_thread(queue.decide, queue.pending()[0].id, DecisionRequest(verdict="approve", reviewer="ann"))
+    return task
+
+
 def test_an_approved_action_runs_only_once_every_overlay_has_handled_the_decision(s: Setup) -> None:
     """An overlay about to show the next review when the decision came could map it under
     the action's input after the clearance looked: the action waits for its ack."""
@@ -226,14 +239,7 @@ def test_an_approved_action_runs_only_once_every_overlay_has_handled_the_decisio
         await s.daemon.start()
         overlay = s.hub.subscribe(overlay=True)
         try:
-            task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "click", "x": 683, "y": 384, "confidence": 0.1})))
-            queue = s.daemon.reviews
-            assert queue is not None
-            for _ in range(2000):
-                if queue.pending():
-                    break
-                await asyncio.sleep(0.005)
-            await asyncio.to_thread(queue.decide, queue.pending()[0].id, DecisionRequest(verdict="approve", reviewer="ann"))
+            task = await _held_click_approved(s)
             for _ in range(2000):  # the action is waiting for the overlay
                 if s.hub.waiting_for_overlays:
                     break
@@ -272,14 +278,7 @@ def test_an_overlay_that_never_acks_delays_an_approved_action_by_the_bound_only(
         await s.daemon.start()
         s.hub.subscribe(overlay=True)  # hung: reads nothing, acks nothing
         try:
-            task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "click", "x": 683, "y": 384, "confidence": 0.1})))
-            queue = s.daemon.reviews
-            assert queue is not None
-            for _ in range(2000):
-                if queue.pending():
-                    break
-                await asyncio.sleep(0.005)
-            await asyncio.to_thread(queue.decide, queue.pending()[0].id, DecisionRequest(verdict="approve", reviewer="ann"))
+            task = await _held_click_approved(s)
             return await asyncio.wait_for(task, 10)
         finally:
             await s.daemon.close()
