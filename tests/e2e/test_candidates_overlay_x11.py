@@ -20,7 +20,7 @@ from Xlib import X, display
 
 from tests.e2e.live_daemon import Daemon, barrier, near, policy_with, settled
 from tests.e2e.test_candidates_x11 import MAIN, SECOND, THIRD, presses, proposal
-from tests.e2e.test_review_loop_x11 import overlay_window
+from tests.e2e.test_review_loop_x11 import overlay_ready
 from tests.x11.human import SimulatedHuman
 from tests.x11.target import TargetWindow
 
@@ -70,7 +70,7 @@ def badge_at(point: tuple[int, int]) -> tuple[int, int]:
 def held_on_overlay(d: Daemon, xserver: str) -> tuple[Any, dict[str, Any]]:
     fut = d.post_later("/v1/actions", proposal())
     review = settled(lambda: next(iter(d.pending()), None), 20, "the review")
-    settled(lambda: overlay_window(xserver), 20, "the overlay window")
+    settled(lambda: overlay_ready(xserver), 20, "the overlay window, with the keyboard focus")
     return fut, review
 
 

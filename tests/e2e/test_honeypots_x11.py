@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.e2e.live_daemon import Daemon, agent_events, barrier, near, screen_xy, settled
-from tests.e2e.test_review_loop_x11 import overlay_window, window_named
+from tests.e2e.test_review_loop_x11 import overlay_ready, window_named
 from tests.x11.human import SimulatedHuman
 from tests.x11.target import TargetWindow
 
@@ -144,14 +144,14 @@ def _real_review_then_test(d: Daemon, stream: Stream, human: SimulatedHuman, xse
     real_fut = d.post_later("/v1/actions", {"action": "click", "x": 300 + n, "y": 300, "confidence": 0.5,
                                             "reason": reason})  # fmt: skip
     real = settled(lambda: d.pending(), what="the real review")[0]
-    settled(lambda: overlay_window(xserver), what="the overlay")
+    settled(lambda: overlay_ready(xserver), what="the overlay, with the keyboard focus")
     human.tap("Return")
     assert real_fut.result(timeout=30).json()["status"] == "executed"
     point = (700 + 10 * n, 400)
     later = d.post_later("/v1/actions", {"action": "click", "x": point[0], "y": point[1], "confidence": 0.95,
                                          "reason": reason})  # fmt: skip
     test = settled(lambda: [r for r in d.pending() if r["id"] != real["id"]], what="the test review")[0]
-    settled(lambda: overlay_window(xserver), what="the overlay showing the test")
+    settled(lambda: overlay_ready(xserver), what="the overlay showing the test, with the keyboard focus")
     return real, test, later, point
 
 
