@@ -18,14 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def served(
-    data: Path, size: str = "1920x1080", extra: Sequence[str] = (), on_display: Callable[[str], None] | None = None
+    data: Path,
+    size: str = "1920x1080",
+    extra: Sequence[str] = (),
+    on_display: Callable[[str], None] | None = None,
+    module: str = "daemon.cli",
 ) -> Iterator[str]:
     """``driverseat serve --virtual-display SIZE --policy off`` (and ``extra`` options) on a
     free port; yields its URL once healthy (the token is in ``data``). ``on_display`` is
-    called with the name of the daemon's X display first (to put something on it)."""
+    called with the name of the daemon's X display first (to put something on it).
+    ``module``: what ``python -m`` runs (``bench._still``: the same daemon, its grab skipped)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "DRIVERSEAT_DATA_DIR", "DRIVERSEAT_URL")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daemon.cli", "serve", "--virtual-display", size,
+        [sys.executable, "-m", module, "serve", "--virtual-display", size,
          "--port", "0", "--policy", "off", "--no-overlay", "--data-dir", str(data), *extra],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
     )  # fmt: skip

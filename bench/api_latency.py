@@ -25,6 +25,21 @@ like ``clients``, has each call's time there (median, p99; the floor's work is n
 share (its HTTP stack, routing, auth, the action's bookkeeping around the executor's
 work), the rest of the overhead being the client's. ``mcp_added_to_its_request`` and
 ``in_process_ms`` have no floor.
+
+The grab's aftermath (``--no-aftermath`` skips it): a screenshot's overhead is higher than
+a move's, though the daemon does the same around both. The grab and its encode move ~28 MB
+of pixels through the CPU's caches, and whatever runs next (the answer's bookkeeping, the
+next request) finds them cold. So the fast clients (httpx, daemon.client, curl) make the
+screenshot calls once more against a second daemon, ``python -m bench._still serve``: the
+same daemon, except that its grabber grabs once and answers each later screenshot with
+that first picture (same answer, same size, no grab). ``grab_aftermath`` has each client's
+screenshot overhead there (``still_overhead_ms``: the daemon's handling of a screenshot
+answer) and ``aftermath_ms``, the median overhead with the real grab less that one.
+
+``--pause-ms N`` idles N ms before each call (curl: ``--rate``, one call started every N
+ms), as an agent does while its model thinks. Back to back, a call finds the caches warm
+from the last one; after an idle pause every step of it runs cold, the client's and the
+floor's too, so every figure grows.
 """
 
 from __future__ import annotations
@@ -73,6 +88,15 @@ CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 CLIENTS = ("httpx", "daemon.client", "curl", "mcp-requests", "mcp", "mcp-sdk", "mcp-paired", "in_process")
 
 
+PAUSE_S = 0.0  # --pause-ms: idle time before each call
+
+
+def pause() -> None:
+    """Idle before a call as an agent does between its steps (``--pause-ms``; 0: none)."""
+    if PAUSE_S:
+        time.sleep(PAUSE_S)
+
+
 def stats(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
@@ -95,6 +119,7 @@ def through_httpx(url: str, token: str, trials: int) -> dict[str, Any]:
         for name, (method, path, body) in CALLS.items():
             calls = []
             for _ in range(trials):
+                pause()
                 t0 = time.perf_counter()
                 r = h.request(method, path, json=body)
                 ms = (time.perf_counter() - t0) * 1000
@@ -116,6 +141,7 @@ def through_client(url: str, token: str, trials: int) -> dict[str, Any]:
         for name, run in runs.items():
             calls = []
             for _ in range(trials):
+                pause()
                 t0 = time.perf_counter()
                 work = run()
                 calls.append(((time.perf_counter() - t0) * 1000, work))
@@ -133,6 +159,8 @@ def through_curl(url: str, token: str, trials: int, work: dict[str, float]) -> d
     for name, (method, path, body) in CALLS.items():
         # each answer is one line of JSON; the line after it is its time
         cmd = ["curl", "-s", "-w", "\\n%{time_total}\\n", "-H", f"Authorization: Bearer {token}"]
+        if PAUSE_S:  # its URLs one after another, started at most this often
+            cmd += ["--rate", f"{round(60 / PAUSE_S)}/m"]
         if body is not None:
             cmd += ["-H", "Content-Type: application/json", "--data", json.dumps(body)]
         cmd += [url + path] * (trials + 1)
@@ -161,6 +189,7 @@ def through_mcp_requests(url: str, token: str, trials: int, work: dict[str, floa
             for name, call in calls.items():
                 calls_made = []
                 for _ in range(trials):
+                    pause()
                     t0 = time.perf_counter()
                     reply = await call(c)
                     ms = (time.perf_counter() - t0) * 1000
@@ -195,6 +224,7 @@ def through_mcp(url: str, data: Path, trials: int, work: dict[str, float]) -> di
                 for name, (tool, args) in calls.items():
                     times = []
                     for _ in range(trials):
+                        pause()
                         t0 = time.perf_counter()
                         result = await s.call_tool(tool, args)
                         ms = (time.perf_counter() - t0) * 1000
@@ -268,6 +298,7 @@ def through_mcp_pipes(url: str, data: Path, trials: int, work: dict[str, float])
         for name in MCP_CALLS:
             calls = []
             for _ in range(trials):
+                pause()
                 t0 = time.perf_counter()
                 spent = mcp.call(name)
                 calls.append(((time.perf_counter() - t0) * 1000, work[name] if spent is None else spent))
@@ -298,6 +329,7 @@ def mcp_paired(url: str, token: str, data: Path, trials: int) -> dict[str, Any]:
                 proxied: list[float] = []
                 for i in range(trials):
                     for is_mcp in (i % 2 == 0, i % 2 == 1):
+                        pause()
                         t0 = time.perf_counter()
                         if is_mcp:
                             mcp.call(name)
@@ -347,6 +379,7 @@ def in_process(trials: int, picture: Any) -> dict[str, Any]:
             for name, action in (("move", Move(x=600, y=400)), ("screenshot", Screenshot())):
                 times = []
                 for _ in range(trials):
+                    pause()
                     t0 = time.perf_counter()
                     rt.run(action)
                     times.append((time.perf_counter() - t0) * 1000)
@@ -363,6 +396,30 @@ def captured(url: str, token: str) -> dict[str, bytes]:
     return dict(capture(url, token, method, path, body) for method, path, body in wanted)
 
 
+def grab_aftermath(
+    clients: dict[str, Any], wanted: set[str], trials: int, show: Callable[[str], None] | None
+) -> dict[str, Any]:
+    """The fast clients' screenshot overhead against ``bench._still`` (no grab), and how much
+    more it was with the grab (``clients``: their figures against the real daemon)."""
+    runs: dict[str, Callable[[str, str], dict[str, Any]]] = {
+        "httpx": lambda u, t: through_httpx(u, t, trials),
+        "daemon.client": lambda u, t: through_client(u, t, trials),
+        "curl": lambda u, t: through_curl(u, t, trials, {name: 0.0 for name in CALLS}),
+    }
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        with served(data, "1920x1080", NO_SETTLE, show, module="bench._still") as url:
+            token = read_token(data)
+            for name, run in runs.items():
+                if name not in clients or "skipped" in clients[name]:
+                    continue  # not asked for (httpx always is), or curl is missing
+                still = run(url, token)["screenshot"]["overhead_ms"]
+                real = clients[name]["screenshot"]["overhead_ms"]["median"]
+                out[name] = {"still_overhead_ms": still, "aftermath_ms": round(real - still["median"], 3)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=100)
@@ -376,7 +433,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-floor", action="store_true", help="skip the floor (the clients against canned answers)"
     )
+    ap.add_argument("--pause-ms", type=float, default=0.0,
+                    help="idle this long before each call, as an agent does between steps (default 0: "
+                    "back to back; after an idle pause every step of a call runs on cold caches)")  # fmt: skip
+    ap.add_argument("--no-aftermath", action="store_true",
+                    help="skip the grab's aftermath (the fast clients against a daemon whose grab is skipped)")  # fmt: skip
     args = ap.parse_args(argv)
+    if not 0 <= args.pause_ms <= 10_000:
+        ap.error(f"--pause-ms must be between 0 and 10000, not {args.pause_ms}")
+    global PAUSE_S
+    PAUSE_S = args.pause_ms / 1000
     picture = desktop(None if args.screen == "blank" else Path(args.screen))
     wanted = set(args.clients.split(","))
     unknown = wanted - set(CLIENTS)
@@ -413,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         if "mcp-sdk" in wanted:
             measure("mcp (Python SDK client)", lambda u: through_mcp(u, data, args.trials, work))
         paired = mcp_paired(url, token, data, args.trials) if "mcp-paired" in wanted else None
+    aftermath = None if args.no_aftermath else grab_aftermath(clients, wanted, args.trials, show)
     local = in_process(args.trials, picture) if "in_process" in wanted else {}
     worst = max(
         v["overhead_ms"]["median"] for c in clients.values() if "skipped" not in c for v in c.values()
@@ -423,12 +490,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, calls in floor.items()
     }  # fmt: skip
     print(json.dumps({
-        "bench": "api_latency", "trials": args.trials, "screen": "1920x1080", "agent": "1366x768",
+        "bench": "api_latency", "trials": args.trials, "pause_ms": args.pause_ms, "screen": "1920x1080", "agent": "1366x768",
         "picture": "blank" if picture is None else Path(args.screen).name if args.screen != str(DESKTOP)
         else "widget-factory-light", "screenshot_answer_bytes": answer_bytes,
         "clients": clients, "in_process_ms": local,
         **({"mcp_added_to_its_request": paired} if paired is not None else {}),
         **({"floor": floor, "server_overhead_ms": server} if floor_url is not None else {}),
+        **({"grab_aftermath": aftermath} if aftermath is not None else {}),
         "worst_median_overhead_ms": round(worst, 3), "goal": {"median_overhead_ms": 1.0},
     }))  # fmt: skip
     return 0
