@@ -9,7 +9,6 @@ the one error the executor expects from the machine's senses.
 
 from __future__ import annotations
 
-import base64
 import struct
 import threading
 from collections.abc import Callable
@@ -20,7 +19,12 @@ from capture.coords import Rect
 from capture.screen import Screen, encode
 from daemon.outcomes import Image
 
-__all__ = ["ScreenGrabber", "png_size"]
+__all__ = ["ScreenGrabber", "b64encode", "png_size"]
+
+try:  # SIMD base64: 0.01 ms where the standard library's takes 0.25-0.5 ms for a 400 kB PNG
+    from pybase64 import b64encode
+except ImportError:  # pragma: no cover - exercised where pybase64 has no wheel
+    from base64 import b64encode
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -84,7 +88,7 @@ class ScreenGrabber:
         width, height = png_size(png)
         return Image(
             media_type="image/png",
-            data=base64.b64encode(png).decode("ascii"),
+            data=b64encode(png).decode("ascii"),
             width=width,
             height=height,
             space=space,
