@@ -7,9 +7,11 @@ models; points off the screen by :func:`check_bounds`, which needs the screen si
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -50,6 +52,18 @@ Int = Annotated[int, BeforeValidator(_a_number)]
 Num = Annotated[float, BeforeValidator(_a_number)]
 """A number from JSON: never a bool or a string."""
 Point = tuple[Int, Int]
+EPOCH_MAX = 4_102_444_800.0  # 2100-01-01: a time a client reports is an epoch second before it
+Epoch = Annotated[float, BeforeValidator(_a_number), Field(ge=0.0, le=EPOCH_MAX)]
+"""A moment a client reports (epoch seconds): 1970 to 2100. Unbounded, a time far in the
+past made a latency of infinity, which no JSON can carry."""
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+Latency = Annotated[float | None, AfterValidator(_finite_or_none)]
+"""A latency as kept: a row a daemon before :data:`Epoch` wrote as Infinity reads as None."""
 
 Button = Literal["left", "right", "middle", "back", "forward"]
 # The wire names of capture.coords.Space that actions and outcomes use (a widget point

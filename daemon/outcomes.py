@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from daemon.actions import MAX_ALTERNATIVES, Int, Num, Point, SpaceName
+from daemon.actions import MAX_ALTERNATIVES, Epoch, Int, Latency, Point, SpaceName
 
 Status = Literal["executed", "interrupted", "denied", "rejected", "expired", "corrected", "error"]
 """``rejected``: a person said no (or cancelled a grace window); ``expired``: nobody answered
@@ -180,7 +180,7 @@ class Decision(_Wire):
     reviewer: str  # the reviewer's name: a token's reviewer, or what the local overlay sent
     verdict: Verdict
     at: float
-    latency_ms: float | None = None  # shown -> decided
+    latency_ms: Latency = None  # shown -> decided
     # who decided: a registered reviewer's id (``driverseat reviewer add``) or "local" (the
     # daemon's own token: the overlay on the desktop), with the roles held at that moment
     reviewer_id: str = "local"
@@ -212,7 +212,7 @@ class DecisionRequest(BaseModel):
         "screen space, holding the corrected point; it wins over the tree's and the pixels' box",
     )
     rationale: str | None = Field(None, max_length=2_000)
-    shown_at: Num | None = Field(None, description="when the review was shown (epoch s)")
+    shown_at: Epoch | None = Field(None, description="when the review was shown (epoch s)")
     candidate: Int | None = Field(
         None, ge=1, le=1 + MAX_ALTERNATIVES,
         description="approve this candidate (1 = the action as proposed, 2... its alternatives)",

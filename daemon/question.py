@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from daemon.actions import Int, Num, Point, SpaceName, parse_action
+from daemon.actions import Epoch, Int, Latency, Num, Point, SpaceName, parse_action
 from daemon.outcomes import FeedbackElement, Image
 from daemon.validation import describe_validation_error
 
@@ -145,7 +145,7 @@ class QuestionAnswer(_Wire):
     point: tuple[int, int] | None = None  # agent space
     element: FeedbackElement | None = None
     actions: tuple[dict[str, Any], ...] = ()  # a takeover's actions, agent space
-    latency_ms: float | None = None  # shown -> answered
+    latency_ms: Latency = None  # shown -> answered
     image: Image | None = None
 
 
@@ -180,7 +180,7 @@ class AnswerRequest(_Request):
     option: Int | None = Field(None, ge=1, le=MAX_OPTIONS)
     text: str | None = Field(None, max_length=MAX_ANSWER, repr=False)
     point: Point | None = Field(None, description="screen-space point of a 'point' answer")
-    shown_at: Num | None = Field(None, description="when the question was shown (epoch s)")
+    shown_at: Epoch | None = Field(None, description="when the question was shown (epoch s)")
 
     @model_validator(mode="after")
     def _fits(self) -> AnswerRequest:

@@ -226,3 +226,24 @@ def test_nesting_just_under_the_guards_count_is_still_a_4xx(live: Live, method: 
     r = live.http.request(method, path, content=deep)
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
     assert len(live.fake.sent) == before
+
+
+@pytest.mark.parametrize("shown_at", [-1e308, -1.0, 1e308, 5e9])
+def test_a_decision_shown_at_an_impossible_time_is_refused_and_changes_nothing(live: Live, shown_at: float) -> None:
+    """``shown_at`` far in the past made the latency infinite: the decision was stored and
+    its action run, then every read of the review answered 500 (no JSON carries Infinity)."""
+    before = len(live.fake.sent)
+    pool = ThreadPoolExecutor(1)
+    held = pool.submit(live.http.post, "/v1/actions", json={"action": "click", "x": 7, "y": 7, "confidence": 0.1})
+    assert poll(lambda: live.http.get("/v1/reviews").json())
+    review_id = live.http.get("/v1/reviews").json()[0]["id"]
+    r = live.http.post(f"/v1/reviews/{review_id}/decision",
+                       json={"verdict": "approve", "reviewer": "ann", "shown_at": shown_at})  # fmt: skip
+    assert r.status_code == 422 and "shown_at" in r.text, r.text
+    review = live.http.get(f"/v1/reviews/{review_id}")
+    assert review.status_code == 200 and review.json()["status"] == "pending" and not review.json()["decisions"]
+    assert len(live.fake.sent) == before
+    r = live.http.post(f"/v1/reviews/{review_id}/decision", json={"verdict": "reject", "reviewer": "ann"})
+    assert r.status_code == 200 and held.result(timeout=10).json()["status"] == "rejected"
+    assert len(live.fake.sent) == before
+    pool.shutdown()

@@ -239,3 +239,25 @@ def test_only_a_pending_question_can_be_withdrawn(s: Setup) -> None:
     assert s.desk.get(late).status == "expired"
     with pytest.raises(UnknownQuestion):
         s.desk.withdraw("no-such-question")
+
+
+@pytest.mark.parametrize("shown_at", [-1e308, -1.0, 1e308, 5e9])
+def test_an_answer_shown_at_an_impossible_time_is_refused(shown_at: float) -> None:
+    """Far in the past, it made the latency infinite (stored, then a 500 on every read)."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="shown_at"):
+        AnswerRequest(kind="option", option=1, reviewer="ann", shown_at=shown_at)
+    assert AnswerRequest(kind="option", option=1, reviewer="ann", shown_at=1.7e9).shown_at == 1.7e9
+
+
+def test_a_kept_infinite_latency_reads_as_none() -> None:
+    """Rows an earlier daemon wrote with ``"latency_ms": Infinity`` read back as no latency."""
+    from daemon.outcomes import Decision
+    from daemon.question import QuestionAnswer
+
+    d = Decision(id="d", review_id="r", reviewer="ann", verdict="approve", at=1.0, latency_ms=float("inf"))
+    a = QuestionAnswer(kind="text", summary="s", by="ann", at=1.0, text="t", latency_ms=float("-inf"))
+    assert d.latency_ms is None and a.latency_ms is None
+    assert Decision(id="d", review_id="r", reviewer="ann", verdict="approve", at=1.0, latency_ms=5.0).latency_ms == 5.0
+    d.model_dump_json()  # no ValueError: nothing out of JSON's range
