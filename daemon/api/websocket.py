@@ -5,21 +5,39 @@ client that stopped reading, that frame never arrives, the socket stays open (TC
 zero window forever) and uvicorn's graceful shutdown waits for it. The event stream needs
 to drop such a client at once, so each connection's scope carries ``ABORT``: a callable
 that resets the TCP connection (RST), discarding what is unsent.
+
+An upgrade request websockets cannot read (a line over its limit, too many headers, a
+body) ended websockets' side without a word: uvicorn never answered, the connection stayed
+open until the client gave up, and a shutdown meanwhile failed on it (an AssertionError in
+uvicorn's 500, the app's own shutdown skipped, exit status 1). Such a request is answered
+400 with a sentence here, and closed. The line limit is raised from websockets' 8 kB to the
+64 kB the HTTP routes take without a thought: a browser sends every cookie it holds for
+``127.0.0.1``, whichever port set it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import struct
 from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets import http11
 
-__all__ = ["ABORT", "ResettableWebSocketProtocol", "abort_of"]
+__all__ = ["ABORT", "MAX_LINE", "ResettableWebSocketProtocol", "abort_of"]
 
 ABORT = "driverseat.abort"
+MAX_LINE = 64 * 1024
+_STATUS = {  # websockets' exceptions for a request too large, by name (its module moved across versions)
+    "RequestLineTooLong": (414, "URI Too Long"),
+    "HeaderLineTooLong": (431, "Request Header Fields Too Large"),
+    "TooManyHeaders": (431, "Request Header Fields Too Large"),
+}
+# read by websockets' request parser at each line (its default, 8 kB, from the environment)
+http11.MAX_LINE_LENGTH = max(http11.MAX_LINE_LENGTH, MAX_LINE)
 
 
 class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -28,6 +46,25 @@ class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)  # absent when the handshake was refused
         if scope is not None:
             scope["extensions"][ABORT] = {"abort": self.reset}
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        failed = self.conn.handshake_exc
+        if failed is not None and not self.handshake_initiated and not self.close_sent:
+            self._refuse(failed.__cause__ or failed)
+
+    def _refuse(self, why: BaseException) -> None:
+        """Answer an upgrade request that could not be read (414, 431 or 400, a sentence in
+        driverseat's JSON, not websockets' plain text), then close; marked closed, so that a
+        shutdown closes it rather than answer it again."""
+        self.conn.data_to_send()  # websockets' own answer, if it made one: ours instead
+        self.handshake_initiated = self.handshake_complete = self.close_sent = True
+        status = _STATUS.get(type(why).__name__, (400, "Bad Request"))
+        body = json.dumps({"error": f"the WebSocket upgrade request could not be read: {why}"}).encode()
+        head = (f"HTTP/1.1 {status[0]} {status[1]}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")  # fmt: skip
+        self.transport.write(head.encode("ascii") + body)
+        self.transport.close()
 
     def keepalive_timeout(self) -> None:
         """No pong in time: uvicorn closes, and its close frame waits behind whatever the

@@ -10,6 +10,7 @@ real X server.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -247,3 +248,47 @@ def test_a_decision_shown_at_an_impossible_time_is_refused_and_changes_nothing(l
     assert r.status_code == 200 and held.result(timeout=10).json()["status"] == "rejected"
     assert len(live.fake.sent) == before
     pool.shutdown()
+
+
+
+def _upgrade(url: str, extra: bytes = b"", path: str = f"/v1/events?token={TOKEN}", body: bytes = b"") -> bytes:
+    """A raw WebSocket upgrade request (``extra`` header lines, then ``body``); what the
+    daemon answered, up to its close or its 101."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n".encode()
+                  + extra + b"\r\n" + body)  # fmt: skip
+        got = b""
+        while b"101 Switching Protocols" not in got:  # socket.timeout: the old code never answered
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+@pytest.mark.parametrize(("extra", "body", "status"), [
+    (b"X-A: " + b"a" * 70_000 + b"\r\n", b"", 431),
+    (b"".join(b"X-%d: v\r\n" % i for i in range(200)), b"", 431),
+    (b"Content-Length: 5\r\n", b"hello", 400),
+], ids=["header line over 64 kB", "200 headers", "a body"])  # fmt: skip
+def test_an_upgrade_websockets_cannot_read_is_answered_and_closed(
+    live: Live, extra: bytes, body: bytes, status: int
+) -> None:
+    """websockets gave up on such a request without a word: no answer, the connection open
+    until the client left, and a shutdown meanwhile crashed (exit 1, the app's close skipped).
+    Now: an answer, then the close (``_upgrade`` reads to the end)."""
+    head, _, text = _upgrade(live.url, extra, body=body).partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), head[:200]
+    assert "could not be read" in json.loads(text)["error"]
+
+
+def test_an_upgrade_line_too_long_is_414(live: Live) -> None:
+    got = _upgrade(live.url, path=f"/v1/events?token={TOKEN}&pad={'a' * 70_000}")
+    assert got.startswith(b"HTTP/1.1 414 "), got[:200]
+
+
+def test_a_browser_s_big_cookie_still_opens_the_stream(live: Live) -> None:
+    """Every cookie a browser holds for 127.0.0.1 comes along, whatever port set it."""
+    assert b"101 Switching Protocols" in _upgrade(live.url, b"Cookie: c=" + b"x" * 9000 + b"\r\n")
