@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -292,3 +293,58 @@ def test_an_upgrade_line_too_long_is_414(live: Live) -> None:
 def test_a_browser_s_big_cookie_still_opens_the_stream(live: Live) -> None:
     """Every cookie a browser holds for 127.0.0.1 comes along, whatever port set it."""
     assert b"101 Switching Protocols" in _upgrade(live.url, b"Cookie: c=" + b"x" * 9000 + b"\r\n")
+
+
+def _http_answers(url: str, *writes: bytes, gap: float = 0.0) -> list[tuple[int, dict[str, Any]]]:
+    """``writes`` on one raw connection (``gap`` seconds apart); every answer until the
+    daemon closes it, as (status, JSON body)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        for i, w in enumerate(writes):
+            if i and gap:
+                time.sleep(gap)  # the bad data must come while the first request runs
+            s.sendall(w)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    answers = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        answers.append((int(head.split()[1]), json.loads(rest[:length])))
+        raw = rest[length:]
+    return answers
+
+
+def _post(body: dict[str, Any]) -> bytes:
+    data = json.dumps(body).encode()
+    return (b"POST /v1/actions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(data) + data)  # fmt: skip
+
+
+DRAG = {"action": "drag", "path": [[100, 100], [500, 500]], "duration": 0.4}
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.15], ids=["one write", "while it runs"])
+def test_bad_data_after_a_request_lets_it_finish_and_answers_it_first(live: Live, gap: float) -> None:
+    """uvicorn answered the bad data at once and closed: the drag before it stopped half-way
+    as if its client had gone, and the client read the 400 as the drag's answer."""
+    before = len(live.fake.sent)
+    (ok, drag), (bad, error) = _http_answers(live.url, _post(DRAG), b"GARBAGE\r\n\r\n", gap=gap)
+    assert (ok, drag["status"], bad) == (200, "executed", 400), drag
+    assert "not valid HTTP/1.1" in error["error"]
+    assert len(live.fake.sent) > before + 2
+
+
+def test_a_request_broken_while_it_waits_its_turn_never_runs(live: Live) -> None:
+    """Pipelined behind a running request, one whose chunked body breaks off: the first is
+    answered, the broken one is not run, and the 400 comes last."""
+    broken = (b"POST /v1/actions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+              + b"\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"act\r\nZZ\r\n")  # fmt: skip
+    answers = _http_answers(live.url, _post({"action": "wait", "duration": 0.2}) + broken)
+    assert [(status, body.get("status")) for status, body in answers] == [(200, "executed"), (400, None)]
+
+
+def test_bad_data_alone_is_answered_at_once_in_json(live: Live) -> None:
+    ((status, body),) = _http_answers(live.url, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n")
+    assert status == 400 and "not valid HTTP/1.1" in body["error"]
