@@ -53,6 +53,12 @@ class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
         if failed is not None and not self.handshake_initiated and not self.close_sent:
             self._refuse(failed.__cause__ or failed)
 
+    def handle_handshake_exception(self) -> None:
+        """uvicorn >= 0.55 answers such a request itself (websockets' plain text, or a bare
+        400): driverseat's sentence instead, the same as with earlier versions."""
+        failed = self.conn.handshake_exc
+        self._refuse(failed.__cause__ or failed if failed is not None else ValueError("invalid request"))
+
     def _refuse(self, why: BaseException) -> None:
         """Answer an upgrade request that could not be read (414, 431 or 400, a sentence in
         driverseat's JSON, not websockets' plain text), then close; marked closed, so that a
