@@ -94,7 +94,7 @@ def _origin_host(origin: str) -> str:
 class RequestGuard:
     """Pure ASGI middleware in front of everything, auth included:
 
-    - ``Host`` must name the daemon by address (an IP literal or localhost), and a
+    - ``Host`` must name the daemon by address (an IP literal or localhost), once, and a
       WebSocket's ``Origin``, when a browser sends one, too: a web page the person visits
       can reach 127.0.0.1, but only under its own domain name (DNS rebinding);
     - a body larger than :data:`MAX_BODY` is refused (413) before it is read whole;
@@ -112,7 +112,17 @@ class RequestGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or ())
+        raw = scope.get("headers") or ()
+        headers = dict(raw)
+        if sum(1 for name, _ in raw if name in (b"host", b"origin")) > (b"host" in headers) + (b"origin" in headers):
+            # which one would a proxy or a browser have meant? RFC 9112 3.2: refuse
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4400, "reason": "more than one Host or Origin"})
+                return
+            await error_response(
+                400, "refused: this request has more than one Host (or Origin) header; send one"
+            )(scope, receive, send)
+            return
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin", b"").decode("latin-1")
         foreign = (host and not is_address(host)) or (

@@ -14,6 +14,15 @@ request its answer and made it see its client gone: the drag stopped half-way, a
 client read the 400 as the drag's answer. Here the requests before the bad one are
 answered first (one queued behind them that the bad data broke never runs), nothing more
 is read, and the 400 (driverseat's JSON, with the parser's reason) comes last.
+
+uvicorn waits for a request without end: a connection that sends nothing, or sends its
+request a byte at a time, kept its file descriptor for as long as the client liked, and a
+few hundred of them exhausted the daemon's descriptors (slowloris). Here a connection's
+next request must arrive whole, head and body, within :data:`REQUEST_TIMEOUT` of the
+connection opening or of its first byte; otherwise it is answered 408 (after the requests
+before it) and the connection closed. The clock stops while the daemon itself holds the
+reading or a request before it is still running (a drag), and between requests
+uvicorn's keep-alive timeout closes an idle connection as before.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ __all__ = ["FLUSH", "OneWriteHttpToolsProtocol"]
 FLUSH = "driverseat.flush"
 """A request's scope key: writes what was gathered now. An app that knows its answer is
 complete (the fast lane) calls it instead of waiting for the end of the loop's turn."""
+
+REQUEST_TIMEOUT = 10.0
+"""Seconds a request may take to arrive whole (1 MiB, the body limit, takes milliseconds
+on loopback and a second at 10 Mbit/s)."""
 
 _NOW = 1 << 16  # past this many bytes gathered, write at once (large bodies stream)
 
@@ -89,11 +102,51 @@ class _Gathering:
 
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     _refusal: bytes | None = None  # the 400 owed once the requests before it are answered
+    _deadline: asyncio.TimerHandle | None = None  # for the request now arriving
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods
         super().connection_made(_Gathering(transport, self.loop))  # type: ignore[arg-type]
         self._cycles: list[RequestResponseCycle] = []  # requests read, not yet answered
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(REQUEST_TIMEOUT, self._late)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _late(self) -> None:
+        """The request now arriving is not whole in time: 408, unless a request before it
+        is still running or the daemon itself stopped reading: then the clock restarts."""
+        self._deadline = None
+        if self.transport.is_closing() or self._refusal is not None:
+            return
+        arriving = self.cycle if self.cycle is not None and self.cycle.more_body else None
+        if self.flow.read_paused or any(not c.response_complete for c in self._cycles if c is not arriving):
+            self._arm()  # behind a request still running: the clock starts once it is answered
+            return
+        self.logger.warning("A request did not arrive whole within %g s: closing its connection.", REQUEST_TIMEOUT)
+        self._refuse(
+            f"the request did not arrive whole within {REQUEST_TIMEOUT:g} s of its first byte "
+            "(or of the connection opening); send each request at once",
+            status=b"408 Request Timeout",
+        )
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the WebSocket protocol has its own timeouts
+        super().handle_websocket_upgrade()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
         if self._refusal is not None:
@@ -115,10 +168,12 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and not any(c is self.cycle for c in self._cycles):
             self._cycles.append(self.cycle)
 
-    def _refuse(self, why: str) -> None:
-        """Answer 400 now, or once every complete request before the bad one is answered."""
+    def _refuse(self, why: str, status: bytes = b"400 Bad Request") -> None:
+        """Answer 400 (or ``status``) now, or once every complete request before the bad
+        one is answered."""
+        self._disarm()
         body = json.dumps({"error": why}).encode()
-        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head = [b"HTTP/1.1 " + status + b"\r\n"]
         for name, value in self.server_state.default_headers:
             head += (name, b": ", value, b"\r\n")
         head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
@@ -145,5 +200,7 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_message_begin(self) -> None:
+        if self._deadline is None:  # else the connection's clock, from its opening
+            self._arm()
         super().on_message_begin()
         self.scope[FLUSH] = self.transport.flush  # type: ignore[attr-defined,literal-required]
