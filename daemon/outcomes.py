@@ -38,7 +38,7 @@ class HumanClick(_Wire):
 # what the outcome's sentence names as the cause of a stop
 _STOPPED_BY: dict[str, str] = {
     "kill_switch": "the kill switch",
-    "api": "a stop request (`driverseat stop` or POST /v1/stop)",
+    "api": "a stop request (`driverseat stop` or POST /v1/control/stop)",
     "shutdown": "the daemon shutting down",
     "input-failure": "a failure to send input",
     "observer-failure": "the input observer failing",

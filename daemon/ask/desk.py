@@ -293,6 +293,9 @@ class QuestionDesk:
                 return self._start_takeover(entry, req.reviewer)
             q = entry.question
         now = self.clock()
+        if req.shown_at is None:  # the answer's latency from when the overlay showed it
+            shown = timings.timing(self.rows.store, question_id).shown
+            req = req.model_copy(update={"shown_at": shown})
         secret: str | None = None
         try:
             if req.kind == "option":

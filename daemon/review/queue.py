@@ -293,7 +293,7 @@ class ReviewQueue:
         decision = Decision(
             id=uuid.uuid4().hex, review_id=review_id, reviewer=req.reviewer,
             verdict=req.verdict, at=now, rationale=req.rationale, edited=edited,
-            latency_ms=None if req.shown_at is None else max(0.0, (now - req.shown_at) * 1e3),
+            latency_ms=_latency(req.shown_at if req.shown_at is not None else review.timing.shown, now),
             points=req.points if req.verdict == "correct" else (), box=req.box,
             reviewer_id=who.id, roles=who.roles,
             candidate=candidate, ranking=ranking, preferred=preferred,
@@ -419,3 +419,9 @@ class ReviewQueue:
                     listener(kind, review)
                 except Exception:  # a broken subscriber must not undo a recorded decision
                     log.exception("review listener failed on %s of %s", kind, review.id)
+
+
+def _latency(shown_at: float | None, now: float) -> float | None:
+    """Shown -> decided, in ms: from the reviewer's own ``shown_at``, else from when the
+    overlay reported showing the review (None when neither is known)."""
+    return None if shown_at is None else max(0.0, (now - shown_at) * 1e3)

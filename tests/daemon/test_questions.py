@@ -261,3 +261,14 @@ def test_a_kept_infinite_latency_reads_as_none() -> None:
     assert d.latency_ms is None and a.latency_ms is None
     assert Decision(id="d", review_id="r", reviewer="ann", verdict="approve", at=1.0, latency_ms=5.0).latency_ms == 5.0
     d.model_dump_json()  # no ValueError: nothing out of JSON's range
+
+
+def test_an_answer_without_shown_at_counts_from_when_the_overlay_showed_it(s: Setup) -> None:
+    qid = s.ask(options=[{"text": "a"}, {"text": "b"}])
+    s.desk.seen(qid, "shown")
+    s.clock.now += 2.0
+    q = s.desk.answer(qid, answer(kind="option", option=1))
+    assert q.answer is not None and q.answer.latency_ms == pytest.approx(2000.0)
+    unshown = s.ask(options=[{"text": "a"}, {"text": "b"}])
+    q = s.desk.answer(unshown, answer(kind="option", option=1))
+    assert q.answer is not None and q.answer.latency_ms is None

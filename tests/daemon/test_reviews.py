@@ -587,3 +587,15 @@ def test_waiters_clean_up_after_themselves(queue: ReviewQueue) -> None:
     alone = _create(queue)
     assert asyncio.run(queue.wait(alone.id, 0.05)).status == "pending"
     assert queue._waiters == {}
+
+
+def test_latency_without_shown_at_counts_from_when_the_overlay_showed_the_review(queue: ReviewQueue) -> None:
+    """The overlay reports ``shown``; a reviewer (curl, the CLI) that sends no ``shown_at``
+    still gets a latency, so the honesty figures count its decisions."""
+    r = _create(queue, now=T0)
+    queue.seen(r.id, "shown", now=T0 + 1)
+    (d,) = queue.decide(r.id, _req(), now=T0 + 3.5).decisions
+    assert d.latency_ms == pytest.approx(2500.0)
+    own = _create(queue, now=T0)  # the reviewer's own shown_at wins
+    queue.seen(own.id, "shown", now=T0 + 1)
+    assert queue.decide(own.id, _req(shown_at=T0 + 3), now=T0 + 3.5).decisions[0].latency_ms == pytest.approx(500.0)
