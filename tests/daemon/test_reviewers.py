@@ -242,7 +242,7 @@ def test_a_rule_with_a_rationale_list_refuses_a_bare_approval(live: Live) -> Non
 def test_a_reviewer_token_opens_the_review_routes_only(live: Live, tokens: dict[str, str]) -> None:
     with live.http(tokens["bob"]) as c:
         assert c.get("/v1/reviews").status_code == 200
-        for method, path in (("GET", "/v1/state"), ("POST", "/v1/stop"), ("POST", "/v1/actions")):
+        for method, path in (("GET", "/v1/state"), ("POST", "/v1/control/stop"), ("POST", "/v1/control/resume"), ("POST", "/v1/actions")):
             r = c.request(method, path, json={"action": "type", "text": "x"})
             assert r.status_code == 403, (path, r.text)
             assert "accepted on /v1/reviews only" in r.json()["error"]
