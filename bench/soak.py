@@ -245,10 +245,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=600.0)
-    ap.add_argument("--agents", type=int, default=4)
-    ap.add_argument("--warmup", type=float, default=10.0)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seconds", type=float, default=600.0, metavar="S",
+                    help="how long the traffic runs, after the warm-up (default: %(default)g)")
+    ap.add_argument("--agents", type=int, default=4, metavar="N",
+                    help="agents sending actions at once, one kept connection each (default: %(default)s)")
+    ap.add_argument("--warmup", type=float, default=10.0, metavar="S",
+                    help="traffic before the start figures are taken (default: %(default)g)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, VirtualDisplay(1920, 1080) as vd:
         data = Path(tmp)
