@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.shadow.convert import points, pyautogui_code
+from daemon.shadow.folder import prune_frames
 from daemon.shadow_store import SessionInfo, ShadowStore
 from daemon.store import Store
 
@@ -44,11 +45,13 @@ class ExportResult:
     rows: int
     frames: int
     bytes: int
+    pruned: int = 0  # an earlier export's frames in the same folder, removed
 
     def line(self) -> str:
+        earlier = f"; removed {self.pruned} frame(s) of an earlier export there" if self.pruned else ""
         return (
             f"exported {self.rows} action(s) from {self.sessions} session(s) and {self.frames} "
-            f"frame(s) ({self.bytes / 1e6:.2f} MB) to {self.out}"
+            f"frame(s) ({self.bytes / 1e6:.2f} MB) to {self.out}{earlier}"
         )
 
 
@@ -133,4 +136,5 @@ def export_trajectory(
     if progress:
         print(file=sys.stderr)
     os.replace(tmp, train / "metadata.jsonl")
-    return ExportResult(out, len(chosen), rows, len(copied), size)
+    pruned = prune_frames(train, (f"frames/{Path(rel).name}" for rel in copied))
+    return ExportResult(out, len(chosen), rows, len(copied), size, pruned)

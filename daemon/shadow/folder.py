@@ -3,7 +3,9 @@
 Shared by the ``preference`` and ``sft`` exports. A row names its frames as ``file_names``
 (relative to ``train/``), which ``datasets`` >= 3.4 loads as an ``images`` column: a list
 of images, the column name TRL's vision trainers read. ``metadata.jsonl`` is written to a
-temporary name and renamed last, so a folder that has one holds every frame it names.
+temporary name and renamed last, so a folder that has one holds every frame it names;
+then the frames no row names (an earlier export's, into the same folder) are removed, so
+the folder is this export and nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Folder", "action_text", "progress_bar"]
+__all__ = ["Folder", "action_text", "progress_bar", "prune_frames"]
 
 # Fields of an action that are the agent's words or bookkeeping, not the action it takes:
 # a training target is the action alone (the words go in the prompt, where they belong).
@@ -36,6 +38,18 @@ def progress_bar(i: int, n: int, what: str = "export") -> None:
     print(f"\r{what} [{'#' * done}{'.' * (30 - done)}] {i}/{n}", end=end, file=sys.stderr, flush=True)
 
 
+def prune_frames(train: Path, keep: Iterable[str]) -> int:
+    """Remove the files of ``train/frames`` that ``keep`` (names relative to ``train/``)
+    does not name: an earlier export's into the same folder. Returns how many."""
+    kept = {Path(k).name for k in keep}
+    gone = 0
+    for f in (train / "frames").iterdir():
+        if f.name not in kept and f.is_file():
+            f.unlink()
+            gone += 1
+    return gone
+
+
 class Folder:
     """One export in progress: frames copied once each, rows appended, renamed at the end."""
 
@@ -43,6 +57,7 @@ class Folder:
         self.out = out
         self.frames = self.bytes = self.rows = 0
         self.skipped = 0  # rows left out (a frame gone), said in the summary line
+        self.pruned = 0  # an earlier export's frames, removed at the end
         (self.out / "train" / "frames").mkdir(parents=True, exist_ok=True)
         self._seen: dict[str, str] = {}
         self._tmp = self.out / "train" / ".metadata.jsonl.tmp"
@@ -74,6 +89,7 @@ class Folder:
     def finish(self) -> None:
         self._file.close()
         os.replace(self._tmp, self.out / "train" / "metadata.jsonl")
+        self.pruned = prune_frames(self.out / "train", self._seen.values())
 
     def abort(self) -> None:
         self._file.close()

@@ -321,3 +321,18 @@ def test_answers_to_questions_are_sft_examples(tmp_path: Path, capsys: pytest.Ca
     assert main(["export", "--format", "trajectory", "--questions", "--all", "--out", str(tmp_path / "t"),
                  "--data-dir", str(tmp_path)]) == 1  # fmt: skip
     assert "--questions goes with --format sft" in capsys.readouterr().err
+
+
+def test_an_sft_export_into_an_earlier_ones_folder_leaves_only_its_own_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _reviews(tmp_path)
+    _session(tmp_path)
+    out = tmp_path / "sft"
+    assert main(["export", "--format", "sft", "--approvals", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    assert main(["export", "--format", "sft", "--all", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[-1].endswith("; removed 1 frame(s) of an earlier export there"), said
+    named = {Path(n).name for line in (out / "train" / "metadata.jsonl").read_text().splitlines()
+             for n in json.loads(line)["file_names"]}  # fmt: skip
+    assert {p.name for p in (out / "train" / "frames").iterdir()} == named

@@ -106,3 +106,33 @@ def test_xsettings_blob_gives_the_double_click_time_and_drag_threshold() -> None
     assert parse_xsettings(blob) == {
         "Net/DoubleClickTime": 400, "Net/ThemeName": "Adw\0\0", "Net/DndDragThreshold": 8,
     }  # fmt: skip
+
+
+def _session_of(data: Path, name: str, value: int) -> None:
+    """A session of one click over a frame of its own (pixels ``value``)."""
+    with Store(data / "driverseat.db") as store:
+        shadow = ShadowStore(store)
+        frame = FrameFiles(shadow, data / "shadow-frames").put(_frame(value))
+        info = shadow.open_session(name, ":9", (160, 90))
+        shadow.add_action(info.id, 0, (1.0, 1.1), {"action": "click", "x": 8, "y": 4, "button": "left",
+                          "count": 1, "modifiers": []}, origin="human", window=None, frame_before=frame)  # fmt: skip
+
+
+def test_an_export_into_an_earlier_ones_folder_leaves_only_its_own_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The earlier export's frames stayed beside the new metadata: a folder that was not
+    the dataset it claimed to be, and that grew with every export."""
+    data, out = tmp_path / "data", tmp_path / "ds"
+    _session_of(data, "a", 30)
+    _session_of(data, "b", 60)
+    for name in ("a", "b"):
+        assert main(["export", "--session", name, "--out", str(out), "--data-dir", str(data)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert "removed" not in said[0] and said[1].endswith("; removed 1 frame(s) of an earlier export there")
+    rows = [json.loads(x) for x in (out / "train" / "metadata.jsonl").read_text().splitlines()]
+    assert sorted(p.name for p in (out / "train" / "frames").iterdir()) == [Path(rows[0]["file_name"]).name]
+    import datasets
+
+    ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
+    assert ds.num_rows == 1 and ds[0]["image"].getpixel((0, 0)) == (60, 60, 60)
