@@ -179,6 +179,7 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
         except (ExportError, LookupError) as exc:
             raise ServeExit(str(exc)) from None
     lost = f"; {done.skipped} left out, their frames gone" if done.skipped else ""
+    lost += f"; {done.foreign} action(s) of another injector (origin foreign) left out" if done.foreign else ""
     lost += f"; removed {done.pruned} frame(s) of an earlier export there" if done.pruned else ""
     print(f"exported {done.rows} {what} and {done.frames} frame(s) ({done.bytes / 1e6:.2f} MB) to {args.out}{lost}")
     return 0

@@ -58,6 +58,7 @@ class Folder:
         self.frames = self.bytes = self.rows = 0
         self.skipped = 0  # rows left out (a frame gone), said in the summary line
         self.pruned = 0  # an earlier export's frames, removed at the end
+        self.foreign = 0  # another injector's actions, left out (sft)
         (self.out / "train" / "frames").mkdir(parents=True, exist_ok=True)
         self._seen: dict[str, str] = {}
         self._tmp = self.out / "train" / ".metadata.jsonl.tmp"

@@ -127,7 +127,7 @@ def export_sft(
     if not total and not approvals and not questions:
         raise ExportError("the sessions chosen hold no actions")
     folder = Folder(out)
-    done = 0
+    done = foreign = 0
     try:
         for info, acts in todo:
             history: list[dict[str, Any]] = []
@@ -137,6 +137,7 @@ def export_sft(
                     progress_bar(done, total)
                 if a["origin"] != "human" or a["frame_before"] is None:
                     history.append(a["action"])  # it happened on the screen all the same
+                    foreign += a["origin"] != "human"
                     continue
                 rel = str(a["frame_before"])
                 image = folder.frame(rel, Path(rel).name, data_dir / rel)
@@ -153,14 +154,21 @@ def export_sft(
             _approvals(store, data_dir, folder)
         if questions:
             add_questions(store, data_dir, folder, _row)
+        folder.foreign = foreign
         if not folder.rows:
             raise ExportError(
                 "nothing to export: no action of the person's with a frame"
                 + (" and no approved review" if approvals else "")
                 + (" and no question answered with an action" if questions else "")
+                + (f" ({_foreign(foreign)})" if foreign else "")
             )
     except BaseException:
         folder.abort()
         raise
     folder.finish()
     return folder
+
+
+def _foreign(n: int) -> str:
+    return (f"{n} action(s) came from another injector (VNC, xdotool: origin foreign) and are "
+            "not the person's to learn from; --format trajectory keeps them")  # fmt: skip

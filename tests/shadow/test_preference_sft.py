@@ -171,7 +171,9 @@ def test_sft_gives_one_instruction_example_per_human_action(tmp_path: Path, caps
     _session(data, "s2")
     assert main(["export", "--all", "--format", "sft", "--goal", "file the invoice", "--out", str(out),
                  "--data-dir", str(data)]) == 0  # fmt: skip
-    assert capsys.readouterr().out.startswith("exported 2 instruction example(s) and 1 frame(s)")
+    said = capsys.readouterr().out
+    assert said.startswith("exported 2 instruction example(s) and 1 frame(s)")
+    assert "; 2 action(s) of another injector (origin foreign) left out" in said
     import datasets
 
     ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
@@ -336,3 +338,22 @@ def test_an_sft_export_into_an_earlier_ones_folder_leaves_only_its_own_frames(
     named = {Path(n).name for line in (out / "train" / "metadata.jsonl").read_text().splitlines()
              for n in json.loads(line)["file_names"]}  # fmt: skip
     assert {p.name for p in (out / "train" / "frames").iterdir()} == named
+
+
+def test_an_sft_export_of_another_injectors_actions_only_says_why_it_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """"no action of the person's" alone left a user who had recorded a VNC session
+    wondering where their actions went."""
+    from daemon.shadow.frames import FrameFiles
+    from daemon.shadow_store import ShadowStore
+    from tests.shadow.test_store_export import _frame
+
+    with Store(tmp_path / "driverseat.db") as store:
+        shadow = ShadowStore(store)
+        frame = FrameFiles(shadow, tmp_path / "shadow-frames").put(_frame(5))
+        info = shadow.open_session("vnc", ":9", (160, 90))
+        shadow.add_action(info.id, 0, (1.0, 1.1), {"action": "type", "text": "hi"},
+                          origin="foreign", window=None, frame_before=frame)  # fmt: skip
+    assert main(["export", "--format", "sft", "--all", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) != 0
+    assert "1 action(s) came from another injector" in capsys.readouterr().err
