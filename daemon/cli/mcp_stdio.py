@@ -8,6 +8,11 @@ open file a non-blocking stdout would make non-blocking too), a reader thread ha
 lines to the loop and replies are written as blocking writes (a file or a terminal takes
 them at once).
 
+A pipe's buffer is widened (to the system's ``pipe-max-size``, 1 MiB by default, at most
+4 MiB): a screenshot's reply (half a megabyte of base64) then leaves in one write and is
+read in one, where Linux's 64 KiB pipe took eight writes, each waiting for the client to
+read the one before (0.6 ms of a screenshot's call, measured; docs/hardening.md).
+
 Like the SDK, fds 0 and 1 are pointed away (at the null device and at stderr) while
 serving, so nothing else in the process can read from or write into the protocol stream.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import stat
 import threading
@@ -131,6 +137,23 @@ async def _as_pipes(fd_in: int, fd_out: int) -> tuple[_Pipes, list[asyncio.BaseT
     return _Pipes(reader, writer), [read_transport, write_transport]
 
 
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux's; Python has it from 3.10
+_PIPE_MAX = 4 << 20
+
+
+def _widen(fd: int) -> None:
+    """Give a pipe the largest buffer an unprivileged process may (best effort: a pipe
+    it cannot widen, or no pipe at all, is left as it is)."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as f:
+            limit = min(int(f.read()), _PIPE_MAX)
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, limit)
+    except (OSError, ValueError):
+        pass
+
+
 def _is_pipe(fd: int) -> bool:
     try:
         mode = os.fstat(fd).st_mode
@@ -173,6 +196,7 @@ def _fds_pointed_away() -> Iterator[tuple[int, int]]:
 async def stdio() -> AsyncIterator[Wire]:
     """The process's stdin and stdout as a :class:`Wire`."""
     with _fds_pointed_away() as (fd_in, fd_out):
+        _widen(fd_out)
         pipes = None if _same_file(fd_out, 2) else await _as_pipes(fd_in, fd_out)
         if pipes is None:
             yield _Blocking(fd_in, fd_out)

@@ -220,3 +220,15 @@ def test_no_mcp_sdk_at_run_time() -> None:
     out = subprocess.run([command("", Path())[0], "-c", code], capture_output=True, text=True, cwd=ROOT,
                          check=True, timeout=60)  # fmt: skip
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_reply_pipe_is_widened_so_a_screenshot_leaves_in_one_write(client: RawClient) -> None:
+    """Linux gives a pipe 64 KiB: a screenshot's reply (half a megabyte) took eight writes,
+    each waiting for the client to read. The proxy widens its stdout to pipe-max-size."""
+    import fcntl
+
+    client.initialize()  # the proxy is serving: its stdio set up
+    assert client.proc.stdout is not None
+    size = fcntl.fcntl(client.proc.stdout.fileno(), getattr(fcntl, "F_GETPIPE_SZ", 1032))
+    with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as f:
+        assert size == min(int(f.read()), 4 << 20) > 1 << 16
