@@ -10,7 +10,10 @@ a real process. The MCP proxy's are in tests/daemon/test_mcp_hostile.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,13 +22,16 @@ import pytest
 from capture.input._fake import FakeBackend
 from daemon.api.app import create_app
 from daemon.ask.desk import QuestionDesk
+from daemon.client import Client
 from daemon.control.runtime import Runtime
+from daemon.errors import DaemonError
 from daemon.review.gate import Gate
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
 from daemon.store import Store
 from tests.daemon.live import serving
+from tests.daemon.mcp_wire import RawClient
 from tests.daemon.test_gate import PNG, POLICY, SCREEN
 from tests.daemon.test_questions import SCALING
 
@@ -130,6 +136,59 @@ def test_every_route_answers_hostile_json_with_a_4xx(live: Live, path: str, name
         error = data["content"][0]["text"]
     assert isinstance(error, str) and len(error) > 10
     assert len(live.fake.sent) == before and live.nothing_asked()
+
+
+class _Stub(BaseHTTPRequestHandler):
+    """A "daemon" whose every answer is JSON nested too deeply to parse."""
+
+    def do_GET(self) -> None:
+        body = DEEP.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_client_takes_an_answer_nested_too_deeply_as_an_error(stub: str) -> None:
+    """daemon/jsonsplice.py's ``loads``: the RecursionError went past the client's
+    ``except ValueError``; now it is the client's error, with the status and a sentence."""
+    with Client(stub, TOKEN) as c, pytest.raises(DaemonError) as info:
+        c.state()
+    assert "answered 200" in str(info.value)
+
+
+def test_the_mcp_proxy_takes_such_an_answer_as_an_error_result(stub: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "token").write_text(TOKEN)
+    err = (tmp_path / "stderr.txt").open("wb")
+    try:
+        with RawClient(stub, data, stderr=err) as c:
+            c.initialize()
+            result = c.call(1, "tools/call", {"name": "state", "arguments": {}})["result"]
+            assert result["isError"] is True and "daemon failed" in result["content"][0]["text"], result
+            assert c.call(2, "ping")["result"] == {}
+            assert c.close()[0] == 0
+    finally:
+        err.close()
+    assert "Traceback" not in (tmp_path / "stderr.txt").read_text()
 
 
 def test_a_sound_question_is_still_asked(live: Live) -> None:
