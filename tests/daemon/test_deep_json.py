@@ -10,6 +10,9 @@ a real process. The MCP proxy's are in tests/daemon/test_mcp_hostile.py.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +34,7 @@ from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
 from daemon.store import Store
 from tests.daemon.live import serving
-from tests.daemon.mcp_wire import RawClient
+from tests.daemon.mcp_wire import ROOT, RawClient
 from tests.daemon.test_gate import PNG, POLICY, SCREEN
 from tests.daemon.test_questions import SCALING
 
@@ -189,6 +192,23 @@ def test_the_mcp_proxy_takes_such_an_answer_as_an_error_result(stub: str, tmp_pa
     finally:
         err.close()
     assert "Traceback" not in (tmp_path / "stderr.txt").read_text()
+
+
+def test_locate_batch_says_a_line_is_nested_too_deeply_and_goes_on(tmp_path: Path) -> None:
+    """``driverseat locate --batch``: each line is JSON the user handed over; one nested
+    too deeply ended the batch with a traceback."""
+    batch = tmp_path / "in.jsonl"
+    lines = [DEEP, '{"image": "a.png", "x": NaN, "y": 1}', '{"image": "nope.png", "x": 1, "y": 2}']
+    batch.write_text("".join(line + "\n" for line in lines))
+    proc = subprocess.run([sys.executable, "-m", "daemon.cli", "locate", "--batch", str(batch)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)  # fmt: skip
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert answers == [
+        {"error": "not JSON: the JSON is nested too deeply to parse"},
+        {"error": "not JSON: NaN is not JSON (JSON has no NaN or Infinity)"},
+        {"error": "nope.png is not a file"},
+    ]
 
 
 def test_a_sound_question_is_still_asked(live: Live) -> None:
