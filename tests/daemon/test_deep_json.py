@@ -120,6 +120,8 @@ BODIES = [
     ("deep object", DEEP_OBJECT.encode()),
     ("deep under the guard's count", b'{"question": "q", "input": {"goal": ' + b"[" * 499 + b"]" * 499 + b"}}"),
     ("deep in a field", b'{"type": "tool_use", "id": "t", "input": {"question": "q", "goal": ' + DEEP.encode() + b"}}"),
+    ("950 deep in a field", b'{"question": "q", "input": {"goal": ' + b"[" * 950 + b"]" * 950 + b"}}"),
+    ("990 deep", b'{"a":' * 990 + b"1" + b"}" * 990),
     ("NaN", b'{"question": "q", "timeout": NaN, "kind": "point", "point": [NaN, 1], "moment": NaN, "shown_at": NaN}'),
     ("Infinity", b'{"question": "q", "timeout": Infinity, "point": [Infinity, 1], "shown_at": -Infinity}'),
     ("1e400", b'{"question": "q", "timeout": 1e400, "kind": "point", "point": [1e400, 1], "shown_at": 1e400}'),
