@@ -120,7 +120,15 @@ def loads(raw: bytes) -> Any:
     quote ends the string, and its bytes are the string itself when they are plain
     ASCII. Those are replaced by markers for the decoder and put back in its result.
     Anything else (and any body below a few kB) is decoded as it is, so a body the decoder
-    would refuse is refused the same."""
+    would refuse is refused the same; one nested too deeply to decode is a ValueError too
+    (the decoder's RecursionError got past every ``except ValueError`` of its callers)."""
+    try:
+        return _loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to decode") from None
+
+
+def _loads(raw: bytes) -> Any:
     if len(raw) < 4 * SPLICE_MIN:
         return json.loads(raw)
     cut: list[str] = []

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from daemon.errors import ActionError
+from daemon.jsontext import parse
 from daemon.question import DEFAULT_TIMEOUT, MAX_OPTIONS, MAX_TIMEOUT, Question, QuestionRequest
 from daemon.validation import describe_validation_error
 
@@ -102,10 +103,11 @@ def request_of(tool_input: Any) -> QuestionRequest:
 
 
 def parse_arguments(arguments: str) -> Any:
-    """An OpenAI function call's ``arguments`` (a JSON string); ActionError if not JSON."""
+    """An OpenAI function call's ``arguments`` (a JSON string); ActionError (422) if not
+    JSON: nested too deeply to parse, and NaN or Infinity, included."""
     try:
-        return json.loads(arguments)
-    except ValueError as exc:
+        return parse(arguments)
+    except ValueError as exc:  # NotJSON among them
         raise ActionError(f"the function call's arguments are not JSON: {exc}") from None
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from capture.errors import CaptureError
 from capture.vision import Box, locate
+from daemon.jsontext import parse
 
 __all__ = ["add_parser", "main", "run"]
 
@@ -103,7 +104,7 @@ def _single(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _point(line: str, base: Path) -> tuple[Path, int, int]:
     try:
-        item = json.loads(line)
+        item = parse(line)  # nested too deeply to parse, or NaN: said, and the batch goes on
     except ValueError as exc:
         raise _BadInput(f"not JSON: {exc}") from None
     if not isinstance(item, dict):

@@ -23,7 +23,9 @@ may be written to stdout.
 Served by :mod:`daemon.cli.mcp_server` (the protocol) on :mod:`daemon.cli.mcp_stdio`
 (stdin and stdout); no MCP SDK at run time. Arguments are taken as the SDK's server took
 them: unknown ones are dropped, ``null`` is as good as absent, a missing required one is an
-error result, and types are the daemon's to check (its sentences beat a schema validator's).
+error result, and types are the daemon's to check (its sentences beat a schema validator's),
+but for a number too large for a float (``1e400``) and nesting past :data:`MAX_DEPTH`: error
+results naming the argument, as nothing could carry them to the daemon.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ from daemon.cli.mcp_server import Result, Server, Tool, ToolError
 from daemon.cli.mcp_stdio import stdio
 from daemon.client import DEFAULT_URL, AsyncClient, NotRunning
 from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.jsontext import unfit
 
-__all__ = ["build_server", "main", "run_mcp", "tools"]
+__all__ = ["MAX_DEPTH", "build_server", "main", "run_mcp", "tools"]
 
 INSTRUCTIONS = (
     "driverseat executes mouse and keyboard actions on a real desktop while a person can "
@@ -67,6 +70,7 @@ def _pixels(n: int) -> dict[str, Any]:
 
 
 _POINT, _REGION = _pixels(2), _pixels(4)
+MAX_DEPTH = 32  # arrays and objects in a tool's arguments: the deepest real ones have 3
 _WHERE = "[x, y] in pixels of the latest screenshot"
 
 # computer's parameters, in the order tools/list shows them; the first is required
@@ -123,11 +127,17 @@ def _schema(tool: str, params: dict[str, dict[str, Any]], required: Sequence[str
 
 
 def _given(tool: str, arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """The arguments the tool takes, without nulls; a missing required one is a ToolError."""
+    """The arguments the tool takes, without nulls; a missing required one is a ToolError,
+    and so is a number out of a float's range (``1e400`` parses as ``inf``, which no JSON
+    can carry to the daemon) or nesting deeper than :data:`MAX_DEPTH`."""
     missing = [name for name in schema.get("required", ()) if name not in arguments]
     if missing:
         raise ToolError(f"missing required argument {missing[0]!r}")
-    return {k: v for k, v in arguments.items() if k in schema["properties"] and v is not None}
+    given = {k: v for k, v in arguments.items() if k in schema["properties"] and v is not None}
+    wrong = unfit(given, MAX_DEPTH)
+    if wrong is not None:
+        raise ToolError(f"argument {wrong}")
+    return given
 
 
 def _error(text: str) -> Result:

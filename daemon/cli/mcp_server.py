@@ -12,7 +12,8 @@ client's version when it is one of them, else the newest), ``ping``, ``tools/lis
 says). Tool calls run concurrently, each in its own task (an ``ask_human`` call waits
 minutes for a person, and a ``state`` call meanwhile answers at once); ``initialize``,
 ``ping`` and ``tools/list`` are answered in line. Errors are JSON-RPC errors: -32700 for a
-line that is not JSON (its ``id`` is null; the server reads on), -32600 for a message that
+line that is not JSON (its ``id`` is null; the server reads on: that includes ``NaN`` and
+``Infinity``, which are not JSON, and a line nested too deeply to parse), -32600 for a message that
 is not a request, -32601 for an unknown method, -32602 for an unknown tool or ``params``
 not of the method's form. A tool's own failures are results with ``isError``.
 
@@ -32,6 +33,7 @@ from typing import Any
 
 from daemon.cli.mcp_stdio import Wire
 from daemon.jsonsplice import json_verbatim
+from daemon.jsontext import NotJSON, parse
 
 __all__ = [
     "GRACE_S", "LATEST_PROTOCOL_VERSION", "PROTOCOL_VERSIONS", "Server", "Tool", "ToolError", "encode_result",
@@ -176,7 +178,10 @@ class Server:
     async def _take(self, line: bytes) -> None:
         """One line: a request, a notification, or something the client gets told off for."""
         try:
-            message = json.loads(line)
+            message = parse(line)
+        except NotJSON as exc:  # nested too deeply for the parser, or NaN/Infinity
+            await self._send(_error(None, _RpcError(PARSE_ERROR, "Parse error", str(exc))))
+            return
         except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
             await self._send(_error(None, _RpcError(PARSE_ERROR, "Parse error")))
             return
