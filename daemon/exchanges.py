@@ -23,7 +23,7 @@ from daemon.jsonsplice import loads
 from daemon.outcomes import DecisionRequest, Outcome, Review
 from daemon.question import AnswerRequest, Question, QuestionRequest
 
-__all__ = ["ACTION_TIMEOUT", "CONTROL_TIMEOUT", "DEFAULT_URL", "MAX_WAIT", "ClientError", "NotRunning", "Predict"]
+__all__ = ["ACTION_TIMEOUT", "CONTROL_TIMEOUT", "DEFAULT_URL", "MAX_WAIT", "ClientError", "NotRunning", "Predict", "json_kind"]
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 # Actions may legitimately take a minute (a long text, a 60 s hold_key or wait).
@@ -64,9 +64,20 @@ class _Call(NamedTuple):
 _Exchange = Generator[_Call, httpx.Response, T]
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words: ``a list``, ``null``..."""
+    if value is None:
+        return "null"
+    kinds: dict[type, str] = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 def _body(model: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    """The JSON object sent for ``model``; ActionError (nothing sent) if it is not an object."""
     if isinstance(model, BaseModel):
         return model.model_dump(mode="json", exclude_none=True)
+    if not isinstance(model, dict):  # a list, a number, None...: dict() would raise TypeError
+        raise ActionError(f'expected a JSON object like {{"action": "click", "x": 10, "y": 20}}, not {json_kind(model)}')
     return dict(model)
 
 
