@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 from daemon.auth import default_data_dir
-from daemon.client import DEFAULT_URL
+from daemon.exchanges import DEFAULT_URL  # not daemon.client: it resolves its URL here
 
-__all__ = ["ENV_URL", "URL_FILE", "forget_url", "publish_url", "resolve_url", "url_path"]
+__all__ = ["ENV_URL", "URL_FILE", "forget_url", "publish_url", "resolve_url", "url_path", "url_source"]
 
 ENV_URL = "DRIVERSEAT_URL"
 URL_FILE = "url"
@@ -48,13 +48,21 @@ def forget_url(data_dir: str | Path, url: str) -> None:
 
 def resolve_url(explicit: str | None = None, data_dir: str | Path | None = None) -> str:
     """The daemon's URL: ``explicit`` > $DRIVERSEAT_URL > the data dir's file > the default."""
+    return url_source(explicit, data_dir)[0]
+
+
+def url_source(explicit: str | None = None, data_dir: str | Path | None = None) -> tuple[str, str]:
+    """:func:`resolve_url` and where it came from, in words for an error message."""
     if explicit:
-        return explicit
+        return explicit, "--url"
     env = os.environ.get(ENV_URL, "").strip()
     if env:
-        return env
+        return env, f"${ENV_URL}"
+    path = url_path(data_dir if data_dir is not None else default_data_dir())
     try:
-        published = url_path(data_dir if data_dir is not None else default_data_dir()).read_text()
+        published = path.read_text().strip()
     except OSError:
         published = ""
-    return published.strip() or DEFAULT_URL
+    if published:
+        return published, str(path)
+    return DEFAULT_URL, "the default"

@@ -35,6 +35,7 @@ import httpx
 from pydantic import BaseModel
 
 from capture.closing import Closing
+from daemon.address import resolve_url
 from daemon.auth import default_data_dir, read_token
 from daemon.exchanges import (
     CONTROL_TIMEOUT,
@@ -110,9 +111,12 @@ class _BaseClient(Generic[H, Transport]):
         self._urls: dict[str, httpx.URL] = {}
 
     @classmethod
-    def from_data_dir(cls, url: str = DEFAULT_URL, data_dir: str | Path | None = None) -> Self:
-        """A client using the token the daemon wrote in ``data_dir`` (default: the user's)."""
-        return cls(url, read_token(data_dir if data_dir is not None else default_data_dir()))
+    def from_data_dir(cls, url: str | None = None, data_dir: str | Path | None = None) -> Self:
+        """A client of the running daemon, with the token it wrote in ``data_dir`` (default:
+        the user's), at ``url`` or else where the CLI looks (:func:`daemon.address.resolve_url`):
+        ``$DRIVERSEAT_URL``, the URL ``driverseat serve`` wrote in ``data_dir``, the default."""
+        where = data_dir if data_dir is not None else default_data_dir()
+        return cls(resolve_url(url, where), read_token(where))
 
     def _steps(self, exchange: _Exchange[T]) -> _Steps[T]:
         return _Steps(exchange, self.url, self._build)

@@ -23,11 +23,15 @@ from daemon.jsonsplice import loads
 from daemon.outcomes import DecisionRequest, Outcome, Review
 from daemon.question import AnswerRequest, Question, QuestionRequest
 
-__all__ = ["ACTION_TIMEOUT", "CONTROL_TIMEOUT", "DEFAULT_URL", "MAX_WAIT", "ClientError", "NotRunning", "Predict"]
+__all__ = ["ACTION_TIMEOUT", "CONTROL_TIMEOUT", "DEFAULT_URL", "MAX_WAIT", "REVIEW_LIFETIME", "ClientError",
+           "NotRunning", "Predict", "StillHeld", "json_kind"]  # fmt: skip
 
 DEFAULT_URL = "http://127.0.0.1:8765"
-# Actions may legitimately take a minute (a long text, a 60 s hold_key or wait).
-ACTION_TIMEOUT = httpx.Timeout(connect=5.0, read=180.0, write=30.0, pool=5.0)
+# An action held for a person's review is answered once the review is decided or expires:
+# the shipped policy's review_expiry_seconds (assets/policy.toml; tests check they agree).
+REVIEW_LIFETIME = 900.0
+# Then it runs, which may legitimately take a minute (a long text, a 60 s hold_key or wait).
+ACTION_TIMEOUT = httpx.Timeout(connect=5.0, read=REVIEW_LIFETIME + 120.0, write=30.0, pool=5.0)
 CONTROL_TIMEOUT = httpx.Timeout(10.0)
 HEALTH_TIMEOUT = httpx.Timeout(2.0)
 MAX_WAIT = MAX_LONG_POLL  # the longest long-poll the daemon holds; a longer wait takes several
@@ -47,6 +51,12 @@ class NotRunning(ClientError):
     """Nothing answered at the daemon's URL."""
 
 
+class StillHeld(ClientError):
+    """No outcome within :data:`ACTION_TIMEOUT`: the action is most likely still held for a
+    person's review (a policy may keep reviews longer than the shipped 900 s). It runs if
+    approved all the same; ``details["review"]`` is the newest pending review's id, if any."""
+
+
 # -- exchanges: what each method asks and how it reads the answers (no I/O) ---------------
 
 
@@ -64,9 +74,20 @@ class _Call(NamedTuple):
 _Exchange = Generator[_Call, httpx.Response, T]
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words: ``a list``, ``null``..."""
+    if value is None:
+        return "null"
+    kinds: dict[type, str] = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 def _body(model: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    """The JSON object sent for ``model``; ActionError (nothing sent) if it is not an object."""
     if isinstance(model, BaseModel):
         return model.model_dump(mode="json", exclude_none=True)
+    if not isinstance(model, dict):  # a list, a number, None...: dict() would raise TypeError
+        raise ActionError(f'expected a JSON object like {{"action": "click", "x": 10, "y": 20}}, not {json_kind(model)}')
     return dict(model)
 
 
@@ -110,10 +131,41 @@ def _dict_of(call: _Call) -> _Exchange[dict[str, Any]]:
     return result
 
 
+def _held(call: _Call) -> _Exchange[httpx.Response]:
+    """Send an action; a read timeout becomes :class:`StillHeld`, naming the pending review."""
+    try:
+        return (yield call)
+    except ClientError as exc:
+        if not isinstance(exc.__cause__, httpx.ReadTimeout):
+            raise
+        cause = exc.__cause__
+    pending: list[Review] = []
+    with contextlib.suppress(DaemonError, ValidationError):  # the sentence goes out anyway
+        pending = yield from _reviews()
+    raise StillHeld(_held_sentence(pending, call.timeout.read), review=pending[-1].id if pending else None) from cause
+
+
+def _held_sentence(pending: list[Review], waited: float | None) -> str:
+    after = f"no outcome after {waited:g} s"
+    if not pending:
+        return (f"{after}, and no review is pending now: it may have just been decided and the "
+                "action still be running; `driverseat state` shows who has control")  # fmt: skip
+    newest = pending[-1]
+    which = (f"review {newest.id}" if len(pending) == 1
+             else f"{len(pending)} reviews are pending, the newest {newest.id}")  # fmt: skip
+    return (
+        f"{after}: the action is still waiting for a person's review ({which}, action "
+        f"{newest.action_id}); it runs if approved, though this client stopped waiting. See it on "
+        f"the desktop's overlay or in `driverseat view`'s page; GET {_review_path(newest.id)}?wait=60 "
+        f"and GET /v1/actions/{quote(newest.action_id, safe='')} tell how it ended"
+    )
+
+
 def _anthropic(tool_input: dict[str, Any]) -> _Exchange[dict[str, Any]]:
     # with driverseat's envelope: the record's id and status, and the refusal's sentence
     call = _Call("POST", "/v1/anthropic/computer", tool_input, ACTION_TIMEOUT, {"envelope": 1})
-    return (yield from _dict_of(call))
+    result: dict[str, Any] = _check((yield from _held(call)))
+    return result
 
 
 def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:
@@ -121,7 +173,7 @@ def _control(method: str, path: str) -> _Exchange[dict[str, Any]]:
 
 
 def _act(action: BaseModel | dict[str, Any]) -> _Exchange[Outcome]:
-    resp = yield _Call("POST", "/v1/actions", _body(action), ACTION_TIMEOUT)
+    resp = yield from _held(_Call("POST", "/v1/actions", _body(action), ACTION_TIMEOUT))
     if resp.status_code == 200:  # parsed and validated in one step (a screenshot is 30 KB+)
         with contextlib.suppress(ValidationError):
             return Outcome.model_validate_json(resp.content)

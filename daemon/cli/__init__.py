@@ -1,7 +1,7 @@
 """``driverseat ...``: serve the daemon, print its token, talk to a running one.
 
-Errors become one sentence on stderr and an exit code here: 2 for bad arguments
-(argparse's convention), 1 when the daemon cannot start or cannot be reached.
+Errors become one sentence on stderr and an exit code (daemon/cli/guard.py): 2 for bad
+arguments or input (argparse's convention), 1 when the daemon cannot start or be reached.
 """
 
 from __future__ import annotations
@@ -17,18 +17,20 @@ from typing import Any
 
 from capture import CaptureError
 from capture.input.keys import parse_combo
-from daemon.address import ENV_URL, resolve_url
+from daemon.address import ENV_URL, url_source
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
-from daemon.cli import notifications
+from daemon.cli import guard, notifications
 from daemon.cli.dialect_flags import add_dialect_flags
 from daemon.cli.images import save_image, summarise_images
 from daemon.client import DEFAULT_URL, Client
 from daemon.control.intervention import DEFAULT_KILL_SWITCH
-from daemon.errors import ActionError, AuthError, DaemonError
+from daemon.errors import ActionError, AuthError
 from daemon.errors import ServeExit as _Exit
+from daemon.exchanges import json_kind
 
 PROG = "driverseat"
 _DISPLAY = re.compile(r"^[A-Za-z0-9_.\-/]*:\d+(\.\d+)?$")
+_EXAMPLE = """'{"action": "click", "x": 10, "y": 20}'"""
 
 
 
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--monitor",
-        type=int,
+        type=guard.count,
         default=1,
         metavar="N",
         help="the monitor the agent works on: 1 = the primary, 2... the others left to right, "
@@ -279,7 +281,7 @@ def _print_json(data: Any) -> None:
 
 
 def _url(args: argparse.Namespace) -> str:
-    return resolve_url(args.url, _data_dir(args))
+    return guard.check_url(*url_source(args.url, _data_dir(args)))
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -308,10 +310,11 @@ def cmd_act(args: argparse.Namespace) -> int:
         action = json.loads(args.action)
     except ValueError as exc:
         raise _Exit(
-            f"the action is not valid JSON ({exc}); quote it like "
-            """'{"action": "click", "x": 10, "y": 20}'""",
+            f"the action is not valid JSON ({exc}); quote it like {_EXAMPLE}",
             2,
         ) from None
+    if not isinstance(action, dict):
+        raise _Exit(f"the action must be a JSON object like {_EXAMPLE}, not {json_kind(action)}", 2)
     with _client(args) as c:
         try:
             outcome = c.act(action)
@@ -405,22 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "record": cmd_record, "export": cmd_record, "report": cmd_report, "agreement": cmd_agreement,
         "reviewer": cmd_reviewers, "audit": cmd_reviewers, "view": cmd_view, "ask": cmd_ask,
     }  # fmt: skip
-    try:
-        return commands[args.command](args)
-    except _Exit as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return exc.code
-    except AuthError as exc:
-        print(
-            f"{PROG}: {exc}; is the daemon using another data dir than {_data_dir(args)}?",
-            file=sys.stderr,
-        )
-        return 1
-    except (DaemonError, CaptureError) as exc:  # NotRunning among them
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return guard.run(lambda: commands[args.command](args), lambda: _data_dir(args))
 
 
 if __name__ == "__main__":

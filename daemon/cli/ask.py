@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from daemon.cli.guard import nonnegative
 from daemon.client import Client
 from daemon.errors import ActionError
 from daemon.errors import ServeExit as _Exit
@@ -31,9 +33,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p = sub.add_parser(
         "ask",
         help="ask the person at the desktop a question and print the answer",
-        description="Put a question on the overlay (the screen freezes; options are numbered) "
-        "and print the person's answer. Exits 0 when answered, 1 when nobody answered in time.",
-        epilog='example: driverseat ask "Which flight?" --option "economy $500" --option "business $1,500"',
+        description=textwrap.fill(
+            "Put a question on the overlay (the screen freezes; options are numbered) and "
+            "print the person's answer. Exits 0 when answered, 1 when nobody answered in time."
+        ),
+        # raw: the example on one line, as it is typed; single quotes, or the shell reads
+        # "$500" as $5 then 00
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  driverseat ask 'Which flight?' --option 'economy $500' --option 'business $1,500'",
     )
     p.add_argument("question", help="what to ask")
     p.add_argument("--option", action="append", default=[], metavar="TEXT",
@@ -42,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--stuck", help="where you are stuck, and why")
     p.add_argument("--secret", action="store_true",
                    help="the answer is a secret (a one-time code, a password): typed masked, never stored")  # fmt: skip
-    p.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds to wait (default 300)")
+    p.add_argument("--timeout", type=nonnegative, default=300.0, metavar="S", help="seconds to wait (default 300)")
     p.add_argument("--json", action="store_true", help="print the whole question as JSON")
     url_arg(p)
 

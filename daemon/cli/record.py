@@ -20,6 +20,7 @@ from typing import Any
 
 from capture import CaptureError
 from capture.input.keys import parse_combo
+from daemon.cli.guard import USAGE, output_problem
 from daemon.errors import ServeExit
 
 DB_NAME = "driverseat.db"
@@ -80,7 +81,8 @@ def add_parsers(sub: Any, display: Callable[[str], str], data_dir_arg: Callable[
     which = e.add_mutually_exclusive_group()
     which.add_argument("--session", action="append", metavar="NAME", help="a session to export (repeatable)")
     which.add_argument("--all", action="store_true", help="every recorded session")
-    e.add_argument("--format", choices=["trajectory", "sft", "preference"], default="trajectory")
+    e.add_argument("--format", choices=["trajectory", "sft", "preference"], default="trajectory",
+                   help="the dataset's layout, as above (default: trajectory)")  # fmt: skip
     e.add_argument("--goal", metavar="TEXT", help="sft: the goal in every prompt (default: the session's name)")
     e.add_argument("--approvals", action="store_true",
                    help="sft: also one row per approved review (the agent's action a person "
@@ -153,15 +155,17 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
 
     db = data_dir / DB_NAME
     if not db.exists():
-        raise ServeExit(f"nothing recorded: {db} does not exist (record with `driverseat record`)")
+        raise ServeExit(f"nothing recorded: {db} does not exist (record with `driverseat record`)", USAGE)
     if args.format == "preference" and (args.session or args.all):
-        raise ServeExit("--format preference exports every corrected or edited review; it takes no --session/--all")
+        raise ServeExit("--format preference exports every corrected or edited review; it takes no --session/--all", USAGE)
     approvals = args.format == "sft" and args.approvals
     questions = args.format == "sft" and args.questions
     if args.questions and args.format != "sft":
-        raise ServeExit("--questions goes with --format sft")
+        raise ServeExit("--questions goes with --format sft", USAGE)
     if args.format != "preference" and not (args.session or args.all or approvals or questions):
-        raise ServeExit(f"--format {args.format} needs --session NAME or --all")
+        raise ServeExit(f"--format {args.format} needs --session NAME or --all", USAGE)
+    if (problem := output_problem(args.out, folder=True)) is not None:
+        raise ServeExit(f"cannot write the dataset to {args.out}: {problem}", USAGE)
     bar = sys.stderr.isatty()
     sessions = None if args.all else (args.session or [])
     with Store(db) as store:
@@ -176,8 +180,10 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
             else:
                 done = export_preference(store, data_dir, args.out, progress=bar)
                 what = "preference pair(s)"
-        except (ExportError, LookupError) as exc:
-            raise ServeExit(str(exc)) from None
+        except (ExportError, LookupError) as exc:  # nothing to export, an unknown session
+            raise ServeExit(str(exc), USAGE) from None
+        except OSError as exc:  # a full disk, a read-only one: found only when writing
+            raise ServeExit(f"could not write the dataset to {args.out}: {exc.strerror or exc}") from None
     lost = f"; {done.skipped} left out, their frames gone" if done.skipped else ""
     lost += f"; {done.foreign} action(s) of another injector (origin foreign) left out" if done.foreign else ""
     lost += f"; removed {done.pruned} frame(s) of an earlier export there" if done.pruned else ""

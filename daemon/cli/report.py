@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from daemon.cli.guard import USAGE, count, nonnegative, output_problem
 from daemon.errors import ServeExit
 
 DB_NAME = "driverseat.db"
@@ -24,13 +25,6 @@ def _date(text: str) -> float:
     return when.timestamp()
 
 
-def _positive(text: str) -> float:
-    v = float(text)
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number >= 0")
-    return v
-
-
 def add_parser(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     from daemon.report.figures import Thresholds
 
@@ -44,13 +38,13 @@ def add_parser(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]
     )
     r.add_argument("--out", type=Path, default=Path("report.html"), help="the page to write (default: report.html)")
     r.add_argument("--since", type=_date, metavar="DATE", help="only what happened from DATE on (UTC)")
-    r.add_argument("--hourly-cost", type=_positive, metavar="MONEY", help="a reviewer's cost an hour")
-    r.add_argument("--supervisor-at", type=_positive, default=t.supervisor_per_1000, metavar="N",
+    r.add_argument("--hourly-cost", type=nonnegative, metavar="MONEY", help="a reviewer's cost an hour")
+    r.add_argument("--supervisor-at", type=nonnegative, default=t.supervisor_per_1000, metavar="N",
                    help=f"fixes per 1,000 actions at or below which the agent is a supervisor's "
                    f"(default {t.supervisor_per_1000:g})")  # fmt: skip
-    r.add_argument("--auditor-at", type=_positive, default=t.auditor_per_1000, metavar="N",
+    r.add_argument("--auditor-at", type=nonnegative, default=t.auditor_per_1000, metavar="N",
                    help=f"... at or below which an auditor's (default {t.auditor_per_1000:g})")  # fmt: skip
-    r.add_argument("--min-actions", type=int, default=t.min_actions, metavar="N",
+    r.add_argument("--min-actions", type=count, default=t.min_actions, metavar="N",
                    help=f"agent actions needed to leave the learner stage (default {t.min_actions})")  # fmt: skip
     data_dir_arg(r)
 
@@ -62,15 +56,20 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
 
     db = data_dir / DB_NAME
     if not db.exists():
-        raise ServeExit(f"no data: {db} does not exist (run `driverseat serve` first)")
+        raise ServeExit(f"no data: {db} does not exist (run `driverseat serve` first)", USAGE)
     if args.auditor_at > args.supervisor_at:
-        raise ServeExit("--auditor-at must be at or below --supervisor-at")
+        raise ServeExit("--auditor-at must be at or below --supervisor-at", USAGE)
+    if (problem := output_problem(args.out, folder=False)) is not None:
+        raise ServeExit(f"cannot write the report to {args.out}: {problem}", USAGE)
     t = Thresholds(args.supervisor_at, args.auditor_at, args.min_actions)
     with Store(db) as store:
         figures = gather(store, args.since)
     page = render(figures, t, data_dir, args.hourly_cost)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(page, encoding="utf-8")
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(page, encoding="utf-8")
+    except OSError as exc:  # a full disk, a read-only one: found only when writing
+        raise ServeExit(f"could not write the report to {args.out}: {exc.strerror or exc}") from None
     name, _ = stage(figures, t)
     print(f"wrote {args.out}: {figures.actions} agent action(s), {figures.reviews} review(s), stage {name}")
     return 0

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from daemon.auth import ensure_data_dir
+from daemon.cli.guard import USAGE
 from daemon.errors import ServeExit
 from daemon.outcomes import Verdict
 
@@ -55,12 +56,20 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
         "for a rule's approve_by.",
     )
     rsub = r.add_subparsers(dest="reviewer_command", metavar="ACTION", required=True)
-    add = rsub.add_parser("add", help="create a reviewer and print its token (once)")
+    add = rsub.add_parser(
+        "add", help="create a reviewer and print its token (once)",
+        description="Create a reviewer with a name and roles. Its token is printed alone on "
+        "stdout, this once (TOKEN=$(driverseat reviewer add alice)); it opens the review "
+        "routes only.",
+    )
     add.add_argument("name", help="the reviewer's name, e.g. alice")
     add.add_argument("--role", action="append", default=[], metavar="ROLE",
                      help="a role the reviewer holds (repeat for several), e.g. finance")  # fmt: skip
     data_dir_arg(add)
-    ls = rsub.add_parser("list", help="list the reviewers and their roles (never a token)")
+    ls = rsub.add_parser(
+        "list", help="list the reviewers and their roles (never a token)",
+        description="List the reviewers: name, roles, when added, id. Tokens are never shown.",
+    )
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     data_dir_arg(ls)
     sc = rsub.add_parser(
@@ -70,8 +79,12 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     sc.add_argument("name", nargs="?", default=None, help="one reviewer (a name, or a local user@host)")
     sc.add_argument("--json", action="store_true", help="one JSON object per line")
     data_dir_arg(sc)
-    rm = rsub.add_parser("remove", help="remove a reviewer: its token stops working at once")
-    rm.add_argument("name")
+    rm = rsub.add_parser(
+        "remove", help="remove a reviewer: its token stops working at once",
+        description="Remove a reviewer; its token stops working at once, even while the "
+        "daemon runs. Its past decisions stay in the audit, under its name.",
+    )
+    rm.add_argument("name", help="the reviewer's name, as `driverseat reviewer list` shows it")
     data_dir_arg(rm)
 
     a = sub.add_parser(
@@ -98,8 +111,9 @@ def run_reviewer(args: argparse.Namespace, data_dir: Path) -> int:
         ensure_data_dir(data_dir)  # 0700: the database says who may approve what
     elif not (data_dir / DB_NAME).exists():
         if args.reviewer_command == "remove":
-            raise ServeExit(f"no reviewer named {args.name!r}: {data_dir / DB_NAME} does not exist")
-        return 0  # list: nobody yet
+            raise ServeExit(f"no reviewer named {args.name!r}: {data_dir / DB_NAME} does not exist", USAGE)
+        _list([], args.json)  # nobody yet
+        return 0
     with Store(data_dir / DB_NAME) as store:
         reviewers = Reviewers(store)
         try:
@@ -117,8 +131,8 @@ def run_reviewer(args: argparse.Namespace, data_dir: Path) -> int:
                 print(f"reviewer {who.name!r} removed; its token no longer works", file=sys.stderr)
             else:
                 _list(reviewers.list(), args.json)
-        except ReviewerError as exc:
-            raise ServeExit(str(exc)) from None
+        except ReviewerError as exc:  # a bad or taken name, an unknown one
+            raise ServeExit(str(exc), USAGE) from None
     return 0
 
 
@@ -128,7 +142,7 @@ def _score(args: argparse.Namespace, data_dir: Path) -> int:
 
     db = data_dir / DB_NAME
     if not db.exists():
-        raise ServeExit(f"no decisions: {db} does not exist (start the daemon with `driverseat serve`)")
+        raise ServeExit(f"no decisions: {db} does not exist (start the daemon with `driverseat serve`)", USAGE)
     now = time.time()
     with Store(db) as store:
         seen = reviewers_seen(store)
@@ -161,6 +175,10 @@ def _list(found: list[Any], as_json: bool) -> None:
         for who in found:
             print(json.dumps(who.as_json()))
         return
+    if not found:
+        print("no reviewers yet: only the desktop overlay (and the daemon's token) can decide "
+              "reviews; add one with `driverseat reviewer add NAME --role ROLE`")  # fmt: skip
+        return
     rows = [(w.name, ", ".join(w.roles) or "-", _when(w.created), w.id) for w in found]
     _table(("NAME", "ROLES", "ADDED", "ID"), rows)
 
@@ -171,7 +189,7 @@ def run_audit(args: argparse.Namespace, data_dir: Path) -> int:
 
     db = data_dir / DB_NAME
     if not db.exists():
-        raise ServeExit(f"no decisions: {db} does not exist (start the daemon with `driverseat serve`)")
+        raise ServeExit(f"no decisions: {db} does not exist (start the daemon with `driverseat serve`)", USAGE)
     with Store(db) as store:
         found = audit(store, since=args.since, reviewer=args.reviewer, verdict=args.verdict)
     if args.json:

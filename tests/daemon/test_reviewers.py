@@ -345,19 +345,20 @@ def test_a_v3_database_gains_the_reviewers(tmp_path: Path) -> None:
 
 def test_reviewer_names_and_roles_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--data-dir", str(tmp_path)]
-    assert main(["reviewer", "list", *args]) == 0 and capsys.readouterr().out == ""  # nobody yet
-    assert main(["reviewer", "add", "local", *args]) == 1
+    assert main(["reviewer", "list", *args]) == 0  # nobody yet, and how to add one
+    assert capsys.readouterr().out.startswith("no reviewers yet")
+    assert main(["reviewer", "add", "local", *args]) == 2
     assert "the desktop overlay's name" in capsys.readouterr().err
-    assert main(["reviewer", "add", "eve", "--role", "fin ance", *args]) == 1
+    assert main(["reviewer", "add", "eve", "--role", "fin ance", *args]) == 2
     assert "the role 'fin ance' is not usable" in capsys.readouterr().err
     assert main(["reviewer", "add", "eve", "--role", "ops", "--role", "ops", *args]) == 0
     token = capsys.readouterr().out.strip()
-    assert main(["reviewer", "add", "eve", *args]) == 1
+    assert main(["reviewer", "add", "eve", *args]) == 2
     assert "exists; remove it first" in capsys.readouterr().err
     assert main(["reviewer", "list", *args]) == 0
     listed = capsys.readouterr().out
     assert "eve" in listed and "ops" in listed and "ops, ops" not in listed and token not in listed
-    assert main(["reviewer", "remove", "nobody", *args]) == 1
+    assert main(["reviewer", "remove", "nobody", *args]) == 2
     assert "no reviewer named 'nobody'" in capsys.readouterr().err
 
 

@@ -140,7 +140,7 @@ def test_an_empty_database_gives_a_learner_page(tmp_path: Path) -> None:
 
 
 def test_the_report_needs_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", "--out", str(tmp_path / "r.html"), "--data-dir", str(tmp_path / "none")]) == 1
+    assert main(["report", "--out", str(tmp_path / "r.html"), "--data-dir", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 

@@ -148,7 +148,7 @@ def test_preference_with_nothing_to_pair_says_so(tmp_path: Path, capsys: pytest.
         r = q.create("a1", _click(1, 1), _click(1, 1), "approve", "careful", _png(), SCREEN, AGENT)
         q.decide(r.id, DecisionRequest(verdict="approve", reviewer="ann"))
     assert main(["export", "--format", "preference", "--out", str(tmp_path / "o"),
-                 "--data-dir", str(tmp_path)]) == 1  # fmt: skip
+                 "--data-dir", str(tmp_path)]) == 2  # fmt: skip
     assert "no corrected or edited review" in capsys.readouterr().err
 
 
@@ -229,7 +229,7 @@ def test_sft_history_lists_the_previous_actions(tmp_path: Path) -> None:
 
 def test_a_format_that_exports_sessions_needs_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _session(tmp_path)
-    assert main(["export", "--format", "sft", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 1
+    assert main(["export", "--format", "sft", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 2
     assert "needs --session NAME or --all" in capsys.readouterr().err
 
 
@@ -321,7 +321,7 @@ def test_answers_to_questions_are_sft_examples(tmp_path: Path, capsys: pytest.Ca
     assert (_answer([point["messages"][1]])["x"], _answer([point["messages"][1]])["y"]) == (683, 384)
     assert b"hunter2" not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     assert main(["export", "--format", "trajectory", "--questions", "--all", "--out", str(tmp_path / "t"),
-                 "--data-dir", str(tmp_path)]) == 1  # fmt: skip
+                 "--data-dir", str(tmp_path)]) == 2  # fmt: skip
     assert "--questions goes with --format sft" in capsys.readouterr().err
 
 

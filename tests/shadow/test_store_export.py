@@ -91,7 +91,7 @@ def test_export_names_an_unknown_session(tmp_path: Path) -> None:
     _session(tmp_path)
     with Store(tmp_path / "driverseat.db") as store, pytest.raises(ExportError, match="known: s1"):
         export_trajectory(store, tmp_path, ["nope"], tmp_path / "out")
-    assert main(["export", "--session", "nope", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 1
+    assert main(["export", "--session", "nope", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 2
 
 
 def test_xsettings_blob_gives_the_double_click_time_and_drag_threshold() -> None:
