@@ -17,6 +17,7 @@ from typing import Any
 
 from capture import CaptureError
 from capture.input.keys import parse_combo
+from daemon import jsontext
 from daemon.address import ENV_URL, url_source
 from daemon.auth import ENV_DATA_DIR, default_data_dir, load_or_create_token, read_token
 from daemon.cli import guard, notifications
@@ -307,7 +308,7 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 def cmd_act(args: argparse.Namespace) -> int:
     try:
-        action = json.loads(args.action)
+        action = jsontext.parse(args.action)  # too deep or NaN: a ValueError too
     except ValueError as exc:
         raise _Exit(
             f"the action is not valid JSON ({exc}); quote it like {_EXAMPLE}",

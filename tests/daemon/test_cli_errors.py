@@ -55,6 +55,14 @@ def test_act_with_json_that_is_not_an_object(
     )
 
 
+@pytest.mark.parametrize(("text", "why"), [("[" * 5000 + "]" * 5000, "nested too deeply"),
+                                           ('{"action": "wait", "duration": NaN}', "NaN is not JSON")])  # fmt: skip
+def test_act_with_hostile_json_is_a_sentence(text: str, why: str, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nested 5000 deep, ``json.loads`` raised RecursionError: a traceback."""
+    err = _fails(["act", text, "--data-dir", str(data), "--url", "http://127.0.0.1:9"], capsys)
+    assert err.startswith("driverseat: the action is not valid JSON (") and why in err
+
+
 def test_export_to_a_path_under_a_file(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = data.parent / "a-file"
     blocker.write_text("")
