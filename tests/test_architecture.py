@@ -29,7 +29,7 @@ ROOMS: dict[str, set[str]] = {
 WIRE = {"actions", "errors", "validation", "store", "shadow_store", "commentary", "reviewers", "auth",
         "events", "client", "address", "arrivals", "outcomes", "timings", "honeypot_store",
         "attention", "question", "question_store", "candidates", "recording", "orphans",
-        "http11", "exchanges", "jsonsplice"}  # fmt: skip
+        "http11", "exchanges", "jsonsplice", "jsontext"}  # fmt: skip
 
 
 def _module(path: Path) -> str:
