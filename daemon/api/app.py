@@ -37,7 +37,7 @@ from daemon.api import (
 from daemon.api.dialect_shapes import DialectOptions
 from daemon.api.docs import DOCS_PATH
 from daemon.api.fast_lane import FastLane
-from daemon.api.http import error_response, install_http
+from daemon.api.http import error_response, install_http, refuse
 from daemon.api.one_write import OneWriteHttpToolsProtocol
 from daemon.api.routes_actions import WS_CLOSE_UNAUTHORIZED
 from daemon.api.routes_reviews import REVIEW_PREFIX, REVIEWER_KEY
@@ -168,10 +168,30 @@ def create_app(
     app.include_router(docs.router(app))
     if view is not None:
         app.include_router(routes_view.router(view, token, VERSION))
+    else:
+        app.include_router(routes_view.off_router())
+    app.router.default = _no_websocket_here(app.router.default, view is not None)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if fast_lane:
         app.lane = FastLane(app, token, hot)
     return app
+
+
+def _no_websocket_here(default: ASGIApp, view: bool) -> ASGIApp:
+    """A WebSocket upgrade to a path with no WebSocket: 404 with a sentence that names the
+    streams there are (Starlette closes it, and the client sees a bare 403)."""
+    streams = "/v1/events" + (" and /view/websocket" if view else "")
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await default(scope, receive, send)
+            return
+        msg = f"no WebSocket at {scope['path'][:200]!r}: the daemon's streams are {streams}"
+        if scope["path"] == routes_view.VIEW_PATH + "/websocket":
+            msg = routes_view.VIEW_OFF
+        await refuse(scope, receive, send, 404, msg)
+
+    return not_found
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -43,6 +43,16 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
+async def refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    """Answer ``status`` with ``{"error": message}``: on a WebSocket upgrade too, before it is
+    accepted, where the server offers ASGI's denial response (uvicorn does); else the
+    upgrade is closed with ``4000 + status`` (a bare 403 to the client)."""
+    if scope["type"] == "websocket" and "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
+        return
+    await error_response(status, message)(scope, receive, send)
+
+
 def jsonable(value: Any) -> Any:
     """Error details as strict JSON can carry them: no NaN or infinity, no exceptions."""
     if isinstance(value, dict):
@@ -116,12 +126,8 @@ class RequestGuard:
         headers = dict(raw)
         if sum(1 for name, _ in raw if name in (b"host", b"origin")) > (b"host" in headers) + (b"origin" in headers):
             # which one would a proxy or a browser have meant? RFC 9112 3.2: refuse
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 4400, "reason": "more than one Host or Origin"})
-                return
-            await error_response(
-                400, "refused: this request has more than one Host (or Origin) header; send one"
-            )(scope, receive, send)
+            msg = "refused: this request has more than one Host (or Origin) header; send one"
+            await refuse(scope, receive, send, 400, msg)
             return
         host = headers.get(b"host", b"").decode("latin-1")
         origin = headers.get(b"origin", b"").decode("latin-1")
@@ -129,15 +135,13 @@ class RequestGuard:
             scope["type"] == "websocket" and origin and not is_address(_origin_host(origin))
         )
         if foreign:
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 4403, "reason": "foreign host or origin"})
-                return
-            await error_response(
-                403,
-                f"refused: this request names the daemon as {host!r}; driverseat answers only "
-                "requests addressed to its IP address or localhost (a web page cannot drive "
-                "this desktop)",
-            )(scope, receive, send)
+            why = (f"names the daemon as {host!r}" if host and not is_address(host)
+                   else f"comes from a page at {origin!r}")  # fmt: skip
+            msg = (
+                f"refused: this request {why}; driverseat answers only requests addressed "
+                "to its IP address or localhost (a web page cannot drive this desktop)"
+            )
+            await refuse(scope, receive, send, 403, msg)
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)

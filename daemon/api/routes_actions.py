@@ -82,7 +82,8 @@ def router(daemon: Daemon, token: str) -> APIRouter:
             return
         q = daemon.hub.subscribe(overlay=ws.query_params.get("role") == "overlay")
         try:
-            await ws.send_json({"type": "state", **daemon.state()})
+            # its seq: the stream's place when it was taken (the next message is seq + 1)
+            await ws.send_json({"type": "state", **daemon.state(), "seq": q.acked})
             await _pump(ws, q, daemon.hub)
         finally:
             daemon.hub.unsubscribe(q)

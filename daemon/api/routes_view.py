@@ -28,15 +28,17 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon.api import view_page
+from daemon.api.http import error_response, refuse
 from daemon.auth import bearer, token_matches
 
-__all__ = ["ENV_NOVNC", "VIEW_PATH", "LiveView", "find_novnc", "is_view_path", "router"]
+__all__ = ["ENV_NOVNC", "VIEW_OFF", "VIEW_PATH", "LiveView", "find_novnc", "is_view_path", "off_router", "router"]
 
 VIEW_PATH = "/view"
 ENV_NOVNC = "DRIVERSEAT_NOVNC"
 # Debian's novnc package; $DRIVERSEAT_NOVNC names another copy (a noVNC release unpacked
 # at setup time): never fetched at run time
 NOVNC_DIRS = (Path("/usr/share/novnc"),)
+VIEW_OFF = "this daemon serves no live view: start it with `driverseat serve --view` (docs/liveview.md)"
 _ASSET_TOPS = ("core", "vendor")  # what the RFB client imports; not noVNC's own app
 _CHUNK = 1 << 18
 _HEADERS = {
@@ -99,18 +101,22 @@ def router(view: LiveView, token: str, version: str) -> APIRouter:
 
     @api.get(VIEW_PATH + "/novnc/{path:path}")
     async def novnc(path: str) -> Response:
-        file = (novnc_root / path).resolve()
-        parts = file.relative_to(novnc_root).parts if file.is_relative_to(novnc_root) else ()
-        inside = len(parts) > 1 and parts[0] in _ASSET_TOPS
-        if not inside or file.suffix != ".js" or not file.is_file():
-            raise StarletteHTTPException(404, f"no noVNC file {path!r}")
+        file = _asset(novnc_root, path)
+        if file is None:
+            raise StarletteHTTPException(404, f"no noVNC file {path[:200]!r}")
         return FileResponse(file, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
     @api.websocket(VIEW_PATH + "/websocket")
     async def websocket(ws: WebSocket) -> None:
         given = _given(ws.headers.get("authorization"), ws.query_params.get("token"))
-        if not token_matches(given, token) or not _same_origin(ws.headers.get("origin"), ws.headers.get("host")):
-            await ws.close(code=1008)  # before accept: the handshake is refused with 403
+        if not token_matches(given, token):
+            why = "no token" if given is None else "a wrong token"
+            await refuse(ws.scope, ws.receive, ws.send, 403,
+                         f"refused: this WebSocket has {why}; open the address `driverseat view` prints")  # fmt: skip
+            return
+        if not _same_origin(ws.headers.get("origin"), ws.headers.get("host")):
+            await refuse(ws.scope, ws.receive, ws.send, 403,
+                         "refused: the live view opens from the daemon's own page only (another origin)")  # fmt: skip
             return
         try:
             reader, writer = await asyncio.open_unix_connection(str(view.socket))
@@ -127,6 +133,31 @@ def router(view: LiveView, token: str, version: str) -> APIRouter:
                 await writer.wait_closed()
 
     return api
+
+
+def off_router() -> APIRouter:
+    """``/view`` on a daemon started without ``--view``: a 404 that says how to get it."""
+    api = APIRouter(include_in_schema=False)
+
+    @api.get(VIEW_PATH)
+    @api.get(VIEW_PATH + "/{rest:path}")
+    async def off() -> Response:
+        return error_response(404, VIEW_OFF)
+
+    return api
+
+
+def _asset(root: Path, path: str) -> Path | None:
+    """The file of one of noVNC's scripts under ``core/`` or ``vendor/`` that ``path`` names:
+    nothing above the root, nothing else of noVNC's. A name the file system refuses (too
+    long, a NUL) names none."""
+    try:
+        file = (root / path).resolve()
+        parts = file.relative_to(root).parts if file.is_relative_to(root) else ()
+        ok = len(parts) > 1 and parts[0] in _ASSET_TOPS and file.suffix == ".js" and file.is_file()
+    except (OSError, ValueError):
+        return None
+    return file if ok else None
 
 
 async def _pump(ws: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets import http11
+from websockets.datastructures import Headers
+from websockets.http11 import Response
 
 __all__ = ["ABORT", "MAX_LINE", "ResettableWebSocketProtocol", "abort_of"]
 
@@ -41,6 +43,10 @@ http11.MAX_LINE_LENGTH = max(http11.MAX_LINE_LENGTH, MAX_LINE)
 
 
 class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.reject = _json_reject(self.conn.reject)  # type: ignore[method-assign,assignment]
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # absent when the handshake was refused
@@ -52,6 +58,21 @@ class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
         failed = self.conn.handshake_exc
         if failed is not None and not self.handshake_initiated and not self.close_sent:
             self._refuse(failed.__cause__ or failed)
+
+    def send_receive_event_to_app(self) -> None:
+        """A text message that is not UTF-8: close with 1007 and a WARNING line (uvicorn
+        closes so too, but logs an ERROR with a traceback, as if the daemon had failed)."""
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError as exc:
+                self.frames = []
+                self.logger.warning("WebSocket %s: a text message that is not UTF-8 (%s); closed with 1007",
+                                    self.scope.get("path", "?"), exc.reason)  # fmt: skip
+                self.conn.send_close(1007, "a text message must be UTF-8")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
     def handle_handshake_exception(self) -> None:
         """uvicorn >= 0.55 answers such a request itself (websockets' plain text, or a bare
@@ -91,6 +112,25 @@ class ResettableWebSocketProtocol(WebSocketsSansIOProtocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
+
+
+def _json_reject(plain: Callable[[Any, str], Response]) -> Callable[[Any, str], Response]:
+    """websockets' refusals of an upgrade it will not accept (two Origins, no key, a wrong
+    version: plain text) and uvicorn's bare 403, as driverseat's JSON sentence."""
+
+    def reject(status: Any, text: str) -> Response:
+        response = plain(status, text)
+        why = text.strip().removeprefix("Failed to open a WebSocket connection: ") or "refused by the route"
+        body = json.dumps({"error": f"the WebSocket upgrade was refused: {why}"}).encode()
+        headers = Headers([(k, v) for k, v in response.headers.raw_items() if k.lower() not in _BODY_HEADERS])
+        headers["Content-Length"] = str(len(body))
+        headers["Content-Type"] = "application/json"
+        return Response(response.status_code, response.reason_phrase, headers, body)
+
+    return reject
+
+
+_BODY_HEADERS = frozenset({"content-length", "content-type"})
 
 
 def abort_of(scope: dict[str, Any] | Any) -> Callable[[], None] | None:

@@ -10,6 +10,7 @@ real X server.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
 from capture.input._fake import FakeBackend
@@ -157,9 +159,64 @@ def test_a_websocket_from_a_foreign_origin_is_refused(live: Live) -> None:
     assert _events(live.url)["type"] == "state"  # no Origin: not a browser
     port = live.url.rsplit(":", 1)[1]
     assert _events(live.url, Origin=f"http://127.0.0.1:{port}")["type"] == "state"
-    with pytest.raises(Exception) as info:
+    with pytest.raises(InvalidStatus) as info:
         _events(live.url, Origin="https://evil.example")
-    assert "4403" in str(info.value) or "403" in str(info.value)
+    assert info.value.response.status_code == 403
+    assert "comes from a page at 'https://evil.example'" in json.loads(info.value.response.body)["error"]
+
+
+def _refused_upgrade(url: str, extra: bytes = b"", path: str = f"/v1/events?token={TOKEN}") -> tuple[int, dict[str, Any]]:
+    head, _, text = _upgrade(url, extra, path=path).partition(b"\r\n\r\n")
+    assert b"101 Switching Protocols" not in head, "the upgrade was accepted"
+    assert b"content-type: application/json" in head.lower(), head[:300]
+    return int(head.split()[1]), json.loads(text)
+
+
+def test_a_websocket_with_two_hosts_or_origins_is_a_400_with_a_sentence(live: Live) -> None:
+    status, body = _refused_upgrade(live.url, b"Host: 127.0.0.1\r\n")  # the request guard's
+    assert status == 400 and "more than one Host (or Origin)" in body["error"], body
+    # websockets itself refuses two Origins before the app sees them: its text, in JSON
+    status, body = _refused_upgrade(live.url, b"Origin: http://127.0.0.1\r\nOrigin: http://127.0.0.1\r\n")
+    assert status == 400 and body["error"] == "the WebSocket upgrade was refused: invalid Origin header: multiple values.", body
+
+
+@pytest.mark.parametrize("path", ["/v1/state", "/v1/nothing", "/", "/view/websocket"])
+def test_a_websocket_where_there_is_none_is_a_404_that_names_the_streams(live: Live, path: str) -> None:
+    """Starlette closed such an upgrade before accepting it: a bare 403 with no body."""
+    status, body = _refused_upgrade(live.url, path=path)
+    assert status == 404, body
+    if path == "/view/websocket":  # this daemon has no live view: how to start one
+        assert "serve --view" in body["error"]
+    else:
+        assert "/v1/events" in body["error"]
+
+
+def test_a_text_message_that_is_not_utf8_closes_the_stream_with_1007_and_no_error_log(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    """uvicorn closed it so too, but logged an ERROR with a traceback (as if the daemon failed)."""
+    ws_url = live.url.replace("http://", "ws://") + f"/v1/events?token={TOKEN}"
+    with caplog.at_level(logging.INFO), connect(ws_url, open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "state"
+        with ws.protocol_mutex:  # the sans-I/O protocol sends what it is given, unchecked
+            ws.protocol.send_text(b"\xff\xfe not utf-8")
+            ws.send_data()
+        with pytest.raises(ConnectionClosedError) as info:
+            ws.recv(timeout=10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1007
+    assert poll(lambda: any("not UTF-8" in r.getMessage() for r in caplog.records), timeout=5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    assert _events(live.url)["type"] == "state"  # the stream still opens for the next client
+
+
+def test_the_first_message_carries_the_streams_place_and_the_next_follows_it(live: Live) -> None:
+    ws_url = live.url.replace("http://", "ws://") + f"/v1/events?token={TOKEN}"
+    with connect(ws_url, open_timeout=10) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert first["type"] == "state" and type(first["seq"]) is int
+        live.http.post("/v1/actions", json={"action": "cursor_position"})
+        after = json.loads(ws.recv(timeout=10))
+        assert after["type"] == "outcome" and after["seq"] == first["seq"] + 1
 
 
 def test_a_binary_frame_does_not_drop_the_stream(live: Live) -> None:

@@ -7,6 +7,7 @@ and records every connection: a refused WebSocket must never reach it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import tempfile
 import threading
@@ -131,19 +132,21 @@ def test_the_websocket_refuses_without_the_token_and_never_reaches_vnc(served: t
     url, vnc, _ = served
     before = vnc.connections
 
-    async def refused(address: str, **kw: object) -> int:
+    async def refused(address: str, **kw: object) -> tuple[int, str]:
         with pytest.raises(InvalidStatus) as info:
             async with websockets.connect(address, **kw):  # type: ignore[arg-type]
                 pass
-        return info.value.response.status_code
+        return info.value.response.status_code, json.loads(info.value.response.body)["error"]
 
     async def go() -> None:
-        assert await refused(ws_url(url, None)) == 403
-        assert await refused(ws_url(url, "wrong")) == 403
+        assert await refused(ws_url(url, None)) == (403, "refused: this WebSocket has no token; open the address `driverseat view` prints")
+        assert await refused(ws_url(url, "wrong")) == (403, "refused: this WebSocket has a wrong token; open the address `driverseat view` prints")
         # another page served from this machine (another port) with the token still cannot
         origin = url.rsplit(":", 1)[0] + ":1"
-        assert await refused(ws_url(url), origin=origin) == 403
-        assert await refused(ws_url(url), origin="http://evil.example") == 403  # the daemon's guard
+        status, why = await refused(ws_url(url), origin=origin)
+        assert status == 403 and "another origin" in why
+        status, why = await refused(ws_url(url), origin="http://evil.example")  # the daemon's guard
+        assert status == 403 and "comes from a page at 'http://evil.example'" in why
 
     asyncio.run(go())
     assert vnc.connections == before
@@ -174,8 +177,11 @@ def test_only_novncs_scripts_are_served(served: tuple[str, EchoVnc, Store], novn
     assert rfb.status_code == 200 and rfb.headers["content-type"].startswith("text/javascript")
     assert rfb.content == (novnc / "core" / "rfb.js").read_bytes()
     for path in ("/view/novnc/vnc.html", "/view/novnc/app/ui.js", "/view/novnc/../pyproject.toml", "/view/novnc/core/%2e%2e/vnc.html",
-                 "/view/novnc/core/missing.js"):  # fmt: skip
-        assert httpx.get(url + path, timeout=30).status_code == 404, path
+                 "/view/novnc/core/missing.js", "/view/novnc/core/%00.js", "/view/novnc/core/" + "a" * 300 + ".js",
+                 "/view/novnc/" + "a" * 5000 + "/x.js", "/view/novnc/core/" + "a/" * 3000 + "x.js"):  # fmt: skip
+        # a name the file system refuses (a NUL, a name or path too long) was a 500
+        r = httpx.get(url + path, timeout=30)
+        assert r.status_code == 404 and r.json()["error"], (path[:60], r.text[:200])
     assert httpx.get(url + "/view/app.js", timeout=30).text.startswith('import RFB from "/view/novnc/core/rfb.js"')
 
 
@@ -206,6 +212,10 @@ def test_driverseat_view_says_when_there_is_no_view(tmp_path: Path, capsys: pyte
             assert main(["view", "--url", url, "--data-dir", data]) == 1
             err = capsys.readouterr().err
             assert "serves no live view" in err and "serve --view" in err and TOKEN not in err
+            for path in ("/view", "/view/app.js", "/view/novnc/core/rfb.js"):  # a 404 that says how
+                r = httpx.get(url + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+                assert r.status_code == 404 and "serve --view" in r.json()["error"], (path, r.text)
+            assert httpx.get(url + "/view", timeout=30).status_code == 401  # and behind the token
     finally:
         runtime.close()
         store.close()
