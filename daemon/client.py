@@ -97,6 +97,9 @@ class _BaseClient(Generic[H, Transport]):
         self, url: str = DEFAULT_URL, token: str = "", *, transport: Transport | None = None
     ) -> None:
         self.url = url.rstrip("/")
+        scheme, sep, rest = self.url.partition("://")
+        if not sep or scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ValueError(f"{url!r} is not the daemon's address: give one like {DEFAULT_URL}")
         # no token, no header: "Bearer " alone is not a legal header value (h11 refuses it)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         # Plain HTTP goes to daemon.http11 directly: httpx's build_request (merging URLs and

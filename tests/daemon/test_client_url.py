@@ -67,3 +67,11 @@ def test_with_nothing_published_it_is_the_default(tmp_path: Path, monkeypatch: p
     load_or_create_token(tmp_path)
     with Client.from_data_dir(data_dir=tmp_path) as c:
         assert c.url == DEFAULT_URL
+
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8765", "ftp://127.0.0.1", "http://", "http:///v1"])
+def test_a_client_of_no_address_is_refused_when_it_is_made(url: str) -> None:
+    """Not at its first call, as httpx's words about a protocol, after the agent started."""
+    for cls in (Client, AsyncClient):
+        with pytest.raises(ValueError, match="is not the daemon's address: give one like http://127.0.0.1:8765"):
+            cls(url, "t")
