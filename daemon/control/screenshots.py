@@ -17,6 +17,7 @@ from typing import Literal
 from capture import CaptureError
 from capture.coords import Rect
 from capture.screen import Screen, encode
+from daemon.jsonsplice import vouch
 from daemon.outcomes import Image
 
 __all__ = ["ScreenGrabber", "b64encode", "png_size"]
@@ -97,9 +98,10 @@ class ScreenGrabber:
         """Run ``png_of`` under the lock and wrap its PNG."""
         png = self._locked(png_of, what)
         width, height = png_size(png)
+        b64 = b64encode(png)
         return Image(
             media_type="image/png",
-            data=b64encode(png).decode("ascii"),
+            data=vouch(b64.decode("ascii"), b64),  # base64 is plain: its answer splices it unchecked
             width=width,
             height=height,
             space=space,

@@ -114,3 +114,49 @@ def test_loads_refuses_what_json_loads_refuses() -> None:
             json.loads(raw.encode())
         with pytest.raises(ValueError):
             loads(raw.encode())
+
+
+def _checks(monkeypatch: Any) -> list[int]:
+    """The lengths of the strings :func:`spliced._plain` looks at from now on."""
+    seen: list[int] = []
+    real = spliced._plain
+    monkeypatch.setattr(spliced, "_plain", lambda raw: seen.append(len(raw)) or real(raw))
+    return seen
+
+
+def test_a_vouched_string_is_spliced_unchecked_and_an_equal_one_is_checked(monkeypatch: Any) -> None:
+    """The grabber's base64 is spliced without a second look; the same characters in
+    another string object are looked at as before (identity, not equality)."""
+    raw = base64.b64encode(os.urandom(300_000))
+    data = spliced.vouch(raw.decode("ascii"), raw)
+    seen = _checks(monkeypatch)
+    o = _outcome(data)
+    assert outcome_json(o) == o.model_dump_json().encode("utf-8")
+    assert render({"data": data}) == JSONResponse({"data": data}).body
+    assert seen == []
+    twin = _outcome("".join([data[:10], data[10:]]))  # equal, not the same object
+    assert twin.screenshot is not None and twin.screenshot.data is not data
+    assert outcome_json(twin) == outcome_json(o)
+    assert seen == [len(raw)]
+
+
+def test_only_the_last_vouched_strings_are_kept(monkeypatch: Any) -> None:
+    first = spliced.vouch(_b64(SPLICE_MIN), b"")  # the bytes are never looked at again
+    for _ in range(spliced.VOUCHED_KEPT):
+        spliced.vouch(_b64(SPLICE_MIN), b"")
+    assert len(spliced._vouched) == spliced.VOUCHED_KEPT
+    seen = _checks(monkeypatch)
+    assert spliced.json_verbatim(first) == first.encode("ascii")  # checked again, found plain
+    assert seen == [len(first)]
+    short = _b64(100)
+    spliced.vouch(short, b"")
+    assert id(short) not in spliced._vouched  # never spliced: never kept
+
+
+def test_loads_vouches_for_what_it_cut_out(monkeypatch: Any) -> None:
+    """The MCP proxy passes a screenshot it decoded on: the check it made once is enough."""
+    data = _b64(300_000)
+    got = loads(JSONResponse({"image": data}).body)["image"]
+    seen = _checks(monkeypatch)
+    assert spliced.json_verbatim(got) == data.encode("ascii")
+    assert seen == []

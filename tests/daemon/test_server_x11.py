@@ -230,6 +230,21 @@ def test_anthropic_screenshot_returns_an_image(daemon: Daemon) -> None:
     assert stored is not None and stored["outcome"]["screenshot"]["data_omitted"] is True
 
 
+def test_a_screenshots_answer_splices_the_grabbers_base64_unchecked(daemon: Daemon, monkeypatch: Any) -> None:
+    """The grabber vouches for its base64 (daemon/jsonsplice.py): the answer, canonical or
+    a dialect's, is built without looking at the image's characters again, and is the PNG."""
+    from daemon import jsonsplice
+
+    seen: list[int] = []
+    real = jsonsplice._plain
+    monkeypatch.setattr(jsonsplice, "_plain", lambda raw: seen.append(len(raw)) or real(raw))
+    canonical = daemon.post("/v1/actions", {"action": "screenshot"}).json()
+    anthropic = daemon.post("/v1/anthropic/computer", {"action": "screenshot"}).json()
+    for data in (canonical["screenshot"]["data"], anthropic["content"][-1]["source"]["data"]):
+        assert png_size(base64.b64decode(data)) == (1920, 1080)
+    assert seen == []
+
+
 def test_screenshot_without_a_grabber_is_a_clear_error(daemon: Daemon) -> None:
     executor = daemon.runtime.executor
     saved, executor.screenshot = executor.screenshot, None
