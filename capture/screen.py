@@ -43,7 +43,7 @@ from capture.errors import CaptureError
 if TYPE_CHECKING:
     import mss
 
-__all__ = ["Frame", "ImageFormat", "Screen", "encode"]
+__all__ = ["FRAME_MMAP_THRESHOLD", "FRAME_TRIM_THRESHOLD", "Frame", "ImageFormat", "Screen", "encode", "keep_frame_buffers"]
 
 ImageFormat = Literal["png", "jpeg", "webp"]
 
@@ -106,7 +106,7 @@ class Screen(Closing):
         """Connect to the display; :meth:`__enter__` calls this."""
         with self._lock:
             if self._mss is None:
-                _keep_frame_buffers()
+                keep_frame_buffers()
                 self._mss = self._new_mss()
         return self
 
@@ -363,32 +363,43 @@ def _scale_factor(width: int, height: int, mm: tuple[int, int] | None) -> float:
 # --- memory ---------------------------------------------------------------------------------
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+FRAME_MMAP_THRESHOLD = 64 * 1024 * 1024  # buffers below this come from the heap
+FRAME_TRIM_THRESHOLD = 256 * 1024 * 1024  # free heap top kept up to this (no trim per free)
 _tuned = False
 
 
-def _keep_frame_buffers() -> None:
-    """Let glibc reuse frame-sized buffers instead of mapping fresh pages each grab.
+def keep_frame_buffers() -> bool:
+    """Let glibc reuse frame-sized buffers instead of mapping fresh pages each grab; True
+    if the thresholds are set (once per process; False where the C library is not glibc).
 
     mss returns each grab in a new 8 MB buffer (1920x1080 BGRA). Above glibc's mmap
     threshold every such buffer is mapped on allocation and unmapped on free, so each
     grab page-faults 2,000 fresh pages and the resize reads cold memory: measured
     5.5 ms grab + 9.5 ms resize/encode, against 2.1 + 4.4 ms once the buffers come from
-    the heap and stay there (bench/screenshot.py). The cost is a few frames' worth of
-    memory kept by the process. No-op where the C library is not glibc.
+    the heap and stay there (bench/screenshot.py). The same holds for what a screenshot's
+    answer copies (its base64, its JSON, the write buffer: 367 kB each for a real screen):
+    0.06 ms from the heap, 0.7 ms in fresh mappings. The cost is a few frames' worth of
+    memory kept by the process; ``serve`` and ``record`` give free pages back once a minute
+    (daemon/cli/memory.py). Setting a threshold also stops glibc from moving it.
     """
     global _tuned
-    if _tuned or not sys.platform.startswith("linux"):
-        return
-    _tuned = True
+    if _tuned:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
-        return  # musl and friends: nothing to tune
-    mallopt(_M_MMAP_THRESHOLD, 64 * 1024 * 1024)
-    mallopt(_M_TRIM_THRESHOLD, 256 * 1024 * 1024)
+        return False  # musl and friends: nothing to tune
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    mapped = mallopt(_M_MMAP_THRESHOLD, FRAME_MMAP_THRESHOLD) == 1
+    trimmed = mallopt(_M_TRIM_THRESHOLD, FRAME_TRIM_THRESHOLD) == 1
+    _tuned = bool(mapped and trimmed)
+    return _tuned
 
 
 # --- encoding ------------------------------------------------------------------------------

@@ -3,16 +3,26 @@
 A soak (bench/soak.py) showed the Python heap flat (objects and bytes in use: ~111,000
 and ~23 MB from the first minute to the last) while the resident size crept up: what
 grew was glibc's *free* memory inside its arenas. Screenshots make multi-megabyte
-buffers; glibc serves the first from mmap, then raises its mmap threshold to that size,
-so later ones come from the arenas of whichever thread made them, and a freed buffer
-stays in its arena, pinned there by small allocations made after it.
+buffers, freed between longer-lived small allocations that pin the pages around them.
 
-Fixing the thresholds (which also stops glibc from moving them) keeps every buffer of
-256 KiB or more in its own mapping, returned to the system when it is freed, and at
-most two arenas hold the small allocations of all threads. That took 70 MB off the
-resident size, but the arenas' free space still crept (smaller buffers, a base64
-screenshot or a JSON body, freed between longer-lived ones): ``malloc_trim`` once a
-minute hands those free pages back. Elsewhere (macOS, Windows, musl) this does nothing.
+One policy, set here for ``serve`` and ``record`` before anything is allocated:
+
+- the thresholds of :func:`capture.screen.keep_frame_buffers` (buffers under 64 MiB
+  from the heap, free space at its top kept up to 256 MiB, both fixed so glibc does not
+  move them): a frame's, a PNG's and an answer's buffers are reused, not mapped afresh
+  on each screenshot (17 -> 6.5 ms a grab and encode; 0.7 -> 0.06 ms for the copies of a
+  367 kB answer). A grabber's first Screen sets the same values (once: it is a no-op
+  after this);
+- at most two arenas, so the small allocations of every thread share two heaps, not one
+  per thread that ever ran;
+- ``malloc_trim(0)`` once a minute (about a millisecond), which hands the free pages
+  inside the arenas back to the system, the reused frame buffers' included when a
+  minute passed without them.
+
+An earlier version set a 256 KiB mmap threshold here (each large buffer in its own
+mapping): the first grab's Screen raised it to 64 MiB again, so it never held while
+screenshots were taken, and the soak figures in docs/hardening.md are this policy's.
+Elsewhere (macOS, Windows, musl) this does nothing.
 """
 
 from __future__ import annotations
@@ -23,20 +33,18 @@ import sys
 import threading
 import time
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_EVERY", "tune_malloc"]
+from capture.screen import keep_frame_buffers
 
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
+__all__ = ["ARENA_MAX", "TRIM_EVERY", "tune_malloc"]
+
 M_ARENA_MAX = -8
-MMAP_THRESHOLD = 256 * 1024
-TRIM_THRESHOLD = 1024 * 1024  # free memory at an arena's top above this goes back at once
 ARENA_MAX = 2
 TRIM_EVERY = 60.0  # seconds; a trim walks the arenas' free lists: about a millisecond
 
 
 def tune_malloc(trim_every: float | None = TRIM_EVERY) -> bool:
-    """Set glibc's thresholds and, every ``trim_every`` seconds, give free pages back (a
-    daemon thread); True if they were set (False: not glibc)."""
+    """Set glibc's thresholds and arenas and, every ``trim_every`` seconds, give free
+    pages back (a daemon thread); True if they were set (False: not glibc)."""
     if not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c")
@@ -49,14 +57,7 @@ def tune_malloc(trim_every: float | None = TRIM_EVERY) -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    done = all(
-        mallopt(param, value) == 1
-        for param, value in (
-            (M_MMAP_THRESHOLD, MMAP_THRESHOLD),
-            (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
-            (M_ARENA_MAX, ARENA_MAX),
-        )
-    )
+    done = keep_frame_buffers() and mallopt(M_ARENA_MAX, ARENA_MAX) == 1
     trim = getattr(libc, "malloc_trim", None)
     if done and trim is not None and trim_every:
         trim.argtypes = [ctypes.c_size_t]
