@@ -43,7 +43,7 @@ from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
 from daemon.review.choice import chosen, run_as, strictest
 from daemon.review.honeypot import Honeypots
-from daemon.review.policy import Policy, Ruling, evaluate
+from daemon.review.policy import Policy, Ruling, action_kind, evaluate
 from daemon.review.queue import BadDecision, ReviewError, ReviewQueue, UnknownReview
 from daemon.review.rotation import Rotation
 
@@ -171,21 +171,39 @@ class Gate:
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         self.closing = False  # set by abort_waiting: no wait for a person begins from then on
         # reading the active window's title costs a round trip: only when a rule needs it
-        self._needs_title = any(rule.window for rule in policy.rules)
+        self._title_rules = tuple(rule for rule in policy.rules if rule.window)
         self.honeypots = Honeypots(self)  # test reviews (daemon/review/honeypot.py)
         self.rotation = Rotation(self)  # a second or another reviewer (attention, fatigue)
 
     # -- the decision ----------------------------------------------------------------------
     def rule(self, screen_action: Action) -> Ruling:
         """The policy's ruling on an action in screen space."""
-        title = self.window_title() if self._needs_title else None
+        title = self.window_title() if self.needs_title(screen_action) else None
         # every candidate is judged: a person may choose any of them (review/choice.py)
         return strictest(screen_action, lambda a: evaluate(self.policy, a, window_title=title))
+
+    def needs_title(self, screen_action: Action) -> bool:
+        """Whether a rule may look at the active window's title to judge this action (or
+        one of its candidates): without one that can, the title changes no ruling."""
+        return any(
+            rule.reads_title(action_kind(a))
+            for rule in self._title_rules
+            for a in (screen_action, *screen_action.alternatives)
+        )
+
+    async def ruling(self, screen_action: Action) -> Ruling:
+        """:meth:`rule`, on the event loop unless it needs the active window's title: that
+        is an X round trip, which may wait, so it goes to a worker thread. The rest is a
+        few comparisons and searches, which hold the GIL on any thread: the hop there and
+        back (two wake-ups, 0.1-0.3 ms) costs more than they do (docs/hardening.md)."""
+        if self.needs_title(screen_action):
+            return await asyncio.to_thread(self.rule, screen_action)
+        return self.rule(screen_action)
 
     async def admit(self, p: Proposal) -> Answer:
         """Cleared (run it) or Held (it will not run: denied, rejected, expired, corrected)."""
         await self.honeypots.interpose(p)
-        ruling = await asyncio.to_thread(self.rule, p.screen)
+        ruling = await self.ruling(p.screen)
         if ruling.tier in ("auto", "notify"):
             if ruling.tier == "notify":
                 self.publish({"type": "notify", "action_id": p.id, "rule": ruling.rule,
@@ -202,7 +220,7 @@ class Gate:
         (a model's own safety checks, which only a person may acknowledge: the review
         carries them as ``safety_checks``). A policy that wants two reviewers still gets two."""
         await self.honeypots.interpose(p)
-        ruling = await asyncio.to_thread(self.rule, p.screen)
+        ruling = await self.ruling(p.screen)
         if ruling.tier == "deny":
             return Held(ruling, status="denied", detail=f"denied by policy: {ruling.why}")
         tier: Tier = "approve2" if ruling.tier == "approve2" else "approve"

@@ -90,6 +90,13 @@ class Rule:
     urgency: Urgency | None = None  # how its reviews are notified (None: the tier's default)
     line: int | None = None  # where the rule starts in its file
 
+    def reads_title(self, kind: str) -> bool:
+        """Whether :meth:`match` of an action of ``kind`` may look at the window's title:
+        for any other, the title makes no difference to its answer."""
+        if self.window is None:
+            return False
+        return kind in self.kinds if self.kinds is not None else kind not in PASSIVE_KINDS
+
     def match(self, action: ActionBase, window_title: str | None = None) -> list[str] | None:
         """Why ``action`` meets this rule (one clause per condition), or None if it does not."""
         kind = action_kind(action)

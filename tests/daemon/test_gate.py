@@ -8,6 +8,7 @@ answers Cleared or Held (tests/daemon/test_service.py runs what it clears).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +21,8 @@ from capture.coords import Rect, Scaling
 from daemon.actions import Action, parse_action
 from daemon.outcomes import DecisionRequest, Outcome, Review
 from daemon.review.gate import GRACE_REVIEWER, Cleared, Gate, Held, OpenGate, Proposal, ReviewsOff
-from daemon.review.policy_file import parse_policy
+from daemon.review.policy import Policy, Ruling
+from daemon.review.policy_file import default_policy, parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.store import Store
 
@@ -425,6 +427,44 @@ def test_window_title_rules_are_judged_through_the_gate(tmp_path: Path) -> None:
         assert isinstance(ran, Cleared)
     finally:
         s.store.close()
+
+
+def test_the_title_is_read_off_the_loop_and_only_when_a_rule_can_look_at_it(tmp_path: Path) -> None:
+    # the shipped policy has one window rule (terminal-typing: type, key, hold_key); another,
+    # with no kinds, may look at the title of any action that changes something
+    policy = default_policy()
+    anywhere = parse_policy('[[rule]]\nname = "no-terminals"\ntier = "deny"\nwindow = "(?i)xterm"\n')
+    reads: list[tuple[str, bool]] = []  # (whose ruling, on the event loop's thread)
+
+    def judged(p: Policy, body: dict[str, Any]) -> Ruling:
+        loop_thread: list[int] = []
+
+        def title() -> str:
+            reads.append((body["action"], threading.get_ident() == loop_thread[0]))
+            return "xterm: ~"
+
+        store = Store(tmp_path / f"{len(reads)}-{body['action']}.db")
+        try:
+            gate = Gate(p, ReviewQueue(store, tmp_path / "frames"), SCREEN, grab_frame=lambda: PNG,
+                        window_title=title)  # fmt: skip
+
+            async def main() -> Ruling:
+                loop_thread.append(threading.get_ident())
+                return await gate.ruling(proposal(body).screen)
+
+            return asyncio.run(main())
+        finally:
+            store.close()
+
+    for body in ({"action": "move", "x": 5, "y": 5}, {"action": "screenshot"}, {"action": "click", "x": 5, "y": 5}):
+        assert judged(policy, body).tier == "auto"
+    assert reads == []  # not one of them could meet terminal-typing: no title read at all
+    assert judged(policy, {"action": "type", "text": "ls"}).rule == "terminal-typing"
+    assert reads == [("type", False)]  # read for a type, on a worker thread
+    reads.clear()
+    assert judged(anywhere, {"action": "click", "x": 5, "y": 5}).tier == "deny"
+    assert judged(anywhere, {"action": "screenshot"}).tier == "auto"
+    assert reads == [("click", False)]  # a look is no rule's business unless it names it
 
 
 def test_what_the_gate_publishes_about_a_review(s: Setup) -> None:
