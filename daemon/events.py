@@ -7,8 +7,9 @@ falls behind is cut loose (its queue gets the ``None`` sentinel), never buffered
 without limit, so a stalled subscriber slows nobody down.
 
 :attr:`EventHub.news_at` is when the hub last had something the overlay may show a
-window for (any message but a plain outcome), or a new subscriber (an overlay that
-(re)connects lists what is pending and shows it): the clearance asks the X server
+window for (any message but a plain outcome), or a new overlay subscriber (an overlay
+that (re)connects lists what is pending and shows it; another subscriber, such as the
+notifications' or a dashboard's, shows nothing): the clearance asks the X server
 itself for a while after that, because a window mapped a moment ago may not have
 reached the daemon's window watch yet (daemon/service.py).
 
@@ -71,7 +72,8 @@ class EventHub:
         q = Subscription()
         q.overlay, q.acked = overlay, self.seq  # nothing sent before it came is its to handle
         self._clients.add(q)
-        self.news_at = time.monotonic()
+        if overlay:  # only an overlay shows windows; the rest (a dashboard, the notifier) only listen
+            self.news_at = time.monotonic()
         return q
 
     def unsubscribe(self, q: Subscription) -> None:

@@ -214,7 +214,9 @@ def test_news_for_the_overlay_is_any_message_but_a_plain_outcome() -> None:
         hub.publish(message)
         assert hub.news_at > -math.inf, message
     hub.news_at = -math.inf
-    hub.subscribe()  # an overlay (re)connects: it shows what is pending
+    hub.subscribe()  # a listener (the notifications, a dashboard) shows no window
+    assert hub.news_at == -math.inf
+    hub.subscribe(overlay=True)  # an overlay (re)connects: it shows what is pending
     assert hub.news_at > -math.inf
 
 
