@@ -75,6 +75,7 @@ DESKTOP = ROOT / "bench" / "data" / "desktop" / "widget-factory-light" / "input.
 # a settle wait by default, as the reference tool does: that is work, not overhead, and the
 # MCP figures subtract a /v1/actions move's work, so it is off here
 NO_SETTLE = ("--no-screenshot-after", "--settle-ms", "0")
+SERVE: tuple[str, ...] = NO_SETTLE  # and the policy (main's --policy; bench._serve's is off, the last wins)
 CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "state": ("GET", "/v1/state", None),
     "move": ("POST", "/v1/actions", {"action": "move", "x": 600, "y": 400}),
@@ -409,7 +410,7 @@ def grab_aftermath(
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        with served(data, "1920x1080", NO_SETTLE, show, module="bench._still") as url:
+        with served(data, "1920x1080", SERVE, show, module="bench._still") as url:
             token = read_token(data)
             for name, run in runs.items():
                 if name not in clients or "skipped" in clients[name]:
@@ -436,9 +437,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause-ms", type=float, default=0.0,
                     help="idle this long before each call, as an agent does between steps (default 0: "
                     "back to back; after an idle pause every step of a call runs on cold caches)")  # fmt: skip
+    ap.add_argument("--policy", choices=("shipped", "off"), default="shipped",
+                    help="the daemon's policy: the shipped assets/policy.toml, as `make run` uses it "
+                    "(a move and a screenshot are auto there, after the gate's ruling), or 'off' "
+                    "(no ruling at all; the figures before 2026-12-03) (default: %(default)s)")  # fmt: skip
     ap.add_argument("--no-aftermath", action="store_true",
                     help="skip the grab's aftermath (the fast clients against a daemon whose grab is skipped)")  # fmt: skip
     args = ap.parse_args(argv)
+    global SERVE
+    SERVE = NO_SETTLE + (("--policy", str(ROOT / "assets" / "policy.toml")) if args.policy == "shipped" else ())
     if not 0 <= args.pause_ms <= 10_000:
         ap.error(f"--pause-ms must be between 0 and 10000, not {args.pause_ms}")
     global PAUSE_S
@@ -453,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     floor: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "data"
-        url = stack.enter_context(served(data, "1920x1080", NO_SETTLE, show))
+        url = stack.enter_context(served(data, "1920x1080", SERVE, show))
         token = read_token(data)
         answer_bytes = len(httpx.post(url + "/v1/actions", json=CALLS["screenshot"][2],
                                       headers={"Authorization": f"Bearer {token}"}, timeout=30).content)  # fmt: skip
@@ -490,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, calls in floor.items()
     }  # fmt: skip
     print(json.dumps({
-        "bench": "api_latency", "trials": args.trials, "pause_ms": args.pause_ms, "screen": "1920x1080", "agent": "1366x768",
+        "bench": "api_latency", "trials": args.trials, "pause_ms": args.pause_ms, "policy": args.policy, "screen": "1920x1080", "agent": "1366x768",
         "picture": "blank" if picture is None else Path(args.screen).name if args.screen != str(DESKTOP)
         else "widget-factory-light", "screenshot_answer_bytes": answer_bytes,
         "clients": clients, "in_process_ms": local,
