@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -35,7 +36,7 @@ from daemon.events import EventHub
 from daemon.orphans import settle_orphans
 from daemon.outcomes import Outcome, Review
 from daemon.question import Question, QuestionRequest
-from daemon.recording import Decoration, recorded
+from daemon.recording import AfterAnswer, Decoration, recorded
 from daemon.review.gate import Answer, Cleared, Gate, OpenGate, Proposal
 from daemon.review.queue import ReviewQueue, UnknownReview
 from daemon.store import Store, outcome_for_storage
@@ -163,14 +164,20 @@ class Daemon:
         return self.runtime.view.to_screen(action)
 
     async def act(
-        self, action: Action, dialect: str = "canonical", abandoned: threading.Event | None = None
+        self,
+        action: Action,
+        dialect: str = "canonical",
+        abandoned: threading.Event | None = None,
+        later: AfterAnswer | None = None,
     ) -> Outcome:
         """Judge, maybe hold for a person, run, record and publish one action.
 
         ``abandoned`` is set when the agent's connection is gone: an action not held for a
         person then stops at its next primitive (or does not start), released like a
-        takeover. One a person approved runs anyway: that is the promise of a review."""
-        return await self._propose(action, dialect, lambda p: self.gate.admit(p), abandoned)
+        takeover. One a person approved runs anyway: that is the promise of a review.
+        ``later``: the outcome of an action no person held is recorded there, once the
+        answer has left (daemon/recording.py), instead of before it."""
+        return await self._propose(action, dialect, lambda p: self.gate.admit(p), abandoned, later)
 
     async def ask(
         self, action: Action, dialect: str, *, rule: str, why: str, safety_checks: Sequence[str] = ()
@@ -190,6 +197,7 @@ class Daemon:
         dialect: str,
         judge: Callable[[Proposal], Awaitable[Answer]],
         abandoned: threading.Event | None,
+        later: AfterAnswer | None = None,
     ) -> Outcome:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
         self.arrivals.enter(p.id)
@@ -202,7 +210,7 @@ class Daemon:
             raise
         # A person may take minutes: the decision and the action go on even if the agent
         # hangs up; it re-attaches by id (GET /v1/actions/{id}, GET /v1/reviews/{id}).
-        task = self._spawn(self._settle(p, judge(p), dialect, abandoned))
+        task = self._spawn(self._settle(p, judge(p), dialect, abandoned, later))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -217,20 +225,31 @@ class Daemon:
             )  # fmt: skip
 
     async def _settle(
-        self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None = None
+        self,
+        p: Proposal,
+        judged: Awaitable[Answer],
+        dialect: str,
+        abandoned: threading.Event | None = None,
+        later: AfterAnswer | None = None,
     ) -> Outcome:
         """Run what the gate cleared (or take its refusal), then record and publish."""
         try:
-            return await self._run(p, judged, dialect, abandoned)
+            return await self._run(p, judged, dialect, abandoned, later)
         finally:
             self.arrivals.leave(p.id)  # whatever happened, later arrivals go on
 
     async def _run(
-        self, p: Proposal, judged: Awaitable[Answer], dialect: str, abandoned: threading.Event | None
+        self,
+        p: Proposal,
+        judged: Awaitable[Answer],
+        dialect: str,
+        abandoned: threading.Event | None,
+        later: AfterAnswer | None,
     ) -> Outcome:
         answer = await judged
         annotations = answer.annotations()
         written = False  # the outcome recorded on the executor's thread (daemon.recording)
+        deferred = False  # or left to record once the answer is out (``later``)
         state = self.runtime.intervention
         if isinstance(answer, Cleared) and not await self._screen_clear(answer):
             ran, outcome = p.action, _annotated(not_clear(p.id, p.action, state.state), annotations)
@@ -243,10 +262,12 @@ class Daemon:
                 # a person's approval outlives the agent's connection; nothing else does
                 cancel = abandoned if answer.review is None else None
                 running = self.runtime.submit(answer.screen, p.id, cancel)
-                future = recorded(self.store, running, p.id, dialect, ran, annotations, self.decorate)
+                # a reviewed action's outcome is on disk before its answer, as its decision was
+                future = recorded(self.store, running, p.id, dialect, ran, annotations, self.decorate,
+                                  defer=later is not None and answer.review is None)  # fmt: skip
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
                 done = await asyncio.wrap_future(future)
-                outcome, written = done.outcome, done.written
+                outcome, written, deferred = done.outcome, done.written, done.deferred
             finally:
                 self._run_once.discard(p.id)
         else:
@@ -255,7 +276,9 @@ class Daemon:
                 id=p.id, action=p.action.action, status=answer.status, detail=answer.detail,
                 control=self.runtime.intervention.state, space="agent",
             ), annotations)  # fmt: skip
-        if not written:  # refused, or a takeover's outcome waiting for its demonstration
+        if deferred and later is not None:
+            later.add(functools.partial(self.store.record_action, p.id, dialect, ran, outcome))
+        elif not written:  # refused, or a takeover's outcome waiting for its demonstration
             outcome = await asyncio.to_thread(self._record, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
         return outcome

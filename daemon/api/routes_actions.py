@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from daemon.actions import Action
@@ -18,6 +19,7 @@ from daemon.auth import bearer, token_matches
 from daemon.events import EventHub, Subscription
 from daemon.jsonsplice import outcome_json
 from daemon.outcomes import Outcome
+from daemon.recording import AfterAnswer
 from daemon.service import Daemon
 
 __all__ = ["WS_CLOSE_TOO_SLOW", "WS_CLOSE_UNAUTHORIZED", "router"]
@@ -39,10 +41,16 @@ def router(daemon: Daemon, token: str) -> APIRouter:
     @api.post("/v1/actions", tags=["actions"], response_model=Outcome, responses={422: _ERR})
     async def post_action(action: Action, request: Request) -> Response:
         """Execute one canonical action (discriminated by ``action``); returns its Outcome."""
-        async with abandonment(request) as gone:
-            outcome = await daemon.act(action, "canonical", gone)
-        # pydantic's own JSON, in one step, a screenshot's base64 spliced in (daemon/jsonsplice.py)
-        return Response(outcome_json(outcome), media_type="application/json")
+        later = AfterAnswer()  # its outcome's row, written once the answer is out
+        try:
+            async with abandonment(request) as gone:
+                outcome = await daemon.act(action, "canonical", gone, later)
+            # pydantic's own JSON, in one step, a screenshot's base64 spliced in (daemon/jsonsplice.py)
+            body = outcome_json(outcome)
+        except BaseException:
+            later.run()  # no answer to wait for
+            raise
+        return Response(body, media_type="application/json", background=BackgroundTask(later.after_the_answer))
 
     @api.get("/v1/actions/{action_id}", tags=["actions"], responses={404: _ERR})
     async def get_action(action_id: str) -> dict[str, Any]:

@@ -387,6 +387,18 @@ def test_get_action_by_id(daemon: Daemon) -> None:
     assert missing.status_code == 404 and "nope" in missing.json()["error"]
 
 
+def test_an_answers_outcome_is_on_record_for_the_very_next_request(daemon: Daemon) -> None:
+    # the outcome of an action no person held is written once its answer is out
+    # (daemon/recording.py): a GET sent the moment the answer arrives must find it
+    for i in range(60):
+        body = {"action": "screenshot"} if i % 3 == 0 else {"action": "move", "x": 50 + i, "y": 60}
+        answer = daemon.post("/v1/actions", body)
+        out = answer.json()
+        got = daemon.http.get(f"/v1/actions/{out['id']}").json()
+        assert got["status"] == "executed" == out["status"], (i, got)
+        assert got["outcome"]["elapsed_ms"] == out["elapsed_ms"] and got["action"]["action"] == body["action"]
+
+
 def test_a_slow_event_client_is_dropped_not_buffered() -> None:
     from daemon.events import QUEUE_SIZE, EventHub
 

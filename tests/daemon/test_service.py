@@ -25,6 +25,7 @@ from daemon.control.view import AgentView
 from daemon.errors import ActionError
 from daemon.events import EventHub
 from daemon.outcomes import DecisionRequest, Outcome
+from daemon.recording import AfterAnswer
 from daemon.review.gate import Gate, ReviewsOff
 from daemon.review.policy_file import parse_policy
 from daemon.review.queue import ReviewQueue
@@ -58,7 +59,9 @@ def s(tmp_path: Path) -> Iterator[Setup]:
     setup.close()
 
 
-def act(s: Setup, body: dict[str, Any], decide: DecisionRequest | None = None) -> tuple[Outcome, list[dict[str, Any]]]:
+def act(
+    s: Setup, body: dict[str, Any], decide: DecisionRequest | None = None, later: AfterAnswer | None = None
+) -> tuple[Outcome, list[dict[str, Any]]]:
     """Run one action through the daemon (deciding its review, if given); the outcome and
     every event published meanwhile."""
 
@@ -66,7 +69,7 @@ def act(s: Setup, body: dict[str, Any], decide: DecisionRequest | None = None) -
         await s.daemon.start()
         events = s.hub.subscribe()
         try:
-            task = asyncio.ensure_future(s.daemon.act(parse_action(body)))
+            task = asyncio.ensure_future(s.daemon.act(parse_action(body), later=later))
             if decide is not None:
                 queue = s.daemon.reviews
                 assert queue is not None
@@ -202,6 +205,26 @@ def test_an_approved_action_asks_the_x_server_not_the_cheap_check(
     monkeypatch.setattr(service, "OVERLAY_SETTLE_S", 0.0)
     out, _ = act(s, {"action": "move", "x": 10, "y": 10})
     assert out.status == "executed" and overlay.asked_server == 2
+
+
+def test_only_an_unheld_actions_outcome_waits_for_its_answer_to_be_written(s: Setup) -> None:
+    later = AfterAnswer()
+    out, _ = act(s, {"action": "move", "x": 10, "y": 10}, later=later)
+    row = s.store.get_action(out.id)
+    assert out.status == "executed" and row is not None and row["status"] == "pending"
+    later.run()  # the answer is out
+    row = s.store.get_action(out.id)
+    assert row is not None and row["status"] == "executed" and row["outcome"]["elapsed_ms"] == out.elapsed_ms
+    # a reviewed action's outcome is on disk before its answer, as its decision was
+    reviewed = AfterAnswer()
+    out, _ = act(s, {"action": "click", "x": 9, "y": 9, "confidence": 0.1},
+                 DecisionRequest(verdict="approve", reviewer="ann"), later=reviewed)  # fmt: skip
+    row = s.store.get_action(out.id)
+    assert out.status == "executed" and out.review_id and row is not None and row["status"] == "executed"
+    # and without a place to wait (a batch, the dialects), the write is before the answer
+    out, _ = act(s, {"action": "move", "x": 11, "y": 11})
+    row = s.store.get_action(out.id)
+    assert row is not None and row["status"] == "executed"
 
 
 def test_news_for_the_overlay_is_any_message_but_a_plain_outcome() -> None:
