@@ -92,11 +92,13 @@ def recorded(
     decorate: Decoration | None = None,
     *,
     defer: bool = False,
+    created: float | None = None,
 ) -> Future[Recorded]:
     """A future of ``running``'s outcome (with ``update`` applied), set once that outcome is
     recorded for ``action_id`` (``written``), or at once, unwritten, when ``decorate`` is
     given and the outcome carries the person's activity; a failure to run or to record
     is its exception. ``defer``: everything but the write (``deferred``, for the caller).
+    ``created``: the row's arrival time, when it has no row yet (a look, daemon/service.py).
 
     The write happens on the thread that completes ``running`` (the executor's), or at once
     on the caller's if it is already done (an action refused before it was queued)."""
@@ -115,7 +117,7 @@ def recorded(
             if defer:
                 written.set_result(Recorded(outcome, False, True))
                 return
-            store.record_action(action_id, dialect, ran, outcome)
+            store.record_action(action_id, dialect, ran, outcome, created)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
             written.set_exception(exc)
         else:

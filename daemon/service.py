@@ -88,6 +88,8 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         # approved actions about to run: their start goes on disk first (see _starting)
         self._run_once: set[str] = set()
+        # looks no rule can hold: written once, with their outcome; here when each arrived
+        self._arrived: dict[str, float] = {}
         self.arrivals = Arrivals()  # actions reach the executor in the order they arrived
         # serve (unless --no-demonstrations): adds a takeover's demonstration to the outcome
         # after it, on the executor's thread, or a worker's when it may wait (daemon.recording)
@@ -177,7 +179,9 @@ class Daemon:
         takeover. One a person approved runs anyway: that is the promise of a review.
         ``later``: the outcome of an action no person held is recorded there, once the
         answer has left (daemon/recording.py), instead of before it."""
-        return await self._propose(action, dialect, lambda p: self.gate.admit(p), abandoned, later)
+        return await self._propose(
+            action, dialect, lambda p: self.gate.admit(p), abandoned, later, self.gate.lets_look(action)
+        )
 
     async def ask(
         self, action: Action, dialect: str, *, rule: str, why: str, safety_checks: Sequence[str] = ()
@@ -198,13 +202,17 @@ class Daemon:
         judge: Callable[[Proposal], Awaitable[Answer]],
         abandoned: threading.Event | None,
         later: AfterAnswer | None = None,
+        look: bool = False,
     ) -> Outcome:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
         self.arrivals.enter(p.id)
         try:
-            # on the loop, not through a worker thread: a small insert (~0.1 ms) costs less
-            # than the two wake-ups of a hop (docs/hardening.md)
-            self.store.record_action(p.id, dialect, action, None)
+            if look:  # changes nothing: a kill -9 midway has nothing to record as interrupted
+                self._arrived[p.id] = time.time()
+            else:
+                # on the loop, not through a worker thread: a small insert (~0.1 ms) costs
+                # less than the two wake-ups of a hop (docs/hardening.md)
+                self.store.record_action(p.id, dialect, action, None)
         except BaseException:
             self.arrivals.leave(p.id)
             raise
@@ -237,6 +245,7 @@ class Daemon:
             return await self._run(p, judged, dialect, abandoned, later)
         finally:
             self.arrivals.leave(p.id)  # whatever happened, later arrivals go on
+            self._arrived.pop(p.id, None)
 
     async def _run(
         self,
@@ -264,7 +273,8 @@ class Daemon:
                 running = self.runtime.submit(answer.screen, p.id, cancel)
                 # a reviewed action's outcome is on disk before its answer, as its decision was
                 future = recorded(self.store, running, p.id, dialect, ran, annotations, self.decorate,
-                                  defer=later is not None and answer.review is None)  # fmt: skip
+                                  defer=later is not None and answer.review is None,
+                                  created=self._arrived.get(p.id))  # fmt: skip
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
                 done = await asyncio.wrap_future(future)
                 outcome, written, deferred = done.outcome, done.written, done.deferred
@@ -277,7 +287,8 @@ class Daemon:
                 control=self.runtime.intervention.state, space="agent",
             ), annotations)  # fmt: skip
         if deferred and later is not None:
-            later.add(functools.partial(self.store.record_action, p.id, dialect, ran, outcome))
+            later.add(functools.partial(self.store.record_action, p.id, dialect, ran, outcome,
+                                        self._arrived.get(p.id)))  # fmt: skip
         elif not written:  # refused, or a takeover's outcome waiting for its demonstration
             outcome = await asyncio.to_thread(self._record, p.id, dialect, ran, outcome)
         self.hub.publish({"type": "outcome", "dialect": dialect, **outcome_for_storage(outcome)})
@@ -318,7 +329,7 @@ class Daemon:
         """Worker thread: decorate (this may wait for a takeover's demonstration) and record."""
         if self.decorate is not None:
             outcome = self.decorate(action_id, outcome)
-        self.store.record_action(action_id, dialect, ran, outcome)
+        self.store.record_action(action_id, dialect, ran, outcome, self._arrived.get(action_id))
         return outcome
 
     def _starting(self, action_id: str) -> str | None:

@@ -169,12 +169,14 @@ class Store(Closing):
         dialect: str,
         action: BaseModel | dict[str, Any],
         outcome: Outcome | None = None,
+        created: float | None = None,
     ) -> None:
         """Insert or update one action; ``outcome=None`` records it as ``pending``.
 
         Recording the same id again (pending first, then its outcome) updates the row
         and keeps its ``created`` time; ``action`` is then the action that ran (a person
-        may have edited it: the proposal as sent stays in its review).
+        may have edited it: the proposal as sent stays in its review). ``created``: when
+        it arrived, for a row first written with its outcome (default: now).
         """
         if isinstance(action, BaseModel):  # pydantic's JSON in one step (as _as_dict + dumps)
             action_json = action.model_dump_json(exclude_none=True)
@@ -183,11 +185,12 @@ class Store(Closing):
             action_json = json.dumps(action)
             kind = str(action.get("action", "?"))
         row: tuple[Any, ...]
+        at = time.time() if created is None else created
         if outcome is None:
-            row = (action_id, time.time(), kind, dialect, action_json, "pending", None, None)
+            row = (action_id, at, kind, dialect, action_json, "pending", None, None)
         else:
             outcome_json = json.dumps(outcome_for_storage(outcome))
-            row = (action_id, time.time(), kind, dialect, action_json, outcome.status, outcome_json,
+            row = (action_id, at, kind, dialect, action_json, outcome.status, outcome_json,
                    outcome.elapsed_ms)  # fmt: skip
         with self._lock:
             # the usual two writes of an action as the plain statements they are (a fresh id's

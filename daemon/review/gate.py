@@ -38,7 +38,7 @@ import numpy as np
 
 from capture.a11y import Element
 from capture.coords import Scaling
-from daemon.actions import MAX_LONG_POLL, Action, parse_action
+from daemon.actions import LOOK_KINDS, MAX_LONG_POLL, Action, parse_action
 from daemon.outcomes import DecisionRequest, Feedback, Review, Status, Tier
 from daemon.review import feedback as fb
 from daemon.review.choice import chosen, run_as, strictest
@@ -189,6 +189,15 @@ class Gate:
             rule.reads_title(action_kind(a))
             for rule in self._title_rules
             for a in (screen_action, *screen_action.alternatives)
+        )
+
+    def lets_look(self, action: Action) -> bool:
+        """Whether ``action`` is a look (and so are its candidates) that no rule can hold or
+        announce: only a rule that names a look's kind with a tier other than auto can
+        (daemon/review/policy.py). Such a look needs no row before it runs."""
+        kinds = {a.action for a in (action, *action.alternatives)}
+        return kinds <= LOOK_KINDS and not any(
+            rule.tier != "auto" and rule.kinds is not None and kinds & rule.kinds for rule in self.policy.rules
         )
 
     async def ruling(self, screen_action: Action) -> Ruling:
@@ -462,6 +471,9 @@ class OpenGate:
 
     async def admit(self, p: Proposal) -> Answer:
         return Cleared(_AUTO, action=p.action, screen=p.screen)
+
+    def lets_look(self, action: Action) -> bool:
+        return all(a.action in LOOK_KINDS for a in (action, *action.alternatives))
 
     async def ask(
         self, p: Proposal, rule: str, why: str, safety_checks: Sequence[str] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from daemon.events import EventHub
 from daemon.outcomes import DecisionRequest, Outcome
 from daemon.recording import AfterAnswer
 from daemon.review.gate import Gate, ReviewsOff
-from daemon.review.policy_file import parse_policy
+from daemon.review.policy_file import default_policy, parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
 from daemon.store import Store
@@ -225,6 +226,55 @@ def test_only_an_unheld_actions_outcome_waits_for_its_answer_to_be_written(s: Se
     out, _ = act(s, {"action": "move", "x": 11, "y": 11})
     row = s.store.get_action(out.id)
     assert row is not None and row["status"] == "executed"
+
+
+def test_a_look_no_rule_can_hold_is_written_once_with_its_outcome_at_its_arrival(s: Setup) -> None:
+    later = AfterAnswer()
+    before = time.time()
+    out, _ = act(s, {"action": "cursor_position"}, later=later)
+    assert out.status == "executed" and s.store.get_action(out.id) is None  # no pending row first
+    time.sleep(0.01)  # a row written "now" would say so
+    later.run()
+    row = s.store.get_action(out.id)
+    assert row is not None and row["status"] == "executed" and before <= row["created"] < before + 0.01
+
+
+def test_a_look_a_rule_can_hold_has_its_row_before_it_is_judged(tmp_path: Path) -> None:
+    s = Setup(tmp_path, POLICY + '\n[[rule]]\nname = "no-peeking"\ntier = "deny"\nkinds = ["cursor_position"]\n')
+    try:
+        seen: list[Any] = []
+        admit = s.daemon.gate.admit
+
+        async def admit_and_look(p: Any) -> Any:
+            seen.append(s.store.get_action(p.id))  # what a review of it would find
+            return await admit(p)
+
+        s.daemon.gate.admit = admit_and_look  # type: ignore[method-assign]
+        out, _ = act(s, {"action": "cursor_position"})
+        assert out.status == "denied" and seen[0] is not None and seen[0]["status"] == "pending"
+    finally:
+        s.close()
+
+
+def test_which_looks_the_gate_lets_by_without_a_row(tmp_path: Path) -> None:
+    view = AgentView.for_monitor(Monitor(0, 0, 1920, 1080, 1), 1)
+    with Store(tmp_path / "d.db") as store:
+        queue = ReviewQueue(store, tmp_path / "frames")
+
+        def lets(policy: Any, body: dict[str, Any]) -> bool:
+            return Gate(policy, queue, view.scaling, grab_frame=lambda: PNG).lets_look(parse_action(body))
+
+        shipped = default_policy()
+        assert lets(shipped, {"action": "screenshot"}) and lets(shipped, {"action": "cursor_position"})
+        assert lets(shipped, {"action": "zoom", "region": [0, 0, 10, 10]})
+        assert not lets(shipped, {"action": "move", "x": 1, "y": 1})
+        assert not lets(shipped, {"action": "wait", "duration": 0.1})  # it takes its time
+        for tier in ("notify", "approve", "deny"):  # held, or its id told before it runs
+            naming = parse_policy(f'[[rule]]\nname = "r"\ntier = "{tier}"\nkinds = ["screenshot"]\n')
+            assert not lets(naming, {"action": "screenshot"}), tier
+            assert lets(naming, {"action": "cursor_position"}), tier
+        auto = parse_policy('[[rule]]\nname = "r"\ntier = "auto"\nkinds = ["screenshot"]\n')
+        assert lets(auto, {"action": "screenshot"})
 
 
 def test_news_for_the_overlay_is_any_message_but_a_plain_outcome() -> None:
