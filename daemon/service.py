@@ -224,6 +224,12 @@ class Daemon:
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise  # our own request was cancelled (client gone): the task goes on
+            if look:  # no review, no row: nothing to come back for
+                return Outcome(
+                    id=p.id, action=action.action, status="error", control=self.runtime.intervention.state,
+                    space="agent", detail="driverseat shut down before this look was done (it changed "
+                    "nothing); take it again once driverseat is back",
+                )  # fmt: skip
             return Outcome(
                 id=p.id, action=action.action, status="error", control=self.runtime.intervention.state,
                 space="agent",

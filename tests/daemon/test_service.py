@@ -256,6 +256,27 @@ def test_a_look_a_rule_can_hold_has_its_row_before_it_is_judged(tmp_path: Path) 
         s.close()
 
 
+def test_a_look_cut_short_by_a_shutdown_points_to_no_record(s: Setup) -> None:
+    judging = asyncio.Event()
+
+    async def never(p: Any) -> Any:
+        judging.set()
+        await asyncio.Event().wait()  # a gate still judging when driverseat shuts down
+
+    s.daemon.gate.admit = never  # type: ignore[method-assign]
+
+    async def main() -> Outcome:
+        await s.daemon.start()
+        task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "cursor_position"})))
+        await asyncio.wait_for(judging.wait(), 5)
+        await s.daemon.close()
+        return await asyncio.wait_for(task, 5)
+
+    out = asyncio.run(main())
+    assert out.status == "error" and "look" in out.detail and "/v1/actions" not in out.detail, out
+    assert s.store.get_action(out.id) is None  # and there is none
+
+
 def test_which_looks_the_gate_lets_by_without_a_row(tmp_path: Path) -> None:
     view = AgentView.for_monitor(Monitor(0, 0, 1920, 1080, 1), 1)
     with Store(tmp_path / "d.db") as store:
