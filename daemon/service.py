@@ -180,7 +180,7 @@ class Daemon:
         ``later``: the outcome of an action no person held is recorded there, once the
         answer has left (daemon/recording.py), instead of before it."""
         return await self._propose(
-            action, dialect, lambda p: self.gate.admit(p), abandoned, later, self.gate.lets_look(action)
+            action, dialect, lambda p: self.gate.admit(p), abandoned, later, look=self.gate.lets_look(action)
         )
 
     async def ask(
@@ -192,7 +192,7 @@ class Daemon:
         if isinstance(self.gate, OpenGate):
             await self.gate.ask(Proposal("", action, action), rule, why)  # raises ReviewsOff
         return await self._propose(
-            action, dialect, lambda p: self.gate.ask(p, rule, why, safety_checks), None
+            action, dialect, lambda p: self.gate.ask(p, rule, why, safety_checks), None, look=False
         )
 
     async def _propose(
@@ -202,7 +202,8 @@ class Daemon:
         judge: Callable[[Proposal], Awaitable[Answer]],
         abandoned: threading.Event | None,
         later: AfterAnswer | None = None,
-        look: bool = False,
+        *,
+        look: bool,
     ) -> Outcome:
         p = Proposal(uuid.uuid4().hex, action, self.to_screen(action))
         self.arrivals.enter(p.id)

@@ -170,8 +170,6 @@ class Gate:
         self._frame_cache: tuple[str, np.ndarray] | None = None  # the frame hovered over
         self.waiting: set[asyncio.Task[Any]] = set()  # tasks waiting for a person right now
         self.closing = False  # set by abort_waiting: no wait for a person begins from then on
-        # reading the active window's title costs a round trip: only when a rule needs it
-        self._title_rules = tuple(rule for rule in policy.rules if rule.window)
         self.honeypots = Honeypots(self)  # test reviews (daemon/review/honeypot.py)
         self.rotation = Rotation(self)  # a second or another reviewer (attention, fatigue)
 
@@ -185,9 +183,10 @@ class Gate:
     def needs_title(self, screen_action: Action) -> bool:
         """Whether a rule may look at the active window's title to judge this action (or
         one of its candidates): without one that can, the title changes no ruling."""
+        # reading it costs a round trip: only when a rule needs it
         return any(
             rule.reads_title(action_kind(a))
-            for rule in self._title_rules
+            for rule in self.policy.rules
             for a in (screen_action, *screen_action.alternatives)
         )
 

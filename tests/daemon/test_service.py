@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from daemon.errors import ActionError
 from daemon.events import EventHub
 from daemon.outcomes import DecisionRequest, Outcome
 from daemon.recording import AfterAnswer
-from daemon.review.gate import Gate, ReviewsOff
+from daemon.review.gate import Gate, OpenGate, ReviewsOff
 from daemon.review.policy_file import default_policy, parse_policy
 from daemon.review.queue import ReviewQueue
 from daemon.service import Daemon
@@ -237,6 +238,33 @@ def test_a_look_no_rule_can_hold_is_written_once_with_its_outcome_at_its_arrival
     later.run()
     row = s.store.get_action(out.id)
     assert row is not None and row["status"] == "executed" and before <= row["created"] < before + 0.01
+    assert s.daemon._arrived == {}  # nothing kept once it is recorded
+
+
+def test_a_looks_row_says_when_it_arrived_on_either_path(s: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the daemon's clock when the look arrives; the store's own clock is the real one
+    monkeypatch.setattr(service, "time", SimpleNamespace(time=lambda: 1000.0, monotonic=time.monotonic))
+    later = AfterAnswer()
+    deferred, _ = act(s, {"action": "cursor_position"}, later=later)
+    later.run()
+    direct, _ = act(s, {"action": "cursor_position"})  # no answer to wait for: written before it
+    for out in (deferred, direct):
+        row = s.store.get_action(out.id)
+        assert row is not None and row["status"] == "executed" and row["created"] == 1000.0, out
+
+
+def test_a_refusal_is_on_record_before_its_answer_even_where_an_answer_could_wait(s: Setup) -> None:
+    later = AfterAnswer()
+    out, _ = act(s, {"action": "type", "text": ":(){ :|:& };:"}, later=later)
+    row = s.store.get_action(out.id)
+    assert out.status == "denied" and row is not None and row["status"] == "denied"
+
+
+def test_open_gate_lets_every_look_by_and_nothing_else() -> None:
+    gate = OpenGate()
+    assert gate.lets_look(parse_action({"action": "screenshot"}))
+    assert gate.lets_look(parse_action({"action": "cursor_position"}))
+    assert not gate.lets_look(parse_action({"action": "move", "x": 1, "y": 1}))
 
 
 def test_a_look_a_rule_can_hold_has_its_row_before_it_is_judged(tmp_path: Path) -> None:
@@ -275,6 +303,34 @@ def test_a_look_cut_short_by_a_shutdown_points_to_no_record(s: Setup) -> None:
     out = asyncio.run(main())
     assert out.status == "error" and "look" in out.detail and "/v1/actions" not in out.detail, out
     assert s.store.get_action(out.id) is None  # and there is none
+    assert (out.control, out.space) == ("agent", "agent")
+
+
+def test_an_action_cut_short_by_a_shutdown_points_to_its_record(tmp_path: Path) -> None:
+    s = Setup(tmp_path)
+    try:
+        judging = asyncio.Event()
+
+        async def never(p: Any) -> Any:
+            judging.set()
+            await asyncio.Event().wait()
+
+        s.daemon.gate.admit = never  # type: ignore[method-assign]
+
+        async def main() -> Outcome:
+            await s.daemon.start()
+            task = asyncio.ensure_future(s.daemon.act(parse_action({"action": "move", "x": 5, "y": 5})))
+            await asyncio.wait_for(judging.wait(), 5)
+            await s.daemon.close()
+            return await asyncio.wait_for(task, 5)
+
+        out = asyncio.run(main())
+        assert out.status == "error" and (out.action, out.control, out.space) == ("move", "agent", "agent")
+        assert out.detail.startswith("driverseat shut down before a person answered") and f"/v1/actions/{out.id}" in out.detail
+        row = s.store.get_action(out.id)
+        assert row is not None and row["status"] == "pending"  # adopted or settled by the next start
+    finally:
+        s.close()
 
 
 def test_which_looks_the_gate_lets_by_without_a_row(tmp_path: Path) -> None:
