@@ -9,7 +9,8 @@ flow of one action is readable top to bottom in :meth:`Daemon.act`:
 3. ask the gate (policy, maybe a person) in a task of its own, shielded from the
    agent's connection: an agent that hangs up re-attaches by id, and an approved
    action still runs;
-4. run what the gate cleared on the executor once no review window covers the screen
+4. run what the gate cleared on the executor (a quick action on the loop itself, while
+   the executor is idle) once no review window covers the screen
    (:mod:`daemon.control.clearance`), convert the outcome back to the agent's space, record it
    with the action that actually ran, and publish it.
 """
@@ -277,13 +278,16 @@ class Daemon:
                 await self.arrivals.turn(p.id)
                 # a person's approval outlives the agent's connection; nothing else does
                 cancel = abandoned if answer.review is None else None
-                running = self.runtime.submit(answer.screen, p.id, cancel)
+                # a quick one (a move) runs here and now while the executor is idle: no hop
+                running = self.runtime.run_now(answer.screen, p.id, cancel)
+                if running is None:
+                    running = self.runtime.submit(answer.screen, p.id, cancel)
                 # a reviewed action's outcome is on disk before its answer, as its decision was
                 future = recorded(self.store, running, p.id, dialect, ran, annotations, self.decorate,
                                   defer=later is not None and answer.review is None,
                                   created=self._arrived.get(p.id))  # fmt: skip
                 self.arrivals.leave(p.id)  # queued: the executor keeps the order from here
-                done = await asyncio.wrap_future(future)
+                done = future.result() if future.done() else await asyncio.wrap_future(future)
                 outcome, written, deferred = done.outcome, done.written, done.deferred
             finally:
                 self._run_once.discard(p.id)

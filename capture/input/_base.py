@@ -115,8 +115,8 @@ class Ledger:
 class InputBackend(abc.ABC):
     """Inject and observe input on one desktop.
 
-    Threading: ``send``/``plan_*``/``release_all``/``barrier`` belong to one thread
-    (the executor); the observer runs on a thread of the backend's own and calls the
+    Threading: ``send``/``plan_*``/``release_all``/``barrier`` are called by one thread at
+    a time (the executor's, or a caller of ``Executor.run_now`` under its lock); the observer runs on a thread of the backend's own and calls the
     callback there, so the callback must be quick and must not block.
     """
 

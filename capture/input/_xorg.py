@@ -171,7 +171,7 @@ class XorgBackend(InputBackend):
         self._keymap = keymap
         self._keymap_dirty.clear()
 
-    # -- injection (executor thread) -----------------------------------------------
+    # -- injection (executor thread, or run_now's caller under its run lock) -----------
     def _inject(self, p: Primitive) -> None:
         if self._announcer is not None:
             # before the request: see capture/input/announce.py for why this order is exact
@@ -423,7 +423,7 @@ class XorgBackend(InputBackend):
         except error.XError:
             return None
 
-    # -- executor-thread queries -----------------------------------------------------
+    # -- executor-thread queries (or run_now's caller, under the executor's run lock) ---
     def cursor_position(self) -> tuple[int, int]:
         p = self._inj.screen().root.query_pointer()
         return int(p.root_x), int(p.root_y)

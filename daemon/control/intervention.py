@@ -133,6 +133,11 @@ class Intervention:
                 "person_holding": bool(self._held_keys or self._held_buttons),
             }
 
+    @property
+    def summary_waiting(self) -> bool:
+        """Whether the next outcome will carry a takeover's summary (and a fresh screenshot)."""
+        return self._summary is not None
+
     def take_summary(self) -> HumanActivity | None:
         """What the person did in the last takeover, once (for the next outcome)."""
         with self._cond:

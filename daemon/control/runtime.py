@@ -59,7 +59,17 @@ class Runtime(Closing):
 
         Raises ActionError (nothing executed) for a point off the agent's screen.
         """
-        inner = self.executor.submit(self.view.to_screen(action), action_id, cancel)
+        return self._in_agent_space(self.executor.submit(self.view.to_screen(action), action_id, cancel))
+
+    def run_now(
+        self, action: Action, action_id: str | None = None, cancel: threading.Event | None = None
+    ) -> Future[Outcome] | None:
+        """:meth:`Executor.run_now`: a quick action run on this thread while the executor is
+        idle, its future done on return; None (nothing run) otherwise: :meth:`submit` it."""
+        inner = self.executor.run_now(self.view.to_screen(action), action_id, cancel)
+        return None if inner is None else self._in_agent_space(inner)
+
+    def _in_agent_space(self, inner: Future[Outcome]) -> Future[Outcome]:
         outer: Future[Outcome] = Future()
 
         def done(f: Future[Outcome]) -> None:

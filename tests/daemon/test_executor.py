@@ -301,3 +301,127 @@ def test_a_cancelled_job_in_the_queue_never_starts(rt: Runtime, fake: FakeBacken
     out = queued.result(timeout=5)
     assert out.status == "interrupted" and out.detail == "not started: its client went away"
     assert fake.sent == []
+
+
+# -- run_now: a quick action on the caller's thread, while the executor is idle ---------------
+def test_a_quick_action_runs_on_the_callers_thread_while_the_executor_is_idle(
+    rt: Runtime, fake: FakeBackend
+) -> None:
+    threads: list[int] = []
+    fake.on_send = lambda p: threads.append(threading.get_ident())
+    fut = rt.executor.run_now(parse_action({"action": "move", "x": 30, "y": 40}), "m1")
+    assert fut is not None and fut.done()  # done on return: nothing to wait for
+    out = fut.result()
+    assert out.status == "executed" and out.id == "m1" and out.progress is not None and out.progress.done == 1
+    assert fake.cursor == (30, 40) and threads == [threading.get_ident()]
+    assert rt.executor.primitives_sent == 1 and not rt.intervention.executing
+    pos = rt.executor.run_now(parse_action({"action": "cursor_position"}))
+    assert pos is not None and pos.done() and pos.result().cursor == (30, 40)
+    # the executor's own thread takes what comes next as before
+    assert rt.run(parse_action({"action": "move", "x": 5, "y": 6})).status == "executed"
+    assert len(threads) == 2 and threads[1] != threading.get_ident()
+
+
+def test_run_now_takes_only_quick_actions(rt: Runtime, fake: FakeBackend) -> None:
+    for body in (
+        {"action": "click", "x": 1, "y": 1},
+        {"action": "type", "text": "no"},
+        {"action": "screenshot"},
+        {"action": "wait", "duration": 0.01},
+    ):
+        assert rt.executor.run_now(parse_action(body)) is None
+    assert fake.sent == [] and rt.executor.primitives_sent == 0
+
+
+def test_run_now_waits_its_turn_behind_a_queued_or_running_action(rt: Runtime, fake: FakeBackend) -> None:
+    go_on = threading.Event()
+    fake.on_send = lambda p: go_on.wait(5) if p.kind is Kind.KEY_DOWN else None
+    running = rt.executor.submit(parse_action({"action": "type", "text": "a"}))
+    queued = rt.executor.submit(parse_action({"action": "type", "text": "b"}))
+    assert poll(lambda: len(fake.sent) == 1)  # the first type's key is down, and it waits
+    move = parse_action({"action": "move", "x": 9, "y": 9})
+    assert rt.executor.run_now(move) is None  # declined: it would jump the queue
+    go_on.set()
+    assert running.result(5).status == "executed"
+    assert queued.result(5).status == "executed" and fake.typed() == "ab"
+    assert all(p.kind is not Kind.MOTION for p in fake.sent)  # the declined move never ran
+    fut = rt.executor.run_now(move)  # idle again
+    assert fut is not None and fut.result().status == "executed" and fake.cursor == (9, 9)
+
+
+def test_an_action_submitted_while_run_now_runs_waits_for_it_whole(rt: Runtime, fake: FakeBackend) -> None:
+    inside = threading.Event()
+    let_go = threading.Event()
+    order: list[tuple[int, int]] = []
+
+    def on_send(p: Primitive) -> None:
+        order.append((p.x, p.y))
+        if (p.x, p.y) == (1, 1):
+            inside.set()
+            assert let_go.wait(5)
+
+    fake.on_send = on_send
+    quick: list[object] = []
+    t = threading.Thread(target=lambda: quick.append(rt.executor.run_now(parse_action({"action": "move", "x": 1, "y": 1}))))
+    t.start()
+    assert inside.wait(5)
+    later = rt.executor.submit(parse_action({"action": "move", "x": 2, "y": 2}))
+    with pytest.raises(TimeoutError):  # the executor's thread may not touch the backend meanwhile
+        later.result(timeout=0.2)
+    assert order == [(1, 1)]
+    let_go.set()
+    t.join(5)
+    assert later.result(5).status == "executed" and order == [(1, 1), (2, 2)]
+    assert quick and quick[0] is not None
+
+
+def test_run_now_keeps_every_promise_of_a_submitted_action(rt: Runtime, fake: FakeBackend) -> None:
+    move = parse_action({"action": "move", "x": 7, "y": 7})
+    fake.human(Kind.MOTION)  # a person has control: refused at once, nothing sent
+    refused = rt.executor.run_now(move)
+    assert refused is not None and refused.result().status == "interrupted" and fake.sent == []
+    assert refused.result().detail.startswith("not started:")
+    rt.intervention.resume(by="test")
+    rt.intervention.take_summary()  # (else the next outcome is not a quick one: see below)
+    gone = threading.Event()
+    gone.set()  # its client went away before it started
+    out = rt.executor.run_now(move, cancel=gone)
+    assert out is not None and out.result().detail == "not started: its client went away" and fake.sent == []
+    rt.executor.on_start = lambda action_id: None if action_id == "go" else "it had started before a restart"
+    kept = rt.executor.run_now(move, "kept")
+    assert kept is not None and kept.result().detail == "it had started before a restart" and fake.sent == []
+    ran = rt.executor.run_now(move, "go")
+    assert ran is not None and ran.result().status == "executed" and fake.cursor == (7, 7)
+    with pytest.raises(ActionError):  # off the screen: nothing run
+        rt.executor.run_now(parse_action({"action": "move", "x": 5000, "y": 7}))
+    rt.executor.shutdown()
+    closed = rt.executor.run_now(move)
+    assert closed is not None and closed.result().status == "error" and len(fake.sent) == 1
+
+
+def test_a_takeover_during_run_now_stops_it_before_its_primitive(rt: Runtime, fake: FakeBackend) -> None:
+    real = fake.send_guarded
+
+    def person_first(p: Primitive, halted: Callable[[], bool]) -> bool:
+        fake.human(Kind.KEY_DOWN, 97)  # the person's key reaches the observer first
+        return real(p, halted)
+
+    fake.send_guarded = person_first  # type: ignore[method-assign]
+    fut = rt.executor.run_now(parse_action({"action": "move", "x": 7, "y": 7}))
+    assert fut is not None
+    out = fut.result()
+    assert out.status == "interrupted" and out.control == "human" and fake.sent == []
+
+
+def test_run_now_leaves_the_first_outcome_after_a_takeover_to_the_executor(rt: Runtime, fake: FakeBackend) -> None:
+    """That outcome brings the person's summary and a fresh screenshot: not quick work."""
+    fake.human(Kind.KEY_DOWN, ord("q"))
+    fake.human(Kind.KEY_UP, ord("q"))
+    assert poll(lambda: rt.intervention.state == "agent", timeout=3)
+    move = parse_action({"action": "move", "x": 3, "y": 3})
+    assert rt.intervention.summary_waiting and rt.executor.run_now(move) is None and fake.sent == []
+    out = rt.run(move)
+    assert out.human_activity is not None and out.human_activity.text == "q"
+    assert not rt.intervention.summary_waiting
+    fut = rt.executor.run_now(move)
+    assert fut is not None and fut.result().human_activity is None

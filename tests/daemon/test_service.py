@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,6 +228,36 @@ def test_only_an_unheld_actions_outcome_waits_for_its_answer_to_be_written(s: Se
     out, _ = act(s, {"action": "move", "x": 11, "y": 11})
     row = s.store.get_action(out.id)
     assert row is not None and row["status"] == "executed"
+
+
+def test_a_move_runs_on_the_loop_while_the_executor_is_idle_and_queues_behind_a_busy_one(s: Setup) -> None:
+    """No hop to the executor's thread and back for a quick action that nothing is ahead
+    of; behind one that runs, it waits its turn on the executor's thread."""
+    threads: list[tuple[int, int]] = []  # (x, thread) of each motion sent
+    s.fake.on_send = lambda p: threads.append((p.x, threading.get_ident()))
+
+    async def main() -> tuple[int, Outcome, Outcome, Outcome]:
+        await s.daemon.start()
+        try:
+            loop_thread = threading.get_ident()
+            alone = await s.daemon.act(parse_action({"action": "move", "x": 683, "y": 384}))
+            waiting = asyncio.ensure_future(s.daemon.act(parse_action({"action": "wait", "duration": 0.3})))
+            for _ in range(2000):  # a bounded poll: the wait is running on the executor
+                if s.runtime.intervention.executing:
+                    break
+                await asyncio.sleep(0.001)
+            behind = await s.daemon.act(parse_action({"action": "move", "x": 0, "y": 0}))
+            return loop_thread, alone, await waiting, behind
+        finally:
+            await s.daemon.close()
+
+    loop_thread, alone, waited, behind = asyncio.run(main())
+    assert alone.status == waited.status == behind.status == "executed", (alone, waited, behind)
+    assert threads[0] == (960, loop_thread)  # in screen space, sent by the loop's own thread
+    assert threads[1][0] == 0 and threads[1][1] != loop_thread  # after the wait, by the executor
+    for out in (alone, behind):
+        row = s.store.get_action(out.id)
+        assert row is not None and row["status"] == "executed" and row["outcome"]["elapsed_ms"] == out.elapsed_ms
 
 
 def test_a_look_no_rule_can_hold_is_written_once_with_its_outcome_at_its_arrival(s: Setup) -> None:
