@@ -125,12 +125,8 @@ class Executor:
         ``cancel``, once set, stops the action like a takeover does (before its next
         primitive, releasing what it holds), or keeps it from starting: for an agent that
         has gone away. Never given for an action a person approved (it must run)."""
-        check_bounds(action, *self.screen)
-        aid = action_id or uuid.uuid4().hex
-        fut: Future[Outcome] = Future()
-        turned_away = self._turned_away(aid, action)
-        if turned_away is not None:
-            fut.set_result(turned_away)
+        aid, fut = self._intake(action, action_id)
+        if fut.done():
             return fut
         with self._count:
             self._in_flight += 1
@@ -147,12 +143,8 @@ class Executor:
         takeover's summary (and so a screenshot). ActionError if off the screen."""
         if action.action not in QUICK_KINDS or self.intervention.summary_waiting:
             return None  # the first outcome after a takeover brings a screenshot: not quick
-        check_bounds(action, *self.screen)
-        aid = action_id or uuid.uuid4().hex
-        fut: Future[Outcome] = Future()
-        turned_away = self._turned_away(aid, action)
-        if turned_away is not None:
-            fut.set_result(turned_away)
+        aid, fut = self._intake(action, action_id)
+        if fut.done():
             return fut
         with self._count:
             if self._in_flight:
@@ -166,14 +158,18 @@ class Executor:
         fut.set_result(outcome)
         return fut
 
-    def _turned_away(self, aid: str, action: Action) -> Outcome | None:
-        """The outcome of an action that is not taken in at all (shutting down; a person
-        has control and it is not a look); None to take it in."""
+    def _intake(self, action: Action, action_id: str | None) -> tuple[str, Future[Outcome]]:
+        """ActionError if ``action`` is off the screen; else its id and future, the future
+        already done for an action not taken in at all (shutting down; a person has
+        control and it is not a look)."""
+        check_bounds(action, *self.screen)
+        aid = action_id or uuid.uuid4().hex
+        fut: Future[Outcome] = Future()
         if self._closed:
-            return self._outcome(aid, action, "error", "driverseat is shutting down", 0.0)
-        if self.intervention.state != "agent" and action.action not in LOOK_KINDS:
-            return self._refused(aid, action)
-        return None
+            fut.set_result(self._outcome(aid, action, "error", "driverseat is shutting down", 0.0))
+        elif self.intervention.state != "agent" and action.action not in LOOK_KINDS:
+            fut.set_result(self._refused(aid, action))
+        return aid, fut
 
     # -- the thread ---------------------------------------------------------------------------
     def _loop(self) -> None:
