@@ -425,3 +425,32 @@ def test_run_now_leaves_the_first_outcome_after_a_takeover_to_the_executor(rt: R
     assert not rt.intervention.summary_waiting
     fut = rt.executor.run_now(move)
     assert fut is not None and fut.result().human_activity is None
+
+
+def test_both_paths_time_their_work_and_tell_the_outcome_hook(fake: FakeBackend) -> None:
+    heard: list[tuple[str, str]] = []
+    r = Runtime(fake, step_interval=0.0, on_outcome=lambda a, o: heard.append((a.action, o.status)))
+    try:
+        quick = r.executor.run_now(parse_action({"action": "move", "x": 1, "y": 1}))
+        assert quick is not None and quick.result().elapsed_ms > 0
+        assert r.run(parse_action({"action": "type", "text": "a"})).elapsed_ms > 0
+        assert heard == [("move", "executed"), ("type", "executed")]
+        r.executor.on_outcome = lambda a, o: 1 / 0  # a failing hook changes no outcome
+        again = r.executor.run_now(parse_action({"action": "move", "x": 2, "y": 2}))
+        assert again is not None and again.result().status == "executed"
+    finally:
+        r.close()
+
+
+def test_what_is_queued_at_shutdown_is_answered_not_run(fake: FakeBackend) -> None:
+    r = Runtime(fake, step_interval=0.0)
+    running = r.executor.submit(parse_action({"action": "wait", "duration": 30}), "w")
+    queued = r.executor.submit(parse_action({"action": "type", "text": "never"}), "q")
+    assert poll(lambda: r.intervention.executing)
+    r.close()
+    assert running.result(5).status == "interrupted"
+    out = queued.result(5)
+    assert (out.id, out.action, out.status) == ("q", "type", "interrupted") and out.detail.startswith("not started")
+    assert fake.sent == []
+    late = r.executor.submit(parse_action({"action": "move", "x": 1, "y": 1}), "late").result(5)
+    assert (late.id, late.status, late.detail, late.elapsed_ms) == ("late", "error", "driverseat is shutting down", 0.0)
