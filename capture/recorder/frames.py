@@ -21,7 +21,19 @@ import numpy as np
 from capture.errors import CaptureError
 from capture.screen import Frame
 
-__all__ = ["FrameRing", "TimedFrame"]
+__all__ = ["FrameRing", "TimedFrame", "same_pixels"]
+
+
+def same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two grabs hold the same pixels: ``np.array_equal``, a third as dear for a
+    whole screen. Compared as 64-bit words where both are whole contiguous buffers of the
+    same shape: 0.9-1.4 ms for 1920x1080 where byte by byte took 2.3-3.0 (and an 8 MB array
+    of booleans), four times a second on an idle desktop (docs/hardening.md, tenth pass)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.nbytes % 8 == 0 and a.flags.c_contiguous and b.flags.c_contiguous:
+        return bool(np.array_equal(a.reshape(-1).view(np.uint64), b.reshape(-1).view(np.uint64)))
+    return bool(np.array_equal(a, b))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +80,7 @@ class FrameRing:
             if (
                 last is not None
                 and last.title == title
-                and np.array_equal(last.frame.pixels, frame.pixels)
+                and same_pixels(last.frame.pixels, frame.pixels)
             ):
                 return last
             entry = TimedFrame(t, frame, title)

@@ -7,7 +7,7 @@ import pytest
 
 from capture.coords import Rect
 from capture.recorder import Click, Drag, KeyCombo, Scroll, TypeText
-from capture.recorder.frames import FrameRing
+from capture.recorder.frames import FrameRing, same_pixels
 from capture.screen import Frame
 from daemon.actions import parse_action
 from daemon.shadow.convert import canonical, points, pyautogui_code
@@ -61,3 +61,26 @@ def test_ring_gives_the_last_distinct_frame_first_seen_before_a_time() -> None:
     assert ring.before(4.5) is entries[2]  # first seen at 3.0, still on screen at 4.0
     assert ring.before(3.0) is None  # frame 1 left the ring of two distinct frames
     assert ring.latest() is entries[4] and ring.last_grab == 5.0
+
+
+@pytest.mark.parametrize("shape", [(1080, 1920, 4), (3, 5, 4), (3, 3, 3)])
+def test_a_grab_differing_in_one_byte_is_distinct(shape: tuple[int, int, int]) -> None:
+    """Whole-word comparison (an even number of pixels) and byte by byte (the rest): one
+    byte anywhere, the first, one in the middle, the padding byte of the last pixel, tells
+    two grabs apart; equal grabs are the same; another shape is never the same."""
+    a = np.random.default_rng(7).integers(0, 256, shape, dtype=np.uint8)
+    assert same_pixels(a, a.copy())
+    for index in (0, a.size // 2 + 1, a.size - 1):
+        b = a.copy()
+        b.reshape(-1)[index] ^= 1
+        assert not same_pixels(a, b)
+    assert not same_pixels(a, a[:-1])
+    assert not same_pixels(a, a.astype(np.uint16))
+
+
+def test_a_strided_grab_is_compared_byte_by_byte() -> None:
+    whole = np.zeros((8, 8, 4), np.uint8)
+    left, right = whole[:, :4], whole[:, 4:]  # not contiguous: as a window's part of a grab
+    assert same_pixels(left, right)
+    whole[7, 7, 3] = 1
+    assert not same_pixels(left, right)
