@@ -19,7 +19,7 @@ person. Then, for ``--seconds`` (default 600):
 
 Prints one JSON line: requests served, errors by status, p50/p99 latency per endpoint (ms),
 the daemon's resident memory, open file descriptors and threads at start (after a
-warm-up) and at the end, and leaked primitives: keys down (XQueryKeymap) plus buttons
+warm-up), every 30 s and at the end, and leaked primitives: keys down (XQueryKeymap) plus buttons
 down (the pointer's mask) on the display once traffic has stopped. Not a test.
 """
 
@@ -284,9 +284,9 @@ def main() -> None:
                 w.start()
             stop.wait(min(args.warmup, args.seconds))
             start = process(proc.pid)
-            samples = [start["rss_kb"]]
+            samples = [start]
             while not stop.wait(max(0.0, min(30.0, args.seconds - (time.monotonic() - t0)))):
-                samples.append(process(proc.pid)["rss_kb"])
+                samples.append(process(proc.pid))
                 if time.monotonic() - t0 >= args.seconds:
                     break
             stop.set()
@@ -302,7 +302,9 @@ def main() -> None:
                 "latency_ms": {k: percentiles(v) for k, v in sorted(tally.latency.items())},
                 "start": start,
                 "end": end,
-                "rss_kb_every_30s": samples,
+                "rss_kb_every_30s": [s["rss_kb"] for s in samples],
+                "fds_every_30s": [s["fds"] for s in samples],
+                "threads_every_30s": [s["threads"] for s in samples],
                 "leaked_primitives": leaked,
                 "counts": dict(tally.notes),
                 "daemon_alive": proc.poll() is None,
