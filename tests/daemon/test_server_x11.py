@@ -47,6 +47,16 @@ class Daemon:
     def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         return self.http.post(path, json=body, **kw)
 
+    def recorded(self, action_id: str) -> dict[str, Any]:
+        """The action's row as ``GET /v1/actions/{id}`` gives it, right after its answer.
+        Through the API, not the store: an unheld action's outcome is written just after
+        its answer leaves, before the daemon reads the next request (daemon/recording.py),
+        so a read of the store from here could come before it."""
+        r = self.http.get(f"/v1/actions/{action_id}")
+        assert r.status_code == 200, r.text
+        found: dict[str, Any] = r.json()
+        return found
+
 
 @pytest.fixture(scope="module")
 def daemon(xserver: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
@@ -181,10 +191,8 @@ def test_type_arrives_exactly(daemon: Daemon, target: Any) -> None:
     assert out["progress"] == {"done": len(text), "total": len(text), "unit": "characters"}
     assert target.wait_for(lambda: len(typed(target)) >= len(text), timeout=10)
     assert typed(target) == text
-    stored = daemon.store.get_action(out["id"])
-    assert (
-        stored is not None and stored["status"] == "executed" and stored["action"]["text"] == text
-    )
+    stored = daemon.recorded(out["id"])
+    assert stored["status"] == "executed" and stored["action"]["text"] == text
 
 
 def test_anthropic_left_click_lands_there(daemon: Daemon, target: Any) -> None:
@@ -198,8 +206,8 @@ def test_anthropic_left_click_lands_there(daemon: Daemon, target: Any) -> None:
     r = daemon.post("/v1/anthropic/computer", {"action": "double_click"})
     assert r.json()["is_error"] is False
     assert target.wait_for(lambda: presses(target).count((300, 400)) == 3, timeout=5)
-    stored = daemon.store.get_action(r.headers["Driverseat-Action-Ids"])
-    assert stored is not None and stored["dialect"] == "anthropic" and stored["kind"] == "click"
+    stored = daemon.recorded(r.headers["Driverseat-Action-Ids"])
+    assert stored["dialect"] == "anthropic" and stored["kind"] == "click"
     pos = daemon.post("/v1/anthropic/computer", {"action": "cursor_position"}).json()
     assert pos["content"][0]["text"] == "X=300,Y=400"
 
@@ -226,8 +234,8 @@ def test_anthropic_screenshot_returns_an_image(daemon: Daemon) -> None:
     assert image["type"] == "image"
     assert image["source"]["media_type"] == "image/png"
     assert png_size(base64.b64decode(image["source"]["data"])) == (1920, 1080)
-    stored = daemon.store.get_action(r.headers["Driverseat-Action-Ids"])
-    assert stored is not None and stored["outcome"]["screenshot"]["data_omitted"] is True
+    stored = daemon.recorded(r.headers["Driverseat-Action-Ids"])
+    assert stored["outcome"]["screenshot"]["data_omitted"] is True
 
 
 def test_a_screenshots_answer_splices_the_grabbers_base64_unchecked(daemon: Daemon, monkeypatch: Any) -> None:
