@@ -438,3 +438,17 @@ def test_screen_grabber_whole_desktop_and_agent_size(xserver: str) -> None:
     finally:
         grabber.close()
         small.close()
+
+
+def test_an_answered_actions_row_is_found_at_once_through_the_api(daemon: Daemon) -> None:
+    """An unheld action's outcome is written just after its answer leaves, before the daemon
+    reads another request: a GET for it sent the moment the answer is in, on the same
+    connection or on another, finds it done, never missing or still pending."""
+    with httpx.Client(base_url=daemon.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as other:
+        for i in range(40):
+            body = {"action": "screenshot"} if i % 8 == 0 else {"action": "move", "x": 100 + i, "y": 200}
+            answer = daemon.post("/v1/actions", body).json()
+            for reader in (other, daemon.http):
+                r = reader.get(f"/v1/actions/{answer['id']}")
+                assert r.status_code == 200, r.text
+                assert r.json()["status"] == "executed", r.json()
