@@ -177,6 +177,13 @@ class InputBackend(abc.ABC):
         Backends whose observer cannot lag may leave it empty.
         """
 
+    def observing(self) -> bool:
+        """Whether an input event that reached this process still waits for the observer
+        (it is handling one, or one is unread): then :meth:`catch_up` and
+        :meth:`send_guarded` would wait for it. No round trip. Always False for a backend
+        whose observer cannot lag."""
+        return False
+
     def after_observed(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` once the observer has handled every input event that reached this
         process so far (on the observer's thread; here and now for a backend whose

@@ -227,6 +227,9 @@ class XorgBackend(InputBackend):
             inj.ungrab_server()
             inj.flush()
 
+    def observing(self) -> bool:
+        return self._thread is not None and self._pending_observation()
+
     def _pending_observation(self) -> bool:
         if self._busy:
             return True

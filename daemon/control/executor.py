@@ -140,9 +140,13 @@ class Executor:
         :meth:`submit` would have it run: the future is done when this returns. None, and
         nothing run, when the action is not a quick one, or another is queued or running
         (:meth:`submit` it: it then runs after them), or its outcome would bring a
-        takeover's summary (and so a screenshot). ActionError if off the screen."""
+        takeover's summary (and so a screenshot), or an input event waits for the observer
+        (a run waits for it, up to a second: on the executor's thread, never the caller's,
+        the event loop's). ActionError if off the screen."""
         if action.action not in QUICK_KINDS or self.intervention.summary_waiting:
             return None  # the first outcome after a takeover brings a screenshot: not quick
+        if self.backend.observing():
+            return None  # a person's first touch, say: catching up on it is not quick
         aid, fut = self._intake(action, action_id)
         if fut.done():
             return fut

@@ -15,6 +15,7 @@ from Xlib import display
 from capture import CaptureError, UnsupportedPlatform
 from capture.input import InputEvent, Kind, Origin, Primitive, backend_name, open_backend
 from capture.input._xorg import XorgBackend
+from tests.daemon.live import poll
 from tests.x11.human import SimulatedHuman
 
 
@@ -86,6 +87,7 @@ def test_what_follows_input_already_here_waits_for_the_observer_to_read_it(
         deadline = time.monotonic() + 5
         while not select.select([fd], [], [], 0.01)[0] and time.monotonic() < deadline:
             pass  # until the release is on the observer's socket, unread
+        assert b.observing()  # what run_now asks: it would wait, so it leaves it to the executor
         marks: list[list[Kind]] = []
         b.after_observed(lambda: marks.append(list(seen)))
         assert marks == []  # not now: the observer has not caught up
@@ -97,6 +99,7 @@ def test_what_follows_input_already_here_waits_for_the_observer_to_read_it(
             time.sleep(0.005)
         assert marks == [[Kind.KEY_DOWN, Kind.KEY_UP]]
         # with nothing left to read, at once and here
+        assert poll(lambda: not b.observing(), timeout=5)
         b.after_observed(lambda: marks.append([]))
         assert marks[-1] == []
     finally:

@@ -427,6 +427,20 @@ def test_run_now_leaves_the_first_outcome_after_a_takeover_to_the_executor(rt: R
     assert fut is not None and fut.result().human_activity is None
 
 
+def test_run_now_leaves_an_action_to_the_executor_while_input_waits_to_be_observed(
+    rt: Runtime, fake: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catching up on it may take up to a second: the executor's thread waits, never the
+    event loop's. Once the observer is idle again, the next one runs here."""
+    monkeypatch.setattr(fake, "observing", lambda: True)
+    move = parse_action({"action": "move", "x": 4, "y": 4})
+    assert rt.executor.run_now(move) is None and fake.sent == []
+    assert rt.run(move).status == "executed" and len(fake.sent) == 1
+    monkeypatch.setattr(fake, "observing", lambda: False)
+    fut = rt.executor.run_now(move)
+    assert fut is not None and fut.result().status == "executed" and len(fake.sent) == 2
+
+
 def test_both_paths_time_their_work_and_tell_the_outcome_hook(fake: FakeBackend) -> None:
     heard: list[tuple[str, str]] = []
     r = Runtime(fake, step_interval=0.0, on_outcome=lambda a, o: heard.append((a.action, o.status)))
